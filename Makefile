@@ -1,0 +1,18 @@
+# Every module in the repository: the library at the root and the nested
+# modules (each with its own go.mod) below it.
+MODULES := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
+FUZZTIME ?= 10s
+
+.PHONY: test vet fuzz bench demo
+
+test: vet
+	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
+
+vet:
+	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
+
+fuzz:
+	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
+
+demo:
+	go run ./cmd/regnotify demo
