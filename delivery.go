@@ -1,0 +1,110 @@
+package notifications
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outcome classifies the answer to one delivery attempt.
+type Outcome int
+
+const (
+	// Accepted means the destination took every event of the batch.
+	Accepted Outcome = iota
+
+	// Retry means the batch may succeed later: the destination was
+	// unreachable, timed out, was busy or failed for its own reasons.
+	Retry
+
+	// Reject means the destination refused this content and will refuse it
+	// again: sending the same batch again cannot succeed.
+	Reject
+)
+
+// String returns the outcome's name: "accepted", "retry" or "reject".
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return "accepted"
+	case Retry:
+		return "retry"
+	case Reject:
+		return "reject"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// A Deliverer is the last stage of an endpoint: it sends one batch of events
+// to its destination and says how the destination answered. An Endpoint
+// queues, batches and retries around it; the HTTP webhook is one
+// implementation, and other transports plug in through NewDelivererEndpoint.
+//
+// Deliver is called from one goroutine at a time. It must return when ctx is
+// done. It must not modify or keep the events slice.
+type Deliverer interface {
+	// Deliver sends events, in order, as one batch.
+	Deliver(ctx context.Context, events []Event) Delivery
+
+	// Close releases what the deliverer holds (idle connections, clients).
+	// It is called once, after the last Deliver returned.
+	Close() error
+}
+
+// Delivery is the result of one delivery attempt.
+type Delivery struct {
+	// Outcome says whether the batch was accepted, may be retried or was
+	// refused for good.
+	Outcome Outcome
+
+	// Status is the destination's answer as it is counted in
+	// EndpointMetrics.Statuses, such as "200 OK". It is empty when no answer
+	// came (a transport error): such attempts count as Errors, not Failures.
+	Status string
+
+	// RetryAfter, when positive, is how long the destination asked the
+	// sender to wait before the next attempt.
+	RetryAfter time.Duration
+
+	// Err describes why the batch was not accepted; nil when it was.
+	Err error
+}
+
+// DeliveryError is the error an endpoint's delivery stage returns for an
+// attempt that was not accepted. Callers find it with errors.As to learn how
+// to proceed.
+type DeliveryError struct {
+	// Endpoint names the endpoint the attempt was for.
+	Endpoint string
+
+	// Delivery is the attempt's result; its Outcome is Retry or Reject.
+	Delivery Delivery
+}
+
+// Error describes the failed attempt, naming the endpoint.
+func (e *DeliveryError) Error() string {
+	if e.Delivery.Status != "" {
+		return fmt.Sprintf("notifications: endpoint %q answered %s: %v", e.Endpoint, e.Delivery.Status, e.Delivery.Err)
+	}
+	return fmt.Sprintf("notifications: endpoint %q: %v", e.Endpoint, e.Delivery.Err)
+}
+
+// Unwrap returns the underlying cause.
+func (e *DeliveryError) Unwrap() error { return e.Delivery.Err }
+
+// IsRejected reports whether err says that the destination refused the
+// content for good, so that sending it again cannot succeed.
+func IsRejected(err error) bool {
+	var de *DeliveryError
+	return errors.As(err, &de) && de.Delivery.Outcome == Reject
+}
+
+// retryAfter returns the wait the destination asked for in err, or 0.
+func retryAfter(err error) time.Duration {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Delivery.RetryAfter
+	}
+	return 0
+}

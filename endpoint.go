@@ -1,0 +1,115 @@
+package notifications
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Defaults applied by NewEndpoint to zero or negative EndpointConfig fields.
+const (
+	DefaultTimeout   = time.Second
+	DefaultThreshold = 10
+	DefaultBackoff   = time.Second
+)
+
+// EndpointConfig covers the optional configuration parameters for an active
+// endpoint.
+type EndpointConfig struct {
+	// Headers are added to every request. Every value of a multi-valued
+	// header is sent. Values are never published or logged.
+	Headers http.Header
+
+	// Timeout bounds each request, from dialling to the end of the answer.
+	// Default 1s.
+	Timeout time.Duration
+
+	// Threshold is how many consecutive failures are retried at once before
+	// the endpoint starts waiting Backoff between attempts. Default 10.
+	Threshold int
+
+	// Backoff is the wait between attempts once Threshold consecutive
+	// failures were reached. Default 1s.
+	Backoff time.Duration
+
+	// Logger receives the endpoint's log lines, with an "endpoint" field.
+	// Default: logrus' standard logger.
+	Logger logrus.FieldLogger `json:"-"`
+}
+
+// defaults fills the zero or negative fields of config.
+func (config *EndpointConfig) defaults() {
+	if config.Timeout <= 0 {
+		config.Timeout = DefaultTimeout
+	}
+	if config.Threshold <= 0 {
+		config.Threshold = DefaultThreshold
+	}
+	if config.Backoff <= 0 {
+		config.Backoff = DefaultBackoff
+	}
+	if config.Logger == nil {
+		config.Logger = logrus.StandardLogger()
+	}
+}
+
+// Endpoint is a reliable, queued, thread-safe sink that notify external http
+// services when events are written. Writes are non-blocking and always
+// succeed for callers but events may be queued internally.
+//
+// Events written to one endpoint are delivered in the order they were
+// written. Close stops accepting events, waits until those queued were
+// delivered, and releases every goroutine and connection of the endpoint.
+type Endpoint struct {
+	Sink
+	EndpointConfig
+
+	name    string
+	url     string
+	metrics *endpointMetrics
+}
+
+// NewEndpoint returns a running endpoint, ready to receive events. The
+// configuration's zero or negative fields take their defaults, visible on the
+// returned endpoint's EndpointConfig.
+func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
+	config.defaults()
+	config.Headers = config.Headers.Clone()
+	config.Logger = config.Logger.WithField("endpoint", name)
+	return newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+}
+
+// newEndpoint assembles the chain queue → retrying sink → delivery sink
+// around d and publishes the endpoint.
+func newEndpoint(name, url string, config EndpointConfig, d Deliverer) *Endpoint {
+	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
+	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff}
+	deliver := newDeliverySink(name, d, e.metrics)
+	e.Sink = newEventQueue(newRetryingSink(deliver, policy), 1, e.metrics, config.Logger)
+	register(e)
+	return e
+}
+
+// Name returns the name of the endpoint, generally used for debugging.
+func (e *Endpoint) Name() string { return e.name }
+
+// URL returns the url of the endpoint.
+func (e *Endpoint) URL() string { return e.url }
+
+// ReadMetrics populates em with metrics from the endpoint. em gets a
+// Statuses map of its own.
+func (e *Endpoint) ReadMetrics(em *EndpointMetrics) { e.metrics.read(em) }
+
+// Close stops accepting events, waits until every queued event was
+// delivered, and releases the endpoint's goroutine and connections. A second
+// Close returns an error wrapping ErrSinkClosed.
+func (e *Endpoint) Close() error {
+	err := e.Sink.Close()
+	if errors.Is(err, errAlreadyClosed) {
+		return err
+	}
+	unregister(e)
+	return err
+}

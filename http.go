@@ -1,0 +1,189 @@
+package notifications
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// StatusPolicy classifies an HTTP status code as the answer to a delivery.
+type StatusPolicy func(code int) Outcome
+
+// DefaultStatusPolicy accepts 2xx and 3xx answers; 400, 410, 413, 415 and
+// 422, with which a receiver refuses the content itself, are rejections; every
+// other status may succeed later and is retried.
+func DefaultStatusPolicy(code int) Outcome {
+	switch {
+	case code >= 200 && code < 400:
+		return Accepted
+	case code == http.StatusBadRequest, code == http.StatusGone,
+		code == http.StatusRequestEntityTooLarge, code == http.StatusUnsupportedMediaType,
+		code == http.StatusUnprocessableEntity:
+		return Reject
+	}
+	return Retry
+}
+
+const (
+	// maxRedirects is how many same-origin redirects one POST may follow.
+	maxRedirects = 5
+
+	// maxRetryAfter caps the wait a receiver may ask for with Retry-After.
+	maxRetryAfter = 5 * time.Minute
+
+	// maxDrain is how much of a response body is read so that the
+	// connection can be reused; a longer body is abandoned.
+	maxDrain = 64 << 10
+)
+
+// httpDeliverer POSTs each batch as one JSON Envelope to a URL.
+type httpDeliverer struct {
+	url       string
+	headers   http.Header
+	timeout   time.Duration
+	policy    StatusPolicy
+	transport *http.Transport
+	client    *http.Client
+
+	// last caches the body of the latest batch, so that a retry of the same
+	// batch (the same slice) sends the same bytes without encoding again.
+	last struct {
+		first *Event
+		n     int
+		body  []byte
+	}
+}
+
+var _ Deliverer = (*httpDeliverer)(nil)
+
+func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer {
+	transport := newTransport()
+	return &httpDeliverer{
+		url:       endpointURL,
+		headers:   config.Headers.Clone(),
+		timeout:   config.Timeout,
+		policy:    DefaultStatusPolicy,
+		transport: transport,
+		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
+	}
+}
+
+// newTransport returns the transport an endpoint uses by default: keep-alive
+// connections, TLS 1.2 or later, the proxy from the environment.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 8
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	}
+	t.TLSClientConfig.MinVersion = tls.VersionTLS12
+	return t
+}
+
+// errCrossOriginRedirect is returned for a redirect to another scheme, host
+// or port: configured headers must not travel there.
+var errCrossOriginRedirect = errors.New("redirect to another origin not followed")
+
+// sameOriginRedirects follows at most maxRedirects redirects, all to the
+// scheme, host and port of the original request.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("%w: %s", errCrossOriginRedirect, redactURL(req.URL))
+	}
+	return nil
+}
+
+// redactURL returns u as a string without its password.
+func redactURL(u *url.URL) string { return u.Redacted() }
+
+// Deliver POSTs events as one envelope and classifies the answer.
+func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
+	body, err := h.encode(events)
+	if err != nil {
+		return Delivery{Outcome: Reject, Err: fmt.Errorf("encoding envelope: %w", err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return Delivery{Outcome: Retry, Err: err}
+	}
+	for name, values := range h.headers {
+		req.Header[name] = append([]string(nil), values...)
+	}
+	req.Header.Set("Content-Type", EventsMediaType)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return Delivery{Outcome: Retry, Err: err}
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	_ = resp.Body.Close()
+
+	d := Delivery{
+		Outcome: h.policy(resp.StatusCode),
+		Status:  fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode)),
+	}
+	if d.Outcome != Accepted {
+		d.Err = fmt.Errorf("response status %s unaccepted", d.Status)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			d.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+	}
+	return d
+}
+
+// encode returns the envelope JSON for events, reusing the bytes of the
+// previous call when events is the same slice.
+func (h *httpDeliverer) encode(events []Event) ([]byte, error) {
+	if len(events) > 0 && h.last.first == &events[0] && h.last.n == len(events) {
+		return h.last.body, nil
+	}
+	body, err := json.Marshal(Envelope{Events: events})
+	if err != nil {
+		return nil, err
+	}
+	if len(events) > 0 {
+		h.last.first, h.last.n, h.last.body = &events[0], len(events), body
+	}
+	return body, nil
+}
+
+// Close drops the idle connections of the deliverer's transport.
+func (h *httpDeliverer) Close() error {
+	h.last.first, h.last.body = nil, nil
+	h.transport.CloseIdleConnections()
+	return nil
+}
+
+// parseRetryAfter reads a Retry-After value, in seconds or as an HTTP date,
+// capped at maxRetryAfter. It returns 0 for a missing or malformed value.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	if value == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(value); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}

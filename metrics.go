@@ -1,0 +1,172 @@
+package notifications
+
+import (
+	"expvar"
+	"sync"
+)
+
+// EndpointMetrics track various actions taken by the endpoint, typically by
+// number of events. The goal of this to export it via expvar but we may find
+// some other future solution to be better.
+//
+// Every counter counts events, not requests: an envelope of five events that
+// fails adds five to Failures.
+type EndpointMetrics struct {
+	Pending   int            // events pending in queue
+	Events    int            // total events incoming
+	Successes int            // total events written successfully
+	Failures  int            // total events failed
+	Errors    int            // total events errored
+	Statuses  map[string]int // status code histogram, per call event
+}
+
+// endpointMetrics is the live, lock-protected counterpart of
+// EndpointMetrics that the stages of an endpoint update.
+type endpointMetrics struct {
+	mu sync.Mutex
+	m  EndpointMetrics
+}
+
+func newEndpointMetrics() *endpointMetrics {
+	return &endpointMetrics{m: EndpointMetrics{Statuses: make(map[string]int)}}
+}
+
+// received counts n events written to the endpoint and now pending.
+func (em *endpointMetrics) received(n int) {
+	em.mu.Lock()
+	em.m.Events += n
+	em.m.Pending += n
+	em.mu.Unlock()
+}
+
+// finished counts n events that left the queue: delivered or given up.
+func (em *endpointMetrics) finished(n int) {
+	em.mu.Lock()
+	em.m.Pending -= n
+	em.mu.Unlock()
+}
+
+// attempted counts one delivery attempt of n events with its result.
+func (em *endpointMetrics) attempted(n int, d Delivery) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	switch {
+	case d.Outcome == Accepted:
+		em.m.Successes += n
+	case d.Status == "":
+		em.m.Errors += n
+	default:
+		em.m.Failures += n
+	}
+	if d.Status != "" {
+		em.m.Statuses[d.Status] += n
+	}
+}
+
+// read copies the counters into out, with a Statuses map of its own.
+func (em *endpointMetrics) read(out *EndpointMetrics) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	*out = em.m
+	out.Statuses = make(map[string]int, len(em.m.Statuses))
+	for k, v := range em.m.Statuses {
+		out.Statuses[k] = v
+	}
+}
+
+// openEndpoints is the list published under expvar registry.notifications.
+// Endpoints join it when created and leave it when closed.
+var openEndpoints struct {
+	mu   sync.Mutex
+	list []*Endpoint
+	once sync.Once
+}
+
+// register adds e to the published list, publishing the list on first use.
+func register(e *Endpoint) {
+	openEndpoints.once.Do(publishExpvar)
+	openEndpoints.mu.Lock()
+	openEndpoints.list = append(openEndpoints.list, e)
+	openEndpoints.mu.Unlock()
+}
+
+// unregister removes e from the published list.
+func unregister(e *Endpoint) {
+	openEndpoints.mu.Lock()
+	defer openEndpoints.mu.Unlock()
+	for i, x := range openEndpoints.list {
+		if x == e {
+			openEndpoints.list = append(openEndpoints.list[:i], openEndpoints.list[i+1:]...)
+			return
+		}
+	}
+}
+
+// publishedEndpoint is the expvar form of an endpoint. Header names are
+// published; their values never are, since credentials live there.
+type publishedEndpoint struct {
+	Name      string              `json:"name"`
+	URL       string              `json:"url"`
+	Headers   map[string][]string `json:"Headers"`
+	Timeout   int64               `json:"Timeout"`
+	Threshold int                 `json:"Threshold"`
+	Backoff   int64               `json:"Backoff"`
+	Metrics   EndpointMetrics     `json:"Metrics"`
+}
+
+// redactedValue stands in for every header value in published data.
+const redactedValue = "<redacted>"
+
+func (e *Endpoint) published() publishedEndpoint {
+	p := publishedEndpoint{
+		Name:      e.name,
+		URL:       e.url,
+		Headers:   redactHeaders(e.Headers),
+		Timeout:   int64(e.Timeout),
+		Threshold: e.Threshold,
+		Backoff:   int64(e.Backoff),
+	}
+	e.ReadMetrics(&p.Metrics)
+	return p
+}
+
+// redactHeaders keeps the header names and the number of values of each,
+// replacing every value.
+func redactHeaders(h map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for name, values := range h {
+		r := make([]string, len(values))
+		for i := range r {
+			r[i] = redactedValue
+		}
+		out[name] = r
+	}
+	return out
+}
+
+// publishExpvar publishes the endpoint list as registry → notifications →
+// endpoints, reusing a "registry" map that the embedding program published.
+func publishExpvar() {
+	registry, ok := expvar.Get("registry").(*expvar.Map)
+	if !ok {
+		if expvar.Get("registry") != nil {
+			return // someone else owns the name with another type
+		}
+		registry = expvar.NewMap("registry")
+	}
+	notifications, ok := registry.Get("notifications").(*expvar.Map)
+	if !ok {
+		notifications = new(expvar.Map).Init()
+		registry.Set("notifications", notifications)
+	}
+	notifications.Set("endpoints", expvar.Func(func() any {
+		openEndpoints.mu.Lock()
+		list := append([]*Endpoint(nil), openEndpoints.list...)
+		openEndpoints.mu.Unlock()
+		out := make([]publishedEndpoint, 0, len(list))
+		for _, e := range list {
+			out = append(out, e.published())
+		}
+		return out
+	}))
+}
