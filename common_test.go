@@ -116,11 +116,23 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter) int) *receiver {
+	rc := newUnstartedReceiver(t, respond)
+	rc.Start()
+	return rc
+}
+
+// newUnstartedReceiver returns a receiver whose server the test configures
+// and starts.
+func newUnstartedReceiver(t *testing.T, respond func(n int, w http.ResponseWriter) int) *receiver {
 	rc := &receiver{respond: respond}
-	rc.Server = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.Close)
 	return rc
 }
+
+// hangUp is a respond function result that drops the connection instead of
+// answering: the sender sees a transport error.
+const hangUp = -1
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -137,6 +149,13 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	if rc.respond != nil {
 		code = rc.respond(n, w)
+	}
+	if code == hangUp {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+		return
 	}
 	if code >= 200 && code < 400 {
 		var env Envelope
