@@ -2,6 +2,8 @@ package notifications
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"net/http"
 	"time"
 
@@ -39,8 +41,8 @@ type EndpointConfig struct {
 	Logger logrus.FieldLogger `json:"-"`
 }
 
-// defaults fills the zero or negative fields of config.
-func (config *EndpointConfig) defaults() {
+// withDefaults returns config with its zero or negative fields filled.
+func (config EndpointConfig) withDefaults() EndpointConfig {
 	if config.Timeout <= 0 {
 		config.Timeout = DefaultTimeout
 	}
@@ -53,6 +55,7 @@ func (config *EndpointConfig) defaults() {
 	if config.Logger == nil {
 		config.Logger = logrus.StandardLogger()
 	}
+	return config
 }
 
 // Endpoint is a reliable, queued, thread-safe sink that notify external http
@@ -71,19 +74,76 @@ type Endpoint struct {
 	metrics *endpointMetrics
 }
 
+// ErrInvalidConfig is wrapped by the errors OpenEndpoint returns for a URL or
+// configuration it cannot use.
+var ErrInvalidConfig = errors.New("notifications: invalid endpoint configuration")
+
 // NewEndpoint returns a running endpoint, ready to receive events. The
 // configuration's zero or negative fields take their defaults, visible on the
 // returned endpoint's EndpointConfig.
+//
+// NewEndpoint cannot report errors: a configuration that OpenEndpoint would
+// refuse is logged and the endpoint runs with what can be used of it.
 func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
-	config.defaults()
-	config.Headers = config.Headers.Clone()
-	config.Logger = config.Logger.WithField("endpoint", name)
+	if err := validateEndpoint(name, url, config); err != nil {
+		config.withDefaults().Logger.WithField("endpoint", name).WithError(err).Error("notifications: endpoint configuration")
+	}
+	config = config.withDefaults()
 	return newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+}
+
+// OpenEndpoint returns a running endpoint that POSTs events to url, or an
+// error wrapping ErrInvalidConfig when url is not an absolute http or https
+// URL or the configuration is not usable. Zero fields take their defaults.
+func OpenEndpoint(name, url string, config EndpointConfig) (*Endpoint, error) {
+	if err := validateEndpoint(name, url, config); err != nil {
+		return nil, err
+	}
+	config = config.withDefaults()
+	return newEndpoint(name, url, config, newHTTPDeliverer(url, config)), nil
+}
+
+// NewDelivererEndpoint returns a running endpoint that hands its batches to
+// d instead of POSTing them: queueing, retries, metrics and expvar behave as
+// for an HTTP endpoint. target names the destination in metrics, logs and
+// expvar (it is what URL returns). The endpoint closes d when it is closed.
+func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfig) (*Endpoint, error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: endpoint %q: nil Deliverer", ErrInvalidConfig, name)
+	}
+	if err := validateConfig(name, config); err != nil {
+		return nil, err
+	}
+	return newEndpoint(name, target, config.withDefaults(), d), nil
+}
+
+// validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
+func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
+	u, err := url.Parse(endpointURL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	case !u.IsAbs() || u.Host == "":
+		return fmt.Errorf("%w: endpoint %q: URL %q is not absolute", ErrInvalidConfig, name, u.Redacted())
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%w: endpoint %q: URL scheme %q is not http or https", ErrInvalidConfig, name, u.Scheme)
+	}
+	return validateConfig(name, config)
+}
+
+// validateConfig checks the fields that have no meaning when negative.
+func validateConfig(name string, config EndpointConfig) error {
+	if config.Threshold < 0 {
+		return fmt.Errorf("%w: endpoint %q: negative Threshold %d", ErrInvalidConfig, name, config.Threshold)
+	}
+	return nil
 }
 
 // newEndpoint assembles the chain queue → retrying sink → delivery sink
 // around d and publishes the endpoint.
 func newEndpoint(name, url string, config EndpointConfig, d Deliverer) *Endpoint {
+	config.Headers = config.Headers.Clone()
+	config.Logger = config.Logger.WithField("endpoint", name)
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
 	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff}
 	deliver := newDeliverySink(name, d, e.metrics)
