@@ -3,8 +3,8 @@ package notifications
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sirupsen/logrus"
