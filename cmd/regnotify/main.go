@@ -1,0 +1,77 @@
+// Command regnotify shows and exercises the regnotify notifications library.
+//
+// Usage:
+//
+//	regnotify <command> [flags]
+//
+// Each command is in a file of its own and registers itself in commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand of regnotify.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands holds every subcommand by name; each command's file adds itself
+// in an init function.
+var commands = map[string]command{}
+
+// errUsage reports arguments the command cannot use; the usage was printed.
+var errUsage = fmt.Errorf("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command named by args[0] and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "regnotify: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if err != errUsage {
+			fmt.Fprintf(stderr, "regnotify %s: %v\n", args[0], err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// usage prints every command with its summary.
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: regnotify <command> [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'regnotify <command> --help' for the flags of a command.")
+}
