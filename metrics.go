@@ -23,8 +23,9 @@ type EndpointMetrics struct {
 // endpointMetrics is the live, lock-protected counterpart of
 // EndpointMetrics that the stages of an endpoint update.
 type endpointMetrics struct {
-	mu sync.Mutex
-	m  EndpointMetrics
+	mu      sync.Mutex
+	m       EndpointMetrics
+	latency latencyHistogram
 }
 
 func newEndpointMetrics() *endpointMetrics {
@@ -160,9 +161,7 @@ func publishExpvar() {
 		registry.Set("notifications", notifications)
 	}
 	notifications.Set("endpoints", expvar.Func(func() any {
-		openEndpoints.mu.Lock()
-		list := append([]*Endpoint(nil), openEndpoints.list...)
-		openEndpoints.mu.Unlock()
+		list := OpenEndpoints()
 		out := make([]publishedEndpoint, 0, len(list))
 		for _, e := range list {
 			out = append(out, e.published())

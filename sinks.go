@@ -12,6 +12,12 @@ import (
 // errAlreadyClosed is returned by a second Close of any sink of this package.
 var errAlreadyClosed = fmt.Errorf("%w: already closed", ErrSinkClosed)
 
+// queuedBlock is one written block with the time it was written.
+type queuedBlock struct {
+	events  []Event
+	written time.Time
+}
+
 // eventQueue accepts blocks of events without blocking and hands them, in
 // order, to the next sink from a goroutine of its own. When several blocks
 // are waiting it hands over as many whole blocks as fit in maxBatch events.
@@ -25,7 +31,7 @@ type eventQueue struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond
-	blocks [][]Event // waiting blocks; blocks[head:] are live
+	blocks []queuedBlock // waiting blocks; blocks[head:] are live
 	head   int
 	closed bool
 	done   chan struct{} // closed when the goroutine has ended
@@ -50,7 +56,7 @@ func (q *eventQueue) Write(events ...Event) error {
 	if q.closed {
 		return ErrSinkClosed
 	}
-	q.blocks = append(q.blocks, events)
+	q.blocks = append(q.blocks, queuedBlock{events: events, written: time.Now()})
 	q.metrics.received(len(events))
 	q.cond.Signal()
 	return nil
@@ -75,42 +81,46 @@ func (q *eventQueue) Close() error {
 func (q *eventQueue) run() {
 	defer close(q.done)
 	for {
-		batch, ok := q.take()
+		batch, written, ok := q.take()
 		if !ok {
 			return
 		}
 		if err := q.next.Write(batch...); err != nil {
 			q.log.WithError(err).WithField("events", len(batch)).Error("notifications: events not delivered")
+		} else {
+			q.metrics.delivered(len(batch), time.Since(written))
 		}
 		q.metrics.finished(len(batch))
 	}
 }
 
 // take waits for queued blocks and removes the next batch: whole blocks, in
-// order, as many as fit in maxBatch events (always at least one block). It
-// returns false once the queue is closed and empty.
-func (q *eventQueue) take() ([]Event, bool) {
+// order, as many as fit in maxBatch events (always at least one block), with
+// the time its first block was written. It returns false once the queue is
+// closed and empty.
+func (q *eventQueue) take() ([]Event, time.Time, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.head == len(q.blocks) && !q.closed {
 		q.cond.Wait()
 	}
 	if q.head == len(q.blocks) {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	end, n := q.head+1, len(q.blocks[q.head])
-	for end < len(q.blocks) && n+len(q.blocks[end]) <= q.maxBatch {
-		n += len(q.blocks[end])
+	end, n := q.head+1, len(q.blocks[q.head].events)
+	for end < len(q.blocks) && n+len(q.blocks[end].events) <= q.maxBatch {
+		n += len(q.blocks[end].events)
 		end++
 	}
+	written := q.blocks[q.head].written
 	var batch []Event
 	if end == q.head+1 {
-		batch = q.blocks[q.head]
+		batch = q.blocks[q.head].events
 	} else {
 		// Blocks may share memory with other sinks' copies: never append to one.
 		batch = make([]Event, 0, n)
 		for _, b := range q.blocks[q.head:end] {
-			batch = append(batch, b...)
+			batch = append(batch, b.events...)
 		}
 	}
 	clear(q.blocks[q.head:end])
@@ -120,7 +130,7 @@ func (q *eventQueue) take() ([]Event, bool) {
 		clear(q.blocks[live:])
 		q.blocks, q.head = q.blocks[:live], 0
 	}
-	return batch, true
+	return batch, written, true
 }
 
 // retryingSink writes to the next sink until it succeeds or the retrying sink
