@@ -10,12 +10,19 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Defaults applied by NewEndpoint to zero or negative EndpointConfig fields.
+// Defaults applied by NewEndpoint and OpenEndpoint to zero (and, for the
+// first three, negative) EndpointConfig fields.
 const (
-	DefaultTimeout   = time.Second
-	DefaultThreshold = 10
-	DefaultBackoff   = time.Second
+	DefaultTimeout      = time.Second
+	DefaultThreshold    = 10
+	DefaultBackoff      = time.Second
+	DefaultCloseTimeout = 5 * time.Second
+	DefaultSpoolSync    = time.Second
+	DefaultMaxBatch     = 500
 )
+
+// backoffJitter spreads every wait between attempts by up to ±20%.
+const backoffJitter = 0.2
 
 // EndpointConfig covers the optional configuration parameters for an active
 // endpoint.
@@ -33,8 +40,51 @@ type EndpointConfig struct {
 	Threshold int
 
 	// Backoff is the wait between attempts once Threshold consecutive
-	// failures were reached. Default 1s.
+	// failures were reached. Default 1s. Every wait is spread by ±20% at
+	// random, so that a fleet of registries does not retry in lockstep.
 	Backoff time.Duration
+
+	// MaxBackoff, when larger than Backoff, makes the wait double after each
+	// further failure, from Backoff up to MaxBackoff. Zero keeps the fixed
+	// Backoff interval.
+	MaxBackoff time.Duration
+
+	// MaxEventAge gives up, instead of retrying, events whose Timestamp is
+	// older than this. Zero means no limit.
+	MaxEventAge time.Duration
+
+	// MaxBatch is the most events sent in one envelope when several
+	// written blocks are waiting: they go out together, whole and in order,
+	// in at most 1 MiB of JSON. An idle endpoint sends a lone block at once.
+	// 1 sends each written block alone, as the original package did.
+	// Default 500.
+	MaxBatch int
+
+	// MaxPending is the most events the endpoint holds, in memory or in its
+	// spool; past it, new events are given up. Zero means no limit.
+	MaxPending int
+
+	// CloseTimeout is how long Close keeps delivering before it cancels the
+	// request in flight and returns. Zero means 5s; negative means Close
+	// waits until everything is delivered, as the original package did.
+	CloseTimeout time.Duration
+
+	// SpoolDir, when set, keeps every pending event on disk, in
+	// SpoolDir/<endpoint name, escaped>/, until it was delivered: a new
+	// endpoint with the same name and directory delivers what a previous
+	// one left, crash or restart, before new events. An event whose Write
+	// returned nil has been written to the spool's file, so a crash of the
+	// process loses nothing.
+	SpoolDir string
+
+	// SpoolSync is the longest time between two fsyncs of the spool: what a
+	// power cut can lose is what was written in the last SpoolSync.
+	// Default 1s.
+	SpoolSync time.Duration
+
+	// DeadLetter receives every event given up (see EndpointMetrics.Dropped),
+	// so that nothing vanishes silently. nil: they are logged and counted.
+	DeadLetter Sink `json:"-"`
 
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
 	// Default: logrus' standard logger.
@@ -55,6 +105,15 @@ func (config EndpointConfig) withDefaults() EndpointConfig {
 	if config.Logger == nil {
 		config.Logger = logrus.StandardLogger()
 	}
+	if config.CloseTimeout == 0 {
+		config.CloseTimeout = DefaultCloseTimeout
+	}
+	if config.SpoolSync <= 0 {
+		config.SpoolSync = DefaultSpoolSync
+	}
+	if config.MaxBatch <= 0 {
+		config.MaxBatch = DefaultMaxBatch
+	}
 	return config
 }
 
@@ -72,6 +131,7 @@ type Endpoint struct {
 	name    string
 	url     string
 	metrics *endpointMetrics
+	dropLog *rateLimitedLog
 }
 
 // ErrInvalidConfig is wrapped by the errors OpenEndpoint returns for a URL or
@@ -85,11 +145,18 @@ var ErrInvalidConfig = errors.New("notifications: invalid endpoint configuration
 // NewEndpoint cannot report errors: a configuration that OpenEndpoint would
 // refuse is logged and the endpoint runs with what can be used of it.
 func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
+	log := config.withDefaults().Logger.WithField("endpoint", name)
 	if err := validateEndpoint(name, url, config); err != nil {
-		config.withDefaults().Logger.WithField("endpoint", name).WithError(err).Error("notifications: endpoint configuration")
+		log.WithError(err).Error("notifications: endpoint configuration")
 	}
 	config = config.withDefaults()
-	return newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+	e, err := newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+	if err != nil {
+		log.WithError(err).Error("notifications: endpoint runs without its spool")
+		config.SpoolDir = ""
+		e, _ = newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+	}
+	return e
 }
 
 // OpenEndpoint returns a running endpoint that POSTs events to url, or an
@@ -100,7 +167,13 @@ func OpenEndpoint(name, url string, config EndpointConfig) (*Endpoint, error) {
 		return nil, err
 	}
 	config = config.withDefaults()
-	return newEndpoint(name, url, config, newHTTPDeliverer(url, config)), nil
+	d := newHTTPDeliverer(url, config)
+	e, err := newEndpoint(name, url, config, d)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	return e, nil
 }
 
 // NewDelivererEndpoint returns a running endpoint that hands its batches to
@@ -114,7 +187,7 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 	if err := validateConfig(name, config); err != nil {
 		return nil, err
 	}
-	return newEndpoint(name, target, config.withDefaults(), d), nil
+	return newEndpoint(name, target, config.withDefaults(), d)
 }
 
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
@@ -133,23 +206,58 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 
 // validateConfig checks the fields that have no meaning when negative.
 func validateConfig(name string, config EndpointConfig) error {
-	if config.Threshold < 0 {
-		return fmt.Errorf("%w: endpoint %q: negative Threshold %d", ErrInvalidConfig, name, config.Threshold)
+	for _, f := range []struct {
+		field string
+		value int64
+	}{
+		{"Threshold", int64(config.Threshold)},
+		{"MaxPending", int64(config.MaxPending)},
+		{"MaxBatch", int64(config.MaxBatch)},
+		{"MaxBackoff", int64(config.MaxBackoff)},
+		{"MaxEventAge", int64(config.MaxEventAge)},
+		{"SpoolSync", int64(config.SpoolSync)},
+	} {
+		if f.value < 0 {
+			return fmt.Errorf("%w: endpoint %q: negative %s", ErrInvalidConfig, name, f.field)
+		}
 	}
 	return nil
 }
 
-// newEndpoint assembles the chain queue → retrying sink → delivery sink
-// around d and publishes the endpoint.
-func newEndpoint(name, url string, config EndpointConfig, d Deliverer) *Endpoint {
+// newEndpoint opens the endpoint's store, assembles the chain queue →
+// retrying sink → delivery sink around d and publishes the endpoint. It
+// fails only when the spool cannot be opened.
+func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoint, error) {
 	config.Headers = config.Headers.Clone()
 	config.Logger = config.Logger.WithField("endpoint", name)
+	var store eventStore = &memoryStore{}
+	if config.SpoolDir != "" {
+		spool, err := openSpool(config.SpoolDir, name, config.SpoolSync, config.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("notifications: endpoint %q: %w", name, err)
+		}
+		store = spool
+	}
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
-	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff}
+	e.dropLog = newRateLimitedLog(config.Logger, time.Second)
+	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff, MaxBackoff: config.MaxBackoff, Jitter: backoffJitter}
 	deliver := newDeliverySink(name, d, e.metrics)
-	e.Sink = newEventQueue(newRetryingSink(deliver, policy), 1, e.metrics, config.Logger)
+	retry := newRetryingSink(deliver, policy, config.Threshold, config.MaxEventAge, e.giveUp)
+	e.Sink = newEventQueue(name, retry, store, config, e.metrics, e.giveUp)
 	register(e)
-	return e
+	return e, nil
+}
+
+// giveUp counts and logs events that will never be delivered and hands them
+// to the dead letter sink.
+func (e *Endpoint) giveUp(events []Event, reason error) {
+	e.metrics.dropped(len(events))
+	e.dropLog.add(len(events), reason)
+	if e.DeadLetter != nil {
+		if err := e.DeadLetter.Write(append([]Event(nil), events...)...); err != nil {
+			e.Logger.WithError(err).WithField("events", len(events)).Error("notifications: dead letter sink refused events")
+		}
+	}
 }
 
 // Name returns the name of the endpoint, generally used for debugging.
@@ -163,8 +271,11 @@ func (e *Endpoint) URL() string { return e.url }
 func (e *Endpoint) ReadMetrics(em *EndpointMetrics) { e.metrics.read(em) }
 
 // Close stops accepting events, waits until every queued event was
-// delivered, and releases the endpoint's goroutine and connections. A second
-// Close returns an error wrapping ErrSinkClosed.
+// delivered or CloseTimeout has passed, and releases the endpoint's
+// goroutine, connections and spool. It returns nil when everything was
+// delivered; an *UndeliveredError when time ran out, saying how many events
+// were left and whether they stay in the spool. A second Close returns an
+// error wrapping ErrSinkClosed.
 func (e *Endpoint) Close() error {
 	err := e.Sink.Close()
 	if errors.Is(err, errAlreadyClosed) {

@@ -18,6 +18,12 @@ type EndpointMetrics struct {
 	Failures  int            // total events failed
 	Errors    int            // total events errored
 	Statuses  map[string]int // status code histogram, per call event
+
+	// Dropped counts events that will never reach the endpoint: refused
+	// past MaxPending, rejected Threshold times, older than MaxEventAge, or
+	// left by a Close that timed out without a spool. They went to the
+	// DeadLetter sink, when one is configured.
+	Dropped int
 }
 
 // endpointMetrics is the live, lock-protected counterpart of
@@ -37,6 +43,20 @@ func (em *endpointMetrics) received(n int) {
 	em.mu.Lock()
 	em.m.Events += n
 	em.m.Pending += n
+	em.mu.Unlock()
+}
+
+// recovered counts n events found in a spool at start as pending.
+func (em *endpointMetrics) recovered(n int) {
+	em.mu.Lock()
+	em.m.Pending += n
+	em.mu.Unlock()
+}
+
+// dropped counts n events given up.
+func (em *endpointMetrics) dropped(n int) {
+	em.mu.Lock()
+	em.m.Dropped += n
 	em.mu.Unlock()
 }
 

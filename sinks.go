@@ -3,6 +3,7 @@ package notifications
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -12,58 +13,179 @@ import (
 // errAlreadyClosed is returned by a second Close of any sink of this package.
 var errAlreadyClosed = fmt.Errorf("%w: already closed", ErrSinkClosed)
 
-// queuedBlock is one written block with the time it was written.
-type queuedBlock struct {
-	events  []Event
-	written time.Time
+// Reasons for which events are given up, passed to the dead letter sink's
+// logs and found with errors.Is.
+var (
+	// ErrQueueFull: the endpoint already held MaxPending events.
+	ErrQueueFull = errors.New("notifications: endpoint queue full")
+
+	// ErrEventTooOld: the event was older than MaxEventAge.
+	ErrEventTooOld = errors.New("notifications: event older than MaxEventAge")
+
+	// ErrCloseTimeout: Close ran out of time, and the endpoint has no spool.
+	ErrCloseTimeout = errors.New("notifications: endpoint closed before delivery")
+)
+
+// UndeliveredError is returned by Close when CloseTimeout ran out before
+// every event was delivered.
+type UndeliveredError struct {
+	// Endpoint names the endpoint.
+	Endpoint string
+
+	// Events is how many events were not delivered.
+	Events int
+
+	// Spooled is true when those events stay in the endpoint's spool, to be
+	// delivered by the next endpoint opened on it; false when they were
+	// dropped (and handed to the dead letter sink).
+	Spooled bool
 }
 
-// eventQueue accepts blocks of events without blocking and hands them, in
-// order, to the next sink from a goroutine of its own. When several blocks
-// are waiting it hands over as many whole blocks as fit in maxBatch events.
-// Close stops accepting, waits until every queued block was handed over and
-// finished, then closes the next sink.
-type eventQueue struct {
-	next     Sink
-	maxBatch int
-	metrics  *endpointMetrics
-	log      logrus.FieldLogger
+func (e *UndeliveredError) Error() string {
+	where := "dropped"
+	if e.Spooled {
+		where = "kept in the spool"
+	}
+	return fmt.Sprintf("notifications: endpoint %q closed with %d events undelivered (%s)", e.Endpoint, e.Events, where)
+}
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	blocks []queuedBlock // waiting blocks; blocks[head:] are live
-	head   int
-	closed bool
-	done   chan struct{} // closed when the goroutine has ended
+// maxEnvelopeBytes bounds the JSON of one batch; a single block larger than
+// that still goes out alone, since blocks are never split to batch them.
+const maxEnvelopeBytes = 1 << 20
+
+// giveUpFunc receives events that will never be delivered, with the reason.
+type giveUpFunc func(events []Event, reason error)
+
+// eventQueue accepts blocks of events without blocking on delivery and hands
+// them, in order, to the next sink from a goroutine of its own. When several
+// blocks are waiting it hands over as many whole blocks as fit in maxBatch
+// events. Blocks stay in the store until the next sink has finished with
+// them, so a spooled block survives a crash during its delivery.
+//
+// Close stops accepting and waits, up to closeTimeout (negative: for ever),
+// until everything was handed over and finished; then it closes the next
+// sink.
+type eventQueue struct {
+	name         string
+	next         Sink
+	store        eventStore
+	maxBatch     int
+	maxPending   int
+	closeTimeout time.Duration
+	metrics      *endpointMetrics
+	giveUp       giveUpFunc
+	log          logrus.FieldLogger
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	closed  bool          // no more writes
+	aborted bool          // Close ran out of time: stop handing over
+	done    chan struct{} // closed when the goroutine has ended
 }
 
 var _ Sink = (*eventQueue)(nil)
 
-func newEventQueue(next Sink, maxBatch int, metrics *endpointMetrics, log logrus.FieldLogger) *eventQueue {
-	q := &eventQueue{next: next, maxBatch: max(maxBatch, 1), metrics: metrics, log: log, done: make(chan struct{})}
+// newEventQueue starts a queue over store; store.len() events already in it
+// count as pending.
+func newEventQueue(name string, next Sink, store eventStore, config EndpointConfig, metrics *endpointMetrics, giveUp giveUpFunc) *eventQueue {
+	q := &eventQueue{
+		name:         name,
+		next:         next,
+		store:        store,
+		maxBatch:     max(config.MaxBatch, 1),
+		maxPending:   config.MaxPending,
+		closeTimeout: config.CloseTimeout,
+		metrics:      metrics,
+		giveUp:       giveUp,
+		log:          config.Logger,
+		done:         make(chan struct{}),
+	}
 	q.cond = sync.NewCond(&q.mu)
+	metrics.recovered(store.len())
 	go q.run()
 	return q
 }
 
-// Write queues the block and returns at once. It fails only after Close.
+// Write stores the block and returns. With a spool, the block has reached
+// the spool's file when Write returns nil. A block that would take the queue
+// past maxPending is given up instead. Write fails after Close, or when the
+// spool cannot be written.
 func (q *eventQueue) Write(events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return ErrSinkClosed
 	}
-	q.blocks = append(q.blocks, queuedBlock{events: events, written: time.Now()})
+	if q.maxPending > 0 && q.store.len()+len(events) > q.maxPending {
+		q.mu.Unlock()
+		q.giveUp(events, ErrQueueFull)
+		return nil
+	}
+	if err := q.store.push(queuedBlock{events: events, written: time.Now()}); err != nil {
+		q.mu.Unlock()
+		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
+	}
 	q.metrics.received(len(events))
 	q.cond.Signal()
+	q.mu.Unlock()
 	return nil
 }
 
-// Close stops accepting events, waits until the queue has drained, and closes
-// the next sink.
+// run hands batches to the next sink until the queue is closed and empty,
+// or aborted.
+func (q *eventQueue) run() {
+	defer close(q.done)
+	for {
+		batch, blocks, written, ok := q.take()
+		if !ok {
+			return
+		}
+		err := q.next.Write(batch...)
+		if errors.Is(err, ErrSinkClosed) {
+			return // aborted by Close: the batch stays in the store
+		}
+		q.mu.Lock()
+		popErr := q.store.pop(blocks)
+		q.mu.Unlock()
+		q.metrics.finished(len(batch))
+		if err == nil {
+			q.metrics.delivered(len(batch), time.Since(written))
+		} else {
+			q.log.WithError(err).WithField("events", len(batch)).Error("notifications: events not delivered")
+		}
+		if popErr != nil {
+			q.log.WithError(popErr).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
+		}
+	}
+}
+
+// take waits for stored blocks and returns the next batch: its events, how
+// many blocks it spans and when its first block was written. It returns
+// false once the queue is closed and empty, or aborted.
+func (q *eventQueue) take() ([]Event, int, time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.store.len() == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.aborted || q.store.len() == 0 {
+		return nil, 0, time.Time{}, false
+	}
+	blocks, err := q.store.peek(q.maxBatch, maxEnvelopeBytes)
+	if err != nil || len(blocks) == 0 {
+		q.log.WithError(err).Error("notifications: spool unreadable; delivery stopped")
+		return nil, 0, time.Time{}, false
+	}
+	return flatten(blocks), len(blocks), blocks[0].written, true
+}
+
+// Close stops accepting events and waits until the queue has drained, or
+// closeTimeout has passed: then it cancels the delivery in flight. It closes
+// the next sink and the store. Events left undelivered are given up, or kept
+// in a durable store; either way Close returns an *UndeliveredError.
 func (q *eventQueue) Close() error {
 	q.mu.Lock()
 	if q.closed {
@@ -73,72 +195,69 @@ func (q *eventQueue) Close() error {
 	q.closed = true
 	q.cond.Broadcast()
 	q.mu.Unlock()
-	<-q.done
-	return q.next.Close()
-}
 
-// run hands batches to the next sink until the queue is closed and empty.
-func (q *eventQueue) run() {
-	defer close(q.done)
-	for {
-		batch, written, ok := q.take()
-		if !ok {
-			return
+	nextClosed := false
+	var errs []error
+	if q.closeTimeout >= 0 {
+		timer := time.NewTimer(q.closeTimeout)
+		select {
+		case <-q.done:
+		case <-timer.C:
+			q.mu.Lock()
+			q.aborted = true
+			q.cond.Broadcast()
+			q.mu.Unlock()
+			errs = append(errs, q.next.Close()) // wakes retries, cancels the request in flight
+			nextClosed = true
 		}
-		if err := q.next.Write(batch...); err != nil {
-			q.log.WithError(err).WithField("events", len(batch)).Error("notifications: events not delivered")
-		} else {
-			q.metrics.delivered(len(batch), time.Since(written))
-		}
-		q.metrics.finished(len(batch))
+		timer.Stop()
 	}
-}
+	<-q.done
+	if !nextClosed {
+		errs = append(errs, q.next.Close())
+	}
 
-// take waits for queued blocks and removes the next batch: whole blocks, in
-// order, as many as fit in maxBatch events (always at least one block), with
-// the time its first block was written. It returns false once the queue is
-// closed and empty.
-func (q *eventQueue) take() ([]Event, time.Time, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.head == len(q.blocks) && !q.closed {
-		q.cond.Wait()
+	left := q.store.len()
+	if left > 0 && !q.store.durable() {
+		q.dropAll()
 	}
-	if q.head == len(q.blocks) {
-		return nil, time.Time{}, false
+	errs = append(errs, q.store.close())
+	if left > 0 {
+		errs = append(errs, &UndeliveredError{Endpoint: q.name, Events: left, Spooled: q.store.durable()})
 	}
-	end, n := q.head+1, len(q.blocks[q.head].events)
-	for end < len(q.blocks) && n+len(q.blocks[end].events) <= q.maxBatch {
-		n += len(q.blocks[end].events)
-		end++
-	}
-	written := q.blocks[q.head].written
-	var batch []Event
-	if end == q.head+1 {
-		batch = q.blocks[q.head].events
-	} else {
-		// Blocks may share memory with other sinks' copies: never append to one.
-		batch = make([]Event, 0, n)
-		for _, b := range q.blocks[q.head:end] {
-			batch = append(batch, b.events...)
-		}
-	}
-	clear(q.blocks[q.head:end])
-	q.head = end
-	if q.head > len(q.blocks)/2 { // keep the dead prefix from growing forever
-		live := copy(q.blocks, q.blocks[q.head:])
-		clear(q.blocks[live:])
-		q.blocks, q.head = q.blocks[:live], 0
-	}
-	return batch, written, true
+	return errors.Join(errs...)
 }
 
-// retryingSink writes to the next sink until it succeeds or the retrying sink
-// is closed, waiting between attempts as its policy says. The count of
-// consecutive failures carries across writes; a success resets it.
+// dropAll gives up everything in a store that will not keep it.
+func (q *eventQueue) dropAll() {
+	for q.store.len() > 0 {
+		blocks, err := q.store.peek(q.store.len(), math.MaxInt)
+		if err != nil || len(blocks) == 0 {
+			return
+		}
+		events := flatten(blocks)
+		_ = q.store.pop(len(blocks))
+		q.metrics.finished(len(events))
+		q.giveUp(events, ErrCloseTimeout)
+	}
+}
+
+// retryingSink writes to the next sink until it succeeds, waiting between
+// attempts as its policy says. The count of consecutive failures carries
+// across writes; a success resets it. It gives a batch up only in two
+// cases, handing the events to giveUp: events older than maxAge, and a
+// single event the destination rejected threshold times in a row. A
+// rejected batch of several events is split in halves, to isolate the event
+// refused. It returns ErrSinkClosed once closed.
 type retryingSink struct {
-	next   Sink
-	policy BackoffPolicy
+	next      Sink
+	policy    BackoffPolicy
+	threshold int           // rejections of one event before it is given up
+	maxAge    time.Duration // 0: no limit
+	giveUp    giveUpFunc
+	now       func() time.Time
 
 	mu       sync.Mutex
 	failures int
@@ -148,23 +267,42 @@ type retryingSink struct {
 
 var _ Sink = (*retryingSink)(nil)
 
-func newRetryingSink(next Sink, policy BackoffPolicy) *retryingSink {
-	return &retryingSink{next: next, policy: policy, closing: make(chan struct{})}
+func newRetryingSink(next Sink, policy BackoffPolicy, threshold int, maxAge time.Duration, giveUp giveUpFunc) *retryingSink {
+	return &retryingSink{
+		next: next, policy: policy, threshold: max(threshold, 1), maxAge: maxAge, giveUp: giveUp,
+		now: time.Now, closing: make(chan struct{}),
+	}
 }
 
-// Write blocks until the events were written to the next sink, or returns
-// ErrSinkClosed once the sink is closed.
+// Write blocks until the events were written to the next sink or given up,
+// and returns nil; or returns ErrSinkClosed once the sink is closed.
 func (rs *retryingSink) Write(events ...Event) error {
+	rejections := 0
 	for {
+		if events = rs.dropExpired(events); len(events) == 0 {
+			return nil
+		}
 		err := rs.next.Write(events...)
 		if err == nil {
-			rs.mu.Lock()
-			rs.failures = 0
-			rs.mu.Unlock()
+			rs.setFailures(0)
 			return nil
 		}
 		if errors.Is(err, ErrSinkClosed) {
 			return err
+		}
+		if IsRejected(err) {
+			if len(events) > 1 {
+				mid := len(events) / 2
+				if err := rs.Write(events[:mid]...); err != nil {
+					return err
+				}
+				return rs.Write(events[mid:]...)
+			}
+			if rejections++; rejections >= rs.threshold {
+				rs.setFailures(0) // the destination answers: it is not down
+				rs.giveUp(events, err)
+				return nil
+			}
 		}
 		rs.mu.Lock()
 		rs.failures++
@@ -174,6 +312,39 @@ func (rs *retryingSink) Write(events ...Event) error {
 			return ErrSinkClosed
 		}
 	}
+}
+
+func (rs *retryingSink) setFailures(n int) {
+	rs.mu.Lock()
+	rs.failures = n
+	rs.mu.Unlock()
+}
+
+// dropExpired gives up the events older than maxAge and returns the others,
+// in order. Events without a timestamp never expire.
+func (rs *retryingSink) dropExpired(events []Event) []Event {
+	if rs.maxAge <= 0 {
+		return events
+	}
+	cutoff := rs.now().Add(-rs.maxAge)
+	var keep, expired []Event
+	for i, e := range events {
+		old := !e.Timestamp.IsZero() && e.Timestamp.Before(cutoff)
+		switch {
+		case old && expired == nil && keep == nil:
+			keep = append(make([]Event, 0, len(events)), events[:i]...)
+			expired = append(expired, e)
+		case old:
+			expired = append(expired, e)
+		case keep != nil:
+			keep = append(keep, e)
+		}
+	}
+	if expired == nil {
+		return events
+	}
+	rs.giveUp(expired, ErrEventTooOld)
+	return keep
 }
 
 // sleep waits for d and reports whether the sink is still open.

@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,33 @@ import (
 
 func newTestQueue(next Sink, maxBatch int) (*eventQueue, *endpointMetrics) {
 	m := newEndpointMetrics()
-	return newEventQueue(next, maxBatch, m, logrus.StandardLogger()), m
+	config := EndpointConfig{MaxBatch: maxBatch, CloseTimeout: -1, Logger: logrus.StandardLogger()}
+	return newEventQueue("test", next, &memoryStore{}, config, m, noGiveUp), m
+}
+
+// noGiveUp is a giveUpFunc for sinks that must not give anything up.
+func noGiveUp(events []Event, reason error) {
+	panic(fmt.Sprintf("%d events given up: %v", len(events), reason))
+}
+
+// givenUp records what a sink gave up.
+type givenUp struct {
+	mu      sync.Mutex
+	events  []Event
+	reasons []error
+}
+
+func (g *givenUp) giveUp(events []Event, reason error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.events = append(g.events, events...)
+	g.reasons = append(g.reasons, reason)
+}
+
+func (g *givenUp) ids() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return ids(g.events)
 }
 
 func TestEventQueueDeliversInOrder(t *testing.T) {
@@ -90,7 +117,7 @@ func TestRetryingSinkRetriesUntilSuccess(t *testing.T) {
 		}
 		return nil
 	}}
-	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 2, Backoff: time.Millisecond})
+	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 2, Backoff: time.Millisecond}, 2, 0, noGiveUp)
 	require.NoError(t, rs.Write(testEvents("x", 2)...))
 	assert.Equal(t, 5, next.attempts())
 	assert.Zero(t, rs.failures, "a success resets the count")
@@ -99,7 +126,7 @@ func TestRetryingSinkRetriesUntilSuccess(t *testing.T) {
 
 func TestRetryingSinkCloseWakesBackoff(t *testing.T) {
 	next := &fakeSink{fail: func(int) error { return errTest }}
-	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 1, Backoff: time.Hour})
+	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 1, Backoff: time.Hour}, 1, 0, noGiveUp)
 	done := make(chan error, 1)
 	go func() { done <- rs.Write(testEvents("x", 1)...) }()
 	eventually(t, func() bool { return next.attempts() == 1 }, "first attempt")
@@ -116,7 +143,7 @@ func TestRetryingSinkCloseWakesBackoff(t *testing.T) {
 func TestRetryingSinkHonoursRetryAfter(t *testing.T) {
 	busy := &DeliveryError{Endpoint: "e", Delivery: Delivery{Outcome: Retry, Status: "429 Too Many Requests", RetryAfter: time.Hour, Err: errTest}}
 	next := &fakeSink{fail: func(int) error { return busy }}
-	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 100, Backoff: time.Millisecond})
+	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 100, Backoff: time.Millisecond}, 100, 0, noGiveUp)
 	go func() { _ = rs.Write(testEvents("x", 1)...) }()
 	eventually(t, func() bool { return next.attempts() == 1 }, "first attempt")
 	// Below the threshold the policy alone would retry at once; Retry-After

@@ -1,0 +1,131 @@
+package notifications
+
+import "time"
+
+// queuedBlock is one written block with the time it was written.
+type queuedBlock struct {
+	events  []Event
+	written time.Time
+}
+
+// eventStore holds an endpoint's pending blocks, oldest first. The queue
+// calls it under its own mutex, so implementations need no locking of
+// their own for these methods.
+type eventStore interface {
+	// push adds a block at the tail. When it returns nil the block is
+	// stored: for a spool, written to its file.
+	push(b queuedBlock) error
+
+	// peek returns the oldest blocks, whole and in order, as many as fit in
+	// maxEvents events and maxBytes of envelope JSON (at least one block),
+	// without removing them. It returns nothing when the store is empty.
+	peek(maxEvents, maxBytes int) ([]queuedBlock, error)
+
+	// pop removes the n oldest blocks, which a peek returned.
+	pop(n int) error
+
+	// len returns how many events are stored.
+	len() int
+
+	// durable reports whether what is left at close is kept for the next
+	// store opened on the same place.
+	durable() bool
+
+	// close releases the store. A durable store keeps what it holds.
+	close() error
+}
+
+// memoryStore keeps blocks in a slice used as a queue.
+type memoryStore struct {
+	blocks []queuedBlock // blocks[head:] are live
+	head   int
+	events int
+}
+
+var _ eventStore = (*memoryStore)(nil)
+
+func (m *memoryStore) push(b queuedBlock) error {
+	m.blocks = append(m.blocks, b)
+	m.events += len(b.events)
+	return nil
+}
+
+func (m *memoryStore) peek(maxEvents, maxBytes int) ([]queuedBlock, error) {
+	if m.head == len(m.blocks) {
+		return nil, nil
+	}
+	end, n, size := m.head+1, len(m.blocks[m.head].events), 0
+	if end < len(m.blocks) && n < maxEvents {
+		size = blockSizeBound(m.blocks[m.head].events)
+	}
+	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
+		bound := blockSizeBound(m.blocks[end].events)
+		if envelopeOverhead+size+bound > maxBytes {
+			break
+		}
+		n += len(m.blocks[end].events)
+		size += bound
+		end++
+	}
+	return m.blocks[m.head:end:end], nil
+}
+
+func (m *memoryStore) pop(n int) error {
+	for _, b := range m.blocks[m.head : m.head+n] {
+		m.events -= len(b.events)
+	}
+	clear(m.blocks[m.head : m.head+n])
+	m.head += n
+	if m.head > len(m.blocks)/2 { // keep the dead prefix from growing forever
+		live := copy(m.blocks, m.blocks[m.head:])
+		clear(m.blocks[live:])
+		m.blocks, m.head = m.blocks[:live], 0
+	}
+	return nil
+}
+
+func (m *memoryStore) len() int { return m.events }
+
+func (m *memoryStore) durable() bool { return false }
+
+func (m *memoryStore) close() error {
+	m.blocks, m.head, m.events = nil, 0, 0
+	return nil
+}
+
+// flatten returns the events of blocks in order, sharing the block's memory
+// when there is only one. Blocks may share memory with other sinks' copies,
+// so it never appends to one.
+func flatten(blocks []queuedBlock) []Event {
+	if len(blocks) == 1 {
+		return blocks[0].events
+	}
+	n := 0
+	for _, b := range blocks {
+		n += len(b.events)
+	}
+	out := make([]Event, 0, n)
+	for _, b := range blocks {
+		out = append(out, b.events...)
+	}
+	return out
+}
+
+// envelopeOverhead is the JSON an envelope adds around its events.
+const envelopeOverhead = len(`{"events":[]}`)
+
+// blockSizeBound returns an upper bound of the JSON size of events in an
+// envelope: every string may be escaped to six bytes a byte, and the
+// field names, punctuation and timestamp take less than eventFixedBound.
+func blockSizeBound(events []Event) int {
+	const eventFixedBound = 512
+	n := 0
+	for i := range events {
+		e := &events[i]
+		strs := len(e.ID) + len(e.Action) + len(e.Target.Type) + len(e.Target.Name) + len(e.Target.Digest) +
+			len(e.Target.Tag) + len(e.Target.URL) + len(e.Request.ID) + len(e.Request.Addr) + len(e.Request.Host) +
+			len(e.Request.Method) + len(e.Request.UserAgent) + len(e.Actor.Name) + len(e.Source.Addr) + len(e.Source.InstanceID)
+		n += eventFixedBound + 6*strs
+	}
+	return n
+}
