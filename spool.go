@@ -22,9 +22,9 @@ import (
 var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint")
 
 const (
-	// segmentSize is the size past which the spool starts a new segment
-	// file; a delivered segment is removed whole.
-	segmentSize = 8 << 20
+	// defaultSegmentSize is the size past which the spool starts a new
+	// segment file; a delivered segment is removed whole.
+	defaultSegmentSize = 8 << 20
 
 	segmentSuffix = ".seg"
 	cursorName    = "cursor"
@@ -53,10 +53,11 @@ type peekedBlock struct {
 // push, peek, pop, len and close are called under the queue's mutex; mu
 // guards what the fsync timer shares with them.
 type spool struct {
-	dir       string
-	log       logrus.FieldLogger
-	syncEvery time.Duration
-	lock      *os.File
+	dir        string
+	log        logrus.FieldLogger
+	syncEvery  time.Duration
+	segmentMax int64
+	lock       *os.File
 
 	events int           // events stored, not yet popped
 	segs   []uint64      // segments holding unread data, oldest first; the last is the writer's
@@ -101,7 +102,7 @@ func openSpool(root, name string, syncEvery time.Duration, log logrus.FieldLogge
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &spool{dir: dir, log: log, syncEvery: syncEvery}
+	s := &spool{dir: dir, log: log, syncEvery: syncEvery, segmentMax: defaultSegmentSize}
 	if s.lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -282,7 +283,7 @@ func (s *spool) push(b queuedBlock) error {
 	if err != nil {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
-	if s.wSize > 0 && s.wSize+int64(len(rec)) > segmentSize {
+	if s.wSize > 0 && s.wSize+int64(len(rec)) > s.segmentMax {
 		if err := s.startSegment(s.segs[len(s.segs)-1] + 1); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}

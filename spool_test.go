@@ -1,0 +1,308 @@
+package notifications
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(devNull{})
+	return l
+}
+
+type devNull struct{}
+
+func (devNull) Write(p []byte) (int, error) { return len(p), nil }
+
+// pushBlocks pushes blocks of the given sizes, IDs prefix-0, prefix-1, ...
+func pushBlocks(t *testing.T, s *spool, prefix string, sizes ...int) []string {
+	t.Helper()
+	var want []string
+	next := 0
+	for _, size := range sizes {
+		block := make([]Event, size)
+		for i := range block {
+			block[i].ID = fmt.Sprintf("%s-%d", prefix, next)
+			next++
+		}
+		want = append(want, ids(block)...)
+		require.NoError(t, s.push(queuedBlock{events: block, written: time.Now()}))
+	}
+	return want
+}
+
+// drainSpool pops everything from s, returning the IDs in order and the
+// size of each batch.
+func drainSpool(t *testing.T, s *spool, maxEvents int) (got []string, batches []int) {
+	t.Helper()
+	for s.len() > 0 {
+		blocks, err := s.peek(maxEvents, maxEnvelopeBytes)
+		require.NoError(t, err)
+		if len(blocks) == 0 {
+			break
+		}
+		events := flatten(blocks)
+		got = append(got, ids(events)...)
+		batches = append(batches, len(events))
+		require.NoError(t, s.pop(len(blocks)))
+	}
+	return got, batches
+}
+
+func TestSpoolReplaysAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, "hooks/ci", time.Second, testLogger())
+	require.NoError(t, err)
+	want := pushBlocks(t, s, "a", 3, 1, 2, 4)
+	require.NoError(t, s.close())
+	assert.DirExists(t, filepath.Join(dir, "hooks%2Fci"), "the name is escaped into one path element")
+
+	s, err = openSpool(dir, "hooks/ci", time.Second, testLogger())
+	require.NoError(t, err)
+	assert.Equal(t, 10, s.len(), "what was left is counted at open")
+	more := pushBlocks(t, s, "b", 2)
+	got, batches := drainSpool(t, s, 5)
+	assert.Equal(t, append(want, more...), got, "old events first, in order, then new ones")
+	assert.Equal(t, []int{4, 2, 4, 2}, batches, "whole blocks, at most five events a batch")
+	require.NoError(t, s.close())
+
+	entries, err := os.ReadDir(filepath.Join(dir, "hooks%2Fci"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), segmentSuffix, "a drained spool keeps no segment")
+	}
+}
+
+func TestSpoolResumesAfterPartialDelivery(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, "e", time.Second, testLogger())
+	require.NoError(t, err)
+	s.segmentMax = 200 // a segment of a record or two
+	want := pushBlocks(t, s, "a", 1, 1, 1, 1, 1, 1, 1, 1)
+	blocks, err := s.peek(3, maxEnvelopeBytes)
+	require.NoError(t, err)
+	require.NoError(t, s.pop(len(blocks)))
+	blocks, err = s.peek(2, maxEnvelopeBytes)
+	require.NoError(t, err)
+	require.Len(t, blocks, 2) // peeked, not popped: delivered again after a restart
+	require.NoError(t, s.close())
+
+	s, err = openSpool(dir, "e", time.Second, testLogger())
+	require.NoError(t, err)
+	defer s.close()
+	got, _ := drainSpool(t, s, 100)
+	assert.Equal(t, want[3:], got)
+}
+
+func TestSpoolSkipsDamagedRecords(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, path string, offsets []int64)
+		want   []int // indexes of the blocks still delivered
+	}{
+		{"torn last record", func(t *testing.T, path string, offsets []int64) {
+			require.NoError(t, os.Truncate(path, offsets[3]+10))
+		}, []int{0, 1, 2}},
+		{"torn last header", func(t *testing.T, path string, offsets []int64) {
+			require.NoError(t, os.Truncate(path, offsets[3]+3))
+		}, []int{0, 1, 2}},
+		{"flipped byte in a payload", func(t *testing.T, path string, offsets []int64) {
+			flipByte(t, path, offsets[1]+recordHeaderSize+12)
+		}, []int{0, 2, 3}},
+		{"flipped byte in a magic", func(t *testing.T, path string, offsets []int64) {
+			flipByte(t, path, offsets[2])
+		}, []int{0, 1, 3}},
+		{"garbage between records", func(t *testing.T, path string, offsets []int64) {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			data = append(data[:offsets[2]:offsets[2]], append([]byte("garbage!"), data[offsets[2]:]...)...)
+			require.NoError(t, os.WriteFile(path, data, 0o600))
+		}, []int{0, 1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := openSpool(dir, "e", time.Second, testLogger())
+			require.NoError(t, err)
+			var offsets []int64
+			var blocks [][]string
+			for i := range 4 {
+				offsets = append(offsets, s.wSize)
+				blocks = append(blocks, pushBlocks(t, s, fmt.Sprint("b", i), 2))
+			}
+			seg := s.segmentPath(s.segs[0])
+			require.NoError(t, s.close())
+			tt.damage(t, seg, offsets)
+
+			s, err = openSpool(dir, "e", time.Second, testLogger())
+			require.NoError(t, err)
+			defer s.close()
+			var want []string
+			for _, i := range tt.want {
+				want = append(want, blocks[i]...)
+			}
+			assert.Equal(t, len(want), s.len(), "damaged records are not counted")
+			got, _ := drainSpool(t, s, 100)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data[off] ^= 0xff
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+}
+
+func TestSpoolLock(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, "e", time.Second, testLogger())
+	require.NoError(t, err)
+	_, err = openSpool(dir, "e", time.Second, testLogger())
+	assert.ErrorIs(t, err, ErrSpoolLocked)
+
+	config := fastConfig()
+	config.SpoolDir = dir
+	_, err = OpenEndpoint("e", "http://127.0.0.1:1/", config)
+	assert.ErrorIs(t, err, ErrSpoolLocked, "OpenEndpoint reports the lock")
+
+	config.Logger = testLogger()
+	e := NewEndpoint("e", "http://127.0.0.1:1/", config)
+	_, spooled := e.Sink.(*eventQueue).store.(*spool)
+	assert.False(t, spooled, "NewEndpoint runs without the locked spool")
+	require.NoError(t, e.Close())
+
+	require.NoError(t, s.close())
+	s, err = openSpool(dir, "e", time.Second, testLogger())
+	require.NoError(t, err, "closing releases the lock")
+	require.NoError(t, s.close())
+}
+
+func TestSpoolOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err := openSpool(file, "e", time.Second, testLogger())
+	assert.Error(t, err, "a spool dir under a file")
+	_, err = openSpool(t.TempDir(), "", time.Second, testLogger())
+	assert.ErrorIs(t, err, ErrInvalidConfig, "no name")
+}
+
+func TestEndpointSpoolRestart(t *testing.T) {
+	dir := t.TempDir()
+	down := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusServiceUnavailable })
+	config := fastConfig()
+	config.SpoolDir = dir
+	config.CloseTimeout = 50 * time.Millisecond
+	config.Logger = testLogger()
+	first, err := OpenEndpoint("restart", down.URL, config)
+	require.NoError(t, err)
+	var want []string
+	for i := range 20 {
+		block := testEvents(fmt.Sprint("first-", i), 1+i%3)
+		want = append(want, ids(block)...)
+		require.NoError(t, first.Write(block...))
+	}
+	err = first.Close()
+	var undelivered *UndeliveredError
+	require.ErrorAs(t, err, &undelivered)
+	assert.True(t, undelivered.Spooled)
+	assert.Equal(t, len(want), undelivered.Events)
+	var m EndpointMetrics
+	first.ReadMetrics(&m)
+	assert.Zero(t, m.Dropped, "spooled events are not dropped")
+
+	up := newReceiver(t, nil)
+	second, err := OpenEndpoint("restart", up.URL, config)
+	require.NoError(t, err)
+	second.ReadMetrics(&m)
+	assert.Equal(t, len(want), m.Pending, "Pending counts the spool")
+	later := testEvents("second", 2)
+	require.NoError(t, second.Write(later...))
+	require.NoError(t, second.Close())
+	assert.Equal(t, append(want, ids(later)...), ids(up.received()), "left events first, in order")
+}
+
+// The crash test re-executes the test binary: the child writes to a spooled
+// endpoint whose receiver is down and prints each ID once Write returned;
+// the parent kills it with SIGKILL mid-stream.
+const crashChildEnv = "REGNOTIFY_CRASH_CHILD_SPOOL"
+
+func TestSpoolCrashChild(t *testing.T) {
+	dir := os.Getenv(crashChildEnv)
+	if dir == "" {
+		t.Skip("run by TestSpoolSurvivesKill")
+	}
+	config := EndpointConfig{SpoolDir: dir, Threshold: 1, Backoff: time.Hour, Logger: testLogger()}
+	e, err := OpenEndpoint("crash", "http://127.0.0.1:1/", config) // nothing listens there
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(3)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for i := 0; ; i++ {
+		block := testEvents(fmt.Sprint("crash-", i), 1+i%2)
+		if err := e.Write(block...); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(3)
+		}
+		for _, id := range ids(block) {
+			fmt.Fprintln(out, id)
+		}
+		_ = out.Flush()
+	}
+}
+
+func TestSpoolSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	var written []string
+	lines := bufio.NewScanner(stdout)
+	for len(written) < 3000 && lines.Scan() {
+		line := lines.Text()
+		require.False(t, strings.HasPrefix(line, "error:"), line)
+		written = append(written, line)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	for lines.Scan() { // what the child printed before it died
+		written = append(written, lines.Text())
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "the child was killed: %v", err)
+	require.Greater(t, len(written), 1000)
+
+	up := newReceiver(t, nil)
+	config := fastConfig()
+	config.SpoolDir = dir
+	config.Logger = testLogger()
+	e, err := OpenEndpoint("crash", up.URL, config)
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
+	got := ids(up.received())
+	require.GreaterOrEqual(t, len(got), len(written), "every event whose Write returned is delivered")
+	assert.Equal(t, written, got[:len(written)], "in order")
+}
