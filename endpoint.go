@@ -36,6 +36,17 @@ type EndpointConfig struct {
 	// failures were reached. Default 1s.
 	Backoff time.Duration
 
+	// SigningSecrets, when not empty, make an HTTP endpoint sign every
+	// request the Standard Webhooks way: each POST carries webhook-id (the
+	// same for every retry of an envelope), webhook-timestamp (Unix seconds
+	// of the attempt) and webhook-signature, one "v1," entry per secret so
+	// that receivers can rotate keys. A secret is "whsec_" followed by the
+	// standard base64 of 24 to 64 random bytes. OpenEndpoint refuses a
+	// malformed secret; NewEndpoint logs it (by index) and signs with the
+	// others, or sends unsigned when none is usable. Secrets are never
+	// published or logged. Endpoints of NewDelivererEndpoint ignore them.
+	SigningSecrets []string `json:"-"`
+
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
 	// Default: logrus' standard logger.
 	Logger logrus.FieldLogger `json:"-"`
@@ -131,18 +142,20 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	return validateConfig(name, config)
 }
 
-// validateConfig checks the fields that have no meaning when negative.
+// validateConfig checks the fields that have no meaning when negative, and
+// the signing secrets.
 func validateConfig(name string, config EndpointConfig) error {
 	if config.Threshold < 0 {
 		return fmt.Errorf("%w: endpoint %q: negative Threshold %d", ErrInvalidConfig, name, config.Threshold)
 	}
-	return nil
+	return validateSigningSecrets(name, config.SigningSecrets)
 }
 
 // newEndpoint assembles the chain queue → retrying sink → delivery sink
 // around d and publishes the endpoint.
 func newEndpoint(name, url string, config EndpointConfig, d Deliverer) *Endpoint {
 	config.Headers = config.Headers.Clone()
+	config.SigningSecrets = append([]string(nil), config.SigningSecrets...)
 	config.Logger = config.Logger.WithField("endpoint", name)
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
 	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff}
