@@ -134,7 +134,8 @@ func Verify(h http.Header, keys [][]byte, body []byte, now time.Time, tolerance 
 		if !ok {
 			continue
 		}
-		got, err := base64.StdEncoding.DecodeString(encoded)
+		// Strict: one encoding per signature, no spare bits to play with.
+		got, err := base64.StdEncoding.Strict().DecodeString(encoded)
 		if err != nil || len(got) != sha256.Size {
 			continue
 		}

@@ -101,6 +101,11 @@ func TestVerify(t *testing.T) {
 		{"other body", func() http.Header { return signed(k1) }, [][]byte{k1}, []byte(`{"events":[{"id":"b"}]}`), now, ErrNoMatch},
 		{"other id", func() http.Header { h := signed(k1); h.Set(HeaderID, "msg_y"); return h }, [][]byte{k1}, body, now, ErrNoMatch},
 		{"malformed signature", func() http.Header { h := signed(k1); h.Set(HeaderSignature, "v1,!!!"); return h }, [][]byte{k1}, body, now, ErrNoMatch},
+		{"non-canonical base64", func() http.Header {
+			h := signed(k1)
+			h.Set(HeaderSignature, flipSpareBits(h.Get(HeaderSignature)))
+			return h
+		}, [][]byte{k1}, body, now, ErrNoMatch},
 		{"short signature", func() http.Header { h := signed(k1); h.Set(HeaderSignature, "v1,AAAA"); return h }, [][]byte{k1}, body, now, ErrNoMatch},
 		{"no signature header", func() http.Header { h := signed(k1); h.Del(HeaderSignature); return h }, [][]byte{k1}, body, now, ErrMissingHeader},
 		{"no id header", func() http.Header { h := signed(k1); h.Del(HeaderID); return h }, [][]byte{k1}, body, now, ErrMissingHeader},
@@ -120,4 +125,22 @@ func TestVerify(t *testing.T) {
 			require.ErrorIs(t, err, tt.wantErr)
 		})
 	}
+}
+
+// flipSpareBits changes the unused low bit of the last character of a
+// base64 signature entry: lenient decoders read the same bytes.
+func flipSpareBits(entry string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	i := strings.LastIndexFunc(entry, func(r rune) bool { return r != '=' })
+	flipped := alphabet[strings.IndexByte(alphabet, entry[i])^1]
+	return entry[:i] + string(flipped) + entry[i+1:]
+}
+
+func TestFlipSpareBitsIsLenientlyEqual(t *testing.T) {
+	sig := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	a, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig, "v1,"))
+	require.NoError(t, err)
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(flipSpareBits(sig), "v1,"))
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "the test case is about encoding only")
 }
