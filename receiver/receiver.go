@@ -120,6 +120,8 @@ type handler struct {
 	now           func() time.Time
 }
 
+var _ http.Handler = (*handler)(nil)
+
 // reject answers code with a one-line plain-text reason.
 func reject(w http.ResponseWriter, code int, reason string) {
 	http.Error(w, reason, code)

@@ -286,38 +286,6 @@ func TestHandlerMisconfigured(t *testing.T) {
 	assert.Panics(t, func() { New(Config{}, nil) })
 }
 
-func TestVerifier(t *testing.T) {
-	old, current := testSecret("old"), testSecret("current")
-	v, err := NewVerifier([]string{current}, time.Minute)
-	require.NoError(t, err)
-	body := envelope(t, "a")
-	now := time.Now()
-	tests := []struct {
-		name    string
-		r       *http.Request
-		at      time.Time
-		wantErr error
-	}{
-		{"rotating sender", newRequest(t, body, now, old, current), now, nil},
-		{"old key only", newRequest(t, body, now, old), now, ErrSignatureMismatch},
-		{"unsigned", newRequest(t, body, now), now, ErrMissingHeader},
-		{"late", newRequest(t, body, now, current), now.Add(2 * time.Minute), ErrTimestamp},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := v.Verify(tt.r.Header, body, tt.at)
-			if tt.wantErr == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, tt.wantErr)
-		})
-	}
-	none, err := NewVerifier(nil, 0)
-	require.NoError(t, err)
-	assert.Nil(t, none, "no secrets: nothing to verify")
-}
-
 // TestHandlerConcurrentDuplicates sends the same envelopes from many
 // goroutines over loopback: every event reaches handle exactly once.
 func TestHandlerConcurrentDuplicates(t *testing.T) {
@@ -380,34 +348,4 @@ func TestHandlerConcurrentDuplicates(t *testing.T) {
 	for id, n := range counts {
 		assert.Equal(t, 1, n, "event %s handled once", id)
 	}
-}
-
-func TestIDSetRing(t *testing.T) {
-	s := newIDSet(2)
-	events := func(ids ...string) []notifications.Event {
-		out := make([]notifications.Event, len(ids))
-		for i, id := range ids {
-			out[i].ID = id
-		}
-		return out
-	}
-	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		fresh, busy := s.claim(events(id))
-		require.False(t, busy)
-		s.commit(fresh)
-	}
-	assert.False(t, s.contains("a"))
-	assert.False(t, s.contains("c"))
-	assert.True(t, s.contains("d"))
-	assert.True(t, s.contains("e"))
-	assert.Len(t, s.ring, 2)
-	assert.Len(t, s.handled, 2)
-
-	fresh, busy := s.claim(events("x"))
-	require.False(t, busy)
-	_, busy = s.claim(events("y", "x"))
-	assert.True(t, busy, "x is in flight")
-	s.release(fresh)
-	_, busy = s.claim(events("y", "x"))
-	assert.False(t, busy, "released")
 }

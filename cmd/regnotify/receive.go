@@ -118,6 +118,9 @@ type rejectionLogger struct {
 	w    io.Writer
 }
 
+var _ http.Handler = (*rejectionLogger)(nil)
+
+// ServeHTTP serves r with next and reports a non-2xx answer.
 func (l *rejectionLogger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	l.next.ServeHTTP(sw, r)
