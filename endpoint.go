@@ -44,7 +44,8 @@ type EndpointConfig struct {
 	// standard base64 of 24 to 64 random bytes. OpenEndpoint refuses a
 	// malformed secret; NewEndpoint logs it (by index) and signs with the
 	// others, or sends unsigned when none is usable. Secrets are never
-	// published or logged. Endpoints of NewDelivererEndpoint ignore them.
+	// published or logged. NewDelivererEndpoint checks them but does not
+	// sign: its Deliverer owns the wire format.
 	SigningSecrets []string `json:"-"`
 
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
