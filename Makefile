@@ -13,6 +13,8 @@ vet:
 
 fuzz:
 	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
+	go test ./receiver -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	go test ./receiver -run '^$$' -fuzz '^FuzzSignedRequest$$' -fuzztime $(FUZZTIME)
 
 demo:
 	go run ./cmd/regnotify demo

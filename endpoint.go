@@ -86,6 +86,18 @@ type EndpointConfig struct {
 	// so that nothing vanishes silently. nil: they are logged and counted.
 	DeadLetter Sink `json:"-"`
 
+	// SigningSecrets, when not empty, make an HTTP endpoint sign every
+	// request the Standard Webhooks way: each POST carries webhook-id (the
+	// same for every retry of an envelope), webhook-timestamp (Unix seconds
+	// of the attempt) and webhook-signature, one "v1," entry per secret so
+	// that receivers can rotate keys. A secret is "whsec_" followed by the
+	// standard base64 of 24 to 64 random bytes. OpenEndpoint refuses a
+	// malformed secret; NewEndpoint logs it (by index) and signs with the
+	// others, or sends unsigned when none is usable. Secrets are never
+	// published or logged. NewDelivererEndpoint checks them but does not
+	// sign: its Deliverer owns the wire format.
+	SigningSecrets []string `json:"-"`
+
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
 	// Default: logrus' standard logger.
 	Logger logrus.FieldLogger `json:"-"`
@@ -204,7 +216,8 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	return validateConfig(name, config)
 }
 
-// validateConfig checks the fields that have no meaning when negative.
+// validateConfig checks the fields that have no meaning when negative, and
+// the signing secrets.
 func validateConfig(name string, config EndpointConfig) error {
 	for _, f := range []struct {
 		field string
@@ -221,7 +234,7 @@ func validateConfig(name string, config EndpointConfig) error {
 			return fmt.Errorf("%w: endpoint %q: negative %s", ErrInvalidConfig, name, f.field)
 		}
 	}
-	return nil
+	return validateSigningSecrets(name, config.SigningSecrets)
 }
 
 // newEndpoint opens the endpoint's store, assembles the chain queue →
@@ -229,6 +242,7 @@ func validateConfig(name string, config EndpointConfig) error {
 // fails only when the spool cannot be opened.
 func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoint, error) {
 	config.Headers = config.Headers.Clone()
+	config.SigningSecrets = append([]string(nil), config.SigningSecrets...)
 	config.Logger = config.Logger.WithField("endpoint", name)
 	var store eventStore = &memoryStore{}
 	if config.SpoolDir != "" {

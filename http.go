@@ -52,6 +52,7 @@ type httpDeliverer struct {
 	policy    StatusPolicy
 	transport *http.Transport
 	client    *http.Client
+	signer    *signer // nil: requests are not signed
 
 	// last caches the body of the latest batch, so that a retry of the same
 	// batch (the same slice) sends the same bytes without encoding again.
@@ -73,6 +74,7 @@ func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer 
 		policy:    DefaultStatusPolicy,
 		transport: transport,
 		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
+		signer:    newSigner(config.SigningSecrets),
 	}
 }
 
@@ -124,6 +126,9 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 		req.Header[name] = append([]string(nil), values...)
 	}
 	req.Header.Set("Content-Type", EventsMediaType)
+	if h.signer != nil {
+		h.signer.sign(req.Header, events, body)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return Delivery{Outcome: Retry, Err: err}

@@ -40,8 +40,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "Usage: regnotify demo\n\nRuns the library end to end on loopback and prints the events a webhook receiver got.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 
 	rec := newDemoReceiver()

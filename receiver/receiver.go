@@ -1,0 +1,223 @@
+// Package receiver is the receiving end of regnotify's webhooks: an
+// http.Handler that checks the media type, the size and the Standard Webhooks
+// signature of each request, decodes its envelope and passes the events it
+// has not handled before to a function of the application.
+//
+//	h := receiver.New(receiver.Config{Secrets: []string{secret}},
+//		func(ctx context.Context, events []notifications.Event) error {
+//			for _, e := range events {
+//				log.Printf("%s %s:%s", e.Action, e.Target.Name, e.Target.Tag)
+//			}
+//			return nil
+//		})
+//	http.Handle("/events", h)
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/regnotify/notifications"
+)
+
+// Defaults applied by New to zero or negative Config fields.
+const (
+	DefaultTolerance          = 5 * time.Minute
+	DefaultMaxBodyBytes int64 = 10 << 20
+	DefaultDedupeSize         = 100_000
+)
+
+// Config configures a receiver.
+type Config struct {
+	// Secrets, when not empty, make the receiver require a Standard Webhooks
+	// signature by one of them on every request. Each is "whsec_" and the
+	// standard base64 of 24 to 64 bytes. Several secrets let a receiver
+	// accept old and new keys while they are rotated. Empty: requests are
+	// not authenticated.
+	Secrets []string
+
+	// Tolerance is how far webhook-timestamp may be from the receiver's
+	// clock, either way, before a request counts as a replay. Default 5m.
+	Tolerance time.Duration
+
+	// MaxBodyBytes is the largest body accepted; the receiver reads no
+	// further. Default 10 MiB.
+	MaxBodyBytes int64
+
+	// DedupeSize is how many handled event IDs are remembered to suppress
+	// events sent again (the oldest are forgotten first). Default 100,000.
+	DedupeSize int
+}
+
+// ErrInvalidConfig is wrapped by Config.Validate's errors.
+var ErrInvalidConfig = errors.New("receiver: invalid configuration")
+
+// Validate reports a configuration New cannot use: a malformed secret,
+// named by its index, never by its value.
+func (c Config) Validate() error {
+	if _, err := NewVerifier(c.Secrets, c.Tolerance); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// withDefaults returns c with its zero or negative fields filled.
+func (c Config) withDefaults() Config {
+	if c.Tolerance <= 0 {
+		c.Tolerance = DefaultTolerance
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.DedupeSize <= 0 {
+		c.DedupeSize = DefaultDedupeSize
+	}
+	return c
+}
+
+// New returns a handler for the webhooks of a regnotify endpoint. It calls
+// handle with the events of each accepted envelope, in order, leaving out
+// those whose IDs it already handled (handle returned nil for them); it is
+// not called for an envelope of duplicates only. handle may be called from
+// several requests at once, never with the same event ID at the same time.
+//
+// The answers: 405 to a method other than POST; 415 when the Content-Type is
+// not notifications.EventsMediaType (parameters allowed); 413 for a body over
+// MaxBodyBytes; 401 when Secrets are set and the signature headers are
+// missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
+// a body that is not a JSON envelope (or not UTF-8), has no events, or has an
+// event without an ID; 503 when handle returned an error, or when another
+// request is handling some of the same events, so that the sender retries;
+// 200 otherwise. Every error answer has a short plain-text reason.
+//
+// A configuration Validate refuses makes every answer 500: the handler
+// never accepts a request unsigned because a secret was malformed. New
+// panics if handle is nil.
+func New(cfg Config, handle func(ctx context.Context, events []notifications.Event) error) http.Handler {
+	if handle == nil {
+		panic("receiver: New with a nil handle func")
+	}
+	cfg = cfg.withDefaults()
+	h := &handler{cfg: cfg, handle: handle, seen: newIDSet(cfg.DedupeSize), now: time.Now}
+	h.verifier, h.misconfigured = NewVerifier(cfg.Secrets, cfg.Tolerance)
+	return h
+}
+
+// handler is the http.Handler New returns.
+type handler struct {
+	cfg           Config
+	verifier      *Verifier // nil when no secrets are configured
+	misconfigured error
+	handle        func(ctx context.Context, events []notifications.Event) error
+	seen          *idSet
+	now           func() time.Time
+}
+
+var _ http.Handler = (*handler)(nil)
+
+// reject answers code with a one-line plain-text reason.
+func reject(w http.ResponseWriter, code int, reason string) {
+	http.Error(w, reason, code)
+}
+
+// ServeHTTP implements http.Handler.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.misconfigured != nil {
+		reject(w, http.StatusInternalServerError, "receiver misconfigured")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reject(w, http.StatusMethodNotAllowed, "method not allowed: POST events")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != notifications.EventsMediaType {
+		reject(w, http.StatusUnsupportedMediaType, "content type is not "+notifications.EventsMediaType)
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		reject(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.cfg.MaxBodyBytes))
+		return
+	}
+	now := h.now()
+	if h.verifier != nil {
+		if err := h.verifier.checkHeaders(r.Header, now); err != nil { // before reading the body
+			reject(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			reject(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.cfg.MaxBodyBytes))
+			return
+		}
+		reject(w, http.StatusBadRequest, "cannot read body")
+		return
+	}
+	if h.verifier != nil {
+		if err := h.verifier.Verify(r.Header, body, now); err != nil {
+			reject(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+	}
+	events, err := decode(body)
+	if err != nil {
+		reject(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	fresh, busy := h.seen.claim(events)
+	if busy {
+		w.Header().Set("Retry-After", "1")
+		reject(w, http.StatusServiceUnavailable, "events of this envelope are being handled by another request")
+		return
+	}
+	if len(fresh) > 0 {
+		if err := h.handle(r.Context(), fresh); err != nil {
+			h.seen.release(fresh)
+			reject(w, http.StatusServiceUnavailable, "events not handled, send them again later")
+			return
+		}
+		h.seen.commit(fresh)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "accepted %d events, %d already handled\n", len(fresh), len(events)-len(fresh))
+}
+
+// Errors of decode, answered with 400.
+var (
+	errNotUTF8     = errors.New("body is not UTF-8")
+	errNotEnvelope = errors.New("body is not a JSON events envelope")
+	errNoEvents    = errors.New("envelope has no events")
+	errNoID        = errors.New("event without an id")
+)
+
+// decode returns the events of a JSON envelope: UTF-8, one JSON object whose
+// "events" list is not empty and whose events all have an ID. Unknown fields
+// are allowed.
+func decode(body []byte) ([]notifications.Event, error) {
+	if !utf8.Valid(body) {
+		return nil, errNotUTF8
+	}
+	var env notifications.Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, errNotEnvelope
+	}
+	if len(env.Events) == 0 {
+		return nil, errNoEvents
+	}
+	for i, e := range env.Events {
+		if e.ID == "" {
+			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
+		}
+	}
+	return env.Events, nil
+}
