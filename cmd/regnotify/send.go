@@ -32,9 +32,8 @@ const (
 	// sendPoll is how often send looks at the endpoint's metrics.
 	sendPoll = 10 * time.Millisecond
 
-	// sendCloseGrace is how long send waits for the endpoint to close after
-	// giving up; an endpoint still retrying is abandoned to the exiting
-	// process (Endpoint.Close waits until the event was delivered).
+	// sendCloseGrace is the endpoint's CloseTimeout: how long Close keeps
+	// trying after send has given up.
 	sendCloseGrace = 200 * time.Millisecond
 )
 
@@ -79,6 +78,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Timeout:        *timeout,
 		Threshold:      3,
 		Backoff:        250 * time.Millisecond,
+		CloseTimeout:   sendCloseGrace,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -150,18 +150,10 @@ func writeSampleEvent(sink notifications.Sink) error {
 	return bridge.ManifestPushed(inmemory.New().Repository(sm.Name), sm)
 }
 
-// giveUp closes e if it closes within sendCloseGrace and returns err. An
-// endpoint still retrying is left behind: its goroutine ends with the process.
+// giveUp closes e, which stops retrying within its CloseTimeout, and
+// returns err.
 func giveUp(e *notifications.Endpoint, err error) error {
-	closed := make(chan struct{})
-	go func() {
-		_ = e.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(sendCloseGrace):
-	}
+	_ = e.Close() // an *UndeliveredError: the event was not accepted, as err says
 	return err
 }
 
