@@ -484,7 +484,11 @@ func (s *spool) close() error {
 	}
 	errs = append(errs, s.cursor.Sync())
 	empty := s.events == 0
+	writerUnused := s.wSize == 0
 	s.closeFiles()
+	if writerUnused && !empty { // the next open starts its own segment
+		errs = append(errs, os.Remove(s.segmentPath(s.segs[len(s.segs)-1])))
+	}
 	if empty {
 		for _, seq := range s.segs {
 			errs = append(errs, os.Remove(s.segmentPath(seq)))

@@ -1,0 +1,50 @@
+package notifications
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkSpoolPush measures the cost a spooled endpoint adds to Write:
+// encoding one event and appending its record with write(2).
+func BenchmarkSpoolPush(b *testing.B) {
+	s, err := openSpool(b.TempDir(), "bench", time.Second, testLogger())
+	require.NoError(b, err)
+	defer s.close()
+	block := []Event{goldenEvent()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.push(queuedBlock{events: block, written: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSpoolRecover measures opening a spool that holds a backlog: the
+// time a restarted endpoint needs before it delivers again.
+func BenchmarkSpoolRecover(b *testing.B) {
+	for _, backlog := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(backlog), func(b *testing.B) {
+			dir := b.TempDir()
+			s, err := openSpool(dir, "bench", time.Second, testLogger())
+			require.NoError(b, err)
+			block := []Event{goldenEvent()}
+			for range backlog {
+				require.NoError(b, s.push(queuedBlock{events: block, written: time.Now()}))
+			}
+			require.NoError(b, s.close())
+			b.ResetTimer()
+			for b.Loop() {
+				s, err := openSpool(dir, "bench", time.Second, testLogger())
+				if err != nil || s.len() != backlog {
+					b.Fatalf("reopen: %v, %d events", err, s.len())
+				}
+				_ = s.close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(backlog)*1000, "ns/event")
+		})
+	}
+}
