@@ -36,6 +36,27 @@ type EndpointConfig struct {
 	// failures were reached. Default 1s.
 	Backoff time.Duration
 
+	// Transport, when set, is the HTTP transport the endpoint starts from,
+	// for private CAs and client certificates (mTLS). The endpoint sends
+	// through a clone of it: the caller's transport is never modified nor
+	// used, and closing the endpoint closes the clone's idle connections.
+	// Default: keep-alive connections, TLS 1.2 or later, the proxy from the
+	// environment. Endpoints made with NewDelivererEndpoint ignore it.
+	Transport *http.Transport `json:"-"`
+
+	// BlockPrivateNetworks, when set, refuses to connect to loopback,
+	// private, link-local, shared (CGNAT), multicast and unspecified
+	// addresses, IPv4-mapped forms included. The address is checked at
+	// connect time, after name resolution, so DNS rebinding does not get
+	// round it. No proxy is used then: a proxy would connect to an address
+	// the check cannot see. Refused attempts count as Errors and their error
+	// wraps ErrBlockedAddress. Default false.
+	BlockPrivateNetworks bool
+
+	// Ignore lists the events this endpoint is not sent. Ignored events are
+	// not counted in its metrics. Default: none ignored.
+	Ignore IgnoreConfig
+
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
 	// Default: logrus' standard logger.
 	Logger logrus.FieldLogger `json:"-"`
@@ -136,18 +157,21 @@ func validateConfig(name string, config EndpointConfig) error {
 	if config.Threshold < 0 {
 		return fmt.Errorf("%w: endpoint %q: negative Threshold %d", ErrInvalidConfig, name, config.Threshold)
 	}
-	return nil
+	return config.Ignore.validate(name)
 }
 
-// newEndpoint assembles the chain queue → retrying sink → delivery sink
-// around d and publishes the endpoint.
+// newEndpoint assembles the chain ignore filter → queue → retrying sink →
+// delivery sink around d and publishes the endpoint.
 func newEndpoint(name, url string, config EndpointConfig, d Deliverer) *Endpoint {
 	config.Headers = config.Headers.Clone()
 	config.Logger = config.Logger.WithField("endpoint", name)
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
 	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff}
+	if l, ok := d.(interface{ setLogger(logrus.FieldLogger) }); ok {
+		l.setLogger(config.Logger)
+	}
 	deliver := newDeliverySink(name, d, e.metrics)
-	e.Sink = newEventQueue(newRetryingSink(deliver, policy), 1, e.metrics, config.Logger)
+	e.Sink = newIgnoreFilter(newEventQueue(newRetryingSink(deliver, policy), 1, e.metrics, config.Logger), config.Ignore)
 	register(e)
 	return e
 }

@@ -17,6 +17,7 @@ type EndpointMetrics struct {
 	Successes int            // total events written successfully
 	Failures  int            // total events failed
 	Errors    int            // total events errored
+	Dropped   int            // total events given up without delivery
 	Statuses  map[string]int // status code histogram, per call event
 }
 
