@@ -98,6 +98,27 @@ type EndpointConfig struct {
 	// sign: its Deliverer owns the wire format.
 	SigningSecrets []string `json:"-"`
 
+	// Transport, when set, is the HTTP transport the endpoint starts from,
+	// for private CAs and client certificates (mTLS). The endpoint sends
+	// through a clone of it: the caller's transport is never modified nor
+	// used, and closing the endpoint closes the clone's idle connections.
+	// Default: keep-alive connections, TLS 1.2 or later, the proxy from the
+	// environment. Endpoints made with NewDelivererEndpoint ignore it.
+	Transport *http.Transport `json:"-"`
+
+	// BlockPrivateNetworks, when set, refuses to connect to loopback,
+	// private, link-local, shared (CGNAT), multicast and unspecified
+	// addresses, IPv4-mapped forms included. The address is checked at
+	// connect time, after name resolution, so DNS rebinding does not get
+	// round it. No proxy is used then: a proxy would connect to an address
+	// the check cannot see. Refused attempts count as Errors and their error
+	// wraps ErrBlockedAddress. Default false.
+	BlockPrivateNetworks bool
+
+	// Ignore lists the events this endpoint is not sent. Ignored events are
+	// not counted in its metrics. Default: none ignored.
+	Ignore IgnoreConfig
+
 	// Logger receives the endpoint's log lines, with an "endpoint" field.
 	// Default: logrus' standard logger.
 	Logger logrus.FieldLogger `json:"-"`
@@ -234,12 +255,15 @@ func validateConfig(name string, config EndpointConfig) error {
 			return fmt.Errorf("%w: endpoint %q: negative %s", ErrInvalidConfig, name, f.field)
 		}
 	}
-	return validateSigningSecrets(name, config.SigningSecrets)
+	if err := validateSigningSecrets(name, config.SigningSecrets); err != nil {
+		return err
+	}
+	return config.Ignore.validate(name)
 }
 
-// newEndpoint opens the endpoint's store, assembles the chain queue →
-// retrying sink → delivery sink around d and publishes the endpoint. It
-// fails only when the spool cannot be opened.
+// newEndpoint opens the endpoint's store, assembles the chain ignore filter
+// → queue → retrying sink → delivery sink around d and publishes the
+// endpoint. It fails only when the spool cannot be opened.
 func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoint, error) {
 	config.Headers = config.Headers.Clone()
 	config.SigningSecrets = append([]string(nil), config.SigningSecrets...)
@@ -254,10 +278,13 @@ func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoin
 	}
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
 	e.dropLog = newRateLimitedLog(config.Logger, time.Second)
+	if l, ok := d.(interface{ setLogger(logrus.FieldLogger) }); ok {
+		l.setLogger(config.Logger)
+	}
 	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff, MaxBackoff: config.MaxBackoff, Jitter: backoffJitter}
 	deliver := newDeliverySink(name, d, e.metrics)
 	retry := newRetryingSink(deliver, policy, config.Threshold, config.MaxEventAge, e.giveUp)
-	e.Sink = newEventQueue(name, retry, store, config, e.metrics, e.giveUp)
+	e.Sink = newIgnoreFilter(newEventQueue(name, retry, store, config, e.metrics, e.giveUp), config.Ignore)
 	register(e)
 	return e, nil
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // StatusPolicy classifies an HTTP status code as the answer to a delivery.
@@ -52,7 +52,8 @@ type httpDeliverer struct {
 	policy    StatusPolicy
 	transport *http.Transport
 	client    *http.Client
-	signer    *signer // nil: requests are not signed
+	signer    *signer            // nil: requests are not signed
+	log       logrus.FieldLogger // the endpoint's logger, set by newEndpoint
 
 	// last caches the body of the latest batch, so that a retry of the same
 	// batch (the same slice) sends the same bytes without encoding again.
@@ -66,7 +67,7 @@ type httpDeliverer struct {
 var _ Deliverer = (*httpDeliverer)(nil)
 
 func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer {
-	transport := newTransport()
+	transport := endpointTransport(config)
 	return &httpDeliverer{
 		url:       endpointURL,
 		headers:   config.Headers.Clone(),
@@ -75,6 +76,7 @@ func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer 
 		transport: transport,
 		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
 		signer:    newSigner(config.SigningSecrets),
+		log:       config.Logger,
 	}
 }
 
@@ -89,26 +91,6 @@ func newTransport() *http.Transport {
 	t.TLSClientConfig.MinVersion = tls.VersionTLS12
 	return t
 }
-
-// errCrossOriginRedirect is returned for a redirect to another scheme, host
-// or port: configured headers must not travel there.
-var errCrossOriginRedirect = errors.New("redirect to another origin not followed")
-
-// sameOriginRedirects follows at most maxRedirects redirects, all to the
-// scheme, host and port of the original request.
-func sameOriginRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
-		return fmt.Errorf("%w: %s", errCrossOriginRedirect, redactURL(req.URL))
-	}
-	return nil
-}
-
-// redactURL returns u as a string without its password.
-func redactURL(u *url.URL) string { return u.Redacted() }
 
 // Deliver POSTs events as one envelope and classifies the answer.
 func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
@@ -135,6 +117,9 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	_ = resp.Body.Close()
+	if notFollowed(resp) {
+		return h.redirectNotFollowed(resp)
+	}
 
 	d := Delivery{
 		Outcome: h.policy(resp.StatusCode),

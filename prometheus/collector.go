@@ -1,0 +1,166 @@
+// Package prometheus exports the metrics of every open regnotify endpoint to
+// Prometheus, under the names the notifications of distribution v3 use, so
+// that existing dashboards keep working:
+//
+//	registry_notifications_events_total{type="Events|Successes|Failures|Errors",endpoint}  counter
+//	registry_notifications_pending_total{endpoint}                                        gauge
+//	registry_notifications_status_total{code="200 OK",endpoint}                           counter
+//
+// and two of regnotify's own:
+//
+//	registry_notifications_dropped_total{endpoint}     counter
+//	registry_notifications_delivery_seconds{endpoint}  histogram of the time from Write to acceptance
+//
+// It is a module of its own, so that the notifications library never
+// depends on the Prometheus client. Register one Collector:
+//
+//	prometheus.MustRegister(notifprom.NewCollector())
+package prometheus
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regnotify/notifications"
+)
+
+// Metric names: the first three are those distribution v3 exports.
+const (
+	// EventsMetric counts events by type: Events (written to the endpoint),
+	// Successes, Failures (answered with an unaccepted status) and Errors
+	// (no answer: transport errors, refused addresses).
+	EventsMetric = "registry_notifications_events_total"
+
+	// PendingMetric is the gauge of events queued and not yet delivered or
+	// given up (the "_total" suffix is upstream's).
+	PendingMetric = "registry_notifications_pending_total"
+
+	// StatusMetric counts events by the status that answered them, such as
+	// "200 OK".
+	StatusMetric = "registry_notifications_status_total"
+
+	// DroppedMetric counts events given up without delivery.
+	DroppedMetric = "registry_notifications_dropped_total"
+
+	// LatencyMetric is the histogram of the time events took from Write to
+	// acceptance, in seconds, with notifications.DeliveryLatencyBuckets.
+	LatencyMetric = "registry_notifications_delivery_seconds"
+)
+
+// Label names, as distribution v3 uses them.
+const (
+	endpointLabel  = "endpoint"
+	eventTypeLabel = "type"
+	codeLabel      = "code"
+)
+
+var (
+	eventsDesc = prometheus.NewDesc(EventsMetric,
+		"The number of total events", []string{eventTypeLabel, endpointLabel}, nil)
+	pendingDesc = prometheus.NewDesc(PendingMetric,
+		"The gauge of pending events in queue", []string{endpointLabel}, nil)
+	statusDesc = prometheus.NewDesc(StatusMetric,
+		"The number of status code", []string{codeLabel, endpointLabel}, nil)
+	droppedDesc = prometheus.NewDesc(DroppedMetric,
+		"The number of events given up without delivery", []string{endpointLabel}, nil)
+	latencyDesc = prometheus.NewDesc(LatencyMetric,
+		"The time events took from Write to acceptance by the endpoint", []string{endpointLabel}, nil)
+)
+
+// Collector is a prometheus.Collector over every endpoint that is open when
+// it is collected (notifications.OpenEndpoints): a closed endpoint drops out.
+// Endpoints that share a name are reported as one, their counts added up.
+//
+// Only the endpoint's name is a label: neither its URL nor its configuration
+// (header values, secrets) appears in any metric.
+type Collector struct {
+	endpoints func() []*notifications.Endpoint
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a collector over every open endpoint. Register one per
+// registry.
+func NewCollector() *Collector {
+	return &Collector{endpoints: notifications.OpenEndpoints}
+}
+
+// Describe sends the descriptors of the five metrics.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{eventsDesc, pendingDesc, statusDesc, droppedDesc, latencyDesc} {
+		ch <- d
+	}
+}
+
+// endpointSample is what one endpoint name reports.
+type endpointSample struct {
+	metrics notifications.EndpointMetrics
+	latency notifications.LatencyHistogram
+}
+
+// add adds what e reports to s.
+func (s *endpointSample) add(e *notifications.Endpoint) {
+	var m notifications.EndpointMetrics
+	e.ReadMetrics(&m)
+	var h notifications.LatencyHistogram
+	e.ReadDeliveryLatency(&h)
+
+	s.metrics.Pending += m.Pending
+	s.metrics.Events += m.Events
+	s.metrics.Successes += m.Successes
+	s.metrics.Failures += m.Failures
+	s.metrics.Errors += m.Errors
+	s.metrics.Dropped += m.Dropped
+	if s.metrics.Statuses == nil {
+		s.metrics.Statuses = make(map[string]int, len(m.Statuses))
+	}
+	for code, n := range m.Statuses {
+		s.metrics.Statuses[code] += n
+	}
+	if s.latency.Buckets == nil {
+		s.latency.Buckets = h.Buckets
+		s.latency.Counts = make([]uint64, len(h.Counts))
+	}
+	for i := range min(len(h.Counts), len(s.latency.Counts)) {
+		s.latency.Counts[i] += h.Counts[i]
+	}
+	s.latency.Count += h.Count
+	s.latency.Sum += h.Sum
+}
+
+// Collect reads every open endpoint and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	var names []string
+	samples := make(map[string]*endpointSample)
+	for _, e := range c.endpoints() {
+		s, ok := samples[e.Name()]
+		if !ok {
+			s = new(endpointSample)
+			samples[e.Name()] = s
+			names = append(names, e.Name())
+		}
+		s.add(e)
+	}
+	for _, name := range names {
+		s := samples[name]
+		m := s.metrics
+		for _, counter := range []struct {
+			kind  string
+			value int
+		}{
+			{"Events", m.Events}, {"Successes", m.Successes}, {"Failures", m.Failures}, {"Errors", m.Errors},
+		} {
+			ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(counter.value), counter.kind, name)
+		}
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(m.Pending), name)
+		for code, n := range m.Statuses {
+			ch <- prometheus.MustNewConstMetric(statusDesc, prometheus.CounterValue, float64(n), code, name)
+		}
+		ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.Dropped), name)
+
+		buckets := make(map[float64]uint64, len(s.latency.Buckets))
+		for i, bound := range s.latency.Buckets {
+			buckets[bound] = s.latency.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(latencyDesc, s.latency.Count, s.latency.Sum, buckets, name)
+	}
+}
