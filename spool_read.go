@@ -150,4 +150,3 @@ func (s *spool) pop(n int) error {
 	}
 	return s.writeCursor(s.read)
 }
-
