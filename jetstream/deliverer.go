@@ -19,8 +19,8 @@ import (
 const window = 512
 
 // deliverer publishes each batch to JetStream, one message per event, and
-// remembers which messages of the current batch were acknowledged, so that a
-// retry of the same batch publishes only the others.
+// remembers which events were acknowledged, so that a retry publishes only
+// the others.
 type deliverer struct {
 	conn    *nats.Conn
 	js      natsjs.JetStream
@@ -35,13 +35,18 @@ type deliverer struct {
 	// streamReady is true once CreateStream made the stream (or found it).
 	streamReady bool
 
-	// batch is the state of the latest batch: a retry passes the same slice.
-	batch struct {
+	// acked holds the IDs of events acknowledged in batches not accepted
+	// yet. It outlives failed attempts, so that a retry of a batch, or of a
+	// part of it (a rejected batch is split in halves), publishes only the
+	// others. An accepted batch removes its IDs.
+	acked ackedIDs
+
+	// cache holds the messages of the latest batch: a retry passes the same
+	// slice, and need not encode it again.
+	cache struct {
 		first *notifications.Event
 		n     int
-		msgs  []*nats.Msg // built on first use
-		acked []bool
-		left  int // messages without an ack
+		msgs  []*nats.Msg
 	}
 }
 
@@ -67,6 +72,7 @@ func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Co
 		// The endpoint's retrying sink retries a missing stream, with its
 		// backoff: the client need not retry on its own.
 		pubOpts: []natsjs.PublishOpt{natsjs.WithRetryAttempts(0)},
+		acked:   ackedIDs{ids: make(map[string]struct{}), limit: maxAckedIDs},
 	}
 	if s := config.CreateStream; s != nil {
 		c := *s
@@ -85,7 +91,8 @@ func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) n
 	if len(events) == 0 {
 		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
 	}
-	if err := d.prepare(events); err != nil {
+	msgs, err := d.messages(events)
+	if err != nil {
 		return notifications.Delivery{Outcome: notifications.Reject, Err: err}
 	}
 	if !d.conn.IsConnected() {
@@ -96,27 +103,39 @@ func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) n
 			return del
 		}
 	}
-	return d.publish(ctx)
+	del := d.publish(ctx, events, msgs)
+	if del.Outcome == notifications.Accepted {
+		for i := range events {
+			d.acked.remove(events[i].ID)
+		}
+	}
+	return del
 }
 
-// prepare makes the batch state match events: kept when events is the batch
-// of the previous attempt, built anew otherwise.
-func (d *deliverer) prepare(events []notifications.Event) error {
-	b := &d.batch
-	if b.first == &events[0] && b.n == len(events) {
-		return nil
+// messages returns the messages of events, encoded anew unless events is the
+// batch of the previous call.
+func (d *deliverer) messages(events []notifications.Event) ([]*nats.Msg, error) {
+	c := &d.cache
+	if c.first == &events[0] && c.n == len(events) {
+		return c.msgs, nil
 	}
+	c.first, c.n, c.msgs = nil, 0, nil
 	msgs := make([]*nats.Msg, len(events))
 	for i := range events {
 		m, err := d.message(&events[i])
 		if err != nil {
-			b.first, b.msgs, b.acked = nil, nil, nil
-			return fmt.Errorf("encoding event %q: %w", events[i].ID, err)
+			return nil, fmt.Errorf("encoding event %q: %w", events[i].ID, err)
 		}
 		msgs[i] = m
 	}
-	b.first, b.n, b.msgs, b.acked, b.left = &events[0], len(events), msgs, make([]bool, len(events)), len(events)
-	return nil
+	c.first, c.n, c.msgs = &events[0], len(events), msgs
+	return msgs, nil
+}
+
+// isAcked reports whether e was acknowledged in an earlier attempt. Events
+// without an ID cannot be told apart: they are published on every attempt.
+func (d *deliverer) isAcked(e *notifications.Event) bool {
+	return e.ID != "" && d.acked.has(e.ID)
 }
 
 // message returns the JetStream message for e.
@@ -184,29 +203,65 @@ func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, b
 	return notifications.Delivery{}, true
 }
 
+// maxAckedIDs bounds how many acknowledged IDs a deliverer remembers. Only
+// the events of batches that were given up stay in the set, until pushed
+// out by newer ones; forgetting one costs a publish that the stream's
+// duplicate window drops.
+const maxAckedIDs = 16384
+
+// ackedIDs is a set of event IDs that forgets the oldest beyond its limit.
+type ackedIDs struct {
+	ids   map[string]struct{}
+	order []string // in the order added; may hold IDs removed since
+	limit int
+}
+
+func (a *ackedIDs) has(id string) bool {
+	_, ok := a.ids[id]
+	return ok
+}
+
+func (a *ackedIDs) add(id string) {
+	a.ids[id] = struct{}{}
+	a.order = append(a.order, id)
+	if len(a.order) > a.limit {
+		delete(a.ids, a.order[0])
+		a.order[0] = ""
+		a.order = a.order[1:]
+	}
+}
+
+func (a *ackedIDs) remove(id string) { delete(a.ids, id) }
+
 // pending is a message waiting for its PubAck.
 type pending struct {
 	i   int
 	ack natsjs.PubAckFuture
 }
 
-// publish sends every message of the batch without an ack, at most window
+// publish sends the message of every event without an ack, at most window
 // at a time, and waits for their acknowledgments. It stops publishing at the
 // first failure, waits for what is in flight, and reports the failure.
-func (d *deliverer) publish(ctx context.Context) notifications.Delivery {
-	b := &d.batch
-	inFlight := make([]pending, 0, min(b.left, window))
+func (d *deliverer) publish(ctx context.Context, events []notifications.Event, msgs []*nats.Msg) notifications.Delivery {
+	inFlight := make([]pending, 0, min(len(events), window))
+	todo := 0 // events without an ack when the attempt starts
+	for i := range events {
+		if !d.isAcked(&events[i]) {
+			todo++
+		}
+	}
 	var failure error
+	firstFailed, acked := -1, 0
 	next := 0
 	for {
-		for failure == nil && next < len(b.msgs) && len(inFlight) < window {
-			if b.acked[next] {
+		for failure == nil && next < len(events) && len(inFlight) < window {
+			if d.isAcked(&events[next]) {
 				next++
 				continue
 			}
-			f, err := d.js.PublishMsgAsync(b.msgs[next], d.pubOpts...)
+			f, err := d.js.PublishMsgAsync(msgs[next], d.pubOpts...)
 			if err != nil {
-				failure = err
+				failure, firstFailed = err, next
 				break
 			}
 			inFlight = append(inFlight, pending{next, f})
@@ -218,25 +273,24 @@ func (d *deliverer) publish(ctx context.Context) notifications.Delivery {
 		p := inFlight[0]
 		select {
 		case <-p.ack.Ok():
-			b.acked[p.i] = true
-			b.left--
+			acked++
+			if id := events[p.i].ID; id != "" {
+				d.acked.add(id)
+			}
 		case err := <-p.ack.Err():
-			if failure == nil {
-				failure = err
+			if failure == nil || p.i < firstFailed {
+				failure, firstFailed = err, p.i
 			}
 		case <-ctx.Done():
 			return notifications.Delivery{Outcome: notifications.Retry, Err: ctx.Err()}
 		}
 		inFlight = inFlight[1:]
 	}
-	if failure == nil && b.left == 0 {
+	if failure == nil {
 		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
 	}
-	if failure == nil { // cannot happen: every message was published and answered
-		failure = errors.New("messages left unpublished")
-	}
 	del := classify(failure)
-	subject := b.msgs[firstUnacked(b.acked)].Subject
+	subject := msgs[firstFailed].Subject
 	if del.Status == StatusNoStream {
 		d.streamReady = false // create it again, if configured to
 		if d.stream != nil {
@@ -246,18 +300,8 @@ func (d *deliverer) publish(ctx context.Context) notifications.Delivery {
 		}
 		return del
 	}
-	del.Err = fmt.Errorf("%w: %d of %d events, first on subject %q: %w", ErrNoAck, b.left, b.n, subject, failure)
+	del.Err = fmt.Errorf("%w: %d of %d events, first on subject %q: %w", ErrNoAck, todo-acked, len(events), subject, failure)
 	return del
-}
-
-// firstUnacked returns the index of the first message without an ack.
-func firstUnacked(acked []bool) int {
-	for i, ok := range acked {
-		if !ok {
-			return i
-		}
-	}
-	return 0
 }
 
 // classify returns the outcome and status of an attempt that failed with
@@ -282,7 +326,8 @@ func classify(err error) notifications.Delivery {
 // Close closes the connection when the deliverer owns it: it drains it and
 // waits until it is closed.
 func (d *deliverer) Close() error {
-	d.batch.first, d.batch.msgs, d.batch.acked = nil, nil, nil
+	d.cache.first, d.cache.msgs = nil, nil
+	d.acked = ackedIDs{}
 	if !d.owned {
 		return nil
 	}

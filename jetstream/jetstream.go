@@ -1,9 +1,10 @@
 // Package jetstream delivers registry events into a NATS JetStream stream.
 //
 // NewEndpoint returns a *notifications.Endpoint like the webhook endpoints of
-// the core package: the same queue, retries, metrics and expvar publication,
-// with JetStream as the destination instead of an HTTP receiver. It lives in
-// a module of its own so that importing the core never brings in NATS.
+// the core package: the same queue and spool, batching, retries, MaxPending,
+// CloseTimeout, dead letter, metrics and expvar publication, with JetStream
+// as the destination instead of an HTTP receiver. It lives in a module of its
+// own so that importing the core never brings in NATS.
 //
 // Each event becomes one message:
 //
@@ -19,10 +20,11 @@
 //
 // A batch is published asynchronously and counts as delivered only when every
 // message's PubAck came back. When some came back and others did not, the
-// next attempt publishes only those without an ack. Messages reach the
-// stream in the order of the events, except that a failure in the middle of
-// a batch may let messages already in flight land before the ones published
-// again.
+// next attempt publishes only those without an ack (events without an ID
+// cannot be told apart, and are published on every attempt). Messages reach
+// the stream in the order of the events, except that a failure in the middle
+// of a batch may let messages already in flight land before the ones
+// published again.
 //
 // The endpoint's metrics count each attempt under one of these statuses:
 // StatusAck when every message was acknowledged; StatusNoStream when no

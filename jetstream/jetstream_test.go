@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,68 +170,84 @@ func TestBroadcasterHTTPAndJetStream(t *testing.T) {
 
 // TestServerRestartMidStream shuts the server down while events flow and
 // starts it again on the same store: every event lands in the stream once.
+// The endpoint spools to disk; in one case it rides out the outage, in the
+// other the registry itself restarts during the outage and a new endpoint
+// delivers what the first one left in the spool.
 func TestServerRestartMidStream(t *testing.T) {
-	const total, block = 3000, 10
-	dir := t.TempDir()
-	s := startServer(t, dir, -1)
-	port := serverPort(t, s)
-	url := s.ClientURL()
-	_, js := dial(t, s)
-	_, err := js.CreateStream(t.Context(), natsjs.StreamConfig{
-		Name: "EVENTS", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage, Duplicates: 5 * time.Minute,
-	})
-	require.NoError(t, err)
+	tests := []struct {
+		name            string
+		registryRestart bool
+	}{
+		{"endpoint rides out the outage", false},
+		{"registry restarts during the outage", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const total, block = 3000, 10
+			storeDir, spoolDir := t.TempDir(), t.TempDir()
+			s := startServer(t, storeDir, -1)
+			port := serverPort(t, s)
+			_, js := dial(t, s)
+			_, err := js.CreateStream(t.Context(), natsjs.StreamConfig{
+				Name: "EVENTS", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage, Duplicates: 5 * time.Minute,
+			})
+			require.NoError(t, err)
 
-	e, err := NewEndpoint("restart", Config{
-		URL: url,
-		// TODO(spool): set Endpoint.SpoolDir to a t.TempDir() once
-		// EndpointConfig has it, so that the outage is spooled to disk;
-		// until then the in-memory queue keeps the events within the process.
-		Endpoint: testConfig(),
-		Options:  []nats.Option{nats.ReconnectWait(10 * time.Millisecond), nats.ReconnectJitter(0, 0)},
-	})
-	require.NoError(t, err)
-
-	events := testEvents("restart", total)
-	written := make(chan error, 1)
-	var delivered sync.WaitGroup
-	delivered.Go(func() {
-		for i := 0; i < total; i += block {
-			if err := e.Write(events[i : i+block]...); err != nil {
-				written <- err
-				return
+			config := Config{
+				URL:      s.ClientURL(),
+				Endpoint: testConfig(),
+				Options:  []nats.Option{nats.ReconnectWait(10 * time.Millisecond), nats.ReconnectJitter(0, 0)},
 			}
-			if i == total/3 { // let the endpoint catch up a little before the outage
-				for stored(e) < total/6 {
-					runtime.Gosched()
-				}
+			config.Endpoint.SpoolDir = spoolDir
+			if tt.registryRestart {
+				config.Endpoint.CloseTimeout = 50 * time.Millisecond // closed during the outage
 			}
-		}
-		written <- nil
-	})
+			e, err := NewEndpoint("restart", config)
+			require.NoError(t, err)
 
-	eventually(t, func() bool { return stored(e) >= total/6 }, "some events delivered before the outage")
-	stopServer(s)
-	s = startServer(t, dir, port)
-	require.NoError(t, <-written)
-	delivered.Wait()
-	require.NoError(t, e.Close())
-	var m notifications.EndpointMetrics
-	e.ReadMetrics(&m)
-	assert.Positive(t, m.Errors+m.Failures, "attempts failed during the outage")
-	assert.Equal(t, total, m.Successes)
+			events := testEvents("restart", total)
+			for i := 0; i < total/3; i += block {
+				require.NoError(t, e.Write(events[i:i+block]...))
+			}
+			eventually(t, func() bool { return metrics(e).Successes >= total/6 }, "some events delivered before the outage")
+			stopServer(s)
+			for i := total / 3; i < total; i += block {
+				require.NoError(t, e.Write(events[i:i+block]...))
+			}
+			eventually(t, func() bool { m := metrics(e); return m.Errors+m.Failures > 0 }, "attempts fail during the outage")
 
-	_, js = dial(t, s)
-	ids := msgIDs(streamMessages(t, js, "EVENTS"))
-	assert.Len(t, ids, total, "every event once")
-	assert.ElementsMatch(t, eventIDs(events), ids, "none lost, none twice")
+			if tt.registryRestart {
+				var undelivered *notifications.UndeliveredError
+				require.ErrorAs(t, e.Close(), &undelivered)
+				assert.True(t, undelivered.Spooled, "what is left stays in the spool")
+				delivered := metrics(e).Successes
+				assert.Less(t, delivered, total)
+
+				s = startServer(t, storeDir, port)
+				config.Endpoint.CloseTimeout = time.Minute
+				e, err = NewEndpoint("restart", config)
+				require.NoError(t, err)
+				require.NoError(t, e.Close(), "the new endpoint delivers the spool")
+				assert.Equal(t, total-delivered, metrics(e).Successes, "the spool held every event left")
+			} else {
+				s = startServer(t, storeDir, port)
+				require.NoError(t, e.Close())
+				assert.Equal(t, total, metrics(e).Successes)
+			}
+
+			_, js = dial(t, s)
+			ids := msgIDs(streamMessages(t, js, "EVENTS"))
+			assert.Len(t, ids, total, "every event once")
+			assert.ElementsMatch(t, eventIDs(events), ids, "none lost, none twice")
+		})
+	}
 }
 
-// stored returns how many events e delivered so far.
-func stored(e *notifications.Endpoint) int {
+// metrics returns e's metrics.
+func metrics(e *notifications.Endpoint) notifications.EndpointMetrics {
 	var m notifications.EndpointMetrics
 	e.ReadMetrics(&m)
-	return m.Successes
+	return m
 }
 
 // TestPartialFailureRepublishesOnlyUnacked delivers a batch of which the
@@ -244,16 +263,7 @@ func TestPartialFailureRepublishesOnlyUnacked(t *testing.T) {
 	_, err := js.CreateStream(t.Context(), limited)
 	require.NoError(t, err)
 
-	published := map[string]int{} // every publish, as a plain subscriber sees it
-	var mu sync.Mutex
-	sub, err := nc.Subscribe("registry.events.>", func(m *nats.Msg) {
-		mu.Lock()
-		published[m.Header.Get("Nats-Msg-Id")]++
-		mu.Unlock()
-	})
-	require.NoError(t, err)
-	require.NoError(t, nc.Flush())
-	defer sub.Unsubscribe()
+	published := countPublishes(t, nc)
 
 	conn, err := nats.Connect(s.ClientURL())
 	require.NoError(t, err)
@@ -277,11 +287,102 @@ func TestPartialFailureRepublishesOnlyUnacked(t *testing.T) {
 	require.NoError(t, d.Close())
 
 	assert.Equal(t, eventIDs(events), msgIDs(streamMessages(t, js, "LIMITED")))
-	require.NoError(t, nc.Flush())
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, map[string]int{"partial-0": 1, "partial-1": 1, "partial-2": 2, "partial-3": 2}, published,
+	assert.Equal(t, map[string]int{"partial-0": 1, "partial-1": 1, "partial-2": 2, "partial-3": 2}, published(),
 		"only the unacknowledged messages are published again")
+}
+
+// TestRejectedEventIsSplitOffAndDeadLettered sends a batch with one event
+// too large for the stream: the endpoint splits the rejected batch, the
+// halves publish only what had no ack, and the large event goes to the dead
+// letter sink.
+func TestRejectedEventIsSplitOffAndDeadLettered(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, js := dial(t, s)
+	_, err := js.CreateStream(t.Context(), natsjs.StreamConfig{
+		Name: "SMALL", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage, MaxMsgSize: 4096,
+	})
+	require.NoError(t, err)
+	published := countPublishes(t, nc)
+
+	dead := &recordingSink{}
+	config := testConfig()
+	config.DeadLetter = dead
+	config.Logger = quietLogger() // the event given up is logged
+	e, err := NewEndpoint("split", Config{URL: s.ClientURL(), Endpoint: config})
+	require.NoError(t, err)
+	events := testEvents("split", 4)
+	events[1].Target.URL = "http://registry.test/" + strings.Repeat("x", 8192)
+	require.NoError(t, e.Write(events...))
+	require.NoError(t, e.Close())
+
+	assert.Equal(t, []string{"split-0", "split-2", "split-3"}, msgIDs(streamMessages(t, js, "SMALL")))
+	assert.Equal(t, []string{"split-1"}, eventIDs(dead.received()), "the refused event is given up to the dead letter sink")
+	m := metrics(e)
+	assert.Equal(t, 1, m.Dropped)
+	assert.Positive(t, m.Statuses[fmt.Sprintf("error %d", natsjs.JSErrCodeStreamMessageExceedsMaximum)])
+	counts := published()
+	for _, id := range []string{"split-0", "split-2", "split-3"} {
+		assert.Equal(t, 1, counts[id], "%s was acknowledged at once: never published again", id)
+	}
+}
+
+func TestAckedIDsForgetsOldest(t *testing.T) {
+	a := ackedIDs{ids: map[string]struct{}{}, limit: 3}
+	for _, id := range []string{"a", "b", "c"} {
+		a.add(id)
+	}
+	a.remove("b")
+	a.add("d") // pushes "a" out
+	for id, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true} {
+		assert.Equal(t, want, a.has(id), id)
+	}
+	for i := range 100 {
+		a.add(strconv.Itoa(i))
+	}
+	assert.Len(t, a.ids, 3)
+	assert.Len(t, a.order, 3)
+}
+
+// countPublishes subscribes to every event subject on nc and returns a
+// function that reports how many times each Nats-Msg-Id was published.
+func countPublishes(t *testing.T, nc *nats.Conn) func() map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	sub, err := nc.Subscribe("registry.events.>", func(m *nats.Msg) {
+		mu.Lock()
+		counts[m.Header.Get("Nats-Msg-Id")]++
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() map[string]int {
+		require.NoError(t, nc.Flush())
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
+	}
+}
+
+// recordingSink is a Sink that keeps every event written to it.
+type recordingSink struct {
+	mu     sync.Mutex
+	events []notifications.Event
+}
+
+func (r *recordingSink) Write(events ...notifications.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, events...)
+	return nil
+}
+
+func (r *recordingSink) Close() error { return nil }
+
+func (r *recordingSink) received() []notifications.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notifications.Event(nil), r.events...)
 }
 
 func TestNoStreamErrorNamesSubject(t *testing.T) {
@@ -453,4 +554,31 @@ func TestCloseOwnedAndBorrowedConnections(t *testing.T) {
 	// leaking one goroutine each would still fail.
 	eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, "Close releases the connection's goroutines")
 	assert.Equal(t, 2+5*2, streamCount(t, js, "EVENTS"), "every endpoint delivered before closing")
+}
+
+// TestCloseTimeoutCancelsWaitForAck closes an endpoint whose messages are
+// never acknowledged: Close returns after CloseTimeout, not after Timeout.
+func TestCloseTimeoutCancelsWaitForAck(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, _ := dial(t, s)
+	sub, err := nc.SubscribeSync("registry.events.>") // a responder that never acks
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, nc.Flush())
+
+	config := testConfig()
+	config.Timeout = time.Hour
+	config.CloseTimeout = 50 * time.Millisecond
+	config.Logger = quietLogger()
+	e, err := NewEndpoint("stuck", Config{URL: s.ClientURL(), Endpoint: config})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("stuck", 2)...))
+	_, err = sub.NextMsg(10 * time.Second)
+	require.NoError(t, err, "the endpoint published")
+
+	started := time.Now()
+	var undelivered *notifications.UndeliveredError
+	require.ErrorAs(t, e.Close(), &undelivered)
+	assert.Equal(t, 2, undelivered.Events)
+	assert.Less(t, time.Since(started), 10*time.Second)
 }

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -146,9 +148,18 @@ func eventIDs(events []notifications.Event) []string {
 }
 
 // testConfig is an endpoint configuration with short waits, for tests.
-// Timeout is generous: -race slows the server's acknowledgments down.
+// Timeout is generous: -race slows the server's acknowledgments down; and
+// Close has a minute to deliver what the tests wrote.
 func testConfig() notifications.EndpointConfig {
-	return notifications.EndpointConfig{Timeout: 5 * time.Second, Threshold: 3, Backoff: 5 * time.Millisecond}
+	return notifications.EndpointConfig{Timeout: 5 * time.Second, Threshold: 3, Backoff: 5 * time.Millisecond, CloseTimeout: time.Minute}
+}
+
+// quietLogger returns a logger that discards what it is given, for tests
+// that make an endpoint log on purpose.
+func quietLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
 }
 
 // eventually polls cond until it holds, failing the test after a while.
