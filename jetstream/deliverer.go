@@ -327,13 +327,17 @@ func classify(err error) notifications.Delivery {
 // waits until it is closed.
 func (d *deliverer) Close() error {
 	d.cache.first, d.cache.msgs = nil, nil
-	d.acked = ackedIDs{}
+	clear(d.acked.ids)
+	d.acked.order = nil
 	if !d.owned {
 		return nil
 	}
 	err := d.conn.Drain()
-	if errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrConnectionClosed) {
-		err = nil // Drain closed it at once, or it was closed already
+	if err != nil {
+		d.conn.Close() // no-op when Drain closed it at once, or it was closed
+		if errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrConnectionClosed) {
+			err = nil
+		}
 	}
 	t := time.NewTimer(d.timeout + d.conn.Opts.DrainTimeout)
 	defer t.Stop()

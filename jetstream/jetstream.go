@@ -92,7 +92,9 @@ type Config struct {
 
 	// Conn, when set, is a connection the endpoint publishes on instead of
 	// connecting to URL. The caller keeps owning it: closing the endpoint
-	// does not close it.
+	// does not close it. The NATS client keeps the endpoint's
+	// acknowledgment subscription, and one goroutine watching the
+	// connection, until the connection is closed.
 	Conn *nats.Conn
 
 	// Options are applied when the endpoint connects to URL, after its own
