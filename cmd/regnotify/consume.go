@@ -41,15 +41,11 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"as a JSON line on stdout, acking it once printed. Stops on SIGINT or SIGTERM.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 || *stream == "" || *durable == "" {
-		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
-		} else {
-			fmt.Fprintln(stderr, "--stream and --durable must not be empty")
-		}
+	if *stream == "" || *durable == "" {
+		fmt.Fprintln(stderr, "--stream and --durable must not be empty")
 		fs.Usage()
 		return errUsage
 	}

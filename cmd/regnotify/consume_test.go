@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,27 +70,8 @@ func consumeEvents(prefix string, n int) []notifications.Event {
 	return events
 }
 
-// syncBuffer is a bytes.Buffer safe for the command's goroutine and the
-// test's.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the complete lines written so far.
-func (b *syncBuffer) lines() []string {
+// lines returns the complete lines written to b so far.
+func lines(b *syncBuffer) []string {
 	s := b.String()
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		return strings.Split(s[:i], "\n")
@@ -104,13 +88,13 @@ func consumeUntil(t *testing.T, want int, args ...string) (int, []string, string
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, append([]string{"consume"}, args...), &stdout, &stderr) }()
-	require.Eventually(t, func() bool { return len(stdout.lines()) >= want }, 20*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return len(lines(&stdout)) >= want }, 20*time.Second, time.Millisecond,
 		"consume printed %d lines; stderr: %s", want, &stderr)
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "reading stream") }, 10*time.Second, time.Millisecond)
 	cancel()
 	select {
 	case c := <-code:
-		return c, stdout.lines(), stderr.String()
+		return c, lines(&stdout), stderr.String()
 	case <-time.After(10 * time.Second):
 		t.Fatal("consume did not stop when its context was cancelled")
 		return 0, nil, ""
@@ -166,6 +150,15 @@ func TestConsumeTerminatesMessagesThatAreNotEvents(t *testing.T) {
 	assert.Contains(t, lines[0], `"id":"after-junk-0"`)
 }
 
+func TestConsumeHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 0, run(t.Context(), []string{"consume", "--help"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "Usage: regnotify consume")
+	for _, flag := range []string{"-nats", "-stream", "-durable"} {
+		assert.Contains(t, stderr.String(), flag)
+	}
+}
+
 func TestConsumeErrors(t *testing.T) {
 	url, _ := startNATS(t)
 	tests := []struct {
@@ -173,7 +166,7 @@ func TestConsumeErrors(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		{"no stream flag", []string{"--nats", url}, "Usage: regnotify consume"},
+		{"no stream flag", []string{"--nats", url}, "--stream and --durable must not be empty"},
 		{"stray argument", []string{"--nats", url, "--stream", "EVENTS", "extra"}, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
 		{"missing stream", []string{"--nats", url, "--stream", "NOPE"}, `stream "NOPE" not found`},
@@ -186,6 +179,36 @@ func TestConsumeErrors(t *testing.T) {
 			assert.Equal(t, 1, code)
 			assert.Contains(t, stderr.String(), tt.wantStderr)
 			assert.Empty(t, stdout.String())
+		})
+	}
+}
+
+// TestConsumeStopsOnSignal runs `regnotify consume` in a process of its own
+// and stops it as an operator would.
+func TestConsumeStopsOnSignal(t *testing.T) {
+	url, _ := startNATS(t)
+	events := consumeEvents("signal", 3)
+	publish(t, url, events)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := helperCommand(t, "consume", "--nats", url, "--stream", "EVENTS", "--durable", "signal-"+strconv.Itoa(int(sig.(syscall.Signal))))
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			sc := bufio.NewScanner(stdout)
+			for i := range events {
+				if !sc.Scan() {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					t.Fatalf("consume printed %d lines and stopped: %s", i, stderr.String())
+				}
+				assert.Contains(t, sc.Text(), `"id":"`+events[i].ID+`"`)
+			}
+			require.NoError(t, cmd.Process.Signal(sig))
+			require.NoError(t, cmd.Wait(), "exit 0 after %v: %s", sig, stderr.String())
+			assert.Contains(t, stderr.String(), "regnotify consume: stopped")
 		})
 	}
 }
