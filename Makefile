@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
 FUZZTIME ?= 10s
 
-.PHONY: test vet fuzz bench demo
+.PHONY: test vet fuzz bench bench-jetstream demo
 
 test: vet
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
@@ -19,3 +19,9 @@ fuzz:
 
 demo:
 	go run ./cmd/regnotify demo
+
+# Events/s into a JetStream file stream (the jetstream/ module), beside the
+# HTTP figures of `make bench`.
+bench: bench-jetstream
+bench-jetstream:
+	cd jetstream && go test -run '^$$' -bench 'BenchmarkJetStreamDeliver' -benchmem .

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/regnotify/notifications"
+)
+
+func init() {
+	commands["consume"] = command{
+		summary: "read registry events from a NATS JetStream stream; print each as a JSON line",
+		run:     runConsume,
+	}
+}
+
+// defaultDurable names the consumer when --durable is not given.
+const defaultDurable = "regnotify-consume"
+
+// runConsume reads the stream with a durable consumer until ctx is cancelled
+// (main cancels it on SIGINT and SIGTERM). Each event goes to stdout as one
+// JSON object a line, the output of `regnotify receive`, and is acked once
+// written: a later run with the same --durable resumes after the last event
+// printed. A message that is not an event is reported on stderr and
+// terminated, so that it is not delivered again.
+func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	servers := fs.String("nats", nats.DefaultURL, "NATS server `URL`s, separated by commas")
+	stream := fs.String("stream", "", "JetStream stream to read (required)")
+	durable := fs.String("durable", defaultDurable, "durable consumer `name`: a later run with the same name resumes where this one stopped")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: regnotify consume --stream NAME [--nats nats://127.0.0.1:4222] [--durable NAME]\n\n"+
+			"Reads registry events from a JetStream stream with a durable consumer and prints each\n"+
+			"as a JSON line on stdout, acking it once printed. Stops on SIGINT or SIGTERM.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *stream == "" || *durable == "" {
+		fmt.Fprintln(stderr, "--stream and --durable must not be empty")
+		fs.Usage()
+		return errUsage
+	}
+
+	nc, err := nats.Connect(*servers, nats.Name("regnotify consume"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connecting to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, *stream, natsjs.ConsumerConfig{
+		Durable:       *durable,
+		AckPolicy:     natsjs.AckExplicitPolicy,
+		DeliverPolicy: natsjs.DeliverAllPolicy,
+	})
+	switch {
+	case errors.Is(err, natsjs.ErrStreamNotFound):
+		return fmt.Errorf("stream %q not found on %s", *stream, nc.ConnectedUrlRedacted())
+	case err != nil:
+		return fmt.Errorf("consumer %q of stream %q: %w", *durable, *stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	fmt.Fprintf(stderr, "regnotify consume: reading stream %q from %s as consumer %q\n", *stream, nc.ConnectedUrlRedacted(), *durable)
+
+	for {
+		msg, err := it.Next()
+		if errors.Is(err, natsjs.ErrMsgIteratorClosed) {
+			fmt.Fprintln(stderr, "regnotify consume: stopped")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := printEvent(msg, stdout, stderr); err != nil {
+			return err
+		}
+	}
+}
+
+// printEvent writes the event msg carries as a JSON line and acks msg. A
+// message that is not an event is reported on stderr and terminated.
+func printEvent(msg natsjs.Msg, stdout, stderr io.Writer) error {
+	var e notifications.Event
+	if err := json.Unmarshal(msg.Data(), &e); err != nil {
+		fmt.Fprintf(stderr, "regnotify consume: message on %q is not an event, dropped: %v\n", msg.Subject(), err)
+		return msg.Term()
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := stdout.Write(append(line, '\n')); err != nil {
+		return err // not acked: the next run prints it again
+	}
+	return msg.Ack()
+}

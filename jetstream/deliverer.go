@@ -1,0 +1,351 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/regnotify/notifications"
+)
+
+// window is how many messages of a batch may wait for their PubAck at once.
+// It stays below the client's own limit on pending acknowledgments
+// (4000), so that publishing never stalls on it.
+const window = 512
+
+// deliverer publishes each batch to JetStream, one message per event, and
+// remembers which events were acknowledged, so that a retry publishes only
+// the others.
+type deliverer struct {
+	conn    *nats.Conn
+	js      natsjs.JetStream
+	owned   bool            // the deliverer closes conn
+	closed  <-chan struct{} // closed when an owned conn is closed
+	timeout time.Duration
+	prefix  string
+	headers nats.Header
+	stream  *StreamConfig
+	pubOpts []natsjs.PublishOpt
+
+	// streamReady is true once CreateStream made the stream (or found it).
+	streamReady bool
+
+	// acked holds the IDs of events acknowledged in batches not accepted
+	// yet. It outlives failed attempts, so that a retry of a batch, or of a
+	// part of it (a rejected batch is split in halves), publishes only the
+	// others. An accepted batch removes its IDs.
+	acked ackedIDs
+
+	// cache holds the messages of the latest batch: a retry passes the same
+	// slice, and need not encode it again.
+	cache struct {
+		first *notifications.Event
+		n     int
+		msgs  []*nats.Msg
+	}
+}
+
+var _ notifications.Deliverer = (*deliverer)(nil)
+
+func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Config, timeout time.Duration) (*deliverer, error) {
+	js, err := natsjs.New(conn, natsjs.WithPublishAsyncTimeout(timeout), natsjs.WithDefaultTimeout(timeout))
+	if err != nil {
+		return nil, err
+	}
+	headers := nats.Header{}
+	for name, values := range config.Endpoint.Headers {
+		headers[name] = append([]string(nil), values...)
+	}
+	d := &deliverer{
+		conn:    conn,
+		js:      js,
+		owned:   owned,
+		closed:  closed,
+		timeout: timeout,
+		prefix:  config.SubjectPrefix,
+		headers: headers,
+		// The endpoint's retrying sink retries a missing stream, with its
+		// backoff: the client need not retry on its own.
+		pubOpts: []natsjs.PublishOpt{natsjs.WithRetryAttempts(0)},
+		acked:   ackedIDs{ids: make(map[string]struct{}), limit: maxAckedIDs},
+	}
+	if s := config.CreateStream; s != nil {
+		c := *s
+		if len(c.Subjects) == 0 {
+			c.Subjects = []string{config.SubjectPrefix + ".>"}
+		}
+		c.Subjects = append([]string(nil), c.Subjects...)
+		d.stream = &c
+	}
+	return d, nil
+}
+
+// Deliver publishes the events of the batch that have no PubAck yet and
+// waits for their acknowledgments.
+func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) notifications.Delivery {
+	if len(events) == 0 {
+		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
+	}
+	msgs, err := d.messages(events)
+	if err != nil {
+		return notifications.Delivery{Outcome: notifications.Reject, Err: err}
+	}
+	if !d.conn.IsConnected() {
+		return notifications.Delivery{Outcome: notifications.Retry, Err: fmt.Errorf("%w (%v)", ErrNotConnected, d.conn.Status())}
+	}
+	if d.stream != nil && !d.streamReady {
+		if del, ok := d.createStream(ctx); !ok {
+			return del
+		}
+	}
+	del := d.publish(ctx, events, msgs)
+	if del.Outcome == notifications.Accepted {
+		for i := range events {
+			d.acked.remove(events[i].ID)
+		}
+	}
+	return del
+}
+
+// messages returns the messages of events, encoded anew unless events is the
+// batch of the previous call.
+func (d *deliverer) messages(events []notifications.Event) ([]*nats.Msg, error) {
+	c := &d.cache
+	if c.first == &events[0] && c.n == len(events) {
+		return c.msgs, nil
+	}
+	c.first, c.n, c.msgs = nil, 0, nil
+	msgs := make([]*nats.Msg, len(events))
+	for i := range events {
+		m, err := d.message(&events[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding event %q: %w", events[i].ID, err)
+		}
+		msgs[i] = m
+	}
+	c.first, c.n, c.msgs = &events[0], len(events), msgs
+	return msgs, nil
+}
+
+// isAcked reports whether e was acknowledged in an earlier attempt. Events
+// without an ID cannot be told apart: they are published on every attempt.
+func (d *deliverer) isAcked(e *notifications.Event) bool {
+	return e.ID != "" && d.acked.has(e.ID)
+}
+
+// message returns the JetStream message for e.
+func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	h := make(nats.Header, len(d.headers)+4)
+	for name, values := range d.headers {
+		h[name] = values // shared, never modified
+	}
+	if e.ID != "" {
+		h.Set(natsjs.MsgIDHeader, e.ID)
+	}
+	if e.Target.Name != "" {
+		h.Set(HeaderRepository, e.Target.Name)
+	}
+	if e.Target.Tag != "" {
+		h.Set(HeaderTag, e.Target.Tag)
+	}
+	h.Set("Content-Type", notifications.EventsMediaType)
+	return &nats.Msg{Subject: Subject(d.prefix, e), Data: body, Header: h}, nil
+}
+
+// Subject returns the subject under which the event is published with the
+// given prefix: prefix.<action>.<target type>. A token that is empty or
+// holds characters that have a meaning in subjects ('.', '*', '>',
+// whitespace) has them replaced by '_'; the body keeps the exact values.
+func Subject(prefix string, e *notifications.Event) string {
+	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(e.Target.Type)
+}
+
+// subjectToken returns s made usable as one subject token.
+func subjectToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// createStream creates the configured stream. It reports false, with the
+// delivery to return, when that failed.
+func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, bool) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	_, err := d.js.CreateStream(ctx, natsjs.StreamConfig{
+		Name:       d.stream.Name,
+		Subjects:   d.stream.Subjects,
+		Storage:    natsjs.FileStorage,
+		Duplicates: d.stream.Duplicates,
+	})
+	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) {
+		del := classify(err)
+		del.Err = fmt.Errorf("creating stream %q: %w", d.stream.Name, err)
+		return del, false
+	}
+	d.streamReady = true // an existing stream of another configuration is left as it is
+	return notifications.Delivery{}, true
+}
+
+// maxAckedIDs bounds how many acknowledged IDs a deliverer remembers. Only
+// the events of batches that were given up stay in the set, until pushed
+// out by newer ones; forgetting one costs a publish that the stream's
+// duplicate window drops.
+const maxAckedIDs = 16384
+
+// ackedIDs is a set of event IDs that forgets the oldest beyond its limit.
+type ackedIDs struct {
+	ids   map[string]struct{}
+	order []string // in the order added; may hold IDs removed since
+	limit int
+}
+
+func (a *ackedIDs) has(id string) bool {
+	_, ok := a.ids[id]
+	return ok
+}
+
+func (a *ackedIDs) add(id string) {
+	a.ids[id] = struct{}{}
+	a.order = append(a.order, id)
+	if len(a.order) > a.limit {
+		delete(a.ids, a.order[0])
+		a.order[0] = ""
+		a.order = a.order[1:]
+	}
+}
+
+func (a *ackedIDs) remove(id string) { delete(a.ids, id) }
+
+// pending is a message waiting for its PubAck.
+type pending struct {
+	i   int
+	ack natsjs.PubAckFuture
+}
+
+// publish sends the message of every event without an ack, at most window
+// at a time, and waits for their acknowledgments. It stops publishing at the
+// first failure, waits for what is in flight, and reports the failure.
+func (d *deliverer) publish(ctx context.Context, events []notifications.Event, msgs []*nats.Msg) notifications.Delivery {
+	inFlight := make([]pending, 0, min(len(events), window))
+	todo := 0 // events without an ack when the attempt starts
+	for i := range events {
+		if !d.isAcked(&events[i]) {
+			todo++
+		}
+	}
+	var failure error
+	firstFailed, acked := -1, 0
+	next := 0
+	for {
+		for failure == nil && next < len(events) && len(inFlight) < window {
+			if d.isAcked(&events[next]) {
+				next++
+				continue
+			}
+			f, err := d.js.PublishMsgAsync(msgs[next], d.pubOpts...)
+			if err != nil {
+				failure, firstFailed = err, next
+				break
+			}
+			inFlight = append(inFlight, pending{next, f})
+			next++
+		}
+		if len(inFlight) == 0 {
+			break
+		}
+		p := inFlight[0]
+		select {
+		case <-p.ack.Ok():
+			acked++
+			if id := events[p.i].ID; id != "" {
+				d.acked.add(id)
+			}
+		case err := <-p.ack.Err():
+			if failure == nil || p.i < firstFailed {
+				failure, firstFailed = err, p.i
+			}
+		case <-ctx.Done():
+			return notifications.Delivery{Outcome: notifications.Retry, Err: ctx.Err()}
+		}
+		inFlight = inFlight[1:]
+	}
+	if failure == nil {
+		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
+	}
+	del := classify(failure)
+	subject := msgs[firstFailed].Subject
+	if del.Status == StatusNoStream {
+		d.streamReady = false // create it again, if configured to
+		if d.stream != nil {
+			del.Err = fmt.Errorf("%w: stream %q does not capture subject %q (%w)", ErrNoStream, d.stream.Name, subject, failure)
+		} else {
+			del.Err = fmt.Errorf("%w: no stream captures subject %q: create one for %q or set Config.CreateStream (%w)", ErrNoStream, subject, d.prefix+".>", failure)
+		}
+		return del
+	}
+	del.Err = fmt.Errorf("%w: %d of %d events, first on subject %q: %w", ErrNoAck, todo-acked, len(events), subject, failure)
+	return del
+}
+
+// classify returns the outcome and status of an attempt that failed with
+// err; the caller sets Err.
+func classify(err error) notifications.Delivery {
+	var apiErr *natsjs.APIError
+	switch {
+	case errors.Is(err, natsjs.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		return notifications.Delivery{Outcome: notifications.Retry, Status: StatusNoStream}
+	case errors.Is(err, nats.ErrMaxPayload):
+		return notifications.Delivery{Outcome: notifications.Reject}
+	case errors.As(err, &apiErr):
+		outcome := notifications.Retry
+		if apiErr.ErrorCode == natsjs.JSErrCodeStreamMessageExceedsMaximum {
+			outcome = notifications.Reject
+		}
+		return notifications.Delivery{Outcome: outcome, Status: fmt.Sprintf("error %d", apiErr.ErrorCode)}
+	}
+	return notifications.Delivery{Outcome: notifications.Retry}
+}
+
+// Close closes the connection when the deliverer owns it: it drains it and
+// waits until it is closed.
+func (d *deliverer) Close() error {
+	d.cache.first, d.cache.msgs = nil, nil
+	clear(d.acked.ids)
+	d.acked.order = nil
+	if !d.owned {
+		return nil
+	}
+	err := d.conn.Drain()
+	if err != nil {
+		d.conn.Close() // no-op when Drain closed it at once, or it was closed
+		if errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrConnectionClosed) {
+			err = nil
+		}
+	}
+	t := time.NewTimer(d.timeout + d.conn.Opts.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-d.closed:
+	case <-t.C:
+		d.conn.Close()
+		<-d.closed
+	}
+	return err
+}

@@ -1,0 +1,290 @@
+// Package jetstream delivers registry events into a NATS JetStream stream.
+//
+// NewEndpoint returns a *notifications.Endpoint like the webhook endpoints of
+// the core package: the same queue and spool, batching, retries, MaxPending,
+// CloseTimeout, dead letter, metrics and expvar publication, with JetStream
+// as the destination instead of an HTTP receiver. It lives in a module of its
+// own so that importing the core never brings in NATS.
+//
+// Each event becomes one message:
+//
+//   - subject: <SubjectPrefix>.<action>.<target type>, for example
+//     registry.events.push.manifest;
+//   - body: the event's JSON, as one element of a webhook envelope would
+//     carry it;
+//   - headers: Nats-Msg-Id (the event ID, so that the stream's duplicate
+//     window drops what a retry or a restart publishes again),
+//     Registry-Repository, Registry-Tag (when the event has one),
+//     Content-Type (notifications.EventsMediaType), and the headers of the
+//     endpoint configuration.
+//
+// A batch is published asynchronously and counts as delivered only when every
+// message's PubAck came back. When some came back and others did not, the
+// next attempt publishes only those without an ack (events without an ID
+// cannot be told apart, and are published on every attempt). Messages reach
+// the stream in the order of the events, except that a failure in the middle
+// of a batch may let messages already in flight land before the ones
+// published again.
+//
+// The endpoint's metrics count each attempt under one of these statuses:
+// StatusAck when every message was acknowledged; StatusNoStream when no
+// stream captures a subject (counted as a failure and retried); "error N"
+// when JetStream refused a message with API error code N; and no status at
+// all (an error, in EndpointMetrics.Errors) for connection problems and
+// missing acknowledgments.
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/regnotify/notifications"
+)
+
+// DefaultSubjectPrefix is the subject prefix used when Config.SubjectPrefix is
+// empty.
+const DefaultSubjectPrefix = "registry.events"
+
+// Headers set on every message besides Nats-Msg-Id and Content-Type.
+const (
+	// HeaderRepository carries the event's target repository name.
+	HeaderRepository = "Registry-Repository"
+
+	// HeaderTag carries the event's target tag, when it has one.
+	HeaderTag = "Registry-Tag"
+)
+
+// Statuses under which the endpoint's metrics count delivery attempts.
+const (
+	// StatusAck counts the events of batches whose every message was
+	// acknowledged by JetStream.
+	StatusAck = "ack"
+
+	// StatusNoStream counts the events of attempts that found no stream
+	// capturing their subject. Such attempts are failures and are retried.
+	StatusNoStream = "no stream"
+)
+
+// ErrNoStream is wrapped by the delivery error of an attempt whose messages
+// no stream captures.
+var ErrNoStream = errors.New("jetstream: no stream captures the subject")
+
+// ErrNotConnected is wrapped by the delivery error of an attempt made while
+// the connection to NATS is down.
+var ErrNotConnected = errors.New("jetstream: not connected")
+
+// ErrNoAck is wrapped by the delivery error of an attempt in which some
+// messages were not acknowledged.
+var ErrNoAck = errors.New("jetstream: messages not acknowledged")
+
+// Config configures a JetStream endpoint.
+type Config struct {
+	// URL is the NATS server to connect to, such as nats://127.0.0.1:4222,
+	// or several servers of one cluster separated by commas. The endpoint
+	// owns this connection and closes it when it is closed. It keeps
+	// reconnecting, without limit, while the server is away. Ignored when
+	// Conn is set.
+	URL string
+
+	// Conn, when set, is a connection the endpoint publishes on instead of
+	// connecting to URL. The caller keeps owning it: closing the endpoint
+	// does not close it. The NATS client keeps the endpoint's
+	// acknowledgment subscription, and one goroutine watching the
+	// connection, until the connection is closed.
+	Conn *nats.Conn
+
+	// Options are applied when the endpoint connects to URL, after its own
+	// defaults (a name, unlimited reconnects, retrying a failed first
+	// connect): credentials, TLS, reconnect waits. Ignored when Conn is set.
+	Options []nats.Option
+
+	// SubjectPrefix starts the subject of every message. It must be one or
+	// more dot-separated tokens without wildcards. Default "registry.events".
+	SubjectPrefix string
+
+	// CreateStream, when set, makes the endpoint create the stream before
+	// its first delivery (and again after the stream was found missing). It
+	// is off by default: operators usually own their streams.
+	CreateStream *StreamConfig
+
+	// Endpoint configures the endpoint around the JetStream delivery: the
+	// retries, the logger, and the headers added to every message. Its
+	// Timeout bounds the wait for each message's acknowledgment (default
+	// 1s).
+	Endpoint notifications.EndpointConfig
+}
+
+// StreamConfig describes the stream that Config.CreateStream creates. The
+// stream keeps its messages in files.
+type StreamConfig struct {
+	// Name is the stream's name. Required.
+	Name string
+
+	// Subjects are the subjects the stream captures. Default: every subject
+	// under the prefix, "<SubjectPrefix>.>".
+	Subjects []string
+
+	// Duplicates is the window within which a message whose Nats-Msg-Id was
+	// already stored is dropped. Default: the server's, two minutes.
+	Duplicates time.Duration
+}
+
+// NewEndpoint returns a running endpoint, named name, that publishes events
+// to JetStream as config says. It returns an error wrapping
+// notifications.ErrInvalidConfig when config cannot be used. It does not wait
+// for the server: an endpoint created while NATS is away queues its events
+// and delivers them once it is back.
+func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
+	if config.SubjectPrefix == "" {
+		config.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if err := validate(name, config); err != nil {
+		return nil, err
+	}
+	timeout := config.Endpoint.Timeout
+	if timeout <= 0 {
+		timeout = notifications.DefaultTimeout
+	}
+
+	conn, owned, closed, err := connect(name, config)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDeliverer(conn, owned, closed, config, timeout)
+	if err != nil {
+		if owned {
+			conn.Close()
+		}
+		return nil, fmt.Errorf("%w: endpoint %q: %w", notifications.ErrInvalidConfig, name, err)
+	}
+	e, err := notifications.NewDelivererEndpoint(name, target(config), d, config.Endpoint)
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// validate checks what NewEndpoint needs of config.
+func validate(name string, config Config) error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: endpoint %q: %s", notifications.ErrInvalidConfig, name, fmt.Sprintf(format, args...))
+	}
+	if config.Conn == nil && strings.TrimSpace(config.URL) == "" {
+		return invalid("neither URL nor Conn is set")
+	}
+	if !validSubject(config.SubjectPrefix, false) {
+		return invalid("subject prefix %q is not dot-separated tokens without wildcards", config.SubjectPrefix)
+	}
+	if s := config.CreateStream; s != nil {
+		if s.Name == "" || strings.ContainsAny(s.Name, " \t\r\n.*>/\\") {
+			return invalid("stream name %q is empty or has whitespace, '.', '*', '>' or a slash", s.Name)
+		}
+		for _, subject := range s.Subjects {
+			if !validSubject(subject, true) {
+				return invalid("stream subject %q is not valid", subject)
+			}
+		}
+		if s.Duplicates < 0 {
+			return invalid("negative stream Duplicates %v", s.Duplicates)
+		}
+	}
+	return nil
+}
+
+// validSubject reports whether s is dot-separated non-empty tokens without
+// whitespace; wildcards ('*' tokens and a final '>') are allowed only when
+// wildcards is true.
+func validSubject(s string, wildcards bool) bool {
+	if s == "" {
+		return false
+	}
+	tokens := strings.Split(s, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "" || strings.ContainsAny(t, " \t\r\n"):
+			return false
+		case t == "*" || (t == ">" && i == len(tokens)-1):
+			if !wildcards {
+				return false
+			}
+		case strings.ContainsAny(t, "*>"):
+			return false
+		}
+	}
+	return true
+}
+
+// connect returns the connection config asks for, whether the endpoint owns
+// it, and, when it does, a channel closed once the connection is closed.
+func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, error) {
+	if config.Conn != nil {
+		return config.Conn, false, nil, nil
+	}
+	opts := nats.GetDefaultOptions()
+	opts.Url = config.URL
+	opts.Name = "regnotify " + name
+	opts.MaxReconnect = -1
+	opts.RetryOnFailedConnect = true
+	for _, o := range config.Options {
+		if err := o(&opts); err != nil {
+			return nil, false, nil, fmt.Errorf("%w: endpoint %q: NATS option: %w", notifications.ErrInvalidConfig, name, err)
+		}
+	}
+	closed := make(chan struct{})
+	callerClosed := opts.ClosedCB
+	opts.ClosedCB = func(c *nats.Conn) {
+		if callerClosed != nil {
+			callerClosed(c)
+		}
+		close(closed)
+	}
+	conn, err := opts.Connect()
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("%w: endpoint %q: connecting to %s: %w", notifications.ErrInvalidConfig, name, redactURLs(config.URL), err)
+	}
+	return conn, true, closed, nil
+}
+
+// target names the destination in metrics, logs and expvar: the server
+// URLs, without credentials, and the subjects, such as
+// "nats://127.0.0.1:4222 registry.events.>".
+func target(config Config) string {
+	servers := "nats"
+	if config.Conn != nil {
+		if u := config.Conn.ConnectedUrlRedacted(); u != "" {
+			servers = u
+		}
+	} else {
+		servers = redactURLs(config.URL)
+	}
+	return servers + " " + config.SubjectPrefix + ".>"
+}
+
+// redactURLs returns the comma-separated URLs of list without passwords or
+// tokens.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		switch {
+		case err != nil:
+			parts[i] = "<unparsable URL>"
+		case u.User != nil:
+			if _, hasPassword := u.User.Password(); hasPassword {
+				parts[i] = u.Redacted()
+			} else { // a token or a user name alone: hide it all
+				u.User = url.User("xxxxx")
+				parts[i] = u.String()
+			}
+		default:
+			parts[i] = p
+		}
+	}
+	return strings.Join(parts, ",")
+}

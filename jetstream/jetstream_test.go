@@ -1,0 +1,584 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/regnotify/notifications"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSubject(t *testing.T) {
+	tests := []struct {
+		name, prefix, action, typ string
+		want                      string
+	}{
+		{"push manifest", "registry.events", "push", "manifest", "registry.events.push.manifest"},
+		{"pull blob", "registry.events", "pull", "blob", "registry.events.pull.blob"},
+		{"delete, other prefix", "acme.reg", "delete", "manifest", "acme.reg.delete.manifest"},
+		{"empty tokens", "p", "", "", "p._._"},
+		{"subject syntax replaced", "p", "a.b", "c* >d", "p.a_b.c___d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e notifications.Event
+			e.Action, e.Target.Type = tt.action, tt.typ
+			assert.Equal(t, tt.want, Subject(tt.prefix, &e))
+		})
+	}
+}
+
+func TestNewEndpointInvalidConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		config Config
+	}{
+		{"no URL nor Conn", Config{}},
+		{"prefix with wildcard", Config{URL: "nats://127.0.0.1:1", SubjectPrefix: "registry.*"}},
+		{"prefix with empty token", Config{URL: "nats://127.0.0.1:1", SubjectPrefix: "registry..events"}},
+		{"stream without name", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{}}},
+		{"stream name with dot", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "a.b"}}},
+		{"stream subject invalid", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Subjects: []string{"a.>.b"}}}},
+		{"negative duplicates", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Duplicates: -time.Second}}},
+		{"negative threshold", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Threshold: -1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := NewEndpoint("invalid", tt.config)
+			require.ErrorIs(t, err, notifications.ErrInvalidConfig)
+			assert.Nil(t, e)
+		})
+	}
+}
+
+func TestTargetHidesCredentials(t *testing.T) {
+	tests := []struct {
+		url, want string
+	}{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222 registry.events.>"},
+		{"nats://user:s3cret@127.0.0.1:4222", "nats://user:xxxxx@127.0.0.1:4222 registry.events.>"},
+		{"nats://t0ken@127.0.0.1:4222,nats://127.0.0.2:4222", "nats://xxxxx@127.0.0.1:4222,nats://127.0.0.2:4222 registry.events.>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			assert.Equal(t, tt.want, target(Config{URL: tt.url, SubjectPrefix: DefaultSubjectPrefix}))
+		})
+	}
+}
+
+// TestSubjectsHeadersAndBody publishes a few events of every kind through an
+// endpoint that creates its stream, and reads them back.
+func TestSubjectsHeadersAndBody(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+
+	config := testConfig()
+	config.Headers = http.Header{"X-Tenant": {"acme"}}
+	e, err := NewEndpoint("shape", Config{
+		URL:           s.ClientURL(),
+		SubjectPrefix: "acme.registry",
+		CreateStream:  &StreamConfig{Name: "SHAPE", Duplicates: time.Minute},
+		Endpoint:      config,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, s.ClientURL()+" acme.registry.>", e.URL())
+
+	events := testEvents("shape", 4)
+	events[1].Action = notifications.EventActionPull
+	events[2].Action = notifications.EventActionDelete
+	require.NoError(t, e.Write(events...))
+	require.NoError(t, e.Close())
+
+	info, err := js.Stream(t.Context(), "SHAPE")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acme.registry.>"}, info.CachedInfo().Config.Subjects)
+	assert.Equal(t, natsjs.FileStorage, info.CachedInfo().Config.Storage)
+	assert.Equal(t, time.Minute, info.CachedInfo().Config.Duplicates)
+
+	msgs := streamMessages(t, js, "SHAPE")
+	require.Len(t, msgs, len(events))
+	wantSubjects := []string{"acme.registry.push.manifest", "acme.registry.pull.blob", "acme.registry.delete.manifest", "acme.registry.push.blob"}
+	for i, m := range msgs {
+		ev := events[i]
+		assert.Equal(t, wantSubjects[i], m.Subject())
+		h := m.Headers()
+		assert.Equal(t, ev.ID, h.Get("Nats-Msg-Id"))
+		assert.Equal(t, ev.Target.Name, h.Get("Registry-Repository"))
+		assert.Equal(t, ev.Target.Tag, h.Get("Registry-Tag"))
+		if ev.Target.Tag == "" {
+			assert.NotContains(t, h, "Registry-Tag", "no empty tag header")
+		}
+		assert.Equal(t, notifications.EventsMediaType, h.Get("Content-Type"))
+		assert.Equal(t, "acme", h.Get("X-Tenant"))
+
+		want, err := json.Marshal(ev)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(m.Data()))
+	}
+
+	var metrics notifications.EndpointMetrics
+	e.ReadMetrics(&metrics)
+	assert.Equal(t, map[string]int{StatusAck: 4}, metrics.Statuses)
+	assert.Equal(t, 4, metrics.Successes)
+}
+
+// TestBroadcasterHTTPAndJetStream sends 10,000 events through a broadcaster
+// with a webhook endpoint and a JetStream endpoint.
+func TestBroadcasterHTTPAndJetStream(t *testing.T) {
+	const total, block = 10000, 50
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	createStream(t, js, "EVENTS", "registry.events.>")
+
+	rc := newReceiver(t)
+	web, err := notifications.OpenEndpoint("web", rc.URL, testConfig())
+	require.NoError(t, err)
+	bus, err := NewEndpoint("bus", Config{URL: s.ClientURL(), Endpoint: testConfig()})
+	require.NoError(t, err)
+	b := notifications.NewBroadcaster(web, bus)
+
+	events := testEvents("fleet", total)
+	for i := 0; i < total; i += block {
+		require.NoError(t, b.Write(events[i:i+block]...))
+	}
+	require.NoError(t, b.Close())
+
+	want := eventIDs(events)
+	msgs := streamMessages(t, js, "EVENTS")
+	assert.Equal(t, want, msgIDs(msgs), "the stream holds every event once, in order")
+	assert.Equal(t, want, eventIDs(rc.received()), "the webhook got the same events")
+
+	for _, e := range []*notifications.Endpoint{web, bus} {
+		var m notifications.EndpointMetrics
+		e.ReadMetrics(&m)
+		assert.Equal(t, total, m.Successes, e.Name())
+		assert.Zero(t, m.Failures+m.Errors+m.Pending, e.Name())
+	}
+}
+
+// TestServerRestartMidStream shuts the server down while events flow and
+// starts it again on the same store: every event lands in the stream once.
+// The endpoint spools to disk; in one case it rides out the outage, in the
+// other the registry itself restarts during the outage and a new endpoint
+// delivers what the first one left in the spool.
+func TestServerRestartMidStream(t *testing.T) {
+	tests := []struct {
+		name            string
+		registryRestart bool
+	}{
+		{"endpoint rides out the outage", false},
+		{"registry restarts during the outage", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const total, block = 3000, 10
+			storeDir, spoolDir := t.TempDir(), t.TempDir()
+			s := startServer(t, storeDir, -1)
+			port := serverPort(t, s)
+			_, js := dial(t, s)
+			_, err := js.CreateStream(t.Context(), natsjs.StreamConfig{
+				Name: "EVENTS", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage, Duplicates: 5 * time.Minute,
+			})
+			require.NoError(t, err)
+
+			config := Config{
+				URL:      s.ClientURL(),
+				Endpoint: testConfig(),
+				Options:  []nats.Option{nats.ReconnectWait(10 * time.Millisecond), nats.ReconnectJitter(0, 0)},
+			}
+			config.Endpoint.SpoolDir = spoolDir
+			if tt.registryRestart {
+				config.Endpoint.CloseTimeout = 50 * time.Millisecond // closed during the outage
+			}
+			e, err := NewEndpoint("restart", config)
+			require.NoError(t, err)
+
+			events := testEvents("restart", total)
+			for i := 0; i < total/3; i += block {
+				require.NoError(t, e.Write(events[i:i+block]...))
+			}
+			eventually(t, func() bool { return metrics(e).Successes >= total/6 }, "some events delivered before the outage")
+			stopServer(s)
+			for i := total / 3; i < total; i += block {
+				require.NoError(t, e.Write(events[i:i+block]...))
+			}
+			eventually(t, func() bool { m := metrics(e); return m.Errors+m.Failures > 0 }, "attempts fail during the outage")
+
+			if tt.registryRestart {
+				var undelivered *notifications.UndeliveredError
+				require.ErrorAs(t, e.Close(), &undelivered)
+				assert.True(t, undelivered.Spooled, "what is left stays in the spool")
+				delivered := metrics(e).Successes
+				assert.Less(t, delivered, total)
+
+				s = startServer(t, storeDir, port)
+				config.Endpoint.CloseTimeout = time.Minute
+				e, err = NewEndpoint("restart", config)
+				require.NoError(t, err)
+				require.NoError(t, e.Close(), "the new endpoint delivers the spool")
+				assert.Equal(t, total-delivered, metrics(e).Successes, "the spool held every event left")
+			} else {
+				s = startServer(t, storeDir, port)
+				require.NoError(t, e.Close())
+				assert.Equal(t, total, metrics(e).Successes)
+			}
+
+			_, js = dial(t, s)
+			ids := msgIDs(streamMessages(t, js, "EVENTS"))
+			assert.Len(t, ids, total, "every event once")
+			assert.ElementsMatch(t, eventIDs(events), ids, "none lost, none twice")
+		})
+	}
+}
+
+// metrics returns e's metrics.
+func metrics(e *notifications.Endpoint) notifications.EndpointMetrics {
+	var m notifications.EndpointMetrics
+	e.ReadMetrics(&m)
+	return m
+}
+
+// TestPartialFailureRepublishesOnlyUnacked delivers a batch of which the
+// stream refuses some messages (one per subject, no more): the retry
+// publishes only the messages that had no ack.
+func TestPartialFailureRepublishesOnlyUnacked(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, js := dial(t, s)
+	limited := natsjs.StreamConfig{
+		Name: "LIMITED", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage,
+		MaxMsgsPerSubject: 1, Discard: natsjs.DiscardNew, DiscardNewPerSubject: true,
+	}
+	_, err := js.CreateStream(t.Context(), limited)
+	require.NoError(t, err)
+
+	published := countPublishes(t, nc)
+
+	conn, err := nats.Connect(s.ClientURL())
+	require.NoError(t, err)
+	d, err := newDeliverer(conn, true, closedSignal(conn), Config{SubjectPrefix: DefaultSubjectPrefix}, 5*time.Second)
+	require.NoError(t, err)
+
+	events := testEvents("partial", 4) // push.manifest, push.blob, push.manifest, push.blob
+	got := d.Deliver(t.Context(), events)
+	assert.Equal(t, notifications.Retry, got.Outcome)
+	assert.Regexp(t, `^error \d+$`, got.Status, "JetStream's refusal, counted as a failure")
+	require.ErrorIs(t, got.Err, ErrNoAck)
+	assert.Contains(t, got.Err.Error(), "2 of 4 events")
+	assert.Equal(t, []string{"partial-0", "partial-1"}, msgIDs(streamMessages(t, js, "LIMITED")))
+
+	limited.MaxMsgsPerSubject = 10
+	_, err = js.UpdateStream(t.Context(), limited)
+	require.NoError(t, err)
+	got = d.Deliver(t.Context(), events) // the same batch again
+	require.NoError(t, got.Err)
+	assert.Equal(t, notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}, got)
+	require.NoError(t, d.Close())
+
+	assert.Equal(t, eventIDs(events), msgIDs(streamMessages(t, js, "LIMITED")))
+	assert.Equal(t, map[string]int{"partial-0": 1, "partial-1": 1, "partial-2": 2, "partial-3": 2}, published(),
+		"only the unacknowledged messages are published again")
+}
+
+// TestRejectedEventIsSplitOffAndDeadLettered sends a batch with one event
+// too large for the stream: the endpoint splits the rejected batch, the
+// halves publish only what had no ack, and the large event goes to the dead
+// letter sink.
+func TestRejectedEventIsSplitOffAndDeadLettered(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, js := dial(t, s)
+	_, err := js.CreateStream(t.Context(), natsjs.StreamConfig{
+		Name: "SMALL", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage, MaxMsgSize: 4096,
+	})
+	require.NoError(t, err)
+	published := countPublishes(t, nc)
+
+	dead := &recordingSink{}
+	config := testConfig()
+	config.DeadLetter = dead
+	config.Logger = quietLogger() // the event given up is logged
+	e, err := NewEndpoint("split", Config{URL: s.ClientURL(), Endpoint: config})
+	require.NoError(t, err)
+	events := testEvents("split", 4)
+	events[1].Target.URL = "http://registry.test/" + strings.Repeat("x", 8192)
+	require.NoError(t, e.Write(events...))
+	require.NoError(t, e.Close())
+
+	assert.Equal(t, []string{"split-0", "split-2", "split-3"}, msgIDs(streamMessages(t, js, "SMALL")))
+	assert.Equal(t, []string{"split-1"}, eventIDs(dead.received()), "the refused event is given up to the dead letter sink")
+	m := metrics(e)
+	assert.Equal(t, 1, m.Dropped)
+	assert.Positive(t, m.Statuses[fmt.Sprintf("error %d", natsjs.JSErrCodeStreamMessageExceedsMaximum)])
+	counts := published()
+	for _, id := range []string{"split-0", "split-2", "split-3"} {
+		assert.Equal(t, 1, counts[id], "%s was acknowledged at once: never published again", id)
+	}
+}
+
+func TestAckedIDsForgetsOldest(t *testing.T) {
+	a := ackedIDs{ids: map[string]struct{}{}, limit: 3}
+	for _, id := range []string{"a", "b", "c"} {
+		a.add(id)
+	}
+	a.remove("b")
+	a.add("d") // pushes "a" out
+	for id, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true} {
+		assert.Equal(t, want, a.has(id), id)
+	}
+	for i := range 100 {
+		a.add(strconv.Itoa(i))
+	}
+	assert.Len(t, a.ids, 3)
+	assert.Len(t, a.order, 3)
+}
+
+// countPublishes subscribes to every event subject on nc and returns a
+// function that reports how many times each Nats-Msg-Id was published.
+func countPublishes(t *testing.T, nc *nats.Conn) func() map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	sub, err := nc.Subscribe("registry.events.>", func(m *nats.Msg) {
+		mu.Lock()
+		counts[m.Header.Get("Nats-Msg-Id")]++
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() map[string]int {
+		require.NoError(t, nc.Flush())
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
+	}
+}
+
+// recordingSink is a Sink that keeps every event written to it.
+type recordingSink struct {
+	mu     sync.Mutex
+	events []notifications.Event
+}
+
+func (r *recordingSink) Write(events ...notifications.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, events...)
+	return nil
+}
+
+func (r *recordingSink) Close() error { return nil }
+
+func (r *recordingSink) received() []notifications.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notifications.Event(nil), r.events...)
+}
+
+func TestNoStreamErrorNamesSubject(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	tests := []struct {
+		name   string
+		stream *StreamConfig
+		want   []string
+	}{
+		{"no stream configured", nil, []string{`"registry.events.push.manifest"`, `"registry.events.>"`, "CreateStream"}},
+		{"created stream too narrow", &StreamConfig{Name: "PULLS", Subjects: []string{"registry.events.pull.>"}},
+			[]string{`stream "PULLS"`, `"registry.events.push.manifest"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := nats.Connect(s.ClientURL())
+			require.NoError(t, err)
+			d, err := newDeliverer(conn, true, closedSignal(conn), Config{SubjectPrefix: DefaultSubjectPrefix, CreateStream: tt.stream}, 5*time.Second)
+			require.NoError(t, err)
+			defer func() { require.NoError(t, d.Close()) }()
+
+			got := d.Deliver(t.Context(), testEvents("nostream", 1))
+			assert.Equal(t, notifications.Retry, got.Outcome)
+			assert.Equal(t, StatusNoStream, got.Status)
+			require.ErrorIs(t, got.Err, ErrNoStream)
+			for _, w := range tt.want {
+				assert.Contains(t, got.Err.Error(), w)
+			}
+		})
+	}
+}
+
+// closedSignal returns a channel closed when conn is closed.
+func closedSignal(conn *nats.Conn) <-chan struct{} {
+	ch := make(chan struct{})
+	conn.SetClosedHandler(func(*nats.Conn) { close(ch) })
+	return ch
+}
+
+func TestMissingStreamIsCountedAndRetried(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	config := testConfig()
+	config.Threshold = 1
+	e, err := NewEndpoint("missing", Config{URL: s.ClientURL(), Endpoint: config})
+	require.NoError(t, err)
+
+	require.NoError(t, e.Write(testEvents("missing", 2)...))
+	eventually(t, func() bool {
+		var m notifications.EndpointMetrics
+		e.ReadMetrics(&m)
+		return m.Failures >= 4
+	}, "attempts without a stream fail and are retried")
+	createStream(t, js, "LATE", "registry.events.>")
+	require.NoError(t, e.Close())
+
+	var m notifications.EndpointMetrics
+	e.ReadMetrics(&m)
+	assert.Equal(t, 2, m.Successes)
+	assert.Equal(t, m.Failures, m.Statuses[StatusNoStream], "counted as failures under %q", StatusNoStream)
+	assert.Zero(t, m.Errors)
+	assert.Equal(t, []string{"missing-0", "missing-1"}, msgIDs(streamMessages(t, js, "LATE")))
+}
+
+func TestCreateStreamKeepsExistingStream(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	createStream(t, js, "OWNED", "registry.events.>")
+	e, err := NewEndpoint("existing", Config{
+		URL:          s.ClientURL(),
+		CreateStream: &StreamConfig{Name: "OWNED", Duplicates: time.Hour},
+		Endpoint:     testConfig(),
+	})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("existing", 3)...))
+	require.NoError(t, e.Close())
+	stream, err := js.Stream(t.Context(), "OWNED")
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, stream.CachedInfo().Config.Duplicates, "the operator's stream is left as it is")
+	assert.Equal(t, 3, streamCount(t, js, "OWNED"))
+}
+
+// TestDeliverWithoutAck publishes to a subject a plain subscriber answers
+// for nothing: the attempt ends on the timeout, or as soon as ctx is done.
+func TestDeliverWithoutAck(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, _ := dial(t, s)
+	sub, err := nc.SubscribeSync("registry.events.>") // a responder that never acks
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, nc.Flush())
+
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		cancel  bool
+		wantErr error
+	}{
+		{"timeout", 50 * time.Millisecond, false, natsjs.ErrAsyncPublishTimeout},
+		{"context done", time.Minute, true, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := nats.Connect(s.ClientURL())
+			require.NoError(t, err)
+			d, err := newDeliverer(conn, true, closedSignal(conn), Config{SubjectPrefix: DefaultSubjectPrefix}, tt.timeout)
+			require.NoError(t, err)
+			defer func() { require.NoError(t, d.Close()) }()
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tt.cancel {
+				go func() {
+					_, _ = sub.NextMsg(10 * time.Second) // published: now give up
+					cancel()
+				}()
+			}
+			started := time.Now()
+			got := d.Deliver(ctx, testEvents(tt.name, 3))
+			assert.Less(t, time.Since(started), 10*time.Second)
+			assert.Equal(t, notifications.Retry, got.Outcome)
+			assert.Empty(t, got.Status, "no answer: counted as an error")
+			assert.ErrorIs(t, got.Err, tt.wantErr)
+		})
+	}
+}
+
+func TestDeliverWhileDisconnected(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	conn, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Hour))
+	require.NoError(t, err)
+	d, err := newDeliverer(conn, true, closedSignal(conn), Config{SubjectPrefix: DefaultSubjectPrefix}, time.Second)
+	require.NoError(t, err)
+	stopServer(s)
+	eventually(t, func() bool { return !conn.IsConnected() }, "client sees the server gone")
+
+	got := d.Deliver(t.Context(), testEvents("down", 2))
+	assert.Equal(t, notifications.Retry, got.Outcome)
+	assert.Empty(t, got.Status)
+	assert.ErrorIs(t, got.Err, ErrNotConnected)
+	require.NoError(t, d.Close(), "closing a reconnecting connection")
+	assert.True(t, conn.IsClosed())
+}
+
+func TestCloseOwnedAndBorrowedConnections(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	createStream(t, js, "EVENTS", "registry.events.>")
+
+	borrowed, err := nats.Connect(s.ClientURL())
+	require.NoError(t, err)
+	defer borrowed.Close()
+	e, err := NewEndpoint("borrowed", Config{Conn: borrowed, Endpoint: testConfig()})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("borrowed", 2)...))
+	require.NoError(t, e.Close())
+	assert.True(t, borrowed.IsConnected(), "the caller's connection stays open")
+	assert.ErrorIs(t, e.Close(), notifications.ErrSinkClosed, "a second Close")
+	assert.ErrorIs(t, e.Write(testEvents("late", 1)...), notifications.ErrSinkClosed)
+
+	before := runtime.NumGoroutine()
+	for i := range 5 {
+		e, err := NewEndpoint("owned", Config{URL: s.ClientURL(), Endpoint: testConfig()})
+		require.NoError(t, err)
+		require.NoError(t, e.Write(testEvents(fmt.Sprintf("owned%d", i), 2)...))
+		require.NoError(t, e.Close())
+	}
+	// +2: require.Eventually polls from goroutines of its own. Five endpoints
+	// leaking one goroutine each would still fail.
+	eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, "Close releases the connection's goroutines")
+	assert.Equal(t, 2+5*2, streamCount(t, js, "EVENTS"), "every endpoint delivered before closing")
+}
+
+// TestCloseTimeoutCancelsWaitForAck closes an endpoint whose messages are
+// never acknowledged: Close returns after CloseTimeout, not after Timeout.
+func TestCloseTimeoutCancelsWaitForAck(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, _ := dial(t, s)
+	sub, err := nc.SubscribeSync("registry.events.>") // a responder that never acks
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	require.NoError(t, nc.Flush())
+
+	config := testConfig()
+	config.Timeout = time.Hour
+	config.CloseTimeout = 50 * time.Millisecond
+	config.Logger = quietLogger()
+	e, err := NewEndpoint("stuck", Config{URL: s.ClientURL(), Endpoint: config})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("stuck", 2)...))
+	_, err = sub.NextMsg(10 * time.Second)
+	require.NoError(t, err, "the endpoint published")
+
+	started := time.Now()
+	var undelivered *notifications.UndeliveredError
+	require.ErrorAs(t, e.Close(), &undelivered)
+	assert.Equal(t, 2, undelivered.Events)
+	assert.Less(t, time.Since(started), 10*time.Second)
+}
