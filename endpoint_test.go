@@ -160,7 +160,13 @@ func TestEndpointExpvarHidesHeaderValues(t *testing.T) {
 	config.Headers = http.Header{"Authorization": {"Bearer topsecret-value"}}
 	e := NewEndpoint("expvar-endpoint", rc.URL, config)
 	require.NoError(t, e.Write(testEvents("x", 2)...))
-	eventually(t, func() bool { return len(rc.received()) == 2 }, "delivered")
+	// The receiver records the envelope before it answers: wait for the
+	// sender to have counted the answer.
+	eventually(t, func() bool {
+		var m EndpointMetrics
+		e.ReadMetrics(&m)
+		return len(rc.received()) == 2 && m.Successes == 2
+	}, "delivered")
 
 	v := expvar.Get("registry").(*expvar.Map).Get("notifications").(*expvar.Map).Get("endpoints")
 	require.NotNil(t, v)
