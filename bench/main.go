@@ -110,6 +110,8 @@ type result struct {
 	allocsPerEv  float64
 	rxBytesPerEv float64 // receiver process; NaN when it shares this one
 	rxAllocsPerE float64
+	cpuPerEv     time.Duration // sender process CPU per event (the whole process when the receiver shares it)
+	rxCPUPerEv   time.Duration // receiver process CPU per event; 0 when it shares this one
 	dups, lost   int
 	bad          int
 	media        map[string]int
@@ -153,10 +155,12 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
 	stats, err := ctl.Wait(max(5*time.Minute, time.Duration(n)*10*time.Millisecond))
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&m1)
 	if err != nil {
 		return r, err
@@ -183,6 +187,8 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 	r.p50, r.p99 = percentile(all, 0.50), percentile(all, 0.99)
 	r.bytesPerEv = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
 	r.allocsPerEv = float64(m1.Mallocs-m0.Mallocs) / float64(n)
+	r.cpuPerEv = cpu / time.Duration(n)
+	r.rxCPUPerEv = stats.CPU / time.Duration(n)
 	if stats.Separate {
 		r.rxBytesPerEv = float64(stats.Bytes) / float64(n)
 		r.rxAllocsPerE = float64(stats.Mallocs) / float64(n)
@@ -284,6 +290,7 @@ type summary struct {
 	rate                    float64
 	p50, p99                time.Duration
 	bytes, allocs, rxB, rxA float64
+	cpu, rxCPU              time.Duration
 	dups, lost, bad         int
 	media                   []string
 	rounds                  int
@@ -307,6 +314,8 @@ func summarize(rs []result) summary {
 	s.allocs = f(func(r result) float64 { return r.allocsPerEv })
 	s.rxB = f(func(r result) float64 { return r.rxBytesPerEv })
 	s.rxA = f(func(r result) float64 { return r.rxAllocsPerE })
+	s.cpu = time.Duration(f(func(r result) float64 { return float64(r.cpuPerEv) }))
+	s.rxCPU = time.Duration(f(func(r result) float64 { return float64(r.rxCPUPerEv) }))
 	media := map[string]bool{}
 	for _, r := range rs {
 		s.dups += r.dups
@@ -339,8 +348,8 @@ func printTable(out io.Writer, o options, results []result) {
 	cpu := cpuModel()
 	fmt.Fprintf(out, "regnotify vs distribution v3.1.2 notifications — %s, GOMAXPROCS=%d, %s, %d writers, %d rounds each (medians), receiver in %s\n\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), cpu, o.writers, o.rounds, map[bool]string{true: "this process", false: "a child process"}[o.local])
-	fmt.Fprintln(out, "| receiver latency | pipeline | events/round | events/s | ×v3 | POSTs/round | events/POST | Write p50 | Write p99 | B/event | allocs/event | receiver allocs/event | dups/lost |")
-	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| receiver latency | pipeline | events/round | events/s | ×v3 | POSTs/round | events/POST | Write p50 | Write p99 | B/event | allocs/event | CPU/event | receiver allocs/event | receiver CPU/event | dups/lost |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	groups := map[string][]result{}
 	var keys []string
 	for _, r := range results {
@@ -366,12 +375,17 @@ func printTable(out io.Writer, o options, results []result) {
 		if v, ok := ref[s.latency]; ok && s.pipeline != v.pipeline {
 			ratio = fmt.Sprintf("**%.1f**", s.rate/v.rate)
 		}
-		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %.0f | %.1f | %v | %v | %.0f | %.1f | %s | %d/%d |\n",
+		rxCPU := "—"
+		if s.rxCPU > 0 {
+			rxCPU = roundDur(s.rxCPU).String()
+		}
+		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %.0f | %.1f | %v | %v | %.0f | %.1f | %v | %s | %s | %d/%d |\n",
 			s.latency, s.pipeline, s.events, s.rate, ratio, s.posts, s.events/s.posts,
-			roundDur(s.p50), roundDur(s.p99), s.bytes, s.allocs, fmtNaN(s.rxA, "%.1f"), s.dups, s.lost)
+			roundDur(s.p50), roundDur(s.p99), s.bytes, s.allocs, roundDur(s.cpu), fmtNaN(s.rxA, "%.1f"), rxCPU, s.dups, s.lost)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "events/s: first Write to the receiver's last answer. Write p50/p99: time.Since around each Write call.")
+	fmt.Fprintln(out, "events/s: first Write to the receiver's last answer; the receiver decodes each envelope, then waits the latency, then answers. Write p50/p99: time.Since around each Write call.")
+	fmt.Fprintln(out, "CPU/event: user+system CPU time of the sender process over the round (getrusage), per event; receiver CPU/event likewise for the receiver process.")
 	if o.local {
 		fmt.Fprintln(out, "B/event and allocs/event: this process over the round (runtime.MemStats), event building excluded, receiver decoding INCLUDED.")
 	} else {

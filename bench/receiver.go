@@ -34,14 +34,16 @@ type roundStats struct {
 	Media     map[string]int // POSTs per Content-Type
 	Mallocs   uint64         // receiver process heap allocations during the round
 	Bytes     uint64         // receiver process bytes allocated during the round
+	CPU       time.Duration  // receiver process CPU time during the round
 	Separate  bool           // the receiver ran in a process of its own
 	TimedOut  bool           // Wait gave up before all expected events came
 	BodyBytes int64          // request body bytes received
 }
 
-// receiver is the webhook receiver every pipeline posts to: it decodes each
-// envelope with encoding/json, counts events, duplicates (by ID) and POSTs,
-// and answers 200 once latency has passed since the request arrived.
+// receiver is the webhook receiver every pipeline posts to: it reads and
+// decodes each envelope with encoding/json, waits latency (the receiver's
+// own work or a network round trip, on top of decoding), counts events,
+// duplicates (by ID) and POSTs, and answers 200.
 type receiver struct {
 	mu      sync.Mutex
 	latency time.Duration
@@ -50,6 +52,7 @@ type receiver struct {
 	stats   roundStats
 	done    chan struct{} // closed when expect events were counted
 	mem0    runtime.MemStats
+	cpu0    time.Duration
 }
 
 func newReceiver() *receiver {
@@ -69,6 +72,7 @@ func (r *receiver) reset(expect int, latency time.Duration, separate bool) {
 	if separate {
 		runtime.GC()
 		runtime.ReadMemStats(&r.mem0)
+		r.cpu0 = processCPU()
 	}
 }
 
@@ -98,13 +102,13 @@ func (r *receiver) wait(timeout time.Duration) roundStats {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		s.Mallocs, s.Bytes = m.Mallocs-r.mem0.Mallocs, m.TotalAlloc-r.mem0.TotalAlloc
+		s.CPU = processCPU() - r.cpu0
 	}
 	return s
 }
 
 // ServeHTTP answers webhook POSTs.
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	start := time.Now()
 	body, err := io.ReadAll(req.Body)
 	var env notifications.Envelope
 	if err == nil {
@@ -113,8 +117,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	latency := r.latency
 	r.mu.Unlock()
-	if d := latency - time.Since(start); d > 0 {
-		time.Sleep(d)
+	if latency > 0 {
+		time.Sleep(latency)
 	}
 
 	r.mu.Lock()
