@@ -11,6 +11,14 @@ test: vet
 vet:
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
 
+# The comparison with distribution v3.1.2 (bench/, a module of its own), then
+# the main module's benchmarks and the heap held per pending event.
+BENCHFLAGS ?= -events 100000 -v3-events 5000 -rounds 3 -latencies 0,2ms -pending 100000
+bench:
+	cd bench && go run . $(BENCHFLAGS)
+	go test -run '^$$' -bench 'BenchmarkBroadcasterWrite|BenchmarkEndpointDeliver|BenchmarkEnvelopeEncode' -benchmem .
+	REGNOTIFY_HEAP_TEST=1 go test -count=1 -run '^TestHeapPerPendingEvent$$' -v .
+
 fuzz:
 	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
 	go test ./receiver -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)

@@ -1,0 +1,258 @@
+package notifications
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/opencontainers/go-digest"
+	"github.com/sirupsen/logrus"
+)
+
+// Benchmarks of the write path, end-to-end delivery and envelope encoding,
+// run by `make bench` (with the comparison against distribution v3 in
+// bench/). TestHeapPerPendingEvent runs only with REGNOTIFY_HEAP_TEST=1.
+
+// benchLogger discards log lines.
+func benchLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}
+
+// bridgeEvent returns a blob push event as the bridge builds it: a new
+// random ID, the time in UTC, the request, actor and source records, and a
+// blob target with a distinct digest and its URL.
+func bridgeEvent(i int) Event {
+	d := digest.FromString("layer-" + strconv.Itoa(i))
+	ev := Event{
+		ID:        uuid.NewString(),
+		Timestamp: time.Now().UTC(),
+		Action:    EventActionPush,
+		Request: RequestRecord{
+			ID: uuid.NewString(), Addr: "10.1.2.3:53422", Host: "registry.example.com",
+			Method: http.MethodPut, UserAgent: "docker/27.3.1 go/go1.22.7 git-commit/41ca978 kernel/6.8.0 os/linux arch/amd64",
+		},
+		Actor:  ActorRecord{Name: "ci-bot"},
+		Source: SourceRecord{Addr: "registry-0.registry.svc:5000", InstanceID: "4b0e2f3e-7f7c-4f0e-9a53-0d3c1f0a9b11"},
+	}
+	ev.Target.Type = EventTargetTypeBlob
+	ev.Target.Name = "library/bench"
+	ev.Target.Digest = d
+	ev.Target.URL = "https://registry.example.com/v2/library/bench/blobs/" + d.String()
+	return ev
+}
+
+// bridgeEvents returns n events built as the bridge builds them.
+func bridgeEvents(n int) []Event {
+	events := make([]Event, n)
+	for i := range events {
+		events[i] = bridgeEvent(i)
+	}
+	return events
+}
+
+// discardDeliverer accepts every batch at once: the fastest receiver.
+type discardDeliverer struct{ events atomic.Int64 }
+
+func (d *discardDeliverer) Deliver(_ context.Context, events []Event) Delivery {
+	d.events.Add(int64(len(events)))
+	return Delivery{Outcome: Accepted, Status: "200 OK"}
+}
+
+func (d *discardDeliverer) Close() error { return nil }
+
+// BenchmarkBroadcasterWrite measures Broadcaster.Write → Endpoint.Write, one
+// event per Write as the bridge writes, with an endpoint whose destination
+// accepts every batch at once (a Deliverer, so that the queue drains as fast
+// as it can and the write path is what is measured).
+func BenchmarkBroadcasterWrite(b *testing.B) {
+	events := bridgeEvents(1024)
+	open := func(b *testing.B) (*Broadcaster, *discardDeliverer) {
+		d := &discardDeliverer{}
+		e, err := NewDelivererEndpoint("bench", "discard", d, EndpointConfig{Logger: benchLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return NewBroadcaster(e), d
+	}
+	finish := func(b *testing.B, bc *Broadcaster, d *discardDeliverer, n int) {
+		b.StopTimer()
+		if err := bc.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if got := d.events.Load(); got != int64(n) {
+			b.Fatalf("delivered %d events, want %d", got, n)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		bc, d := open(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if err := bc.Write(events[i%len(events)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		finish(b, bc, d, b.N)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		bc, d := open(b)
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if err := bc.Write(events[i%len(events)]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+				n.Add(1)
+			}
+		})
+		finish(b, bc, d, int(n.Load()))
+	})
+}
+
+// benchReceiver is a webhook receiver for benchmarks: it reads each body,
+// answers 200 once latency has passed and counts POSTs. It does not decode,
+// so that the sender's work dominates the profile.
+func benchReceiver(b *testing.B, latency time.Duration) (*httptest.Server, *atomic.Int64) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		_, _ = io.Copy(io.Discard, r.Body)
+		if d := latency - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+		posts.Add(1)
+	}))
+	b.Cleanup(srv.Close)
+	return srv, &posts
+}
+
+// BenchmarkEndpointDeliver measures events delivered end to end: b.N events
+// written to an HTTP Endpoint, one per Write, then Close, which returns once
+// the receiver accepted them all. It reports events/s and POSTs per event.
+func BenchmarkEndpointDeliver(b *testing.B) {
+	events := bridgeEvents(4096)
+	for _, latency := range []time.Duration{0, 2 * time.Millisecond} {
+		b.Run("latency="+latency.String(), func(b *testing.B) {
+			srv, posts := benchReceiver(b, latency)
+			e := NewEndpoint("bench", srv.URL, EndpointConfig{Logger: benchLogger()})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := e.Write(events[i%len(events)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := e.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			var m EndpointMetrics
+			e.ReadMetrics(&m)
+			if m.Successes != b.N {
+				b.Fatalf("%d events accepted, want %d", m.Successes, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(posts.Load())/float64(b.N), "POSTs/event")
+		})
+	}
+}
+
+// BenchmarkEnvelopeEncode measures the JSON encoding of one envelope, as the
+// HTTP deliverer encodes it, of 1 and of 100 events.
+func BenchmarkEnvelopeEncode(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		events := bridgeEvents(n)
+		b.Run("events="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				body, err := json.Marshal(Envelope{Events: events})
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(body)
+			}
+			b.SetBytes(int64(size))
+			b.ReportMetric(float64(size)/float64(n), "B/event")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
+		})
+	}
+}
+
+// TestHeapPerPendingEvent measures the heap an endpoint holds per pending
+// event: 100,000 events, built as the bridge builds them, written while the
+// receiver holds the first POST without answering. It runs only with
+// REGNOTIFY_HEAP_TEST=1 (make bench sets it) and checks the ≤ 1 KiB target.
+func TestHeapPerPendingEvent(t *testing.T) {
+	if os.Getenv("REGNOTIFY_HEAP_TEST") != "1" {
+		t.Skip("set REGNOTIFY_HEAP_TEST=1 to measure the heap per pending event")
+	}
+	const n = 100_000
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	e := NewEndpoint("heap", srv.URL, EndpointConfig{Timeout: time.Minute, Logger: benchLogger()})
+	if err := e.Write(bridgeEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first POST never arrived")
+	}
+
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for i := 1; i <= n; i++ {
+		if err := e.Write(bridgeEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	var m EndpointMetrics
+	e.ReadMetrics(&m)
+	per := (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / n
+	t.Logf("heap per pending event: %.0f B (%d pending, HeapAlloc %d → %d)", per, m.Pending, m0.HeapAlloc, m1.HeapAlloc)
+	if m.Pending < n {
+		t.Errorf("%d events pending, want at least %d", m.Pending, n)
+	}
+	if per > 1024 {
+		t.Errorf("heap per pending event %.0f B, want ≤ 1 KiB", per)
+	}
+
+	close(release)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
