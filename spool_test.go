@@ -227,11 +227,16 @@ func TestEndpointSpoolRestart(t *testing.T) {
 	first.ReadMetrics(&m)
 	assert.Zero(t, m.Dropped, "spooled events are not dropped")
 
-	up := newReceiver(t, nil)
+	release := make(chan struct{})
+	up := newReceiver(t, func(int, http.ResponseWriter) int {
+		<-release
+		return http.StatusOK
+	})
 	second, err := OpenEndpoint("restart", up.URL, config)
 	require.NoError(t, err)
 	second.ReadMetrics(&m)
 	assert.Equal(t, len(want), m.Pending, "Pending counts the spool")
+	close(release)
 	later := testEvents("second", 2)
 	require.NoError(t, second.Write(later...))
 	require.NoError(t, second.Close())
