@@ -18,7 +18,7 @@ const (
 	DefaultBackoff      = time.Second
 	DefaultCloseTimeout = 5 * time.Second
 	DefaultSpoolSync    = time.Second
-	DefaultMaxBatch     = 500
+	DefaultMaxBatch     = 1000
 )
 
 // backoffJitter spreads every wait between attempts by up to ±20%.
@@ -57,7 +57,7 @@ type EndpointConfig struct {
 	// written blocks are waiting: they go out together, whole and in order,
 	// in at most 1 MiB of JSON. An idle endpoint sends a lone block at once.
 	// 1 sends each written block alone, as the original package did.
-	// Default 500.
+	// Default 1000.
 	MaxBatch int
 
 	// MaxPending is the most events the endpoint holds, in memory or in its

@@ -3,7 +3,6 @@ package notifications
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -75,6 +74,8 @@ type eventQueue struct {
 	metrics      *endpointMetrics
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
+
+	scratch []byte // the goroutine's buffer for measuring events' JSON
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -167,19 +168,42 @@ func (q *eventQueue) run() {
 // false once the queue is closed and empty, or aborted.
 func (q *eventQueue) take() ([]Event, int, time.Time, bool) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	for q.store.len() == 0 && !q.closed {
 		q.cond.Wait()
 	}
 	if q.aborted || q.store.len() == 0 {
+		q.mu.Unlock()
 		return nil, 0, time.Time{}, false
 	}
-	blocks, err := q.store.peek(q.maxBatch, maxEnvelopeBytes)
+	blocks, err := q.store.peek(q.maxBatch)
+	q.mu.Unlock()
 	if err != nil || len(blocks) == 0 {
 		q.log.WithError(err).Error("notifications: spool unreadable; delivery stopped")
 		return nil, 0, time.Time{}, false
 	}
+	blocks = q.fitEnvelope(blocks)
 	return flatten(blocks), len(blocks), blocks[0].written, true
+}
+
+// fitEnvelope returns the leading blocks whose events encode in at most
+// maxEnvelopeBytes of envelope JSON, at least one block. It runs on the
+// queue's goroutine, outside the mutex.
+func (q *eventQueue) fitEnvelope(blocks []queuedBlock) []queuedBlock {
+	if len(blocks) == 1 {
+		return blocks
+	}
+	size := len(`{"events":[]}`) - 1 // each event adds a comma but the first
+	for i, b := range blocks {
+		for j := range b.events {
+			var n int
+			n, q.scratch = eventJSONSize(&b.events[j], q.scratch)
+			size += n + 1
+		}
+		if size > maxEnvelopeBytes && i > 0 {
+			return blocks[:i]
+		}
+	}
+	return blocks
 }
 
 // Close stops accepting events and waits until the queue has drained, or
@@ -233,7 +257,7 @@ func (q *eventQueue) Close() error {
 // dropAll gives up everything in a store that will not keep it.
 func (q *eventQueue) dropAll() {
 	for q.store.len() > 0 {
-		blocks, err := q.store.peek(q.store.len(), math.MaxInt)
+		blocks, err := q.store.peek(q.store.len())
 		if err != nil || len(blocks) == 0 {
 			return
 		}

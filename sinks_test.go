@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +183,47 @@ func TestThresholdBackoffJitter(t *testing.T) {
 		seen[d] = true
 	}
 	assert.Greater(t, len(seen), 1, "waits are spread")
+}
+
+func TestEventQueueKeepsEnvelopesUnderOneMiB(t *testing.T) {
+	release := make(chan struct{})
+	next := &fakeSink{block: release}
+	q, _ := newTestQueue(next, 1000)
+	big := strings.Repeat("x", 100<<10) // ~100 KiB of JSON an event
+	require.NoError(t, q.Write(testEvents("first", 1)...)) // taken alone while the rest queue up
+	var want []string
+	for i := range 30 {
+		block := testEvents(fmt.Sprint("big-", i), 1+i%2)
+		for j := range block {
+			block[j].Target.URL = big
+		}
+		want = append(want, ids(block)...)
+		require.NoError(t, q.Write(block...))
+	}
+	close(release)
+	require.NoError(t, q.Close())
+	var got []string
+	for _, b := range next.blocks {
+		body, err := appendEnvelope(nil, b)
+		require.NoError(t, err)
+		if len(b) > 1 {
+			assert.LessOrEqual(t, len(body), maxEnvelopeBytes, "a batch of several blocks stays under 1 MiB")
+		}
+		got = append(got, ids(b)...)
+	}
+	assert.Equal(t, append([]string{"first-0"}, want...), got, "whole blocks, in order")
+	assert.Greater(t, len(next.blocks), 4, "the backlog went out in several envelopes")
+}
+
+func TestEventQueueSendsOversizedBlockAlone(t *testing.T) {
+	next := &fakeSink{}
+	q, _ := newTestQueue(next, 1000)
+	block := testEvents("huge", 12)
+	for i := range block {
+		block[i].Target.URL = strings.Repeat("y", 100<<10)
+	}
+	require.NoError(t, q.Write(block...))
+	require.NoError(t, q.Close())
+	require.Len(t, next.blocks, 1, "a block is never split to batch it")
+	assert.Len(t, next.blocks[0], 12)
 }

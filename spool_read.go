@@ -10,10 +10,10 @@ import (
 // Reading the spool back: peek reads the next batch from the segments,
 // through the page cache, and pop records that it was delivered.
 
-func (s *spool) peek(maxEvents, maxBytes int) ([]queuedBlock, error) {
+func (s *spool) peek(maxEvents int) ([]queuedBlock, error) {
 	s.peeked = s.peeked[:0]
 	var blocks []queuedBlock
-	n, size := 0, envelopeOverhead
+	n := 0
 	pos := s.read
 	for s.events > n {
 		b, next, err := s.readAt(pos)
@@ -23,16 +23,9 @@ func (s *spool) peek(maxEvents, maxBytes int) ([]queuedBlock, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The record holds the events' JSON: its size is theirs, less the
-		// written time and plus a comma.
-		recordJSON := int(next.off-pos.off) - recordHeaderSize - 8 + 1
-		if next.seq != pos.seq {
-			recordJSON = blockSizeBound(b.events)
-		}
-		if len(blocks) > 0 && (n+len(b.events) > maxEvents || size+recordJSON > maxBytes) {
+		if len(blocks) > 0 && n+len(b.events) > maxEvents {
 			break
 		}
-		size += recordJSON
 		blocks = append(blocks, b)
 		s.peeked = append(s.peeked, peekedBlock{end: next, events: len(b.events)})
 		n += len(b.events)

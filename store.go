@@ -17,9 +17,10 @@ type eventStore interface {
 	push(b queuedBlock) error
 
 	// peek returns the oldest blocks, whole and in order, as many as fit in
-	// maxEvents events and maxBytes of envelope JSON (at least one block),
-	// without removing them. It returns nothing when the store is empty.
-	peek(maxEvents, maxBytes int) ([]queuedBlock, error)
+	// maxEvents events (at least one block), without removing them. It
+	// returns nothing when the store is empty. The queue reads the blocks
+	// after releasing its mutex: later pushes must not modify them.
+	peek(maxEvents int) ([]queuedBlock, error)
 
 	// pop removes the n oldest blocks, which a peek returned.
 	pop(n int) error
@@ -50,23 +51,16 @@ func (m *memoryStore) push(b queuedBlock) error {
 	return nil
 }
 
-func (m *memoryStore) peek(maxEvents, maxBytes int) ([]queuedBlock, error) {
+func (m *memoryStore) peek(maxEvents int) ([]queuedBlock, error) {
 	if m.head == len(m.blocks) {
 		return nil, nil
 	}
-	end, n, size := m.head+1, len(m.blocks[m.head].events), 0
-	if end < len(m.blocks) && n < maxEvents {
-		size = blockSizeBound(m.blocks[m.head].events)
-	}
+	end, n := m.head+1, len(m.blocks[m.head].events)
 	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
-		bound := blockSizeBound(m.blocks[end].events)
-		if envelopeOverhead+size+bound > maxBytes {
-			break
-		}
 		n += len(m.blocks[end].events)
-		size += bound
 		end++
 	}
+	// The capacity is cut at end, so that a push appends elsewhere.
 	return m.blocks[m.head:end:end], nil
 }
 
@@ -109,23 +103,4 @@ func flatten(blocks []queuedBlock) []Event {
 		out = append(out, b.events...)
 	}
 	return out
-}
-
-// envelopeOverhead is the JSON an envelope adds around its events.
-const envelopeOverhead = len(`{"events":[]}`)
-
-// blockSizeBound returns an upper bound of the JSON size of events in an
-// envelope: every string may be escaped to six bytes a byte, and the
-// field names, punctuation and timestamp take less than eventFixedBound.
-func blockSizeBound(events []Event) int {
-	const eventFixedBound = 512
-	n := 0
-	for i := range events {
-		e := &events[i]
-		strs := len(e.ID) + len(e.Action) + len(e.Target.Type) + len(e.Target.Name) + len(e.Target.Digest) +
-			len(e.Target.Tag) + len(e.Target.URL) + len(e.Request.ID) + len(e.Request.Addr) + len(e.Request.Host) +
-			len(e.Request.Method) + len(e.Request.UserAgent) + len(e.Actor.Name) + len(e.Source.Addr) + len(e.Source.InstanceID)
-		n += eventFixedBound + 6*strs
-	}
-	return n
 }

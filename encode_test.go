@@ -1,0 +1,90 @@
+package notifications
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// awkward holds strings every escaping rule of encoding/json applies to.
+var awkward = []string{"", "a", "<>&", "\"\\", "\b\f\n\r\t\x00\x01\x1f\x7f", "\u2028\u2029", "\xff\xfe",
+	"héllo", "日本", "\xe2\x80", "a\u2028b<c", "🙂"}
+
+func randomString(r *rand.Rand) string {
+	var b []byte
+	for range r.IntN(6) {
+		if r.IntN(3) == 0 {
+			b = append(b, byte(r.IntN(256)))
+		} else {
+			b = append(b, awkward[r.IntN(len(awkward))]...)
+		}
+	}
+	return string(b)
+}
+
+func randomEvent(r *rand.Rand) Event {
+	var e Event
+	e.ID, e.Action = randomString(r), randomString(r)
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 3600+1800), time.FixedZone("y", -7*3600), time.FixedZone("s", 3600+17), time.Local}
+	e.Timestamp = time.Unix(r.Int64N(1<<34)-1<<33, r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
+	if r.IntN(4) == 0 {
+		e.Timestamp = time.Time{}
+	}
+	e.Target.Type, e.Target.Name, e.Target.Tag, e.Target.URL = randomString(r), randomString(r), randomString(r), randomString(r)
+	e.Target.Digest = digest.Digest(randomString(r))
+	e.Request = RequestRecord{randomString(r), randomString(r), randomString(r), randomString(r), randomString(r)}
+	e.Actor.Name = randomString(r)
+	e.Source = SourceRecord{randomString(r), randomString(r)}
+	return e
+}
+
+// checkEncoding fails unless appendEnvelope writes what encoding/json does.
+func checkEncoding(t *testing.T, events []Event) {
+	t.Helper()
+	want, wantErr := json.Marshal(Envelope{Events: events})
+	got, gotErr := appendEnvelope([]byte("prefix"), events)
+	if (wantErr != nil) != (gotErr != nil) || !bytes.Equal(want, bytes.TrimPrefix(got, []byte("prefix"))) {
+		t.Fatalf("encoding differs\nencoding/json %s (%v)\nappendEnvelope %s (%v)", want, wantErr, got, gotErr)
+	}
+	for i := range events {
+		size, _ := eventJSONSize(&events[i], nil)
+		one, _ := json.Marshal(&events[i])
+		if wantErr == nil && size != len(one) {
+			t.Fatalf("eventJSONSize %d, encoding/json wrote %d bytes", size, len(one))
+		}
+	}
+}
+
+func TestAppendEnvelopeMatchesEncodingJSON(t *testing.T) {
+	checkEncoding(t, nil)
+	checkEncoding(t, []Event{goldenEvent(), {}})
+	checkEncoding(t, testEvents("t", 3))
+	for b := range 256 {
+		checkEncoding(t, []Event{{ID: string([]byte{byte(b)}), Timestamp: time.Now()}})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		events := make([]Event, 1+r.IntN(3))
+		for i := range events {
+			events[i] = randomEvent(r)
+		}
+		checkEncoding(t, events)
+	}
+	// Times encoding/json refuses: the encoder returns its error.
+	checkEncoding(t, []Event{{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}})
+	checkEncoding(t, []Event{{Timestamp: time.Date(2020, 1, 1, 0, 0, 0, 0, time.FixedZone("far", 25*3600))}})
+}
+
+func FuzzAppendEnvelope(f *testing.F) {
+	f.Add("id", "push", "library/hello", "docker/1.6 <&>", int64(0))
+	f.Add("\xff", "\u2028", "", "\x00", int64(-1))
+	f.Fuzz(func(t *testing.T, id, action, name, userAgent string, nanos int64) {
+		e := Event{ID: id, Action: action, Timestamp: time.Unix(0, nanos)}
+		e.Target.Name, e.Request.UserAgent = name, userAgent
+		checkEncoding(t, []Event{e, goldenEvent()})
+	})
+}
