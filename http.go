@@ -1,10 +1,8 @@
 package notifications
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,13 +53,11 @@ type httpDeliverer struct {
 	signer    *signer            // nil: requests are not signed
 	log       logrus.FieldLogger // the endpoint's logger, set by newEndpoint
 
-	// last caches the body of the latest batch, so that a retry of the same
-	// batch (the same slice) sends the same bytes without encoding again.
-	last struct {
-		first *Event
-		n     int
-		body  []byte
-	}
+	// bodies encodes each batch once, for all its attempts.
+	bodies bodyBuffers
+
+	// statuses caches the metrics key of each status code seen.
+	statuses map[int]string
 }
 
 var _ Deliverer = (*httpDeliverer)(nil)
@@ -94,22 +90,23 @@ func newTransport() *http.Transport {
 
 // Deliver POSTs events as one envelope and classifies the answer.
 func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
-	body, err := h.encode(events)
+	body, err := h.bodies.forBatch(events)
 	if err != nil {
 		return Delivery{Outcome: Reject, Err: fmt.Errorf("encoding envelope: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, nil)
 	if err != nil {
 		return Delivery{Outcome: Retry, Err: err}
 	}
+	h.bodies.attach(req, body)
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
 	req.Header.Set("Content-Type", EventsMediaType)
 	if h.signer != nil {
-		h.signer.sign(req.Header, events, body)
+		h.signer.sign(req.Header, events, body.bytes)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
@@ -121,10 +118,7 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 		return h.redirectNotFollowed(resp)
 	}
 
-	d := Delivery{
-		Outcome: h.policy(resp.StatusCode),
-		Status:  fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode)),
-	}
+	d := Delivery{Outcome: h.policy(resp.StatusCode), Status: h.statusKey(resp.StatusCode)}
 	if d.Outcome != Accepted {
 		d.Err = fmt.Errorf("response status %s unaccepted", d.Status)
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
@@ -134,25 +128,22 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	return d
 }
 
-// encode returns the envelope JSON for events, reusing the bytes of the
-// previous call when events is the same slice.
-func (h *httpDeliverer) encode(events []Event) ([]byte, error) {
-	if len(events) > 0 && h.last.first == &events[0] && h.last.n == len(events) {
-		return h.last.body, nil
+// statusKey returns the metrics key of code, such as "200 OK".
+func (h *httpDeliverer) statusKey(code int) string {
+	key, ok := h.statuses[code]
+	if !ok {
+		if h.statuses == nil {
+			h.statuses = make(map[int]string)
+		}
+		key = fmt.Sprintf("%d %s", code, http.StatusText(code))
+		h.statuses[code] = key
 	}
-	body, err := json.Marshal(Envelope{Events: events})
-	if err != nil {
-		return nil, err
-	}
-	if len(events) > 0 {
-		h.last.first, h.last.n, h.last.body = &events[0], len(events), body
-	}
-	return body, nil
+	return key
 }
 
 // Close drops the idle connections of the deliverer's transport.
 func (h *httpDeliverer) Close() error {
-	h.last.first, h.last.body = nil, nil
+	h.bodies.reset()
 	h.transport.CloseIdleConnections()
 	return nil
 }

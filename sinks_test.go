@@ -189,7 +189,7 @@ func TestEventQueueKeepsEnvelopesUnderOneMiB(t *testing.T) {
 	release := make(chan struct{})
 	next := &fakeSink{block: release}
 	q, _ := newTestQueue(next, 1000)
-	big := strings.Repeat("x", 100<<10) // ~100 KiB of JSON an event
+	big := strings.Repeat("x", 100<<10)                    // ~100 KiB of JSON an event
 	require.NoError(t, q.Write(testEvents("first", 1)...)) // taken alone while the rest queue up
 	var want []string
 	for i := range 30 {
