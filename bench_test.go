@@ -176,22 +176,30 @@ func BenchmarkEndpointDeliver(b *testing.B) {
 // BenchmarkEnvelopeEncode measures the JSON encoding of one envelope, as the
 // HTTP deliverer encodes it, of 1 and of 100 events.
 func BenchmarkEnvelopeEncode(b *testing.B) {
-	for _, n := range []int{1, 100} {
-		events := bridgeEvents(n)
-		b.Run("events="+strconv.Itoa(n), func(b *testing.B) {
-			b.ReportAllocs()
-			var size int
-			for b.Loop() {
-				body, err := json.Marshal(Envelope{Events: events})
-				if err != nil {
-					b.Fatal(err)
+	encoders := []struct {
+		name   string
+		encode func(buf []byte, events []Event) ([]byte, error)
+	}{
+		{"append", appendEnvelope}, // what endpoints use: into a reused buffer
+		{"encoding-json", func(_ []byte, events []Event) ([]byte, error) { return json.Marshal(Envelope{Events: events}) }},
+	}
+	for _, enc := range encoders {
+		for _, n := range []int{1, 100, 1000} {
+			events := bridgeEvents(n)
+			b.Run(enc.name+"/events="+strconv.Itoa(n), func(b *testing.B) {
+				b.ReportAllocs()
+				var buf []byte
+				for b.Loop() {
+					var err error
+					if buf, err = enc.encode(buf[:0], events); err != nil {
+						b.Fatal(err)
+					}
 				}
-				size = len(body)
-			}
-			b.SetBytes(int64(size))
-			b.ReportMetric(float64(size)/float64(n), "B/event")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
-		})
+				b.SetBytes(int64(len(buf)))
+				b.ReportMetric(float64(len(buf))/float64(n), "B/event")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
+			})
+		}
 	}
 }
 

@@ -169,30 +169,117 @@ func appendEnvelope(dst []byte, events []Event) ([]byte, error) {
 		return append(dst, "{}"...), nil
 	}
 	start := len(dst)
-	dst = append(dst, `{"events":[`...)
+	dst, err := appendEventArray(append(dst, `{"events":`...), events)
+	if err != nil {
+		return dst[:start], err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendEventArray appends the JSON array of events to dst, as json.Marshal
+// would write it.
+func appendEventArray(dst []byte, events []Event) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, '[')
 	for i := range events {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		var ok bool
 		if dst, ok = appendEvent(dst, &events[i]); !ok {
-			body, err := json.Marshal(Envelope{Events: events})
+			body, err := json.Marshal(events)
 			if err != nil {
 				return dst[:start], err
 			}
 			return append(dst[:start], body...), nil
 		}
 	}
-	return append(dst, "]}"...), nil
+	return append(dst, ']'), nil
 }
 
-// eventJSONSize returns the length of the JSON of e, as appendEvent writes
-// it, using scratch as working space; it returns the grown scratch.
-func eventJSONSize(e *Event, scratch []byte) (int, []byte) {
-	out, ok := appendEvent(scratch[:0], e)
-	if !ok {
-		body, _ := json.Marshal(e)
-		return len(body), scratch
+// jsonStringLen returns the length of appendJSONString(nil, s).
+func jsonStringLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if !jsonSafe[b] {
+				switch b {
+				case '\\', '"', '\b', '\f', '\n', '\r', '\t':
+					n++
+				default:
+					n += 5
+				}
+			}
+			i++
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			n += 5 // one byte becomes \ufffd
+		case c == '\u2028' || c == '\u2029':
+			n += 3 // three bytes become \u202X
+		}
+		i += size
 	}
-	return len(out), out
+	return n
+}
+
+// rfc3339NanoLen returns the length of t formatted as time.RFC3339Nano, for
+// a time that timeEncodable accepts.
+func rfc3339NanoLen(t time.Time) int {
+	n := len("2006-01-02T15:04:05")
+	if ns := t.Nanosecond(); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		n += 1 + digits
+	}
+	if _, offset := t.Zone(); offset == 0 {
+		return n + 1 // Z
+	}
+	return n + len("-07:00")
+}
+
+// eventJSONSize returns the length of the JSON of e, as appendEvent (or,
+// for a timestamp it refuses, encoding/json) writes it, without writing it.
+func eventJSONSize(e *Event) int {
+	if !timeEncodable(e.Timestamp) {
+		body, _ := json.Marshal(e)
+		return len(body)
+	}
+	n := len(`{"timestamp":"","target":{},"request":{"id":,"method":,"useragent":},"actor":{},"source":{}}`) +
+		rfc3339NanoLen(e.Timestamp) +
+		jsonStringLen(e.Request.ID) + jsonStringLen(e.Request.Method) + jsonStringLen(e.Request.UserAgent)
+	// The commas between the fields always present are in n already; an
+	// optional field brings its own.
+	optional := func(key, value string, commaBefore bool) int {
+		if value == "" {
+			return 0
+		}
+		m := len(key) + jsonStringLen(value)
+		if commaBefore {
+			m++
+		}
+		return m
+	}
+	n += optional(`"id":`, e.ID, true) // the comma goes before "timestamp"
+	n += optional(`"action":`, e.Action, true)
+	first := true
+	for _, f := range [...]struct{ key, value string }{
+		{`"type":`, e.Target.Type}, {`"name":`, e.Target.Name}, {`"digest":`, string(e.Target.Digest)},
+		{`"tag":`, e.Target.Tag}, {`"url":`, e.Target.URL},
+	} {
+		if f.value != "" {
+			n += optional(f.key, f.value, !first)
+			first = false
+		}
+	}
+	n += optional(`"addr":`, e.Request.Addr, true) + optional(`"host":`, e.Request.Host, true)
+	n += optional(`"name":`, e.Actor.Name, false)
+	n += optional(`"addr":`, e.Source.Addr, false) + optional(`"instanceID":`, e.Source.InstanceID, e.Source.Addr != "")
+	return n
 }

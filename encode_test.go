@@ -51,7 +51,7 @@ func checkEncoding(t *testing.T, events []Event) {
 		t.Fatalf("encoding differs\nencoding/json %s (%v)\nappendEnvelope %s (%v)", want, wantErr, got, gotErr)
 	}
 	for i := range events {
-		size, _ := eventJSONSize(&events[i], nil)
+		size := eventJSONSize(&events[i])
 		one, _ := json.Marshal(&events[i])
 		if wantErr == nil && size != len(one) {
 			t.Fatalf("eventJSONSize %d, encoding/json wrote %d bytes", size, len(one))

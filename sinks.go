@@ -75,8 +75,6 @@ type eventQueue struct {
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
 
-	scratch []byte // the goroutine's buffer for measuring events' JSON
-
 	mu      sync.Mutex
 	cond    *sync.Cond
 	closed  bool          // no more writes
@@ -195,9 +193,7 @@ func (q *eventQueue) fitEnvelope(blocks []queuedBlock) []queuedBlock {
 	size := len(`{"events":[]}`) - 1 // each event adds a comma but the first
 	for i, b := range blocks {
 		for j := range b.events {
-			var n int
-			n, q.scratch = eventJSONSize(&b.events[j], q.scratch)
-			size += n + 1
+			size += eventJSONSize(&b.events[j]) + 1
 		}
 		if size > maxEnvelopeBytes && i > 0 {
 			return blocks[:i]

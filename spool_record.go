@@ -38,16 +38,15 @@ var (
 
 // encodeRecord returns the record for b.
 func encodeRecord(b queuedBlock) ([]byte, error) {
-	events, err := json.Marshal(b.events)
+	rec := make([]byte, recordHeaderSize+8, recordHeaderSize+8+700*len(b.events))
+	rec, err := appendEventArray(rec, b.events)
 	if err != nil {
 		return nil, err
 	}
-	rec := make([]byte, recordHeaderSize+8+len(events))
 	copy(rec, recordMagic[:])
-	binary.BigEndian.PutUint32(rec[4:], uint32(8+len(events)))
+	binary.BigEndian.PutUint32(rec[4:], uint32(len(rec)-recordHeaderSize))
 	binary.BigEndian.PutUint32(rec[8:], uint32(len(b.events)))
 	binary.BigEndian.PutUint64(rec[16:], uint64(b.written.UnixNano()))
-	copy(rec[24:], events)
 	binary.BigEndian.PutUint32(rec[12:], recordChecksum(rec))
 	return rec, nil
 }
