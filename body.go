@@ -24,24 +24,88 @@ type bodyBuffers struct {
 	// The current batch, as the retrying sink passes the same slice again
 	// for a retry. Keeping first keeps that memory alive, so a later batch
 	// cannot be mistaken for it.
-	first   *Event
-	n       int
-	current *bodyBuffer
+	current encodedBatch
+
+	// prepared are batches encoded ahead of their Deliver, oldest first.
+	prepared []encodedBatch
 }
 
+// encodedBatch is a batch, known by its slice, with its envelope.
+type encodedBatch struct {
+	first *Event
+	n     int
+	body  *bodyBuffer
+}
+
+func (e encodedBatch) is(events []Event) bool {
+	return e.body != nil && len(events) > 0 && e.first == &events[0] && e.n == len(events)
+}
+
+// maxPrepared bounds the batches encoded ahead.
+const maxPrepared = 2
+
 // maxFreeBodies bounds the buffers kept for reuse.
-const maxFreeBodies = 2
+const maxFreeBodies = 3
 
 // forBatch returns the envelope of events: the bytes of the previous call
-// when events is the same slice, or a fresh encoding in a recycled buffer.
-// It is called from one goroutine at a time.
+// when events is the same slice, those prepare made for it, or a fresh
+// encoding in a recycled buffer. It is called from one goroutine at a time.
 func (bb *bodyBuffers) forBatch(events []Event) (*bodyBuffer, error) {
-	if len(events) > 0 && bb.current != nil && bb.first == &events[0] && bb.n == len(events) {
-		return bb.current, nil
+	bb.mu.Lock()
+	if bb.current.is(events) {
+		defer bb.mu.Unlock()
+		return bb.current.body, nil
+	}
+	bb.releaseLocked(bb.current.body)
+	bb.current = encodedBatch{}
+	for i, p := range bb.prepared {
+		if p.is(events) {
+			for _, older := range bb.prepared[:i] {
+				bb.releaseLocked(older.body)
+			}
+			bb.prepared = append(bb.prepared[:0], bb.prepared[i+1:]...)
+			bb.current = p
+			bb.mu.Unlock()
+			return p.body, nil
+		}
+	}
+	bb.mu.Unlock()
+	b, err := bb.encode(events)
+	if err != nil {
+		return nil, err
 	}
 	bb.mu.Lock()
-	bb.releaseLocked(bb.current)
-	bb.current, bb.first, bb.n = nil, nil, 0
+	bb.current = encodedBatch{n: len(events), body: b}
+	if len(events) > 0 {
+		bb.current.first = &events[0]
+	}
+	bb.mu.Unlock()
+	return b, nil
+}
+
+// prepare encodes events ahead of their Deliver. It may run while another
+// goroutine delivers the previous batch.
+func (bb *bodyBuffers) prepare(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	b, err := bb.encode(events)
+	if err != nil {
+		return // Deliver will meet the error itself
+	}
+	bb.mu.Lock()
+	defer bb.mu.Unlock()
+	if len(bb.prepared) == maxPrepared {
+		bb.releaseLocked(bb.prepared[0].body)
+		bb.prepared = append(bb.prepared[:0], bb.prepared[1:]...)
+	}
+	bb.prepared = append(bb.prepared, encodedBatch{first: &events[0], n: len(events), body: b})
+}
+
+// encode writes the envelope of events into a recycled or new buffer held
+// once (by the caller).
+func (bb *bodyBuffers) encode(events []Event) (*bodyBuffer, error) {
+	bb.mu.Lock()
 	var b *bodyBuffer
 	if k := len(bb.free); k > 0 {
 		b, bb.free = bb.free[k-1], bb.free[:k-1]
@@ -55,10 +119,6 @@ func (bb *bodyBuffers) forBatch(events []Event) (*bodyBuffer, error) {
 	if b.bytes, err = appendEnvelope(b.bytes[:0], events); err != nil {
 		bb.release(b)
 		return nil, err
-	}
-	bb.current = b
-	if len(events) > 0 {
-		bb.first, bb.n = &events[0], len(events)
 	}
 	return b, nil
 }
@@ -97,8 +157,12 @@ func (bb *bodyBuffers) releaseLocked(b *bodyBuffer) {
 func (bb *bodyBuffers) reset() {
 	bb.mu.Lock()
 	defer bb.mu.Unlock()
-	bb.releaseLocked(bb.current)
-	bb.current, bb.first, bb.n = nil, nil, 0
+	bb.releaseLocked(bb.current.body)
+	bb.current = encodedBatch{}
+	for _, p := range bb.prepared {
+		bb.releaseLocked(p.body)
+	}
+	bb.prepared = nil
 	bb.free = nil
 }
 

@@ -284,7 +284,11 @@ func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoin
 	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff, MaxBackoff: config.MaxBackoff, Jitter: backoffJitter}
 	deliver := newDeliverySink(name, d, e.metrics)
 	retry := newRetryingSink(deliver, policy, config.Threshold, config.MaxEventAge, e.giveUp)
-	e.Sink = newIgnoreFilter(newEventQueue(name, retry, store, config, e.metrics, e.giveUp), config.Ignore)
+	var prepare func([]Event)
+	if p, ok := d.(preparer); ok {
+		prepare = p.prepare
+	}
+	e.Sink = newIgnoreFilter(newEventQueue(name, retry, store, config, e.metrics, e.giveUp, prepare), config.Ignore)
 	register(e)
 	return e, nil
 }

@@ -128,6 +128,10 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	return d
 }
 
+// prepare encodes the batch that will follow the one being delivered, so
+// that it is ready when that delivery ends. The queue calls it.
+func (h *httpDeliverer) prepare(events []Event) { h.bodies.prepare(events) }
+
 // statusKey returns the metrics key of code, such as "200 OK".
 func (h *httpDeliverer) statusKey(code int) string {
 	key, ok := h.statuses[code]

@@ -74,6 +74,8 @@ type eventQueue struct {
 	metrics      *endpointMetrics
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
+	prepare      func(events []Event) // nil: the deliverer encodes when it delivers
+	ahead        *batch               // prepared by write; used by take when still right
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -85,8 +87,9 @@ type eventQueue struct {
 var _ Sink = (*eventQueue)(nil)
 
 // newEventQueue starts a queue over store; store.len() events already in it
-// count as pending.
-func newEventQueue(name string, next Sink, store eventStore, config EndpointConfig, metrics *endpointMetrics, giveUp giveUpFunc) *eventQueue {
+// count as pending. prepare, when not nil, gets the next batch ready while
+// the current one is delivered.
+func newEventQueue(name string, next Sink, store eventStore, config EndpointConfig, metrics *endpointMetrics, giveUp giveUpFunc, prepare func([]Event)) *eventQueue {
 	q := &eventQueue{
 		name:         name,
 		next:         next,
@@ -97,6 +100,7 @@ func newEventQueue(name string, next Sink, store eventStore, config EndpointConf
 		metrics:      metrics,
 		giveUp:       giveUp,
 		log:          config.Logger,
+		prepare:      prepare,
 		done:         make(chan struct{}),
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -138,22 +142,22 @@ func (q *eventQueue) Write(events ...Event) error {
 func (q *eventQueue) run() {
 	defer close(q.done)
 	for {
-		batch, blocks, written, ok := q.take()
+		b, ok := q.take()
 		if !ok {
 			return
 		}
-		err := q.next.Write(batch...)
+		err := q.write(b)
 		if errors.Is(err, ErrSinkClosed) {
 			return // aborted by Close: the batch stays in the store
 		}
 		q.mu.Lock()
-		popErr := q.store.pop(blocks)
+		popErr := q.store.pop(b.blocks)
 		q.mu.Unlock()
-		q.metrics.finished(len(batch))
+		q.metrics.finished(len(b.events))
 		if err == nil {
-			q.metrics.delivered(len(batch), time.Since(written))
+			q.metrics.delivered(len(b.events), time.Since(b.written))
 		} else {
-			q.log.WithError(err).WithField("events", len(batch)).Error("notifications: events not delivered")
+			q.log.WithError(err).WithField("events", len(b.events)).Error("notifications: events not delivered")
 		}
 		if popErr != nil {
 			q.log.WithError(popErr).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
@@ -161,26 +165,44 @@ func (q *eventQueue) run() {
 	}
 }
 
-// take waits for stored blocks and returns the next batch: its events, how
-// many blocks it spans and when its first block was written. It returns
-// false once the queue is closed and empty, or aborted.
-func (q *eventQueue) take() ([]Event, int, time.Time, bool) {
+// batch is what the queue hands to the next sink at once: the events of
+// whole blocks, how many blocks, and when the first was written.
+type batch struct {
+	events  []Event
+	blocks  int
+	written time.Time
+	trimmed bool // fitEnvelope left blocks out that maxBatch allowed
+}
+
+// take waits for stored blocks and returns the next batch. It returns false
+// once the queue is closed and empty, or aborted.
+func (q *eventQueue) take() (batch, bool) {
 	q.mu.Lock()
 	for q.store.len() == 0 && !q.closed {
 		q.cond.Wait()
 	}
 	if q.aborted || q.store.len() == 0 {
 		q.mu.Unlock()
-		return nil, 0, time.Time{}, false
+		return batch{}, false
 	}
 	blocks, err := q.store.peek(q.maxBatch)
 	q.mu.Unlock()
 	if err != nil || len(blocks) == 0 {
 		q.log.WithError(err).Error("notifications: spool unreadable; delivery stopped")
-		return nil, 0, time.Time{}, false
+		return batch{}, false
 	}
-	blocks = q.fitEnvelope(blocks)
-	return flatten(blocks), len(blocks), blocks[0].written, true
+	ahead := q.ahead
+	q.ahead = nil
+	if ahead != nil && (len(blocks) == ahead.blocks || ahead.trimmed && len(blocks) > ahead.blocks) {
+		return *ahead, true // prepared while the previous batch was out, and still the right one
+	}
+	return q.batchOf(blocks), true
+}
+
+// batchOf makes the batch of the leading blocks that fit in an envelope.
+func (q *eventQueue) batchOf(blocks []queuedBlock) batch {
+	fitted := q.fitEnvelope(blocks)
+	return batch{events: flatten(fitted), blocks: len(fitted), written: fitted[0].written, trimmed: len(fitted) < len(blocks)}
 }
 
 // fitEnvelope returns the leading blocks whose events encode in at most

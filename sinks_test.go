@@ -15,7 +15,7 @@ import (
 func newTestQueue(next Sink, maxBatch int) (*eventQueue, *endpointMetrics) {
 	m := newEndpointMetrics()
 	config := EndpointConfig{MaxBatch: maxBatch, CloseTimeout: -1, Logger: logrus.StandardLogger()}
-	return newEventQueue("test", next, &memoryStore{}, config, m, noGiveUp), m
+	return newEventQueue("test", next, &memoryStore{}, config, m, noGiveUp, nil), m
 }
 
 // noGiveUp is a giveUpFunc for sinks that must not give anything up.

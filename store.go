@@ -52,16 +52,22 @@ func (m *memoryStore) push(b queuedBlock) error {
 }
 
 func (m *memoryStore) peek(maxEvents int) ([]queuedBlock, error) {
-	if m.head == len(m.blocks) {
-		return nil, nil
+	return m.peekAfter(0, maxEvents), nil
+}
+
+// peekAfter is peek, past the skip oldest blocks. The capacity of what it
+// returns is cut, so that a push appends elsewhere.
+func (m *memoryStore) peekAfter(skip, maxEvents int) []queuedBlock {
+	start := m.head + skip
+	if start >= len(m.blocks) {
+		return nil
 	}
-	end, n := m.head+1, len(m.blocks[m.head].events)
+	end, n := start+1, len(m.blocks[start].events)
 	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
 		n += len(m.blocks[end].events)
 		end++
 	}
-	// The capacity is cut at end, so that a push appends elsewhere.
-	return m.blocks[m.head:end:end], nil
+	return m.blocks[start:end:end]
 }
 
 func (m *memoryStore) pop(n int) error {
