@@ -10,16 +10,27 @@ import (
 // ManifestListener describes a set of methods for listening to events related
 // to manifests.
 type ManifestListener interface {
+	// ManifestPushed is called after sm was stored in repo.
 	ManifestPushed(repo storage.Repository, sm *manifest.SignedManifest) error
+
+	// ManifestPulled is called after sm was read from repo.
 	ManifestPulled(repo storage.Repository, sm *manifest.SignedManifest) error
+
+	// ManifestDeleted is called after sm, as it was, was deleted from repo.
 	ManifestDeleted(repo storage.Repository, sm *manifest.SignedManifest) error
 }
 
 // LayerListener describes a listener that can respond to layer related
 // events.
 type LayerListener interface {
+	// LayerPushed is called after an upload of layer to repo finished.
 	LayerPushed(repo storage.Repository, layer storage.Layer) error
+
+	// LayerPulled is called after layer was fetched from repo.
 	LayerPulled(repo storage.Repository, layer storage.Layer) error
+
+	// LayerDeleted is part of the original interface; the storage
+	// interfaces of that era have no layer delete, so Listen never calls it.
 	LayerDeleted(repo storage.Repository, layer storage.Layer) error
 }
 

@@ -40,6 +40,7 @@ type UndeliveredError struct {
 	Spooled bool
 }
 
+// Error says how many events were left and where, naming the endpoint.
 func (e *UndeliveredError) Error() string {
 	where := "dropped"
 	if e.Spooled {
