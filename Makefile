@@ -17,7 +17,6 @@ BENCHFLAGS ?= -events 100000 -v3-events 5000 -rounds 3 -latencies 0,2ms -pending
 bench:
 	cd bench && go run . $(BENCHFLAGS)
 	go test -run '^$$' -bench 'BenchmarkBroadcasterWrite|BenchmarkEndpointDeliver|BenchmarkEnvelopeEncode' -benchmem .
-	REGNOTIFY_HEAP_TEST=1 go test -count=1 -run '^TestHeapPerPendingEvent$$' -v .
 
 fuzz:
 	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
