@@ -12,7 +12,8 @@ vet:
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
 
 # The comparison with distribution v3.1.2 (bench/, a module of its own), then
-# the main module's benchmarks and the heap held per pending event.
+# the main module's benchmarks; the bench program also measures the heap held
+# per pending event.
 BENCHFLAGS ?= -events 100000 -v3-events 5000 -rounds 3 -latencies 0,2ms -pending 100000
 bench:
 	cd bench && go run . $(BENCHFLAGS)
