@@ -14,13 +14,14 @@ type BackoffPolicy interface {
 	Delay(consecutiveFailures int) time.Duration
 }
 
-// ThresholdBackoff is the endpoint's retry policy: the first Threshold
-// consecutive failures are retried at once; after that every attempt waits
+// ThresholdBackoff is the endpoint's retry policy, the original package's:
+// Threshold attempts in a row are made without waiting (the first, and the
+// retries of its first Threshold-1 failures); after that every attempt waits
 // Backoff, or, when MaxBackoff is larger than Backoff, a wait that doubles
 // from Backoff up to MaxBackoff. Jitter spreads each wait by up to that
 // fraction either way, so that a fleet of senders does not retry in lockstep.
 type ThresholdBackoff struct {
-	// Threshold is how many consecutive failures are retried without waiting.
+	// Threshold is how many attempts in a row are made without waiting.
 	Threshold int
 
 	// Backoff is the wait once Threshold failures were reached.

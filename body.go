@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -135,7 +136,7 @@ func (bb *bodyBuffers) open(b *bodyBuffer) io.ReadCloser {
 	bb.mu.Lock()
 	b.refs++
 	bb.mu.Unlock()
-	return &bodyReader{Reader: bytes.NewReader(b.bytes), owner: bb, buf: b}
+	return &bodyReader{reader: bytes.NewReader(b.bytes), owner: bb, buf: b}
 }
 
 func (bb *bodyBuffers) release(b *bodyBuffer) {
@@ -166,15 +167,37 @@ func (bb *bodyBuffers) reset() {
 	bb.free = nil
 }
 
-// bodyReader is a request body over a bodyBuffer; Close gives it back.
+// bodyReader is a request body over a bodyBuffer; Close gives it back. The
+// transport may close a body while another of its goroutines reads it, so
+// Close waits for a Read in progress, and Read fails once closed: the
+// buffer is never read after it was given back.
 type bodyReader struct {
-	*bytes.Reader
 	owner *bodyBuffers
 	buf   *bodyBuffer
-	once  sync.Once
+
+	mu     sync.Mutex
+	reader *bytes.Reader
+	closed bool
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errBodyClosed
+	}
+	return r.reader.Read(p)
 }
 
 func (r *bodyReader) Close() error {
-	r.once.Do(func() { r.owner.release(r.buf) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		r.owner.release(r.buf)
+	}
 	return nil
 }
+
+// errBodyClosed is what a request body read after Close returns.
+var errBodyClosed = errors.New("request body closed")

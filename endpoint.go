@@ -35,8 +35,10 @@ type EndpointConfig struct {
 	// Default 1s.
 	Timeout time.Duration
 
-	// Threshold is how many consecutive failures are retried at once before
-	// the endpoint starts waiting Backoff between attempts. Default 10.
+	// Threshold is how many attempts in a row are made at once before the
+	// endpoint starts waiting Backoff between them (a success resets the
+	// count); also how often one event may be rejected before it is given
+	// up. Default 10.
 	Threshold int
 
 	// Backoff is the wait between attempts once Threshold consecutive
@@ -228,7 +230,12 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	u, err := url.Parse(endpointURL)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+		// Not err itself: it quotes the URL, and a password may be in it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%w: endpoint %q: URL does not parse: %w", ErrInvalidConfig, name, err)
 	case !u.IsAbs() || u.Host == "":
 		return fmt.Errorf("%w: endpoint %q: URL %q is not absolute", ErrInvalidConfig, name, u.Redacted())
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -310,6 +317,14 @@ func (e *Endpoint) Name() string { return e.name }
 
 // URL returns the url of the endpoint.
 func (e *Endpoint) URL() string { return e.url }
+
+// redactedURL is the URL as published and logged: without its password.
+func (e *Endpoint) redactedURL() string {
+	if u, err := url.Parse(e.url); err == nil {
+		return u.Redacted()
+	}
+	return "<unparsable URL>"
+}
 
 // ReadMetrics populates em with metrics from the endpoint. em gets a
 // Statuses map of its own.

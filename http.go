@@ -3,6 +3,7 @@ package notifications
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,8 +98,8 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, nil)
-	if err != nil {
-		return Delivery{Outcome: Retry, Err: err}
+	if err != nil { // an unusable URL will not become usable: give the events up
+		return Delivery{Outcome: Reject, Err: errors.New("request cannot be built from the endpoint URL")}
 	}
 	h.bodies.attach(req, body)
 	for name, values := range h.headers {

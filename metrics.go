@@ -141,7 +141,7 @@ const redactedValue = "<redacted>"
 func (e *Endpoint) published() publishedEndpoint {
 	p := publishedEndpoint{
 		Name:      e.name,
-		URL:       e.url,
+		URL:       e.redactedURL(),
 		Headers:   redactHeaders(e.Headers),
 		Timeout:   int64(e.Timeout),
 		Threshold: e.Threshold,

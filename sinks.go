@@ -75,6 +75,7 @@ type eventQueue struct {
 	metrics      *endpointMetrics
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
+	storeRetry   time.Duration        // wait before reading a store that failed again
 	prepare      func(events []Event) // nil: the deliverer encodes when it delivers
 	ahead        *batch               // prepared by write; used by take when still right
 
@@ -82,6 +83,7 @@ type eventQueue struct {
 	cond    *sync.Cond
 	closed  bool          // no more writes
 	aborted bool          // Close ran out of time: stop handing over
+	abort   chan struct{} // closed with aborted set: wakes pause
 	done    chan struct{} // closed when the goroutine has ended
 }
 
@@ -102,6 +104,8 @@ func newEventQueue(name string, next Sink, store eventStore, config EndpointConf
 		giveUp:       giveUp,
 		log:          config.Logger,
 		prepare:      prepare,
+		storeRetry:   storeRetryInterval,
+		abort:        make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -112,8 +116,8 @@ func newEventQueue(name string, next Sink, store eventStore, config EndpointConf
 
 // Write stores the block and returns. With a spool, the block has reached
 // the spool's file when Write returns nil. A block that would take the queue
-// past maxPending is given up instead. Write fails after Close, or when the
-// spool cannot be written.
+// past maxPending is given up instead. Write fails after Close, and when the
+// spool cannot be written: then the block is given up too.
 func (q *eventQueue) Write(events ...Event) error {
 	if len(events) == 0 {
 		return nil
@@ -130,7 +134,9 @@ func (q *eventQueue) Write(events ...Event) error {
 	}
 	if err := q.store.push(queuedBlock{events: events, written: time.Now()}); err != nil {
 		q.mu.Unlock()
-		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
+		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
+		q.giveUp(events, err) // counted and dead-lettered, not lost unseen
+		return err
 	}
 	q.metrics.received(len(events))
 	q.cond.Signal()
@@ -178,26 +184,57 @@ type batch struct {
 // take waits for stored blocks and returns the next batch. It returns false
 // once the queue is closed and empty, or aborted.
 func (q *eventQueue) take() (batch, bool) {
-	q.mu.Lock()
-	for q.store.len() == 0 && !q.closed {
-		q.cond.Wait()
-	}
-	if q.aborted || q.store.len() == 0 {
+	for {
+		q.mu.Lock()
+		for q.store.len() == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if q.aborted || q.store.len() == 0 {
+			q.mu.Unlock()
+			return batch{}, false
+		}
+		before := q.store.len()
+		blocks, err := q.store.peek(q.maxBatch)
+		lost := before - q.store.len() // counted once, found unreadable
 		q.mu.Unlock()
-		return batch{}, false
+		if lost > 0 {
+			q.metrics.finished(lost)
+			q.metrics.dropped(lost)
+			q.log.WithField("events", lost).Error("notifications: spool: events lost to damaged records")
+		}
+		if err != nil {
+			q.log.WithError(err).Error("notifications: spool unreadable; retrying")
+			if !q.pause(q.storeRetry) {
+				return batch{}, false
+			}
+			continue
+		}
+		if len(blocks) == 0 {
+			continue
+		}
+		ahead := q.ahead
+		q.ahead = nil
+		if ahead != nil && (len(blocks) == ahead.blocks || ahead.trimmed && len(blocks) > ahead.blocks) {
+			return *ahead, true // prepared while the previous batch was out, and still the right one
+		}
+		return q.batchOf(blocks), true
 	}
-	blocks, err := q.store.peek(q.maxBatch)
-	q.mu.Unlock()
-	if err != nil || len(blocks) == 0 {
-		q.log.WithError(err).Error("notifications: spool unreadable; delivery stopped")
-		return batch{}, false
+}
+
+// storeRetryInterval is the wait before reading a store that failed again.
+const storeRetryInterval = time.Second
+
+// pause waits for d, or until Close aborts the queue; it reports whether
+// the queue may go on.
+func (q *eventQueue) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-q.abort:
+		return false
 	}
-	ahead := q.ahead
-	q.ahead = nil
-	if ahead != nil && (len(blocks) == ahead.blocks || ahead.trimmed && len(blocks) > ahead.blocks) {
-		return *ahead, true // prepared while the previous batch was out, and still the right one
-	}
-	return q.batchOf(blocks), true
 }
 
 // batchOf makes the batch of the leading blocks that fit in an envelope.
@@ -248,6 +285,7 @@ func (q *eventQueue) Close() error {
 		case <-timer.C:
 			q.mu.Lock()
 			q.aborted = true
+			close(q.abort)
 			q.cond.Broadcast()
 			q.mu.Unlock()
 			errs = append(errs, q.next.Close()) // wakes retries, cancels the request in flight
@@ -261,30 +299,37 @@ func (q *eventQueue) Close() error {
 	}
 
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	left := q.store.len()
-	if left > 0 && !q.store.durable() {
-		q.dropAll()
+	durable := q.store.durable()
+	var dropped []Event
+	if left > 0 && !durable {
+		dropped = q.takeAll()
 	}
 	errs = append(errs, q.store.close())
+	q.mu.Unlock()
+	if len(dropped) > 0 {
+		q.metrics.finished(len(dropped))
+		q.giveUp(dropped, ErrCloseTimeout)
+	}
 	if left > 0 {
-		errs = append(errs, &UndeliveredError{Endpoint: q.name, Events: left, Spooled: q.store.durable()})
+		errs = append(errs, &UndeliveredError{Endpoint: q.name, Events: left, Spooled: durable})
 	}
 	return errors.Join(errs...)
 }
 
-// dropAll gives up everything in a store that will not keep it.
-func (q *eventQueue) dropAll() {
+// takeAll removes and returns everything in the store. It is called under
+// the mutex, for a store that will not keep it.
+func (q *eventQueue) takeAll() []Event {
+	var all []Event
 	for q.store.len() > 0 {
 		blocks, err := q.store.peek(q.store.len())
 		if err != nil || len(blocks) == 0 {
-			return
+			break
 		}
-		events := flatten(blocks)
+		all = append(all, flatten(blocks)...)
 		_ = q.store.pop(len(blocks))
-		q.metrics.finished(len(events))
-		q.giveUp(events, ErrCloseTimeout)
 	}
+	return all
 }
 
 // retryingSink writes to the next sink until it succeeds, waiting between

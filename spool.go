@@ -145,8 +145,13 @@ func (s *spool) recover() error {
 	}
 	slices.Sort(s.segs)
 	s.read = s.readCursor()
+	if !slices.Contains(s.segs, s.read.seq) {
+		// A cursor whose segment is gone is stale (left by a crash while
+		// an empty spool was being cleared): trust the segments instead.
+		s.read = position{}
+	}
 	for len(s.segs) > 0 && s.segs[0] < s.read.seq {
-		if err := os.Remove(s.segmentPath(s.segs[0])); err != nil {
+		if err := os.Remove(s.segmentPath(s.segs[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		s.segs = s.segs[1:]
@@ -282,6 +287,9 @@ func (s *spool) push(b queuedBlock) error {
 	if err != nil {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
+	if len(rec)-recordHeaderSize > recordMaxPayload {
+		return fmt.Errorf("spool: a block of %d bytes is larger than a record may be", len(rec))
+	}
 	if s.wSize > 0 && s.wSize+int64(len(rec)) > s.segmentMax {
 		if err := s.startSegment(s.segs[len(s.segs)-1] + 1); err != nil {
 			return fmt.Errorf("spool: %w", err)
@@ -341,18 +349,26 @@ func (s *spool) close() error {
 		errs = append(errs, s.w.Sync())
 	}
 	errs = append(errs, s.cursor.Sync())
-	empty := s.events == 0
-	writerUnused := s.wSize == 0
-	s.closeFiles()
-	if writerUnused && !empty { // the next open starts its own segment
-		errs = append(errs, os.Remove(s.segmentPath(s.segs[len(s.segs)-1])))
+	// Files are removed while the lock is held, so that no endpoint opens
+	// them meanwhile; the cursor goes first, so that a crash in between
+	// leaves segments without a cursor (all delivered again), never a
+	// stale cursor.
+	for _, f := range []*os.File{s.r, s.w, s.cursor} {
+		if f != nil {
+			_ = f.Close()
+		}
 	}
-	if empty {
+	s.r, s.w, s.cursor = nil, nil, nil
+	switch {
+	case s.events == 0:
+		errs = append(errs, os.Remove(filepath.Join(s.dir, cursorName)))
 		for _, seq := range s.segs {
 			errs = append(errs, os.Remove(s.segmentPath(seq)))
 		}
-		errs = append(errs, os.Remove(filepath.Join(s.dir, cursorName)))
+	case s.wSize == 0: // the next open starts its own segment
+		errs = append(errs, os.Remove(s.segmentPath(s.segs[len(s.segs)-1])))
 	}
+	s.closeFiles()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -136,7 +136,7 @@ func (s *spool) pop(n int) error {
 			_ = s.r.Close()
 			s.r = nil
 		}
-		if err := os.Remove(s.segmentPath(s.segs[0])); err != nil {
+		if err := os.Remove(s.segmentPath(s.segs[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		s.segs = s.segs[1:]
