@@ -72,7 +72,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("closing: %w", err)
 	}
 
-	fmt.Fprintf(stdout, "The receiver at %s got %d events in %d requests:\n", srv.URL, len(rec.events()), rec.requestCount())
+	requests := "requests"
+	if rec.requestCount() == 1 {
+		requests = "request"
+	}
+	fmt.Fprintf(stdout, "The receiver at %s got %d events in %d %s:\n", srv.URL, len(rec.events()), rec.requestCount(), requests)
 	for _, e := range rec.events() {
 		fmt.Fprintf(stdout, "  %-6s %-8s %-14s %s\n", e.Action, e.Target.Type, e.Target.Name, e.Target.Digest)
 	}
