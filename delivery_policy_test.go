@@ -302,3 +302,47 @@ func hangUpConn(w http.ResponseWriter) {
 		_ = conn.Close()
 	}
 }
+
+// TestEndpointCloseTimeoutGivesUpEachEventOnce: an event the retrying sink
+// already gave up is not given up again when Close cuts its batch short.
+func TestEndpointCloseTimeoutGivesUpEachEventOnce(t *testing.T) {
+	hung := make(chan struct{})
+	srv := newUnstartedReceiver(t, nil)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env Envelope
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &env)
+		for _, e := range env.Events {
+			if e.ID == "poison" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+		}
+		<-hung // everything else waits for Close
+	})
+	srv.Start()
+	t.Cleanup(func() { close(hung) })
+
+	dead := &fakeSink{}
+	config := fastConfig()
+	config.Timeout = time.Hour
+	config.CloseTimeout = 100 * time.Millisecond
+	config.DeadLetter = dead
+	config.Logger = testLogger()
+	e, err := OpenEndpoint("once", srv.URL, config)
+	require.NoError(t, err)
+	block := testEvents("ok", 2)
+	block[0].ID = "poison"
+	require.NoError(t, e.Write(block...))
+	eventually(t, func() bool { return len(dead.events()) == 1 }, "the poison is given up")
+
+	err = e.Close()
+	var undelivered *UndeliveredError
+	require.ErrorAs(t, err, &undelivered)
+	assert.Equal(t, 1, undelivered.Events, "only the event still unfinished")
+	assert.Equal(t, []string{"poison", "ok-1"}, ids(dead.events()), "each event given up once")
+	var m EndpointMetrics
+	e.ReadMetrics(&m)
+	assert.Equal(t, 2, m.Dropped)
+	assert.Zero(t, m.Pending)
+}

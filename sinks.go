@@ -76,6 +76,13 @@ type eventQueue struct {
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
 	storeRetry   time.Duration        // wait before reading a store that failed again
+
+	// interrupted is the batch Close cut short, and unfinished those of its
+	// events neither delivered nor given up. Set by the goroutine before it
+	// ends; read by Close after.
+	interrupted *batch
+	unfinished  []Event
+
 	prepare      func(events []Event) // nil: the deliverer encodes when it delivers
 	ahead        *batch               // prepared by write; used by take when still right
 
@@ -155,7 +162,16 @@ func (q *eventQueue) run() {
 		}
 		err := q.write(b)
 		if errors.Is(err, ErrSinkClosed) {
-			return // aborted by Close: the batch stays in the store
+			// Aborted by Close: the batch stays in the store; Close learns
+			// which of its events the retrying sink had not finished.
+			q.interrupted = &b
+			var ie *interruptedError
+			if errors.As(err, &ie) {
+				q.unfinished = ie.unfinished
+			} else {
+				q.unfinished = b.events
+			}
+			return
 		}
 		q.mu.Lock()
 		popErr := q.store.pop(b.blocks)
@@ -304,11 +320,15 @@ func (q *eventQueue) Close() error {
 	var dropped []Event
 	if left > 0 && !durable {
 		dropped = q.takeAll()
+		q.metrics.finished(len(dropped))
+		if q.interrupted != nil { // of the batch cut short, only what is unfinished
+			dropped = append(q.unfinished, dropped[len(q.interrupted.events):]...)
+			left = len(dropped)
+		}
 	}
 	errs = append(errs, q.store.close())
 	q.mu.Unlock()
 	if len(dropped) > 0 {
-		q.metrics.finished(len(dropped))
 		q.giveUp(dropped, ErrCloseTimeout)
 	}
 	if left > 0 {
@@ -363,7 +383,8 @@ func newRetryingSink(next Sink, policy BackoffPolicy, threshold int, maxAge time
 }
 
 // Write blocks until the events were written to the next sink or given up,
-// and returns nil; or returns ErrSinkClosed once the sink is closed.
+// and returns nil; or, once the sink is closed, an error wrapping
+// ErrSinkClosed (an *interruptedError saying which events are unfinished).
 func (rs *retryingSink) Write(events ...Event) error {
 	rejections := 0
 	for {
@@ -376,12 +397,16 @@ func (rs *retryingSink) Write(events ...Event) error {
 			return nil
 		}
 		if errors.Is(err, ErrSinkClosed) {
-			return err
+			return &interruptedError{unfinished: events}
 		}
 		if IsRejected(err) {
 			if len(events) > 1 {
 				mid := len(events) / 2
 				if err := rs.Write(events[:mid]...); err != nil {
+					var ie *interruptedError
+					if errors.As(err, &ie) {
+						return ie.with(events[mid:])
+					}
 					return err
 				}
 				return rs.Write(events[mid:]...)
@@ -397,9 +422,28 @@ func (rs *retryingSink) Write(events ...Event) error {
 		wait := max(rs.policy.Delay(rs.failures), retryAfter(err))
 		rs.mu.Unlock()
 		if !rs.sleep(wait) {
-			return ErrSinkClosed
+			return &interruptedError{unfinished: events}
 		}
 	}
+}
+
+// interruptedError is what a retrying sink's Write returns when it was
+// closed before it finished: it wraps ErrSinkClosed and holds the events
+// neither delivered nor given up, so that they are not given up twice.
+type interruptedError struct {
+	unfinished []Event
+}
+
+func (e *interruptedError) Error() string {
+	return fmt.Sprintf("%v: %d events unfinished", ErrSinkClosed, len(e.unfinished))
+}
+
+func (e *interruptedError) Unwrap() error { return ErrSinkClosed }
+
+// with adds the events that came after the interrupted ones.
+func (e *interruptedError) with(more []Event) *interruptedError {
+	e.unfinished = append(append([]Event(nil), e.unfinished...), more...)
+	return e
 }
 
 func (rs *retryingSink) setFailures(n int) {
