@@ -75,7 +75,7 @@ type eventQueue struct {
 	metrics      *endpointMetrics
 	giveUp       giveUpFunc
 	log          logrus.FieldLogger
-	storeRetry   time.Duration        // wait before reading a store that failed again
+	storeRetry   time.Duration // wait before reading a store that failed again
 
 	// interrupted is the batch Close cut short, and unfinished those of its
 	// events neither delivered nor given up. Set by the goroutine before it
@@ -83,8 +83,8 @@ type eventQueue struct {
 	interrupted *batch
 	unfinished  []Event
 
-	prepare      func(events []Event) // nil: the deliverer encodes when it delivers
-	ahead        *batch               // prepared by write; used by take when still right
+	prepare func(events []Event) // nil: the deliverer encodes when it delivers
+	ahead   *batch               // prepared by write; used by take when still right
 
 	mu      sync.Mutex
 	cond    *sync.Cond
