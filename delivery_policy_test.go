@@ -213,7 +213,7 @@ func TestEndpointChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var mu sync.Mutex
 	var received []Event
-	lostAnswers := 0
+	lostAnswers, busy := 0, 0
 	srv := newUnstartedReceiver(t, nil)
 	const timeout = 500 * time.Millisecond
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -229,6 +229,16 @@ func TestEndpointChaos(t *testing.T) {
 		case roll < 10:
 			w.WriteHeader(http.StatusInternalServerError)
 		case roll < 15:
+			// The first few ask for a second's pause; the rest for none.
+			mu.Lock()
+			busy++
+			wait := busy <= 2
+			mu.Unlock()
+			if wait {
+				w.Header().Set("Retry-After", "1")
+			} else {
+				w.Header().Set("Retry-After", "0")
+			}
 			w.WriteHeader(http.StatusTooManyRequests)
 		case roll < 20: // drop the connection before taking the envelope
 			hangUpConn(w)
