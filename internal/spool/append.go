@@ -1,0 +1,173 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// Appending: group commit. An appender encodes its record on its own, then
+// adds it to the current group under the mutex. If no write is in progress
+// it becomes the group's leader: it takes the group, releases the mutex,
+// writes the whole group with one write(2), and wakes the group's members.
+// Records that arrive meanwhile form the next group, written by one of
+// their appenders once the leader is done. No appender returns before its
+// own group was written.
+
+// group is the records collected for one write.
+type group struct {
+	buf   []byte
+	items int
+	done  bool  // written, or failed
+	err   error // why the group was not written whole
+	seq   uint64
+	base  int64 // offset of buf[0] in segment seq
+}
+
+// maxSpare bounds the group buffer kept for reuse.
+const maxSpare = 4 << 20
+
+var recordPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// Append writes one record holding stamp and items (at least one) and
+// returns where it lies. When Append returns nil, the record was written
+// with write(2): it survives a crash of the process, and an fsync follows
+// within Options.SyncEvery. Concurrent appends share writes; their records
+// follow each other in the log in the order they joined a group.
+func (l *Log) Append(stamp int64, items [][]byte) (Span, error) {
+	if len(items) == 0 {
+		return Span{}, errors.New("spool: a record needs at least one item")
+	}
+	size := recordSize(items)
+	if size-recordHeaderSize > MaxRecordPayload {
+		return Span{}, fmt.Errorf("spool: a block of %d bytes is larger than a record may be", size)
+	}
+	rec := recordPool.Get().(*[]byte)
+	*rec = appendRecord((*rec)[:0], stamp, items)
+
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		recordPool.Put(rec)
+		return Span{}, ErrClosed
+	}
+	g := l.cur
+	rel := int64(len(g.buf))
+	g.buf = append(g.buf, *rec...)
+	g.items += len(items)
+	recordPool.Put(rec)
+	for !g.done {
+		if !l.writing && l.cur == g {
+			l.lead()
+			continue
+		}
+		l.cond.Wait()
+	}
+	l.mu.Unlock()
+	if g.err != nil {
+		return Span{}, g.err
+	}
+	from := Position{Segment: g.seq, Offset: g.base + rel}
+	return Span{From: from, To: Position{Segment: g.seq, Offset: from.Offset + int64(size)}}, nil
+}
+
+// lead writes the current group. It is called with mu held, by a member of
+// the group, when no other write is in progress; it returns with mu held,
+// the group done.
+func (l *Log) lead() {
+	g := l.cur
+	l.cur = &group{buf: l.spare[:0]}
+	l.spare = nil
+	l.writing = true
+	rotate := l.wSize > 0 && l.wSize+int64(len(g.buf)) > l.opt.SegmentSize
+	l.mu.Unlock()
+
+	var n int
+	var err error
+	if rotate {
+		err = l.rotate()
+	}
+	if err == nil {
+		n, err = l.w.Write(g.buf)
+	}
+
+	l.mu.Lock()
+	g.seq, g.base = l.wSeq, l.wSize
+	l.wSize += int64(n) // a partial write stays as a torn record that readers skip
+	if err == nil {
+		l.items += g.items
+	} else {
+		g.err = fmt.Errorf("spool: %w", err)
+	}
+	if n > 0 && !l.dirty {
+		l.dirty = true
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	if cap(g.buf) <= maxSpare {
+		l.spare = g.buf[:0]
+	}
+	g.buf = nil
+	g.done = true
+	l.writing = false
+	l.cond.Broadcast()
+}
+
+// rotate starts the next segment and seals the writer's. Only a leader
+// calls it, without mu.
+func (l *Log) rotate() error {
+	seq := l.wSeq + 1
+	f, err := l.createSegment(seq)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.w
+	l.sealed[l.wSeq] = l.wSize
+	l.w, l.wSeq, l.wSize = f, seq, 0
+	l.segs = append(l.segs, seq)
+	l.mu.Unlock()
+	_ = old.Sync()
+	_ = old.Close()
+	return nil
+}
+
+// syncLoop is the log's goroutine: after a write made the log dirty it
+// waits SyncEvery, then fsyncs. It ends when Close closes done.
+func (l *Log) syncLoop() {
+	defer close(l.syncerDone)
+	for {
+		select {
+		case <-l.kick:
+		case <-l.done:
+			return
+		}
+		l.waitSync()
+	}
+}
+
+// waitSync waits SyncEvery (or until Close) and fsyncs what was written.
+func (l *Log) waitSync() {
+	select {
+	case <-time.After(l.opt.SyncEvery):
+	case <-l.done:
+		return // Close syncs
+	}
+	l.mu.Lock()
+	if !l.dirty {
+		l.mu.Unlock()
+		return
+	}
+	l.dirty = false
+	w := l.w
+	l.mu.Unlock()
+	// A rotation may close w meanwhile: it synced it first.
+	if err := w.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		l.log.WithError(err).Error("notifications: spool: fsync failed")
+	}
+	_ = l.cursor.Sync() // closed only after this goroutine ended
+}
