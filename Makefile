@@ -23,7 +23,7 @@ fuzz:
 	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
 	go test ./receiver -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	go test ./receiver -run '^$$' -fuzz '^FuzzSignedRequest$$' -fuzztime $(FUZZTIME)
-	go test . -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
+	go test ./internal/spool -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
 
 demo:

@@ -42,6 +42,7 @@ type eventQueue struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	closed  bool          // no more writes
+	pushing int           // events of Writes storing their block now
 	aborted bool          // Close ran out of time: stop handing over
 	abort   chan struct{} // closed with aborted set: wakes pause
 	done    chan struct{} // closed when the goroutine has ended
@@ -87,20 +88,27 @@ func (q *eventQueue) Write(events ...Event) error {
 		q.mu.Unlock()
 		return ErrSinkClosed
 	}
-	if q.maxPending > 0 && q.store.len()+len(events) > q.maxPending {
+	if q.maxPending > 0 && q.store.len()+q.pushing+len(events) > q.maxPending {
 		q.mu.Unlock()
 		q.giveUp(events, ErrQueueFull)
 		return nil
 	}
-	if err := q.store.push(queuedBlock{events: events, written: time.Now()}); err != nil {
-		q.mu.Unlock()
+	// The store encodes and writes outside the mutex, so that concurrent
+	// writers share one disk write; pushing keeps Close and the goroutine
+	// waiting for them.
+	q.pushing += len(events)
+	q.mu.Unlock()
+	err := q.store.push(queuedBlock{events: events, written: time.Now()})
+	q.mu.Lock()
+	q.pushing -= len(events)
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	if err != nil {
 		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
 		q.giveUp(events, err) // counted and dead-lettered, not lost unseen
 		return err
 	}
 	q.metrics.received(len(events))
-	q.cond.Signal()
-	q.mu.Unlock()
 	return nil
 }
 
@@ -155,7 +163,7 @@ type batch struct {
 func (q *eventQueue) take() (batch, bool) {
 	for {
 		q.mu.Lock()
-		for q.store.len() == 0 && !q.closed {
+		for q.store.len() == 0 && !q.aborted && (!q.closed || q.pushing > 0) {
 			q.cond.Wait()
 		}
 		if q.aborted || q.store.len() == 0 {
@@ -268,6 +276,9 @@ func (q *eventQueue) Close() error {
 	}
 
 	q.mu.Lock()
+	for q.pushing > 0 { // a Write that got in before Close is stored or refused
+		q.cond.Wait()
+	}
 	left := q.store.len()
 	durable := q.store.durable()
 	var dropped []Event

@@ -1,16 +1,25 @@
 package notifications
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // queuedBlock is one written block with the time it was written.
 type queuedBlock struct {
 	events  []Event
 	written time.Time
+
+	// encoded is each event's JSON as stored, the bytes an envelope
+	// carries (see appendStoredEnvelope); nil when the store keeps none.
+	encoded [][]byte
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
-// calls it under its own mutex, so implementations need no locking of
-// their own for these methods.
+// calls push from the writers' goroutines, without its mutex and possibly
+// several at once, so that encoding and disk writes stay out of its
+// critical section; it calls the other methods under its mutex. A store
+// synchronizes push with the rest itself.
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
 	// stored: for a spool, written to its file.
@@ -38,6 +47,7 @@ type eventStore interface {
 
 // memoryStore keeps blocks in a slice used as a queue.
 type memoryStore struct {
+	mu     sync.Mutex    // push runs beside the others
 	blocks []queuedBlock // blocks[head:] are live
 	head   int
 	events int
@@ -46,6 +56,8 @@ type memoryStore struct {
 var _ eventStore = (*memoryStore)(nil)
 
 func (m *memoryStore) push(b queuedBlock) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks = append(m.blocks, b)
 	m.events += len(b.events)
 	return nil
@@ -55,9 +67,15 @@ func (m *memoryStore) peek(maxEvents int) ([]queuedBlock, error) {
 	return m.peekAfter(0, maxEvents), nil
 }
 
-// peekAfter is peek, past the skip oldest blocks. The capacity of what it
-// returns is cut, so that a push appends elsewhere.
 func (m *memoryStore) peekAfter(skip, maxEvents int) []queuedBlock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.blocksAfter(skip, maxEvents)
+}
+
+// blocksAfter is peek, past the skip oldest blocks. The capacity of what it
+// returns is cut, so that a push appends elsewhere.
+func (m *memoryStore) blocksAfter(skip, maxEvents int) []queuedBlock {
 	start := m.head + skip
 	if start >= len(m.blocks) {
 		return nil
@@ -71,6 +89,8 @@ func (m *memoryStore) peekAfter(skip, maxEvents int) []queuedBlock {
 }
 
 func (m *memoryStore) pop(n int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, b := range m.blocks[m.head : m.head+n] {
 		m.events -= len(b.events)
 	}
@@ -84,11 +104,17 @@ func (m *memoryStore) pop(n int) error {
 	return nil
 }
 
-func (m *memoryStore) len() int { return m.events }
+func (m *memoryStore) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events
+}
 
 func (m *memoryStore) durable() bool { return false }
 
 func (m *memoryStore) close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks, m.head, m.events = nil, 0, 0
 	return nil
 }

@@ -1,0 +1,313 @@
+package notifications
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regnotify/notifications/internal/spool"
+	"github.com/sirupsen/logrus"
+)
+
+// ErrSpoolLocked is returned when another endpoint, in this process or
+// another, has the spool open.
+var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint")
+
+// spoolStore is the eventStore of a spooled endpoint, over the storage
+// engine in internal/spool. A block is one record; each event is one item,
+// its JSON exactly as an envelope carries it, so that a batch read back can
+// be sent by splicing stored bytes (appendStoredEnvelope).
+//
+// The newest blocks also stay in memory, up to tailMaxBytes of JSON, so
+// that a reader keeping up with the writers never reads or decodes the
+// disk; a backlog is read back from the disk a batch at a time.
+type spoolStore struct {
+	log    *spool.Log
+	logger logrus.FieldLogger
+
+	tailMax int // bytes of JSON kept in memory: tailMaxBytes
+
+	mu        sync.Mutex // guards what follows; taken before the engine's locks
+	peeked    []peekedBlock
+	tail      []cachedBlock // the newest blocks, in log order
+	tailBytes int
+}
+
+// peekedBlock is what pop needs of a block that peek returned.
+type peekedBlock struct {
+	end    spool.Position // just after the block's record
+	events int            // events acknowledged with it
+}
+
+// cachedBlock is a block kept in memory, with where its record lies.
+type cachedBlock struct {
+	span  spool.Span
+	block queuedBlock
+}
+
+// tailMaxBytes bounds the JSON of the blocks kept in memory.
+const tailMaxBytes = 4 << 20
+
+var (
+	_ eventStore     = (*spoolStore)(nil)
+	_ lookaheadStore = (*spoolStore)(nil)
+)
+
+// spoolDirName escapes an endpoint name into one safe path element: letters,
+// digits, '-' and '_' stay, every other byte becomes %XX.
+func spoolDirName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// openSpool opens (creating it if need be) the spool of the endpoint name
+// under root, locks it, and counts what a previous endpoint left.
+func openSpool(root, name string, syncEvery time.Duration, log logrus.FieldLogger) (*spoolStore, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: a spooled endpoint needs a name", ErrInvalidConfig)
+	}
+	dir := filepath.Join(root, spoolDirName(name))
+	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log})
+	if errors.Is(err, spool.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", ErrSpoolLocked, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &spoolStore{log: l, logger: log, tailMax: tailMaxBytes}, nil
+}
+
+// encodeBlock returns each event's JSON, as appendEvent writes it (or, for
+// an event it cannot encode, encoding/json), sharing one buffer.
+func encodeBlock(events []Event) ([][]byte, error) {
+	buf := make([]byte, 0, 768*len(events))
+	ends := make([]int, len(events))
+	for i := range events {
+		start := len(buf)
+		var ok bool
+		if buf, ok = appendEvent(buf, &events[i]); !ok {
+			js, err := json.Marshal(&events[i])
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf[:start], js...)
+		}
+		ends[i] = len(buf)
+	}
+	items := make([][]byte, len(events))
+	start := 0
+	for i, end := range ends {
+		items[i] = buf[start:end:end]
+		start = end
+	}
+	return items, nil
+}
+
+// push encodes the block outside any lock and appends it; it returns once
+// the record was written. It may run on several goroutines at once: their
+// records share writes.
+func (s *spoolStore) push(b queuedBlock) error {
+	items, err := encodeBlock(b.events)
+	if err != nil {
+		return fmt.Errorf("spool: encoding events: %w", err)
+	}
+	span, err := s.log.Append(b.written.UnixNano(), items)
+	if err != nil {
+		return err
+	}
+	b.encoded = items
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if span.From.Less(s.log.Start()) {
+		return nil // already read back from the disk and acknowledged
+	}
+	i, _ := slices.BinarySearchFunc(s.tail, span.From, func(c cachedBlock, p spool.Position) int {
+		return comparePositions(c.span.From, p)
+	})
+	s.tail = slices.Insert(s.tail, i, cachedBlock{span: span, block: b})
+	s.tailBytes += int(span.To.Offset - span.From.Offset)
+	for s.tailBytes > s.tailMax {
+		s.dropOldest()
+	}
+	return nil
+}
+
+func comparePositions(a, b spool.Position) int {
+	switch {
+	case a.Less(b):
+		return -1
+	case b.Less(a):
+		return 1
+	}
+	return 0
+}
+
+// dropOldest forgets the oldest block kept in memory.
+func (s *spoolStore) dropOldest() {
+	s.tailBytes -= int(s.tail[0].span.To.Offset - s.tail[0].span.From.Offset)
+	s.tail[0] = cachedBlock{}
+	s.tail = s.tail[1:]
+}
+
+// cachedAt returns the block kept in memory whose record starts at p.
+func (s *spoolStore) cachedAt(p spool.Position) *cachedBlock {
+	i, found := slices.BinarySearchFunc(s.tail, p, func(c cachedBlock, p spool.Position) int {
+		return comparePositions(c.span.From, p)
+	})
+	if !found {
+		return nil
+	}
+	return &s.tail[i]
+}
+
+func (s *spoolStore) peek(maxEvents int) ([]queuedBlock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	blocks, peeked, err := s.readFrom(s.log.Start(), maxEvents, true)
+	s.peeked = peeked
+	return blocks, err
+}
+
+// peekAfter is peek, past the skip oldest blocks of the last peek.
+func (s *spoolStore) peekAfter(skip, maxEvents int) []queuedBlock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if skip == 0 || skip > len(s.peeked) {
+		return nil
+	}
+	blocks, _, err := s.readFrom(s.peeked[skip-1].end, maxEvents, false)
+	if err != nil {
+		return nil
+	}
+	return blocks
+}
+
+// readFrom returns the blocks from p on, whole, at most maxEvents events
+// (at least one block): from memory where it has them, else from the disk.
+// A block whose events do not decode is logged and, when it comes first
+// and fromStart, acknowledged as lost.
+func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, []peekedBlock, error) {
+	var blocks []queuedBlock
+	var peeked []peekedBlock
+	n := 0
+	add := func(b queuedBlock, end spool.Position) bool {
+		if len(blocks) > 0 && n+len(b.events) > maxEvents {
+			return false
+		}
+		blocks = append(blocks, b)
+		peeked = append(peeked, peekedBlock{end: end, events: len(b.events)})
+		n += len(b.events)
+		p = end
+		return true
+	}
+	for n < maxEvents || len(blocks) == 0 {
+		if c := s.cachedAt(p); c != nil {
+			if !add(c.block, c.span.To) {
+				break
+			}
+			continue
+		}
+		read, err := s.log.Read(p, max(maxEvents-n, 1))
+		if err != nil && len(blocks) == 0 {
+			return nil, nil, err
+		}
+		if err != nil || len(read) == 0 {
+			break
+		}
+		for _, r := range read {
+			b, err := decodeBlock(r)
+			if err != nil {
+				s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
+				if len(blocks) > 0 || !fromStart {
+					return blocks, peeked, nil
+				}
+				if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
+					return nil, nil, err
+				}
+				p = r.Span.To
+				continue
+			}
+			if !add(b, r.Span.To) {
+				return blocks, peeked, nil
+			}
+		}
+	}
+	return blocks, peeked, nil
+}
+
+// decodeBlock makes the block of a record read back.
+func decodeBlock(r spool.Block) (queuedBlock, error) {
+	b := queuedBlock{events: make([]Event, len(r.Items)), written: time.Unix(0, r.Stamp), encoded: r.Items}
+	for i, item := range r.Items {
+		if err := json.Unmarshal(item, &b.events[i]); err != nil {
+			return queuedBlock{}, err
+		}
+	}
+	return b, nil
+}
+
+func (s *spoolStore) pop(n int) error {
+	if n == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	end, events := s.peeked[n-1].end, 0
+	for _, b := range s.peeked[:n] {
+		events += b.events
+	}
+	s.peeked = s.peeked[:0]
+	for len(s.tail) > 0 && s.tail[0].span.From.Less(end) {
+		s.dropOldest()
+	}
+	return s.log.Ack(end, events)
+}
+
+func (s *spoolStore) len() int { return s.log.Len() }
+
+func (s *spoolStore) durable() bool { return true }
+
+func (s *spoolStore) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tail, s.tailBytes, s.peeked = nil, 0, nil
+	if err := s.log.Close(); err != nil && !errors.Is(err, spool.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// appendStoredEnvelope appends the envelope of the blocks' events by
+// splicing their stored JSON: the bytes appendEnvelope would write for
+// flatten(blocks). It reports false, appending nothing, when a block has no
+// stored JSON.
+func appendStoredEnvelope(dst []byte, blocks []queuedBlock) ([]byte, bool) {
+	for _, b := range blocks {
+		if len(b.encoded) != len(b.events) || len(b.events) == 0 {
+			return dst, false
+		}
+	}
+	dst = append(dst, `{"events":[`...)
+	for i, b := range blocks {
+		for j, e := range b.encoded {
+			if i > 0 || j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, e...)
+		}
+	}
+	return append(dst, "]}"...), true
+}

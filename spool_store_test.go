@@ -1,0 +1,149 @@
+package notifications
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The same blocks read back from memory and from the disk: the same
+// events, and stored JSON that splices into the envelope appendEnvelope
+// writes.
+func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
+	for _, tailMax := range []int{tailMaxBytes, 0} {
+		t.Run(fmt.Sprint("tail ", tailMax), func(t *testing.T) {
+			s, err := openSpool(t.TempDir(), "e", time.Second, testLogger())
+			require.NoError(t, err)
+			defer s.close()
+			s.tailMax = tailMax
+			var want []Event
+			for i, size := range []int{1, 3, 2} {
+				block := testEvents(fmt.Sprint("b", i), size)
+				block[0].Target.Tag = "<tag & \u2028>" // escaped alike
+				want = append(want, block...)
+				require.NoError(t, s.push(queuedBlock{events: block, written: time.Unix(0, int64(i+1))}))
+			}
+			assert.Equal(t, tailMax == 0, len(s.tail) == 0, "kept in memory unless the tail is bounded to nothing")
+			blocks, err := s.peek(100)
+			require.NoError(t, err)
+			require.Len(t, blocks, 3)
+			assert.Equal(t, int64(1), blocks[0].written.UnixNano())
+			got := flatten(blocks)
+			require.Len(t, got, len(want))
+			for i := range want {
+				assert.True(t, want[i].Timestamp.Equal(got[i].Timestamp))
+				got[i].Timestamp = want[i].Timestamp
+			}
+			assert.Equal(t, want, got)
+
+			spliced, ok := appendStoredEnvelope(nil, blocks)
+			require.True(t, ok)
+			encoded, err := appendEnvelope(nil, want)
+			require.NoError(t, err)
+			assert.Equal(t, string(encoded), string(spliced), "stored bytes are the wire bytes")
+
+			ahead := s.peekAfter(1, 100)
+			assert.Equal(t, ids(want[1:]), ids(flatten(ahead)), "look-ahead past the first block")
+			require.NoError(t, s.pop(1))
+			assert.Equal(t, 5, s.len())
+		})
+	}
+}
+
+func TestAppendStoredEnvelopeNeedsStoredBytes(t *testing.T) {
+	_, ok := appendStoredEnvelope(nil, []queuedBlock{{events: testEvents("a", 1)}})
+	assert.False(t, ok, "a block from the memory store has no stored JSON")
+}
+
+// A block whose JSON does not decode (written by another version, say) is
+// logged and acknowledged, not retried for ever.
+func TestSpoolStoreSkipsUndecodableBlocks(t *testing.T) {
+	s, err := openSpool(t.TempDir(), "e", time.Second, testLogger())
+	require.NoError(t, err)
+	defer s.close()
+	s.tailMax = 0
+	_, err = s.log.Append(0, [][]byte{[]byte("not json"), []byte("{")})
+	require.NoError(t, err)
+	want := pushBlocks(t, s, "a", 2)
+	require.Equal(t, 4, s.len())
+	got, _ := drainSpool(t, s, 100)
+	assert.Equal(t, want, got)
+	assert.Zero(t, s.len())
+}
+
+// Writes race Close on a spooled endpoint: every Write that returned nil
+// is delivered, now or by the next endpoint on the same spool.
+func TestSpoolWriteRacesClose(t *testing.T) {
+	dir := t.TempDir()
+	rc := newReceiver(t, nil)
+	config := fastConfig()
+	config.SpoolDir = dir
+	config.Logger = testLogger()
+	config.CloseTimeout = time.Millisecond
+	for round := range 5 {
+		e, err := OpenEndpoint("race", rc.URL, config)
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var accepted []string
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					block := testEvents(fmt.Sprintf("r%d-w%d-%d", round, w, i), 1+i%2)
+					err := e.Write(block...)
+					if errors.Is(err, ErrSinkClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					accepted = append(accepted, ids(block)...)
+					mu.Unlock()
+				}
+			})
+		}
+		eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) > 100 }, "writes under way")
+		_ = e.Close()
+		wg.Wait()
+
+		config.CloseTimeout = -1
+		e, err = OpenEndpoint("race", rc.URL, config) // delivers what the first left
+		require.NoError(t, err)
+		require.NoError(t, e.Close())
+		config.CloseTimeout = time.Millisecond
+		got := map[string]bool{}
+		for _, id := range ids(rc.received()) {
+			got[id] = true
+		}
+		for _, id := range accepted {
+			require.True(t, got[id], "round %d: %s accepted by Write, never delivered", round, id)
+		}
+	}
+}
+
+func TestSpoolEndpointSurvivesFullTail(t *testing.T) {
+	rc := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusOK })
+	config := fastConfig()
+	config.SpoolDir = t.TempDir()
+	config.Logger = testLogger()
+	config.MaxBatch = 7
+	e, err := OpenEndpoint("tail", rc.URL, config)
+	require.NoError(t, err)
+	e.Sink.(*eventQueue).store.(*spoolStore).tailMax = 2000 // a few blocks
+	var want []string
+	for i := range 200 {
+		block := testEvents(fmt.Sprint("t", i), 1+i%3)
+		want = append(want, ids(block)...)
+		require.NoError(t, e.Write(block...))
+	}
+	require.NoError(t, e.Close())
+	assert.Equal(t, want, ids(rc.received()), "from memory and from the disk, in order")
+}
