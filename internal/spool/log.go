@@ -356,4 +356,3 @@ func (l *Log) closeFiles() {
 		_ = l.lock.Close()
 	}
 }
-
