@@ -2,6 +2,9 @@ package notifications
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -47,4 +50,32 @@ func BenchmarkSpoolRecover(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(backlog)*1000, "ns/event")
 		})
 	}
+}
+
+// BenchmarkSpoolDrain measures a new endpoint delivering a backlog left in
+// its spool, one event a block, to a receiver that reads and answers.
+func BenchmarkSpoolDrain(b *testing.B) {
+	const backlog = 20_000
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer rc.Close()
+	config := EndpointConfig{Logger: testLogger(), CloseTimeout: -1}
+	for b.Loop() {
+		b.StopTimer()
+		config.SpoolDir = b.TempDir()
+		s, err := openSpool(config.SpoolDir, "drain", time.Second, testLogger())
+		require.NoError(b, err)
+		for i := range backlog {
+			e := goldenEvent()
+			e.ID = fmt.Sprint(i)
+			require.NoError(b, s.push(queuedBlock{events: []Event{e}, written: time.Now()}))
+		}
+		require.NoError(b, s.close())
+		b.StartTimer()
+		e, err := OpenEndpoint("drain", rc.URL, config)
+		require.NoError(b, err)
+		require.NoError(b, e.Close())
+	}
+	b.ReportMetric(float64(backlog)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
