@@ -126,13 +126,16 @@ func (l *Log) rotate() error {
 		return err
 	}
 	l.mu.Lock()
-	old := l.w
+	l.toSeal = append(l.toSeal, l.w) // the syncer fsyncs and closes it, off the appenders' path
 	l.sealed[l.wSeq] = l.wSize
 	l.w, l.wSeq, l.wSize = f, seq, 0
 	l.segs = append(l.segs, seq)
+	l.dirty = true
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 	l.mu.Unlock()
-	_ = old.Sync()
-	_ = old.Close()
 	return nil
 }
 
@@ -163,11 +166,16 @@ func (l *Log) waitSync() {
 		return
 	}
 	l.dirty = false
-	w := l.w
+	w, sealed := l.w, l.toSeal
+	l.toSeal = nil
 	l.mu.Unlock()
-	// A rotation may close w meanwhile: it synced it first.
-	if err := w.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-		l.log.WithError(err).Error("notifications: spool: fsync failed")
+	for _, f := range append(sealed, w) { // w stays open: only Close closes it
+		if err := f.Sync(); err != nil {
+			l.log.WithError(err).Error("notifications: spool: fsync failed")
+		}
+	}
+	for _, f := range sealed {
+		_ = f.Close()
 	}
 	_ = l.cursor.Sync() // closed only after this goroutine ended
 }

@@ -97,7 +97,8 @@ type Log struct {
 	cursor  *os.File
 
 	// Only the leader of a group touches w (and only under mu otherwise).
-	w *os.File
+	w      *os.File
+	toSeal []*os.File // segments rotated away from, for the syncer to fsync and close
 
 	rmu  sync.Mutex // the reader's file
 	r    *os.File
@@ -318,7 +319,14 @@ func (l *Log) Close() error {
 	defer l.rmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	errs := []error{l.w.Sync(), l.cursor.Sync()}
+	var errs []error
+	for _, f := range append(l.toSeal, l.w, l.cursor) {
+		errs = append(errs, f.Sync())
+	}
+	for _, f := range l.toSeal {
+		_ = f.Close()
+	}
+	l.toSeal = nil
 	// Files are removed while the lock is held, so that no log opens them
 	// meanwhile; the cursor goes first, so that a crash in between leaves
 	// segments without a cursor (all read again), never a stale cursor.
