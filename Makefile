@@ -25,6 +25,7 @@ fuzz:
 	go test ./receiver -run '^$$' -fuzz '^FuzzSignedRequest$$' -fuzztime $(FUZZTIME)
 	go test ./internal/spool -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
+	go test . -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 
 demo:
 	go run ./cmd/regnotify demo

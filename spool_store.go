@@ -252,7 +252,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 func decodeBlock(r spool.Block) (queuedBlock, error) {
 	b := queuedBlock{events: make([]Event, len(r.Items)), written: time.Unix(0, r.Stamp), encoded: r.Items}
 	for i, item := range r.Items {
-		if err := json.Unmarshal(item, &b.events[i]); err != nil {
+		if err := decodeEvent(item, &b.events[i]); err != nil {
 			return queuedBlock{}, err
 		}
 	}
