@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,19 +22,15 @@ var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint
 // its JSON exactly as an envelope carries it, so that a batch read back can
 // be sent by splicing stored bytes (appendStoredEnvelope).
 //
-// The newest blocks also stay in memory, up to tailMaxBytes of JSON, so
-// that a reader keeping up with the writers never reads or decodes the
-// disk; a backlog is read back from the disk a batch at a time.
+// The engine keeps the newest records in memory with their block, so that
+// a reader keeping up with the writers never reads or decodes the disk; a
+// backlog is read back from the disk a batch at a time, and decoded.
 type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
 
-	tailMax int // bytes of JSON kept in memory: tailMaxBytes
-
-	mu        sync.Mutex // guards what follows; taken before the engine's locks
-	peeked    []peekedBlock
-	tail      []cachedBlock // the newest blocks, in log order
-	tailBytes int
+	mu     sync.Mutex // guards peeked
+	peeked []peekedBlock
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -43,15 +38,6 @@ type peekedBlock struct {
 	end    spool.Position // just after the block's record
 	events int            // events acknowledged with it
 }
-
-// cachedBlock is a block kept in memory, with where its record lies.
-type cachedBlock struct {
-	span  spool.Span
-	block queuedBlock
-}
-
-// tailMaxBytes bounds the JSON of the blocks kept in memory.
-const tailMaxBytes = 4 << 20
 
 var (
 	_ eventStore     = (*spoolStore)(nil)
@@ -76,18 +62,24 @@ func spoolDirName(name string) string {
 // openSpool opens (creating it if need be) the spool of the endpoint name
 // under root, locks it, and counts what a previous endpoint left.
 func openSpool(root, name string, syncEvery time.Duration, log logrus.FieldLogger) (*spoolStore, error) {
+	return openSpoolMemory(root, name, syncEvery, log, 0)
+}
+
+// openSpoolMemory is openSpool keeping memoryBytes of the newest records
+// in memory (0: the engine's default; negative: none).
+func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.FieldLogger, memoryBytes int) (*spoolStore, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: a spooled endpoint needs a name", ErrInvalidConfig)
 	}
 	dir := filepath.Join(root, spoolDirName(name))
-	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log})
+	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log, MemoryBytes: memoryBytes})
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w: %s", ErrSpoolLocked, dir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &spoolStore{log: l, logger: log, tailMax: tailMaxBytes}, nil
+	return &spoolStore{log: l, logger: log}, nil
 }
 
 // encodeBlock returns each event's JSON, as appendEvent writes it (or, for
@@ -124,53 +116,9 @@ func (s *spoolStore) push(b queuedBlock) error {
 	if err != nil {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
-	span, err := s.log.Append(b.written.UnixNano(), items)
-	if err != nil {
-		return err
-	}
 	b.encoded = items
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if span.From.Less(s.log.Start()) {
-		return nil // already read back from the disk and acknowledged
-	}
-	i, _ := slices.BinarySearchFunc(s.tail, span.From, func(c cachedBlock, p spool.Position) int {
-		return comparePositions(c.span.From, p)
-	})
-	s.tail = slices.Insert(s.tail, i, cachedBlock{span: span, block: b})
-	s.tailBytes += int(span.To.Offset - span.From.Offset)
-	for s.tailBytes > s.tailMax {
-		s.dropOldest()
-	}
-	return nil
-}
-
-func comparePositions(a, b spool.Position) int {
-	switch {
-	case a.Less(b):
-		return -1
-	case b.Less(a):
-		return 1
-	}
-	return 0
-}
-
-// dropOldest forgets the oldest block kept in memory.
-func (s *spoolStore) dropOldest() {
-	s.tailBytes -= int(s.tail[0].span.To.Offset - s.tail[0].span.From.Offset)
-	s.tail[0] = cachedBlock{}
-	s.tail = s.tail[1:]
-}
-
-// cachedAt returns the block kept in memory whose record starts at p.
-func (s *spoolStore) cachedAt(p spool.Position) *cachedBlock {
-	i, found := slices.BinarySearchFunc(s.tail, p, func(c cachedBlock, p spool.Position) int {
-		return comparePositions(c.span.From, p)
-	})
-	if !found {
-		return nil
-	}
-	return &s.tail[i]
+	_, err = s.log.Append(b.written.UnixNano(), items, b)
+	return err
 }
 
 func (s *spoolStore) peek(maxEvents int) ([]queuedBlock, error) {
@@ -214,12 +162,6 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		return true
 	}
 	for n < maxEvents || len(blocks) == 0 {
-		if c := s.cachedAt(p); c != nil {
-			if !add(c.block, c.span.To) {
-				break
-			}
-			continue
-		}
 		read, err := s.log.Read(p, max(maxEvents-n, 1))
 		if err != nil && len(blocks) == 0 {
 			return nil, nil, err
@@ -228,17 +170,19 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 			break
 		}
 		for _, r := range read {
-			b, err := decodeBlock(r)
-			if err != nil {
-				s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
-				if len(blocks) > 0 || !fromStart {
-					return blocks, peeked, nil
+			b, ok := r.Value.(queuedBlock)
+			if !ok {
+				if b, err = decodeBlock(r); err != nil {
+					s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
+					if len(blocks) > 0 || !fromStart {
+						return blocks, peeked, nil
+					}
+					if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
+						return nil, nil, err
+					}
+					p = r.Span.To
+					continue
 				}
-				if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
-					return nil, nil, err
-				}
-				p = r.Span.To
-				continue
 			}
 			if !add(b, r.Span.To) {
 				return blocks, peeked, nil
@@ -270,9 +214,6 @@ func (s *spoolStore) pop(n int) error {
 		events += b.events
 	}
 	s.peeked = s.peeked[:0]
-	for len(s.tail) > 0 && s.tail[0].span.From.Less(end) {
-		s.dropOldest()
-	}
 	return s.log.Ack(end, events)
 }
 
@@ -283,7 +224,7 @@ func (s *spoolStore) durable() bool { return true }
 func (s *spoolStore) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tail, s.tailBytes, s.peeked = nil, 0, nil
+	s.peeked = nil
 	if err := s.log.Close(); err != nil && !errors.Is(err, spool.ErrClosed) {
 		return err
 	}

@@ -3,7 +3,6 @@ package notifications
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +15,11 @@ import (
 // events, and stored JSON that splices into the envelope appendEnvelope
 // writes.
 func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
-	for _, tailMax := range []int{tailMaxBytes, 0} {
-		t.Run(fmt.Sprint("tail ", tailMax), func(t *testing.T) {
-			s, err := openSpool(t.TempDir(), "e", time.Second, testLogger())
+	for _, memory := range []int{0, -1} {
+		t.Run(fmt.Sprint("memory ", memory), func(t *testing.T) {
+			s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), memory)
 			require.NoError(t, err)
 			defer s.close()
-			s.tailMax = tailMax
 			var want []Event
 			for i, size := range []int{1, 3, 2} {
 				block := testEvents(fmt.Sprint("b", i), size)
@@ -29,7 +27,6 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 				want = append(want, block...)
 				require.NoError(t, s.push(queuedBlock{events: block, written: time.Unix(0, int64(i+1))}))
 			}
-			assert.Equal(t, tailMax == 0, len(s.tail) == 0, "kept in memory unless the tail is bounded to nothing")
 			blocks, err := s.peek(100)
 			require.NoError(t, err)
 			require.Len(t, blocks, 3)
@@ -64,11 +61,10 @@ func TestAppendStoredEnvelopeNeedsStoredBytes(t *testing.T) {
 // A block whose JSON does not decode (written by another version, say) is
 // logged and acknowledged, not retried for ever.
 func TestSpoolStoreSkipsUndecodableBlocks(t *testing.T) {
-	s, err := openSpool(t.TempDir(), "e", time.Second, testLogger())
+	s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), -1)
 	require.NoError(t, err)
 	defer s.close()
-	s.tailMax = 0
-	_, err = s.log.Append(0, [][]byte{[]byte("not json"), []byte("{")})
+	_, err = s.log.Append(0, [][]byte{[]byte("not json"), []byte("{")}, nil)
 	require.NoError(t, err)
 	want := pushBlocks(t, s, "a", 2)
 	require.Equal(t, 4, s.len())
@@ -129,21 +125,20 @@ func TestSpoolWriteRacesClose(t *testing.T) {
 	}
 }
 
-func TestSpoolEndpointSurvivesFullTail(t *testing.T) {
-	rc := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusOK })
-	config := fastConfig()
-	config.SpoolDir = t.TempDir()
-	config.Logger = testLogger()
-	config.MaxBatch = 7
-	e, err := OpenEndpoint("tail", rc.URL, config)
+// A queue over a spool that keeps only a few blocks in memory: what it
+// delivers comes from memory and from the disk, in order.
+func TestSpoolQueueBeyondMemory(t *testing.T) {
+	s, err := openSpoolMemory(t.TempDir(), "tail", time.Second, testLogger(), 2000)
 	require.NoError(t, err)
-	e.Sink.(*eventQueue).store.(*spoolStore).tailMax = 2000 // a few blocks
+	next := &fakeSink{}
+	config := EndpointConfig{MaxBatch: 7, CloseTimeout: -1, Logger: testLogger()}
+	q := newEventQueue("tail", next, s, config, newEndpointMetrics(), noGiveUp, nil)
 	var want []string
 	for i := range 200 {
 		block := testEvents(fmt.Sprint("t", i), 1+i%3)
 		want = append(want, ids(block)...)
-		require.NoError(t, e.Write(block...))
+		require.NoError(t, q.Write(block...))
 	}
-	require.NoError(t, e.Close())
-	assert.Equal(t, want, ids(rc.received()), "from memory and from the disk, in order")
+	require.NoError(t, q.Close())
+	assert.Equal(t, want, ids(next.events()))
 }

@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,6 +24,16 @@ type group struct {
 	err   error // why the group was not written whole
 	seq   uint64
 	base  int64 // offset of buf[0] in segment seq
+	recs  []memRecord
+}
+
+// memRecord is what the tail keeps of a record of a group being written.
+type memRecord struct {
+	rel   int64 // offset in the group
+	size  int
+	stamp int64
+	items [][]byte
+	value any
 }
 
 // maxSpare bounds the group buffer kept for reuse.
@@ -35,7 +46,11 @@ var recordPool = sync.Pool{New: func() any { return new([]byte) }}
 // with write(2): it survives a crash of the process, and an fsync follows
 // within Options.SyncEvery. Concurrent appends share writes; their records
 // follow each other in the log in the order they joined a group.
-func (l *Log) Append(stamp int64, items [][]byte) (Span, error) {
+//
+// The record, its items (which the caller must not modify afterwards) and
+// value stay in memory while they fit in Options.MemoryBytes: Read returns
+// them from there, value included, from the moment they are written.
+func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
 	if len(items) == 0 {
 		return Span{}, errors.New("spool: a record needs at least one item")
 	}
@@ -56,6 +71,9 @@ func (l *Log) Append(stamp int64, items [][]byte) (Span, error) {
 	rel := int64(len(g.buf))
 	g.buf = append(g.buf, *rec...)
 	g.items += len(items)
+	if l.opt.MemoryBytes > 0 {
+		g.recs = append(g.recs, memRecord{rel: rel, size: size, stamp: stamp, items: items, value: value})
+	}
 	recordPool.Put(rec)
 	for !g.done {
 		if !l.writing && l.cur == g {
@@ -97,6 +115,7 @@ func (l *Log) lead() {
 	l.wSize += int64(n) // a partial write stays as a torn record that readers skip
 	if err == nil {
 		l.items += g.items
+		l.remember(g)
 	} else {
 		g.err = fmt.Errorf("spool: %w", err)
 	}
@@ -177,4 +196,50 @@ func (l *Log) waitSync() {
 		_ = f.Close()
 	}
 	_ = l.cursor.Sync() // closed only after this goroutine ended
+}
+
+// remember adds the records of a written group to the tail kept in memory,
+// forgetting the oldest past Options.MemoryBytes. Called with mu held.
+func (l *Log) remember(g *group) {
+	for _, r := range g.recs {
+		from := Position{Segment: g.seq, Offset: g.base + r.rel}
+		l.tail = append(l.tail, Block{
+			Stamp: r.stamp, Items: r.items, Value: r.value,
+			Span: Span{From: from, To: Position{Segment: g.seq, Offset: from.Offset + int64(r.size)}},
+		})
+		l.tailLen += r.size
+	}
+	g.recs = nil
+	for len(l.tail) > 0 && l.tailLen > l.opt.MemoryBytes {
+		l.forgetOldest()
+	}
+}
+
+// forgetOldest drops the oldest record kept in memory. Called with mu held.
+func (l *Log) forgetOldest() {
+	l.tailLen -= int(l.tail[0].Span.To.Offset - l.tail[0].Span.From.Offset)
+	l.tail[0] = Block{}
+	l.tail = l.tail[1:]
+}
+
+// inMemory returns the record kept in memory that starts at p, and
+// otherwise the offset in p's segment where the next one kept starts (or
+// -1). Called with mu held.
+func (l *Log) inMemory(p Position) (Block, bool, int64) {
+	i, found := slices.BinarySearchFunc(l.tail, p, func(b Block, p Position) int {
+		switch {
+		case b.Span.From.Less(p):
+			return -1
+		case p.Less(b.Span.From):
+			return 1
+		}
+		return 0
+	})
+	if found {
+		return l.tail[i], true, 0
+	}
+	if i < len(l.tail) && l.tail[i].Span.From.Segment == p.Segment {
+		return Block{}, false, l.tail[i].Span.From.Offset
+	}
+	return Block{}, false, -1
 }

@@ -23,7 +23,7 @@ func TestAppendConcurrent(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range per {
-				_, err := l.Append(int64(w), [][]byte{fmt.Appendf(nil, "%d-%d", w, i), []byte("x")})
+				_, err := l.Append(int64(w), [][]byte{fmt.Appendf(nil, "%d-%d", w, i), []byte("x")}, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -57,9 +57,9 @@ func TestAppendConcurrent(t *testing.T) {
 func TestAppendSpans(t *testing.T) {
 	l := openLog(t, t.TempDir(), Options{})
 	defer l.Close()
-	a, err := l.Append(1, [][]byte{[]byte("a")})
+	a, err := l.Append(1, [][]byte{[]byte("a")}, nil)
 	require.NoError(t, err)
-	b, err := l.Append(2, [][]byte{[]byte("b")})
+	b, err := l.Append(2, [][]byte{[]byte("b")}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, a.To, b.From)
 	blocks, err := l.Read(a.To, 10)
@@ -83,7 +83,7 @@ func TestCloseRacesAppendAndSync(t *testing.T) {
 			wg.Go(func() {
 				for i := 0; ; i++ {
 					item := fmt.Sprintf("%d-%d-%d", round, w, i)
-					_, err := l.Append(0, [][]byte{[]byte(item)})
+					_, err := l.Append(0, [][]byte{[]byte(item)}, nil)
 					if errors.Is(err, ErrClosed) {
 						return
 					}
@@ -129,7 +129,7 @@ func TestSyncEvery(t *testing.T) {
 			defer l.mu.Unlock()
 			return l.dirty
 		}
-		_, err := l.Append(0, [][]byte{[]byte("a")})
+		_, err := l.Append(0, [][]byte{[]byte("a")}, nil)
 		require.NoError(t, err)
 		assert.True(t, dirty(), "written, not yet synced")
 		time.Sleep(999 * time.Millisecond)
@@ -139,14 +139,56 @@ func TestSyncEvery(t *testing.T) {
 		synctest.Wait()
 		assert.False(t, dirty(), "synced SyncEvery after the write")
 
-		_, err = l.Append(0, [][]byte{[]byte("b")})
+		_, err = l.Append(0, [][]byte{[]byte("b")}, nil)
 		require.NoError(t, err)
 		time.Sleep(500 * time.Millisecond)
-		_, err = l.Append(0, [][]byte{[]byte("c")})
+		_, err = l.Append(0, [][]byte{[]byte("c")}, nil)
 		require.NoError(t, err)
 		time.Sleep(500 * time.Millisecond)
 		synctest.Wait()
 		assert.False(t, dirty(), "at most SyncEvery after the first unsynced write")
 		require.NoError(t, l.Close())
 	})
+}
+
+// The newest records are read from memory, with their value; older ones,
+// past MemoryBytes, from the disk; both the same.
+func TestReadFromMemoryAndDisk(t *testing.T) {
+	for _, memory := range []int{-1, 200, DefaultMemoryBytes} {
+		t.Run(fmt.Sprint(memory), func(t *testing.T) {
+			l := openLog(t, t.TempDir(), Options{MemoryBytes: memory, SegmentSize: 100})
+			defer l.Close()
+			var want []string
+			for i := range 10 {
+				item := fmt.Sprint("item-", i)
+				want = append(want, item)
+				_, err := l.Append(int64(i), [][]byte{[]byte(item)}, i)
+				require.NoError(t, err)
+			}
+			blocks, err := l.Read(l.Start(), 100)
+			require.NoError(t, err)
+			var got []string
+			fromMemory := 0
+			for i, b := range blocks {
+				got = append(got, string(b.Items[0]))
+				assert.Equal(t, int64(i), b.Stamp)
+				if b.Value != nil {
+					assert.Equal(t, i, b.Value)
+					fromMemory++
+				}
+			}
+			assert.Equal(t, want, got)
+			switch memory {
+			case -1:
+				assert.Zero(t, fromMemory)
+			case 200:
+				assert.Positive(t, fromMemory)
+				assert.Less(t, fromMemory, 10, "the oldest were forgotten")
+			default:
+				assert.Equal(t, 10, fromMemory)
+			}
+			got, _ = drain(t, l, 3)
+			assert.Equal(t, want, got)
+		})
+	}
 }

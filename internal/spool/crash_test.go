@@ -38,7 +38,7 @@ func TestCrashChild(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				items := [][]byte{fmt.Appendf(nil, "%d-%d-a", w, i), fmt.Appendf(nil, "%d-%d-b", w, i)}
-				if _, err := l.Append(int64(i), items[:1+i%2]); err != nil {
+				if _, err := l.Append(int64(i), items[:1+i%2], nil); err != nil {
 					fmt.Println("error:", err)
 					os.Exit(3)
 				}

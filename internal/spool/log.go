@@ -48,7 +48,14 @@ type Options struct {
 	// Logger receives what recovery and reading skip. Default: logrus'
 	// standard logger.
 	Logger logrus.FieldLogger
+	// MemoryBytes bounds the newest records kept in memory, with the value
+	// passed to Append, so that a reader keeping up with the appenders
+	// never reads the disk. Default DefaultMemoryBytes; negative: none.
+	MemoryBytes int
 }
+
+// DefaultMemoryBytes is the default of Options.MemoryBytes.
+const DefaultMemoryBytes = 4 << 20
 
 // Position is a place in the log: a segment and a byte offset in it.
 // Positions order as the log does.
@@ -69,8 +76,11 @@ type Span struct{ From, To Position }
 // Block is one record read back.
 type Block struct {
 	Stamp int64    // as passed to Append
-	Items [][]byte // as passed to Append; they share one read buffer
+	Items [][]byte // as passed to Append; read from disk, they share one buffer
 	Span  Span     // where the record lies
+	// Value is what was passed to Append, when the block came from memory;
+	// nil when it was read from the disk.
+	Value any
 }
 
 // Log is an open spool directory. See the package documentation.
@@ -92,6 +102,8 @@ type Log struct {
 	writing bool             // a leader is writing a group
 	spare   []byte           // a written group's buffer, for reuse
 	dirty   bool             // written since the last fsync
+	tail    []Block          // the newest records, in log order, for readers
+	tailLen int              // bytes of tail's records
 	wSize   int64            // bytes written to the writer's segment
 	wSeq    uint64           // the writer's segment
 	cursor  *os.File
@@ -123,6 +135,9 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = logrus.StandardLogger()
+	}
+	if opt.MemoryBytes == 0 {
+		opt.MemoryBytes = DefaultMemoryBytes
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -336,6 +351,7 @@ func (l *Log) Close() error {
 		}
 	}
 	l.r, l.w, l.cursor = nil, nil, nil
+	l.tail, l.tailLen = nil, 0
 	switch {
 	case l.items == 0:
 		errs = append(errs, os.Remove(filepath.Join(l.dir, cursorName)))

@@ -42,7 +42,7 @@ func appendBlocks(t testing.TB, l *Log, prefix string, sizes ...int) []string {
 			items[i] = fmt.Appendf(nil, "%s-%d", prefix, len(want))
 			want = append(want, string(items[i]))
 		}
-		_, err := l.Append(int64(len(want)), items)
+		_, err := l.Append(int64(len(want)), items, nil)
 		require.NoError(t, err)
 	}
 	return want
@@ -275,12 +275,12 @@ func TestLogCloseRemovesCursorBeforeSegments(t *testing.T) {
 func TestLogClosedRefuses(t *testing.T) {
 	l := openLog(t, t.TempDir(), Options{})
 	require.NoError(t, l.Close())
-	_, err := l.Append(0, [][]byte{[]byte("x")})
+	_, err := l.Append(0, [][]byte{[]byte("x")}, nil)
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = l.Read(Position{}, 1)
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.ErrorIs(t, l.Ack(Position{Segment: 9}, 1), ErrClosed)
-	_, err = openLog(t, t.TempDir(), Options{}).Append(0, nil)
+	_, err = openLog(t, t.TempDir(), Options{}).Append(0, nil, nil)
 	assert.Error(t, err, "an empty block")
 }
 
@@ -295,7 +295,7 @@ func TestLogLargeRecordsAcrossChunks(t *testing.T) {
 	for i := range 3 {
 		item := append([]byte{byte('0' + i)}, big[:readChunk/2+i*readChunk/3]...)
 		want = append(want, item)
-		_, err := l.Append(int64(i), [][]byte{item})
+		_, err := l.Append(int64(i), [][]byte{item}, nil)
 		require.NoError(t, err)
 	}
 	var got [][]byte

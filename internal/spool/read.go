@@ -125,9 +125,18 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 	n := 0
 	pos := from
 	for n < maxItems || len(out) == 0 {
-		limit, next, err := l.segmentEnd(pos.Segment)
+		b, found, limit, next, err := l.nextAt(pos)
 		if err != nil {
 			return out, err
+		}
+		if found {
+			if len(out) > 0 && n+len(b.Items) > maxItems {
+				break
+			}
+			out = append(out, b)
+			n += len(b.Items)
+			pos = b.Span.To
+			continue
 		}
 		if pos.Offset >= limit {
 			if next == 0 {
@@ -185,12 +194,28 @@ func (l *Log) skippedTo(pos Position) {
 	}
 }
 
-// segmentEnd returns how far segment seq may be read (the writer's segment
-// up to what was written, the others whole) and the segment after it (0:
-// none).
-func (l *Log) segmentEnd(seq uint64) (limit int64, next uint64, err error) {
+// nextAt returns the record at p when it is kept in memory; otherwise how
+// far p's segment may be read from the disk (up to the next record kept in
+// memory, the end of what was written, or the segment's end) and the
+// segment after it (0: none).
+func (l *Log) nextAt(p Position) (b Block, found bool, limit int64, next uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b, found, memory := l.inMemory(p)
+	if found {
+		return b, true, 0, 0, nil
+	}
+	limit, next, err = l.segmentEnd(p.Segment)
+	if memory >= 0 && memory < limit {
+		limit = memory
+	}
+	return Block{}, false, limit, next, err
+}
+
+// segmentEnd returns how far segment seq may be read (the writer's segment
+// up to what was written, the others whole) and the segment after it (0:
+// none). Called with mu held.
+func (l *Log) segmentEnd(seq uint64) (limit int64, next uint64, err error) {
 	if seq == l.wSeq {
 		return l.wSize, 0, nil
 	}
@@ -241,6 +266,9 @@ func (l *Log) Ack(to Position, items int) error {
 	}
 	l.start = to
 	l.items = max(l.items-items, 0)
+	for len(l.tail) > 0 && l.tail[0].Span.From.Less(to) {
+		l.forgetOldest()
+	}
 	var gone []uint64
 	for len(l.segs) > 1 && l.segs[0] < to.Segment {
 		gone = append(gone, l.segs[0])
