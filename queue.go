@@ -134,9 +134,7 @@ func (q *eventQueue) run() {
 			}
 			return
 		}
-		q.mu.Lock()
 		popErr := q.store.pop(b.blocks)
-		q.mu.Unlock()
 		q.metrics.finished(len(b.events))
 		if err == nil {
 			q.metrics.delivered(len(b.events), time.Since(b.written))
@@ -170,11 +168,11 @@ func (q *eventQueue) take() (batch, bool) {
 			q.mu.Unlock()
 			return batch{}, false
 		}
-		before := q.store.len()
-		blocks, err := q.store.peek(q.maxBatch)
-		lost := before - q.store.len() // counted once, found unreadable
 		q.mu.Unlock()
-		if lost > 0 {
+		// Reading a spool (the disk, decoding) runs outside the mutex, so
+		// that Writes never wait for it.
+		blocks, err := q.store.peek(q.maxBatch)
+		if lost := q.store.takeLost(); lost > 0 {
 			q.metrics.finished(lost)
 			q.metrics.dropped(lost)
 			q.log.WithField("events", lost).Error("notifications: spool: events lost to damaged records")

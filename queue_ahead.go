@@ -27,9 +27,7 @@ func (q *eventQueue) write(b batch) error {
 	result := make(chan error, 1)
 	go func() { result <- q.next.Write(b.events...) }()
 
-	q.mu.Lock()
 	blocks := store.peekAfter(b.blocks, q.maxBatch)
-	q.mu.Unlock()
 	if len(blocks) > 0 {
 		ahead := q.batchOf(blocks)
 		q.ahead = &ahead

@@ -79,3 +79,35 @@ func BenchmarkSpoolDrain(b *testing.B) {
 	}
 	b.ReportMetric(float64(backlog)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkSpoolEndpointWrite measures a spooled endpoint taking events
+// from 4 writers, one event a Write, and delivering them to a receiver
+// that reads and answers: the cost of the spool on the sending side.
+func BenchmarkSpoolEndpointWrite(b *testing.B) {
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer rc.Close()
+	for _, spooled := range []bool{false, true} {
+		b.Run(fmt.Sprint("spool=", spooled), func(b *testing.B) {
+			config := EndpointConfig{Logger: testLogger(), CloseTimeout: -1}
+			if spooled {
+				config.SpoolDir = b.TempDir()
+			}
+			e, err := OpenEndpoint("write", rc.URL, config)
+			require.NoError(b, err)
+			event := goldenEvent()
+			b.ReportAllocs()
+			b.SetParallelism(2) // 4 writers on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := e.Write(event); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			require.NoError(b, e.Close())
+		})
+	}
+}

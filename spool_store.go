@@ -29,8 +29,10 @@ type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
 
-	mu     sync.Mutex // guards peeked
+	mu     sync.Mutex // guards what follows
 	peeked []peekedBlock
+	lost   int // events of undecodable blocks, since takeLost
+	seen   int // the engine's Lost at the last takeLost
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -180,6 +182,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
 						return nil, nil, err
 					}
+					s.lost += len(r.Items)
 					p = r.Span.To
 					continue
 				}
@@ -215,6 +218,15 @@ func (s *spoolStore) pop(n int) error {
 	}
 	s.peeked = s.peeked[:0]
 	return s.log.Ack(end, events)
+}
+
+func (s *spoolStore) takeLost() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := s.log.Lost()
+	n := s.lost + total - s.seen
+	s.lost, s.seen = 0, total
+	return n
 }
 
 func (s *spoolStore) len() int { return s.log.Len() }

@@ -71,6 +71,8 @@ func TestSpoolStoreSkipsUndecodableBlocks(t *testing.T) {
 	got, _ := drainSpool(t, s, 100)
 	assert.Equal(t, want, got)
 	assert.Zero(t, s.len())
+	assert.Equal(t, 2, s.takeLost(), "counted as lost")
+	assert.Zero(t, s.takeLost(), "once")
 }
 
 // Writes race Close on a spooled endpoint: every Write that returned nil

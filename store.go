@@ -16,10 +16,10 @@ type queuedBlock struct {
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
-// calls push from the writers' goroutines, without its mutex and possibly
-// several at once, so that encoding and disk writes stay out of its
-// critical section; it calls the other methods under its mutex. A store
-// synchronizes push with the rest itself.
+// calls push from the writers' goroutines, possibly several at once, and
+// peek, peekAfter, pop and takeLost from its own goroutine, one at a time;
+// none under its mutex, so that encoding, disk writes and reads stay out of
+// its critical section. A store synchronizes these calls itself.
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
 	// stored: for a spool, written to its file.
@@ -33,6 +33,10 @@ type eventStore interface {
 
 	// pop removes the n oldest blocks, which a peek returned.
 	pop(n int) error
+
+	// takeLost returns how many stored events were found unreadable (and
+	// dropped from len) since the last call.
+	takeLost() int
 
 	// len returns how many events are stored.
 	len() int
@@ -103,6 +107,8 @@ func (m *memoryStore) pop(n int) error {
 	}
 	return nil
 }
+
+func (m *memoryStore) takeLost() int { return 0 }
 
 func (m *memoryStore) len() int {
 	m.mu.Lock()

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type options struct {
 	pending   int           // events for the heap-per-pending-event measurement; 0: skip
 	fanout    int           // endpoints of the fan-out CPU measurement; 0 or 1: skip
 	backlog   int           // events of the backlog measurement; 0: skip
+	only      string        // run only the pipelines whose name contains this (and the ceiling)
 	log       io.Writer     // pipelines' log output
 	progress  io.Writer
 }
@@ -66,6 +68,9 @@ func main() {
 	flag.IntVar(&o.fanout, "fanout", 8, "also measure sender CPU per event with a broadcaster of this many endpoints against one (0: skip)")
 	flag.IntVar(&o.backlog, "backlog", 1000000, "also measure a spool backlog of this many events written while the receiver is down (0: skip)")
 	verbose := flag.Bool("v", false, "show the pipelines' log lines")
+	flag.StringVar(&o.only, "only", "", "run only the pipelines whose name contains this string (the ceiling always runs)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (sender side) to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (sender side) to this file")
 	quick := flag.Bool("quick", false, "a quick run with small sizes, to check that everything works (overrides the sizes)")
 	flag.Parse()
 	if *quick {
@@ -82,7 +87,26 @@ func main() {
 	if *verbose {
 		o.log = os.Stderr
 	}
-	if err := run(o, os.Stdout); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	err = run(o, os.Stdout)
+	if *memProfile != "" {
+		if f, ferr := os.Create(*memProfile); ferr == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -252,6 +276,9 @@ func run(o options, out io.Writer) error {
 	defer ctl.Close()
 
 	pipelines := []pipeline{ours{}, ours{spool: true}, upstream{}}
+	if o.only != "" {
+		pipelines = slices.DeleteFunc(pipelines, func(p pipeline) bool { return !strings.Contains(p.name(), o.only) })
+	}
 	maxEvents := func(p pipeline) int {
 		if _, ok := p.(upstream); ok {
 			return o.v3Events

@@ -97,6 +97,7 @@ type Log struct {
 	segs    []uint64         // segments from the acknowledged one to the writer's, oldest first
 	sealed  map[uint64]int64 // sizes of the segments no longer appended to
 	items   int              // items appended and not acknowledged
+	lost    int              // items counted, then found unreadable
 	start   Position         // where unacknowledged data starts
 	cur     *group           // records collected for the next write
 	writing bool             // a leader is writing a group
@@ -303,6 +304,14 @@ func (l *Log) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.items
+}
+
+// Lost returns how many items were counted (at open) and then found
+// unreadable by Read, since Open.
+func (l *Log) Lost() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
 }
 
 // Start returns where the unacknowledged blocks start: the position to

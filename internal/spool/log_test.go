@@ -225,6 +225,7 @@ func TestLogForgetsWhatVanished(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, blocks)
 	assert.Zero(t, l.Len(), "counted but unreadable: forgotten, not waited for")
+	assert.Equal(t, 3, l.Lost())
 }
 
 func TestLogLock(t *testing.T) {

@@ -190,6 +190,7 @@ func (l *Log) skippedTo(pos Position) {
 		// What was counted was not found again (the files changed under
 		// us): forget it rather than wait for it for ever.
 		l.log.WithField("events", l.items).Error("notifications: spool: events counted but unreadable")
+		l.lost += l.items
 		l.items = 0
 	}
 }
