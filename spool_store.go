@@ -33,6 +33,17 @@ type spoolStore struct {
 	peeked []peekedBlock
 	lost   int // events of undecodable blocks, since takeLost
 	seen   int // the engine's Lost at the last takeLost
+
+	// ahead is what the last peekAfter read, which the next peek, starting
+	// where it did, takes instead of reading and decoding it again.
+	ahead *readAhead
+}
+
+// readAhead is blocks read from a position, and their peekedBlocks.
+type readAhead struct {
+	from   spool.Position
+	blocks []queuedBlock
+	peeked []peekedBlock
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -138,10 +149,12 @@ func (s *spoolStore) peekAfter(skip, maxEvents int) []queuedBlock {
 	if skip == 0 || skip > len(s.peeked) {
 		return nil
 	}
-	blocks, _, err := s.readFrom(s.peeked[skip-1].end, maxEvents, false)
+	from := s.peeked[skip-1].end
+	blocks, peeked, err := s.readFrom(from, maxEvents, false)
 	if err != nil {
 		return nil
 	}
+	s.ahead = &readAhead{from: from, blocks: blocks, peeked: peeked}
 	return blocks
 }
 
@@ -162,6 +175,16 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		n += len(b.events)
 		p = end
 		return true
+	}
+	if a := s.ahead; a != nil && fromStart {
+		s.ahead = nil
+		if a.from == p {
+			for i, b := range a.blocks {
+				if !add(b, a.peeked[i].end) {
+					return blocks, peeked, nil
+				}
+			}
+		}
 	}
 	for n < maxEvents || len(blocks) == 0 {
 		read, err := s.log.Read(p, max(maxEvents-n, 1))

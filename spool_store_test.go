@@ -49,6 +49,12 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 			assert.Equal(t, ids(want[1:]), ids(flatten(ahead)), "look-ahead past the first block")
 			require.NoError(t, s.pop(1))
 			assert.Equal(t, 5, s.len())
+			more := testEvents("more", 2)
+			require.NoError(t, s.push(queuedBlock{events: more, written: time.Now()}))
+			blocks, err = s.peek(100)
+			require.NoError(t, err)
+			assert.Equal(t, append(ids(want[1:]), ids(more)...), ids(flatten(blocks)), "the look-ahead, then what came since")
+			assert.Same(t, &ahead[0].events[0], &blocks[0].events[0], "taken from the look-ahead, not read again")
 		})
 	}
 }
