@@ -194,10 +194,11 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		if err != nil || len(read) == 0 {
 			break
 		}
+		slab := eventSlab(read)
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
 			if !ok {
-				if b, err = decodeBlock(r); err != nil {
+				if b, err = decodeBlock(r, &slab); err != nil {
 					s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
 					if len(blocks) > 0 || !fromStart {
 						return blocks, peeked, nil
@@ -218,9 +219,27 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 	return blocks, peeked, nil
 }
 
-// decodeBlock makes the block of a record read back.
-func decodeBlock(r spool.Block) (queuedBlock, error) {
-	b := queuedBlock{events: make([]Event, len(r.Items)), written: time.Unix(0, r.Stamp), encoded: r.Items}
+// eventSlab returns one slice with room for the events of the blocks read
+// from the disk, which decodeBlock cuts up: one allocation a read.
+func eventSlab(read []spool.Block) []Event {
+	n := 0
+	for _, r := range read {
+		if r.Value == nil {
+			n += len(r.Items)
+		}
+	}
+	return make([]Event, n)
+}
+
+// decodeBlock makes the block of a record read back, its events taken
+// from the front of *slab (or allocated, when it is too short).
+func decodeBlock(r spool.Block, slab *[]Event) (queuedBlock, error) {
+	events := *slab
+	if len(events) < len(r.Items) {
+		events = make([]Event, len(r.Items))
+	}
+	events, *slab = events[:len(r.Items):len(r.Items)], events[len(r.Items):]
+	b := queuedBlock{events: events, written: time.Unix(0, r.Stamp), encoded: r.Items}
 	for i, item := range r.Items {
 		if err := decodeEvent(item, &b.events[i]); err != nil {
 			return queuedBlock{}, err

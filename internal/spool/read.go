@@ -47,6 +47,10 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 		}
 		data = data[:n]
 		partial := off+int64(n) < limit // more of the segment follows data
+		var slab [][]byte               // the items of the chunk's records, when data is not reused
+		if buf == nil {
+			slab = make([][]byte, len(data)/256) // room for items of 256 bytes and more; smaller ones allocate
+		}
 		p := 0
 		for p < len(data) {
 			at := off + int64(p)
@@ -64,7 +68,7 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 			if err == nil {
 				var stamp int64
 				var items [][]byte
-				if stamp, items, _, err = decodeRecord(data[p : p+size]); err == nil {
+				if stamp, items, _, err = decodeRecordInto(data[p:p+size], &slab); err == nil {
 					take, more := visit(stamp, items, Span{From: Position{seq, at}, To: Position{seq, at + int64(size)}})
 					if !take {
 						return at, nil

@@ -94,6 +94,12 @@ func checkRecord(rec []byte) error {
 // decodeRecord decodes the record at the start of buf. Its items share
 // buf's memory.
 func decodeRecord(buf []byte) (stamp int64, items [][]byte, size int, err error) {
+	return decodeRecordInto(buf, nil)
+}
+
+// decodeRecordInto is decodeRecord, taking the items' slice from the front
+// of *slab when it has room.
+func decodeRecordInto(buf []byte, slab *[][]byte) (stamp int64, items [][]byte, size int, err error) {
 	size, count, err := parseRecordHeader(buf)
 	if err != nil {
 		return 0, nil, 0, err
@@ -106,7 +112,11 @@ func decodeRecord(buf []byte) (stamp int64, items [][]byte, size int, err error)
 		return 0, nil, 0, err
 	}
 	stamp = int64(binary.BigEndian.Uint64(rec[recordHeaderSize:]))
-	items = make([][]byte, 0, count)
+	if slab != nil && len(*slab) >= count {
+		items, *slab = (*slab)[:0:count], (*slab)[count:]
+	} else {
+		items = make([][]byte, 0, count)
+	}
 	p := rec[recordHeaderSize+stampSize:]
 	for range count {
 		if len(p) < itemHeaderSize {
