@@ -1,0 +1,6 @@
+// Unpublished: the release check of this repository, run by `make release-check`.
+module github.com/regnotify/notifications/internal/releasecheck
+
+go 1.26.0
+
+require golang.org/x/mod v0.41.0

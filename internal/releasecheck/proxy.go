@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+// buildProxy writes, under dir, a module proxy in the layout the go command
+// reads through GOPROXY=file://dir: each published module of mods, zipped
+// from the working tree at repo (what a tag at this commit would publish),
+// at version.
+func buildProxy(repo, dir string, mods []goModule, version string) error {
+	for _, m := range published(mods) {
+		if err := addToProxy(dir, module.Version{Path: m.Path(), Version: version}, filepath.Join(repo, filepath.FromSlash(m.Dir))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addToProxy adds the module in srcDir to the proxy at dir as mv: its zip
+// (made by golang.org/x/mod/zip, which leaves out nested modules, vendor
+// directories and files a module zip may not hold, and enforces the size
+// limits), its go.mod, its .info and a version list.
+func addToProxy(dir string, mv module.Version, srcDir string) error {
+	escPath, err := module.EscapePath(mv.Path)
+	if err != nil {
+		return err
+	}
+	escVersion, err := module.EscapeVersion(mv.Version)
+	if err != nil {
+		return err
+	}
+	vdir := filepath.Join(dir, filepath.FromSlash(escPath), "@v")
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(vdir, escVersion)
+
+	zf, err := os.Create(base + ".zip")
+	if err != nil {
+		return err
+	}
+	if err := modzip.CreateFromDir(zf, mv, srcDir); err != nil {
+		zf.Close()
+		return fmt.Errorf("zip %s: %w", mv, err)
+	}
+	if err := zf.Close(); err != nil {
+		return err
+	}
+
+	gomod, err := os.ReadFile(filepath.Join(srcDir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".mod", gomod, 0o644); err != nil {
+		return err
+	}
+	info, err := json.Marshal(struct {
+		Version string
+		Time    time.Time
+	}{mv.Version, time.Now().UTC().Truncate(time.Second)})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".info", info, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(vdir, "list"), []byte(mv.Version+"\n"), 0o644)
+}
