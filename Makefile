@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
 FUZZTIME ?= 10s
 
-.PHONY: test vet fuzz bench bench-jetstream demo release-check
+.PHONY: test vet fuzz bench bench-jetstream demo release-check tidy
 
 test: vet
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
@@ -18,6 +18,12 @@ vet:
 OLDEST_GO ?= go1.25.14
 release-check:
 	cd internal/releasecheck && go run . -repo ../.. -oldest $(OLDEST_GO)
+
+# `go mod tidy` for the modules that require ours (tidy ignores go.work, and
+# their required version is not tagged yet): after adding a dependency to a
+# nested module, run this instead.
+tidy:
+	cd internal/releasecheck && go run . -repo ../.. -tidy
 
 # The comparison with distribution v3.1.2 (bench/, a module of its own), then
 # the main module's benchmarks; the bench program also measures the heap held

@@ -105,5 +105,7 @@ func checkDemo(ctx context.Context, s *sandbox, bin string) error {
 			return fmt.Errorf("%s demo: output lacks %q:\n%s", bin, want, indent(out))
 		}
 	}
+	first, _, _ := strings.Cut(out, "\n")
+	fmt.Println("    " + first)
 	return nil
 }

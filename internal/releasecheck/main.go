@@ -11,13 +11,17 @@
 //     proxy first, GOFLAGS=-mod=mod) a scratch module `go get`s the root,
 //     jetstream and prometheus modules and builds and runs a program using
 //     each; `go install .../cmd/regnotify@<version>` works, and the
-//     installed binary's demo delivers its events;
+//     installed binary's demo delivers its events; the sandbox's module
+//     cache holds our modules with the checksums of the zips built in 2;
 //  4. each go directive is the real minimum: modules that claim the oldest
 //     supported Go (-oldest) are vetted under that toolchain, the root
 //     module's tests run under it, and modules that claim a newer Go name
 //     the dependency that needs it.
 //
 // It exits 1, saying why, at the first failure.
+//
+// With -tidy it runs `go mod tidy` instead, in each module that requires
+// another of ours, resolving them from the proxy of step 2 (`make tidy`).
 package main
 
 import (
@@ -34,18 +38,19 @@ func main() {
 	repo := flag.String("repo", "../..", "the repository's root directory")
 	oldest := flag.String("oldest", "go1.25.14", "the oldest Go toolchain the published modules support (a toolchain module on the module proxy)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (proxy, sandbox) and print its path")
+	tidyMode := flag.Bool("tidy", false, "instead of checking, run `go mod tidy` in each module that requires another of ours (`make tidy`)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *repo, *oldest, *keep); err != nil {
-		fmt.Fprintln(os.Stderr, "release-check: FAIL:", err)
+	if err := run(ctx, *repo, *oldest, *keep, *tidyMode); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
-	fmt.Println("release-check: ok")
+	fmt.Println("ok")
 }
 
-func run(ctx context.Context, repo, oldest string, keep bool) (err error) {
+func run(ctx context.Context, repo, oldest string, keep, tidyMode bool) (err error) {
 	repo, err = filepath.Abs(repo)
 	if err != nil {
 		return err
@@ -92,6 +97,9 @@ func run(ctx context.Context, repo, oldest string, keep bool) (err error) {
 		os.RemoveAll(tmp)
 	}()
 
+	if tidyMode {
+		return tidy(ctx, s, repo, proxyDir, mods, version)
+	}
 	if err := step("module proxy from the working tree", func() error {
 		return buildProxy(repo, proxyDir, mods, version)
 	}); err != nil {
@@ -111,6 +119,11 @@ func run(ctx context.Context, repo, oldest string, keep bool) (err error) {
 	}
 	if err := step("regnotify demo", func() error {
 		return checkDemo(ctx, s, bin)
+	}); err != nil {
+		return err
+	}
+	if err := step("our modules came from the proxy built from the tree", func() error {
+		return checkServedFromProxy(s, proxyDir, mods, version)
 	}); err != nil {
 		return err
 	}

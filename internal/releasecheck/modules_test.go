@@ -163,3 +163,20 @@ func TestFindModulesMarksUnpublished(t *testing.T) {
 		assert.False(t, published, "%s is unpublished", dir)
 	}
 }
+
+func TestDropOurSums(t *testing.T) {
+	in := `github.com/google/uuid v1.6.0 h1:abc=
+github.com/google/uuid v1.6.0/go.mod h1:def=
+github.com/regnotify/notifications v0.1.0 h1:ghi=
+github.com/regnotify/notifications v0.1.0/go.mod h1:jkl=
+github.com/regnotify/notifications/jetstream v0.1.0/go.mod h1:mno=
+github.com/regnotify/notifications v0.0.9/go.mod h1:pqr=
+github.com/regnotify/notifications-other v0.1.0/go.mod h1:stu=
+`
+	want := `github.com/google/uuid v1.6.0 h1:abc=
+github.com/google/uuid v1.6.0/go.mod h1:def=
+github.com/regnotify/notifications v0.0.9/go.mod h1:pqr=
+github.com/regnotify/notifications-other v0.1.0/go.mod h1:stu=
+`
+	assert.Equal(t, want, string(dropOurSums([]byte(in), "v0.1.0")))
+}

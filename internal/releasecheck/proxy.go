@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 )
 
@@ -73,4 +75,34 @@ func addToProxy(dir string, mv module.Version, srcDir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(vdir, "list"), []byte(mv.Version+"\n"), 0o644)
+}
+
+// checkServedFromProxy checks that the sandbox's module cache holds each
+// published module at version with the checksum of the zip built from the
+// working tree: the go command took our modules from that proxy and from
+// nowhere else.
+func checkServedFromProxy(s *sandbox, proxyDir string, mods []goModule, version string) error {
+	for _, m := range published(mods) {
+		escPath, err := module.EscapePath(m.Path())
+		if err != nil {
+			return err
+		}
+		escVersion, err := module.EscapeVersion(version)
+		if err != nil {
+			return err
+		}
+		rel := filepath.Join(filepath.FromSlash(escPath), "@v", escVersion)
+		want, err := dirhash.HashZip(filepath.Join(proxyDir, rel+".zip"), dirhash.DefaultHash)
+		if err != nil {
+			return err
+		}
+		got, err := os.ReadFile(filepath.Join(s.modCache(), "cache", "download", rel+".ziphash"))
+		if err != nil {
+			return fmt.Errorf("%s@%s was not downloaded: %w", m.Path(), version, err)
+		}
+		if strings.TrimSpace(string(got)) != want {
+			return fmt.Errorf("%s@%s: downloaded %s, but the zip built from the working tree is %s", m.Path(), version, strings.TrimSpace(string(got)), want)
+		}
+	}
+	return nil
 }

@@ -51,7 +51,7 @@ func newSandbox(ctx context.Context, dir, proxyDir string) (*sandbox, error) {
 	}
 	set := map[string]string{
 		"GOPATH":     gopath,
-		"GOMODCACHE": filepath.Join(gopath, "pkg", "mod"),
+		"GOMODCACHE": filepath.Join(gopath, "pkg", "mod"), // = modCache()
 		"GOBIN":      filepath.Join(dir, "bin"),
 		"GOWORK":     "off",
 		"GOPROXY":    strings.Join(proxies, ","),
@@ -74,6 +74,9 @@ func newSandbox(ctx context.Context, dir, proxyDir string) (*sandbox, error) {
 	}
 	return &sandbox{dir: dir, env: env}, nil
 }
+
+// modCache is the sandbox's module cache.
+func (s *sandbox) modCache() string { return filepath.Join(s.dir, "gopath", "pkg", "mod") }
 
 // modulePrefix is the path prefix of every module of this repository.
 const modulePrefix = "github.com/regnotify/notifications"
