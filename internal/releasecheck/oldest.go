@@ -91,19 +91,14 @@ func newGoDeps(ctx context.Context, s *sandbox, dir, lang string) ([]string, err
 
 // extract unzips mv from the proxy at proxyDir into dst and returns dst.
 func extract(proxyDir, dst string, mv module.Version) (string, error) {
-	escPath, err := module.EscapePath(mv.Path)
-	if err != nil {
-		return "", err
-	}
-	escVersion, err := module.EscapeVersion(mv.Version)
+	base, err := proxyBase(proxyDir, mv)
 	if err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", err
 	}
-	zipFile := filepath.Join(proxyDir, filepath.FromSlash(escPath), "@v", escVersion+".zip")
-	if err := modzip.Unzip(dst, mv, zipFile); err != nil {
+	if err := modzip.Unzip(dst, mv, base+".zip"); err != nil {
 		return "", fmt.Errorf("unzip %s: %w", mv, err)
 	}
 	return dst, nil

@@ -31,19 +31,14 @@ func buildProxy(repo, dir string, mods []goModule, version string) error {
 // directories and files a module zip may not hold, and enforces the size
 // limits), its go.mod, its .info and a version list.
 func addToProxy(dir string, mv module.Version, srcDir string) error {
-	escPath, err := module.EscapePath(mv.Path)
+	base, err := proxyBase(dir, mv)
 	if err != nil {
 		return err
 	}
-	escVersion, err := module.EscapeVersion(mv.Version)
-	if err != nil {
-		return err
-	}
-	vdir := filepath.Join(dir, filepath.FromSlash(escPath), "@v")
+	vdir := filepath.Dir(base)
 	if err := os.MkdirAll(vdir, 0o755); err != nil {
 		return err
 	}
-	base := filepath.Join(vdir, escVersion)
 
 	zf, err := os.Create(base + ".zip")
 	if err != nil {
@@ -83,20 +78,21 @@ func addToProxy(dir string, mv module.Version, srcDir string) error {
 // nowhere else.
 func checkServedFromProxy(s *sandbox, proxyDir string, mods []goModule, version string) error {
 	for _, m := range published(mods) {
-		escPath, err := module.EscapePath(m.Path())
+		mv := module.Version{Path: m.Path(), Version: version}
+		ours, err := proxyBase(proxyDir, mv)
 		if err != nil {
 			return err
 		}
-		escVersion, err := module.EscapeVersion(version)
+		want, err := dirhash.HashZip(ours+".zip", dirhash.DefaultHash)
 		if err != nil {
 			return err
 		}
-		rel := filepath.Join(filepath.FromSlash(escPath), "@v", escVersion)
-		want, err := dirhash.HashZip(filepath.Join(proxyDir, rel+".zip"), dirhash.DefaultHash)
+		// The download cache has the layout of a proxy, plus .ziphash files.
+		downloaded, err := proxyBase(filepath.Join(s.modCache(), "cache", "download"), mv)
 		if err != nil {
 			return err
 		}
-		got, err := os.ReadFile(filepath.Join(s.modCache(), "cache", "download", rel+".ziphash"))
+		got, err := os.ReadFile(downloaded + ".ziphash")
 		if err != nil {
 			return fmt.Errorf("%s@%s was not downloaded: %w", m.Path(), version, err)
 		}
@@ -105,4 +101,18 @@ func checkServedFromProxy(s *sandbox, proxyDir string, mods []goModule, version 
 		}
 	}
 	return nil
+}
+
+// proxyBase returns where the files of mv lie in the proxy at dir, less
+// their extension (.zip, .mod, .info): dir/<escaped path>/@v/<escaped version>.
+func proxyBase(dir string, mv module.Version) (string, error) {
+	escPath, err := module.EscapePath(mv.Path)
+	if err != nil {
+		return "", err
+	}
+	escVersion, err := module.EscapeVersion(mv.Version)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.FromSlash(escPath), "@v", escVersion), nil
 }
