@@ -21,10 +21,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
+	"github.com/sirupsen/logrus"
 )
 
 // Defaults applied by New to zero or negative Config fields.
@@ -54,6 +56,10 @@ type Config struct {
 	// DedupeSize is how many handled event IDs are remembered to suppress
 	// events sent again (the oldest are forgotten first). Default 100,000.
 	DedupeSize int
+
+	// Logger receives the handler's log lines: a panic of the application's
+	// function, with its value and stack. Default: logrus' standard logger.
+	Logger logrus.FieldLogger
 }
 
 // ErrInvalidConfig is wrapped by Config.Validate's errors.
@@ -79,6 +85,9 @@ func (c Config) withDefaults() Config {
 	if c.DedupeSize <= 0 {
 		c.DedupeSize = DefaultDedupeSize
 	}
+	if c.Logger == nil {
+		c.Logger = logrus.StandardLogger()
+	}
 	return c
 }
 
@@ -95,7 +104,9 @@ func (c Config) withDefaults() Config {
 // a body that is not a JSON envelope (or not UTF-8), has no events, or has an
 // event without an ID; 503 when handle returned an error, or when another
 // request is handling some of the same events, so that the sender retries;
-// 200 otherwise. Every error answer has a short plain-text reason.
+// 500 when handle panicked (logged to Config.Logger with its stack); 200
+// otherwise. However a request ends, the IDs it claimed are free again unless
+// handle returned nil for them, so a retry is handled. Every error answer has a short plain-text reason.
 //
 // A configuration Validate refuses makes every answer 500: the handler
 // never accepts a request unsigned because a secret was malformed. New
@@ -180,16 +191,54 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(fresh) > 0 {
-		if err := h.handle(r.Context(), fresh); err != nil {
-			h.seen.release(fresh)
+		if err := h.handleClaimed(r.Context(), fresh); err != nil {
+			if errors.Is(err, errPanicked) {
+				reject(w, http.StatusInternalServerError, "events not handled, send them again later")
+				return
+			}
 			reject(w, http.StatusServiceUnavailable, "events not handled, send them again later")
 			return
 		}
-		h.seen.commit(fresh)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "accepted %d events, %d already handled\n", len(fresh), len(events)-len(fresh))
+}
+
+// errPanicked is returned by handleClaimed when the application's function
+// panicked.
+var errPanicked = errors.New("receiver: handle func panicked")
+
+// handleClaimed passes fresh, whose IDs claim marked in flight, to the
+// application's function, and clears the mark on every way out: committed
+// when the function returned nil, released otherwise, so that the sender's
+// retry is handled. A panic is logged with its stack and returned as
+// errPanicked; http.ErrAbortHandler is panicked again after the release, as
+// net/http expects.
+func (h *handler) handleClaimed(ctx context.Context, fresh []notifications.Event) (err error) {
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		h.seen.release(fresh)
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler { // compared as net/http does
+			panic(p)
+		}
+		h.cfg.Logger.WithFields(logrus.Fields{"panic": fmt.Sprint(p), "events": len(fresh), "stack": string(debug.Stack())}).
+			Error("receiver: the handle func panicked; events not handled, answered 500")
+		err = errPanicked
+	}()
+	if err := h.handle(ctx, fresh); err != nil {
+		return err
+	}
+	h.seen.commit(fresh)
+	committed = true
+	return nil
 }
 
 // Errors of decode, answered with 400.
