@@ -34,7 +34,13 @@ const (
 	DefaultTolerance          = 5 * time.Minute
 	DefaultMaxBodyBytes int64 = 10 << 20
 	DefaultDedupeSize         = 100_000
+	DefaultDedupeBytes  int64 = 16 << 20
 )
+
+// MaxEventIDBytes is the longest event ID the receiver accepts, in bytes: an
+// envelope with a longer one is answered 400. regnotify's IDs are UUIDs of 36
+// bytes.
+const MaxEventIDBytes = 256
 
 // Config configures a receiver.
 type Config struct {
@@ -56,6 +62,12 @@ type Config struct {
 	// DedupeSize is how many handled event IDs are remembered to suppress
 	// events sent again (the oldest are forgotten first). Default 100,000.
 	DedupeSize int
+
+	// DedupeBytes bounds the memory of the remembered IDs: each counts its
+	// length plus 64 bytes of bookkeeping, and the oldest are forgotten
+	// first once their sum would pass it. Default 16 MiB, room for the
+	// default DedupeSize of 36-byte IDs.
+	DedupeBytes int64
 
 	// Logger receives the handler's log lines: a panic of the application's
 	// function, with its value and stack. Default: logrus' standard logger.
@@ -85,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.DedupeSize <= 0 {
 		c.DedupeSize = DefaultDedupeSize
 	}
+	if c.DedupeBytes <= 0 {
+		c.DedupeBytes = DefaultDedupeBytes
+	}
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}
@@ -102,11 +117,12 @@ func (c Config) withDefaults() Config {
 // MaxBodyBytes; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
 // a body that is not a JSON envelope (or not UTF-8), has no events, or has an
-// event without an ID; 503 when handle returned an error, or when another
-// request is handling some of the same events, so that the sender retries;
-// 500 when handle panicked (logged to Config.Logger with its stack); 200
-// otherwise. However a request ends, the IDs it claimed are free again unless
-// handle returned nil for them, so a retry is handled. Every error answer has a short plain-text reason.
+// event without an ID or with one longer than MaxEventIDBytes; 503 when
+// handle returned an error, or when another request is handling some of the
+// same events, so that the sender retries; 500 when handle panicked (logged
+// to Config.Logger with its stack); 200 otherwise. Every error answer has a
+// short plain-text reason. However a request ends, the IDs it claimed are
+// free again unless handle returned nil for them, so a retry is handled.
 //
 // A configuration Validate refuses makes every answer 500: the handler
 // never accepts a request unsigned because a secret was malformed. New
@@ -116,7 +132,7 @@ func New(cfg Config, handle func(ctx context.Context, events []notifications.Eve
 		panic("receiver: New with a nil handle func")
 	}
 	cfg = cfg.withDefaults()
-	h := &handler{cfg: cfg, handle: handle, seen: newIDSet(cfg.DedupeSize), now: time.Now}
+	h := &handler{cfg: cfg, handle: handle, seen: newIDSet(cfg.DedupeSize, cfg.DedupeBytes), now: time.Now}
 	h.verifier, h.misconfigured = NewVerifier(cfg.Secrets, cfg.Tolerance)
 	return h
 }
@@ -247,10 +263,12 @@ var (
 	errNotEnvelope = errors.New("body is not a JSON events envelope")
 	errNoEvents    = errors.New("envelope has no events")
 	errNoID        = errors.New("event without an id")
+	errLongID      = fmt.Errorf("event id longer than %d bytes", MaxEventIDBytes)
 )
 
 // decode returns the events of a JSON envelope: UTF-8, one JSON object whose
-// "events" list is not empty and whose events all have an ID. Unknown fields
+// "events" list is not empty and whose events all have an ID of at most
+// MaxEventIDBytes. Unknown fields
 // are allowed.
 func decode(body []byte) ([]notifications.Event, error) {
 	if !utf8.Valid(body) {
@@ -266,6 +284,9 @@ func decode(body []byte) ([]notifications.Event, error) {
 	for i, e := range env.Events {
 		if e.ID == "" {
 			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
+		}
+		if len(e.ID) > MaxEventIDBytes {
+			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
 		}
 	}
 	return env.Events, nil
