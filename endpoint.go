@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -227,21 +228,73 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
 func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
-	u, err := url.Parse(endpointURL)
-	switch {
-	case err != nil:
-		// Not err itself: it quotes the URL, and a password may be in it.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("%w: endpoint %q: URL does not parse: %w", ErrInvalidConfig, name, err)
-	case !u.IsAbs() || u.Host == "":
-		return fmt.Errorf("%w: endpoint %q: URL %q is not absolute", ErrInvalidConfig, name, u.Redacted())
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%w: endpoint %q: URL scheme %q is not http or https", ErrInvalidConfig, name, u.Scheme)
+	if err := checkURL(endpointURL); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
 	return validateConfig(name, config)
+}
+
+// checkURL returns why an endpoint cannot POST to rawURL, or nil. Its errors
+// never quote the URL nor any part of it: a user name or password may be
+// anywhere in a malformed one.
+func checkURL(rawURL string) error {
+	u, err := url.Parse(rawURL) // err quotes the URL: not used
+	switch {
+	case err != nil:
+		return errors.New("URL does not parse (percent-encode '#', '/', '?', '@', '%' and spaces in a user name or password)")
+	case u.Opaque != "" || !u.IsAbs() || u.Host == "":
+		return errors.New("URL is not absolute, such as https://host/path")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("URL scheme is not http or https")
+	case strings.Contains(afterAuthority(rawURL), "@"):
+		// What url.Parse took for the host, port or path may be the start
+		// of a password holding an unescaped '/', '?' or '#'.
+		return errors.New("URL has an '@' after its host: percent-encode it as %40 (and '#', '/', '?' in a user name or password)")
+	}
+	return nil
+}
+
+// afterAuthority returns what follows the authority of the absolute URL
+// rawURL: its path, query and fragment, as written.
+func afterAuthority(rawURL string) string {
+	_, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		return rest[i:]
+	}
+	return ""
+}
+
+// redactURL returns rawURL as logged and published: everything between its
+// scheme and its last '@' is replaced by "xxxxx". The last '@' ends the user
+// information of any URL, however malformed (a password holding '#', '/' or
+// '?', or no scheme at all), so no part of a user name or password remains.
+// A URL without '@' has no user information and is returned as it is.
+func redactURL(rawURL string) string {
+	at := strings.LastIndexByte(rawURL, '@')
+	if at < 0 {
+		return rawURL
+	}
+	start := 0
+	if i := strings.Index(rawURL, "://"); i > 0 && i < at && isScheme(rawURL[:i]) {
+		start = i + len("://")
+	}
+	return rawURL[:start] + "xxxxx" + rawURL[at:]
+}
+
+// isScheme reports whether s has the syntax of a URL scheme (RFC 3986, 3.1).
+func isScheme(s string) bool {
+	for i, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // validateConfig checks the fields that have no meaning when negative, and
@@ -315,16 +368,13 @@ func (e *Endpoint) giveUp(events []Event, reason error) {
 // Name returns the name of the endpoint, generally used for debugging.
 func (e *Endpoint) Name() string { return e.name }
 
-// URL returns the url of the endpoint.
+// URL returns the url of the endpoint, as configured: with its user name and
+// password, if any. Logs and expvar show it without them.
 func (e *Endpoint) URL() string { return e.url }
 
-// redactedURL is the URL as published and logged: without its password.
-func (e *Endpoint) redactedURL() string {
-	if u, err := url.Parse(e.url); err == nil {
-		return u.Redacted()
-	}
-	return "<unparsable URL>"
-}
+// redactedURL is the URL as published and logged: without its user name and
+// password, however malformed it is.
+func (e *Endpoint) redactedURL() string { return redactURL(e.url) }
 
 // ReadMetrics populates em with metrics from the endpoint. em gets a
 // Statuses map of its own.
