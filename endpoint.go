@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -196,8 +198,12 @@ func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 }
 
 // OpenEndpoint returns a running endpoint that POSTs events to url, or an
-// error wrapping ErrInvalidConfig when url is not an absolute http or https
-// URL or the configuration is not usable. Zero fields take their defaults.
+// error wrapping ErrInvalidConfig when url can never be dialled (not an
+// absolute http or https URL with a host name and a port from 1 to 65535;
+// an IP address BlockPrivateNetworks refuses, then wrapping
+// ErrBlockedAddress too), has an '@' after its host (where a password with
+// an unescaped '#', '/' or '?' would put it), or the configuration is not
+// usable. The error never quotes the URL. Zero fields take their defaults.
 func OpenEndpoint(name, url string, config EndpointConfig) (*Endpoint, error) {
 	if err := validateEndpoint(name, url, config); err != nil {
 		return nil, err
@@ -231,6 +237,16 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	if err := checkURL(endpointURL); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
+	if config.BlockPrivateNetworks {
+		// An IP address the guard refuses will never be dialled; a name
+		// is checked at each connection, once resolved.
+		u, _ := url.Parse(endpointURL)
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			if reason := blockedReason(ip); reason != "" {
+				return fmt.Errorf("%w: endpoint %q: %w: %s is %s", ErrInvalidConfig, name, ErrBlockedAddress, ip, reason)
+			}
+		}
+	}
 	return validateConfig(name, config)
 }
 
@@ -246,12 +262,26 @@ func checkURL(rawURL string) error {
 		return errors.New("URL is not absolute, such as https://host/path")
 	case u.Scheme != "http" && u.Scheme != "https":
 		return errors.New("URL scheme is not http or https")
+	case u.Hostname() == "":
+		return errors.New("URL has no host name")
+	case !validPort(u.Port()):
+		return errors.New("URL port is not a number from 1 to 65535")
 	case strings.Contains(afterAuthority(rawURL), "@"):
 		// What url.Parse took for the host, port or path may be the start
 		// of a password holding an unescaped '/', '?' or '#'.
 		return errors.New("URL has an '@' after its host: percent-encode it as %40 (and '#', '/', '?' in a user name or password)")
 	}
 	return nil
+}
+
+// validPort reports whether port, as url.URL.Port returns it, can be
+// dialled: empty (the scheme's port) or a number from 1 to 65535.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
 }
 
 // afterAuthority returns what follows the authority of the absolute URL
