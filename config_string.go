@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,3 +29,18 @@ func (config EndpointConfig) String() string {
 
 // GoString is String: %#v does not leak credentials either.
 func (config EndpointConfig) GoString() string { return config.String() }
+
+// MarshalJSON encodes the configuration with its usual field names, every
+// header value replaced by "<redacted>"; the fields tagged `json:"-"`
+// (signing secrets, transport, logger, dead letter sink) are left out. An
+// Endpoint, which embeds the configuration, encodes as its configuration.
+// Logging a configuration or an endpoint with logrus' JSONFormatter uses it.
+// Decoding is unchanged: a configuration file can still set Headers.
+func (config EndpointConfig) MarshalJSON() ([]byte, error) {
+	type plain EndpointConfig // the same fields, without this method
+	redacted := plain(config)
+	if config.Headers != nil {
+		redacted.Headers = redactHeaders(config.Headers)
+	}
+	return json.Marshal(redacted)
+}
