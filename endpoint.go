@@ -111,13 +111,17 @@ type EndpointConfig struct {
 	// environment. Endpoints made with NewDelivererEndpoint ignore it.
 	Transport *http.Transport `json:"-"`
 
-	// BlockPrivateNetworks, when set, refuses to connect to loopback,
-	// private, link-local, shared (CGNAT), multicast and unspecified
-	// addresses, IPv4-mapped forms included. The address is checked at
-	// connect time, after name resolution, so DNS rebinding does not get
-	// round it. No proxy is used then: a proxy would connect to an address
-	// the check cannot see. Refused attempts count as Errors and their error
-	// wraps ErrBlockedAddress. Default false.
+	// BlockPrivateNetworks, when set, refuses to connect to any address
+	// that is not globally reachable according to the IANA IPv4 and IPv6
+	// Special-Purpose Address Registries (loopback, private-use,
+	// link-local, shared CGNAT, documentation, benchmarking, reserved,
+	// unique-local and every other such block), to multicast addresses, to
+	// IPv6 space outside 2000::/3, and to the IPv4-mapped, NAT64, 6to4 and
+	// Teredo forms of a refused IPv4 address. The address is checked after
+	// name resolution and before any packet is sent, so DNS rebinding does
+	// not get round it. No proxy is used then: a proxy would connect to an
+	// address the check cannot see. Refused attempts count as Errors and
+	// their error wraps ErrBlockedAddress. Default false.
 	BlockPrivateNetworks bool
 
 	// Ignore lists the events this endpoint is not sent. Ignored events are

@@ -12,49 +12,13 @@ import (
 )
 
 // ErrBlockedAddress is wrapped by the error of a delivery attempt that
-// BlockPrivateNetworks refused: the endpoint's address is loopback, private,
-// link-local, shared (CGNAT), multicast or unspecified. Such attempts count as
+// BlockPrivateNetworks refused: the endpoint's address is not globally
+// reachable according to the IANA Special-Purpose Address Registries
+// (loopback, private-use, link-local, shared, documentation, benchmarking,
+// reserved and the like; see specialBlocks), or is multicast, or is an IPv6
+// form (NAT64, 6to4, Teredo) of such an IPv4 address. Such attempts count as
 // Errors.
 var ErrBlockedAddress = errors.New("notifications: address refused by BlockPrivateNetworks")
-
-// Address ranges that netip.Addr has no predicate for.
-var (
-	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598, carrier-grade NAT
-	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")     // RFC 791: "this host on this network"
-	limitedBroadcast   = netip.MustParseAddr("255.255.255.255")
-	siteLocal          = netip.MustParsePrefix("fec0::/10")    // deprecated IPv6 site-local, still routed privately
-	nat64              = netip.MustParsePrefix("64:ff9b::/96") // RFC 6052: an IPv4 address behind a NAT64 gateway
-)
-
-// blockedReason says why BlockPrivateNetworks refuses ip, or returns "" when
-// ip may be dialled. IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) and NAT64
-// addresses (64:ff9b::10.0.0.1) are judged by the IPv4 address they carry.
-func blockedReason(ip netip.Addr) string {
-	ip = ip.Unmap()
-	if nat64.Contains(ip.WithZone("")) {
-		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte(b[12:]))
-	}
-	switch {
-	case !ip.IsValid():
-		return "not an IP address"
-	case ip.IsUnspecified(), thisNetwork.Contains(ip):
-		return "unspecified"
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsPrivate(), siteLocal.Contains(ip.WithZone("")):
-		return "private"
-	case ip.IsLinkLocalUnicast():
-		return "link-local"
-	case sharedAddressSpace.Contains(ip):
-		return "shared address space (CGNAT)"
-	case ip.IsMulticast():
-		return "multicast"
-	case ip == limitedBroadcast:
-		return "broadcast"
-	}
-	return ""
-}
 
 // checkAddress returns an error wrapping ErrBlockedAddress when the
 // "host:port" address may not be dialled. An address that is not an IP and
