@@ -108,7 +108,11 @@ type EndpointConfig struct {
 	// through a clone of it: the caller's transport is never modified nor
 	// used, and closing the endpoint closes the clone's idle connections.
 	// Default: keep-alive connections, TLS 1.2 or later, the proxy from the
-	// environment. Endpoints made with NewDelivererEndpoint ignore it.
+	// environment. With BlockPrivateNetworks, its dial functions
+	// (DialContext, DialTLSContext, Dial, DialTLS) must be nil: the endpoint
+	// dials with a net.Dialer whose Control checks each address before it
+	// connects; OpenEndpoint refuses a transport that sets one. Endpoints
+	// made with NewDelivererEndpoint ignore it.
 	Transport *http.Transport `json:"-"`
 
 	// BlockPrivateNetworks, when set, refuses to connect to any address
@@ -239,6 +243,9 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
 func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	if err := checkURL(endpointURL); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	}
+	if err := checkTransport(config); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
 	if config.BlockPrivateNetworks {

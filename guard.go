@@ -42,78 +42,60 @@ func guardControl(_ context.Context, _, address string, _ syscall.RawConn) error
 	return checkAddress(address)
 }
 
-// dialFunc is the signature of http.Transport.DialContext.
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-// guardDialAfter wraps a dial function that the guard cannot reach into: it
-// checks the address each new connection reached and closes it, before any
-// byte was written, when that address is blocked.
-func guardDialAfter(dial dialFunc) dialFunc {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkAddress(conn.RemoteAddr().String()); err != nil {
-			_ = conn.Close()
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: conn.RemoteAddr(), Err: err}
-		}
-		return conn, nil
-	}
-}
-
 // endpointTransport returns the transport an HTTP endpoint owns: a clone of
-// config.Transport, or newTransport when it is nil, guarded when
-// config.BlockPrivateNetworks is set. The caller's transport is never
-// modified, nor used to send; the endpoint closes its clone's idle
+// config.Transport, or newTransport when it is nil. The caller's transport is
+// never modified, nor used to send; the endpoint closes its clone's idle
 // connections when it is closed.
+//
+// With config.BlockPrivateNetworks, the clone dials through guardedDialer,
+// whose Control checks each address before the socket connects, and uses no
+// proxy. The caller's own dial functions are dropped: the guard cannot see
+// into them, and checking the connection they return would be too late, the
+// blocked host having seen a TCP handshake (or a TLS one). OpenEndpoint
+// refuses such a transport (checkTransport); NewEndpoint logs that error and
+// dials through the guard.
 func endpointTransport(config EndpointConfig) *http.Transport {
+	var t *http.Transport
 	if config.Transport == nil {
-		t := newTransport()
-		if config.BlockPrivateNetworks {
-			t.DialContext = guardedDialer().DialContext
-			guardTransport(t)
-		}
-		return t
+		t = newTransport()
+	} else {
+		t = config.Transport.Clone()
 	}
-	t := config.Transport.Clone()
 	if config.BlockPrivateNetworks {
-		switch {
-		case t.DialContext != nil:
-			t.DialContext = guardDialAfter(t.DialContext)
-		case t.Dial != nil: // the caller's deprecated Dial
-			dial := t.Dial
-			t.Dial = nil
-			t.DialContext = guardDialAfter(func(_ context.Context, network, addr string) (net.Conn, error) {
-				return dial(network, addr)
-			})
-		default:
-			t.DialContext = guardedDialer().DialContext
-		}
-		guardTransport(t)
+		t.DialContext = guardedDialer().DialContext
+		t.Dial = nil           //nolint:staticcheck // the caller's deprecated field is cleared
+		t.DialTLSContext = nil // TLS runs over the guarded connection, with TLSClientConfig
+		t.DialTLS = nil        //nolint:staticcheck // the caller's deprecated field is cleared
+		t.Proxy = nil          // a proxy connects to an address the guard cannot see
+		t.OnProxyConnectResponse = nil
 	}
 	return t
 }
 
-// guardTransport completes the guard of t, whose DialContext is already
-// guarded: custom TLS dialers are checked after they connect, and no proxy is
-// used, since a proxy connects on the endpoint's behalf to an address the
-// guard cannot see.
-func guardTransport(t *http.Transport) {
-	t.Proxy = nil
-	t.OnProxyConnectResponse = nil
-	if t.DialTLSContext != nil {
-		t.DialTLSContext = guardDialAfter(t.DialTLSContext)
+// checkTransport returns an error when config.BlockPrivateNetworks is set and
+// config.Transport has a dial function of its own, which the guard cannot
+// check before it connects.
+func checkTransport(config EndpointConfig) error {
+	t := config.Transport
+	if !config.BlockPrivateNetworks || t == nil {
+		return nil
 	}
-	if t.DialTLS != nil { // the caller's deprecated DialTLS
-		dial := t.DialTLS
-		t.DialTLS = nil
-		if t.DialTLSContext == nil {
-			t.DialTLSContext = guardDialAfter(func(_ context.Context, network, addr string) (net.Conn, error) {
-				return dial(network, addr)
-			})
-		}
+	var field string
+	switch {
+	case t.DialContext != nil:
+		field = "DialContext"
+	case t.DialTLSContext != nil:
+		field = "DialTLSContext"
+	case t.Dial != nil: //nolint:staticcheck // the caller's deprecated field is checked
+		field = "Dial"
+	case t.DialTLS != nil: //nolint:staticcheck // the caller's deprecated field is checked
+		field = "DialTLS"
+	default:
+		return nil
 	}
+	return fmt.Errorf("BlockPrivateNetworks cannot check the addresses Transport.%s connects to before it connects: "+
+		"leave DialContext, DialTLSContext, Dial and DialTLS nil (a clone of http.DefaultTransport sets DialContext), "+
+		"and the endpoint dials with a guarded net.Dialer, TLS by TLSClientConfig", field)
 }
 
 // guardedDialer is the dialer of http.DefaultTransport with guardControl.
