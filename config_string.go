@@ -3,6 +3,7 @@ package notifications
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -29,6 +30,11 @@ func (config EndpointConfig) String() string {
 
 // GoString is String: %#v does not leak credentials either.
 func (config EndpointConfig) GoString() string { return config.String() }
+
+// Format writes String whatever the verb and flags: %d, %x, %U and the other
+// verbs that fmt would apply field by field, to header values too, print the
+// same credential-free description as %v.
+func (config EndpointConfig) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, config.String()) }
 
 // MarshalJSON encodes the configuration with its usual field names, every
 // header value replaced by "<redacted>"; the fields tagged `json:"-"`

@@ -75,3 +75,17 @@ func TestConfigEncodingsHideCredentials(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(published), "topsecret", "expvar")
 }
+
+func TestConfigEveryVerbHidesCredentials(t *testing.T) {
+	config := EndpointConfig{Headers: http.Header{"Authorization": {"Bearer topsecret-value"}}}
+	e := NewEndpoint("verbs", "http://127.0.0.1:1/", config)
+	defer e.Close()
+	for _, verb := range []string{"%d", "%x", "%X", "%q", "%t", "%8.3f", "%e", "%o", "%U", "%c", "%b", "%+d", "%#x"} {
+		for _, value := range []any{config, &config, e, []EndpointConfig{config}, map[string]*Endpoint{"e": e}} {
+			out := fmt.Sprintf(verb, value)
+			assert.NotContains(t, out, "topsecret", "%s of %T", verb, value)
+			assert.NotContains(t, out, "746f70736563726574", "%s of %T, hex", verb, value)
+			assert.NotContains(t, out, "746F70736563726574", "%s of %T, HEX", verb, value)
+		}
+	}
+}
