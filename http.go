@@ -119,7 +119,7 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) { // net/http hides the password, not the user name
-			ue.URL = redactURL(ue.URL)
+			ue.URL = RedactURL(ue.URL)
 		}
 		return Delivery{Outcome: Retry, Err: err}
 	}

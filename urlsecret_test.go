@@ -95,7 +95,7 @@ func TestRedactURL(t *testing.T) {
 		{"not a URL", "not a URL"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, redactURL(tt.in), tt.in)
+		assert.Equal(t, tt.want, RedactURL(tt.in), tt.in)
 	}
-	assert.False(t, strings.Contains(redactURL("http://alice9:4711/Zq@h/"), "4711"))
+	assert.False(t, strings.Contains(RedactURL("http://alice9:4711/Zq@h/"), "4711"))
 }
