@@ -15,8 +15,9 @@ import (
 // BlockPrivateNetworks refused: the endpoint's address is not globally
 // reachable according to the IANA Special-Purpose Address Registries
 // (loopback, private-use, link-local, shared, documentation, benchmarking,
-// reserved and the like; see specialBlocks), or is multicast, or is an IPv6
-// form (NAT64, 6to4, Teredo) of such an IPv4 address. Such attempts count as
+// reserved and the like: the README's Security section lists them), or is
+// multicast, or is an IPv6 form (NAT64, 6to4, Teredo) of such an IPv4
+// address. Such attempts count as
 // Errors.
 var ErrBlockedAddress = errors.New("notifications: address refused by BlockPrivateNetworks")
 
@@ -63,9 +64,9 @@ func endpointTransport(config EndpointConfig) *http.Transport {
 	}
 	if config.BlockPrivateNetworks {
 		t.DialContext = guardedDialer().DialContext
-		t.Dial = nil           //nolint:staticcheck // the caller's deprecated field is cleared
+		t.Dial = nil           // deprecated, the caller's
 		t.DialTLSContext = nil // TLS runs over the guarded connection, with TLSClientConfig
-		t.DialTLS = nil        //nolint:staticcheck // the caller's deprecated field is cleared
+		t.DialTLS = nil        // deprecated, the caller's
 		t.Proxy = nil          // a proxy connects to an address the guard cannot see
 		t.OnProxyConnectResponse = nil
 	}
@@ -86,9 +87,9 @@ func checkTransport(config EndpointConfig) error {
 		field = "DialContext"
 	case t.DialTLSContext != nil:
 		field = "DialTLSContext"
-	case t.Dial != nil: //nolint:staticcheck // the caller's deprecated field is checked
+	case t.Dial != nil: // deprecated
 		field = "Dial"
-	case t.DialTLS != nil: //nolint:staticcheck // the caller's deprecated field is checked
+	case t.DialTLS != nil: // deprecated
 		field = "DialTLS"
 	default:
 		return nil

@@ -74,12 +74,12 @@ func TestBlockPrivateNetworksBeforeAnyPacket(t *testing.T) {
 		}, "DialContext"},
 		{"DialTLSContext", "https", func() *http.Transport { return &http.Transport{DialTLSContext: plainDial} }, "DialTLSContext"},
 		{"Dial", "http", func() *http.Transport {
-			return &http.Transport{Dial: func(network, addr string) (net.Conn, error) { //nolint:staticcheck // the deprecated field is what is tested
+			return &http.Transport{Dial: func(network, addr string) (net.Conn, error) {
 				return plainDial(context.Background(), network, addr)
 			}}
 		}, "Dial"},
 		{"DialTLS", "https", func() *http.Transport {
-			return &http.Transport{DialTLS: func(network, addr string) (net.Conn, error) { //nolint:staticcheck // the deprecated field is what is tested
+			return &http.Transport{DialTLS: func(network, addr string) (net.Conn, error) {
 				return plainDial(context.Background(), network, addr)
 			}}
 		}, "DialTLS"},

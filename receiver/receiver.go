@@ -268,8 +268,7 @@ var (
 
 // decode returns the events of a JSON envelope: UTF-8, one JSON object whose
 // "events" list is not empty and whose events all have an ID of at most
-// MaxEventIDBytes. Unknown fields
-// are allowed.
+// MaxEventIDBytes. Unknown fields are allowed.
 func decode(body []byte) ([]notifications.Event, error) {
 	if !utf8.Valid(body) {
 		return nil, errNotUTF8
