@@ -48,7 +48,7 @@ func TestBlockedReason(t *testing.T) {
 }
 
 // registryEntries is every entry of the IANA IPv4 and IPv6 Special-Purpose
-// Address Registries (as published on 2026-12-01), written out apart from
+// Address Registries (as read on 2026-12-01), written out apart from
 // specialBlocks, with whether BlockPrivateNetworks refuses the first and the
 // last address of the block.
 var registryEntries = []struct {

@@ -24,7 +24,7 @@ type specialBlock struct {
 //     https://www.iana.org/assignments/iana-ipv6-special-registry/
 //     (last updated 2025-10-09)
 //
-// both as published on 2026-12-01 (25 entries each; RFC 6890 defines their
+// both as read on 2026-12-01 (25 entries each; RFC 6890 defines their
 // columns). An address is judged by the most specific entry holding it, so
 // 192.0.0.9/32 (globally reachable) is allowed inside 192.0.0.0/24 (not).
 // Entries whose Globally Reachable column is empty (the deprecated 6to4
