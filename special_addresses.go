@@ -24,8 +24,8 @@ type specialBlock struct {
 //     https://www.iana.org/assignments/iana-ipv6-special-registry/
 //     (last updated 2025-10-09)
 //
-// both as read on 2026-12-01 (25 entries each; RFC 6890 defines their
-// columns). An address is judged by the most specific entry holding it, so
+// both as read on 2026-12-01 (25 rows each, the IPv4 row "192.0.0.170/32,
+// 192.0.0.171/32" being two entries here; RFC 6890 defines the columns). An address is judged by the most specific entry holding it, so
 // 192.0.0.9/32 (globally reachable) is allowed inside 192.0.0.0/24 (not).
 // Entries whose Globally Reachable column is empty (the deprecated 6to4
 // relay anycast 192.88.99.0/24 and ORCHID 2001:10::/28) count as not
