@@ -17,7 +17,7 @@ type encodingDeliverer struct {
 
 	emu      sync.Mutex
 	encoded  [][]string
-	ahead    int // batches encoded while another was being delivered
+	ahead    int // batches encoded while another was taken and unfinished
 	out      bool
 	live     int // encoded and not released
 	released int
@@ -46,7 +46,7 @@ func (d *encodingDeliverer) Encode(events []Event) (Encoded, error) {
 	d.emu.Lock()
 	defer d.emu.Unlock()
 	d.encoded = append(d.encoded, ids(events))
-	if d.out {
+	if d.live > 0 { // another batch is taken and not finished
 		d.ahead++
 	}
 	d.live++
@@ -93,6 +93,12 @@ func TestEventQueuePreparesNextBatchDuringDelivery(t *testing.T) {
 			for _, p := range []string{"b", "c", "d", "e", "f"} {
 				require.NoError(t, q.Write(testEvents(p, 2)...))
 			}
+			release <- struct{}{} // a goes; the next batch waits
+			eventually(t, func() bool {
+				d.emu.Lock()
+				defer d.emu.Unlock()
+				return d.ahead > 0
+			}, "a batch encoded while the one before it is out")
 			close(release)
 			require.NoError(t, q.Close())
 
@@ -100,7 +106,6 @@ func TestEventQueuePreparesNextBatchDuringDelivery(t *testing.T) {
 			assert.Equal(t, 11, finished.count())
 			d.emu.Lock()
 			defer d.emu.Unlock()
-			assert.Positive(t, d.ahead, "batches were encoded while others were out")
 			assert.LessOrEqual(t, len(d.encoded), len(d.batches)+1, "a batch is encoded again only when blocks came to join it after it was taken ahead")
 			assert.Zero(t, d.live, "every encoding released")
 		})
