@@ -138,4 +138,3 @@ func IsRejected(err error) bool {
 	var de *DeliveryError
 	return errors.As(err, &de) && de.Delivery.Outcome == Reject
 }
-
