@@ -146,6 +146,7 @@ func (b *batch) release() {
 // run delivers batches until the queue is closed and empty, or cancelled.
 func (q *eventQueue) run() {
 	defer close(q.done)
+	defer q.dropAhead()
 	for {
 		b, ok := q.take()
 		if !ok {
@@ -169,7 +170,6 @@ func (q *eventQueue) take() (*batch, bool) {
 		}
 		if q.ctx.Err() != nil || q.store.len() == 0 {
 			q.mu.Unlock()
-			q.dropAhead()
 			return nil, false
 		}
 		if a := q.ahead; a != nil {
