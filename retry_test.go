@@ -231,3 +231,34 @@ func TestEndpointStatusPolicy(t *testing.T) {
 	assert.Equal(t, 1, f.Attempts)
 	assert.False(t, errors.Is(f.Err, ErrEventTooOld))
 }
+
+// TestRefusalsDoNotStartBackoff: refusals interleaved with a transient
+// failure never add up to an outage: no backoff wait begins.
+func TestRefusalsDoNotStartBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		alone := 0
+		d := &fakeDeliverer{answer: func(_ int, events []Event) Delivery {
+			for _, e := range events {
+				if e.ID != "poison" {
+					continue
+				}
+				if len(events) == 1 {
+					if alone++; alone == 2 { // the poison alone meets one transient failure
+						return Delivery{Outcome: Retry, Err: errTest}
+					}
+				}
+				return Delivery{Outcome: Reject, Status: "400 Bad Request", Err: errNotAccepted}
+			}
+			return Delivery{Outcome: Accepted}
+		}}
+		e, finished := openFake(t, "no-backoff", d, EndpointConfig{Threshold: 3, Backoff: time.Hour, CloseTimeout: -1})
+		block := testEvents("ok", 10)
+		block[5].ID = "poison"
+		start := time.Now()
+		require.NoError(t, e.Write(block...))
+		require.NoError(t, e.Close())
+		assert.Zero(t, time.Since(start), "no backoff wait began")
+		assert.ErrorIs(t, finished.byID(t)["poison"].Err, ErrRejected)
+		assert.Len(t, d.events(), 9)
+	})
+}
