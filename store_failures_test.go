@@ -120,3 +120,42 @@ func TestEndpointURLWithPasswordIsRedacted(t *testing.T) {
 	defer e.Close()
 	assert.NotContains(t, e.published().URL, "hunter2")
 }
+
+// TestStoresPeekAhead: both stores peek past the blocks of the batch out,
+// and keep what was peeked ahead when that batch is popped.
+func TestStoresPeekAhead(t *testing.T) {
+	stores := map[string]func(t *testing.T) eventStore{
+		"memory": func(*testing.T) eventStore { return &memoryStore{} },
+		"spool": func(t *testing.T) eventStore {
+			s, err := openSpool(t.TempDir(), "ahead", time.Second, testLogger())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.close() })
+			return s
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			for _, p := range []string{"a", "b", "c", "d", "e"} {
+				require.NoError(t, s.push(queuedBlock{events: testEvents(p, 1)}))
+			}
+			first, err := s.peek(0, 2)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"a-0", "b-0"}, ids(flatten(first)))
+			ahead, err := s.peek(2, 2)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"c-0", "d-0"}, ids(flatten(ahead)))
+			require.NoError(t, s.pop(2))
+			assert.Equal(t, 3, s.len())
+			after, err := s.peek(2, 2) // past the batch taken ahead
+			require.NoError(t, err)
+			assert.Equal(t, []string{"e-0"}, ids(flatten(after)))
+			require.NoError(t, s.pop(2))
+			again, err := s.peek(0, 5)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"e-0"}, ids(flatten(again)))
+			require.NoError(t, s.pop(1))
+			assert.Zero(t, s.len())
+		})
+	}
+}
