@@ -33,17 +33,6 @@ type spoolStore struct {
 	peeked []peekedBlock
 	lost   int // events of undecodable blocks, since takeLost
 	seen   int // the engine's Lost at the last takeLost
-
-	// ahead is what the last peekAfter read, which the next peek, starting
-	// where it did, takes instead of reading and decoding it again.
-	ahead *readAhead
-}
-
-// readAhead is blocks read from a position, and their peekedBlocks.
-type readAhead struct {
-	from   spool.Position
-	blocks []queuedBlock
-	peeked []peekedBlock
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -52,10 +41,7 @@ type peekedBlock struct {
 	events int            // events acknowledged with it
 }
 
-var (
-	_ eventStore     = (*spoolStore)(nil)
-	_ lookaheadStore = (*spoolStore)(nil)
-)
+var _ eventStore = (*spoolStore)(nil)
 
 // spoolDirName escapes an endpoint name into one safe path element: letters,
 // digits, '-' and '_' stay, every other byte becomes %XX.
@@ -134,28 +120,17 @@ func (s *spoolStore) push(b queuedBlock) error {
 	return err
 }
 
-func (s *spoolStore) peek(maxEvents int) ([]queuedBlock, error) {
+func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	blocks, peeked, err := s.readFrom(s.log.Start(), maxEvents, true)
-	s.peeked = peeked
+	s.peeked = s.peeked[:min(skip, len(s.peeked))]
+	from := s.log.Start()
+	if len(s.peeked) > 0 {
+		from = s.peeked[len(s.peeked)-1].end
+	}
+	blocks, peeked, err := s.readFrom(from, maxEvents, len(s.peeked) == 0)
+	s.peeked = append(s.peeked, peeked...)
 	return blocks, err
-}
-
-// peekAfter is peek, past the skip oldest blocks of the last peek.
-func (s *spoolStore) peekAfter(skip, maxEvents int) []queuedBlock {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if skip == 0 || skip > len(s.peeked) {
-		return nil
-	}
-	from := s.peeked[skip-1].end
-	blocks, peeked, err := s.readFrom(from, maxEvents, false)
-	if err != nil {
-		return nil
-	}
-	s.ahead = &readAhead{from: from, blocks: blocks, peeked: peeked}
-	return blocks
 }
 
 // readFrom returns the blocks from p on, whole, at most maxEvents events
@@ -175,16 +150,6 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		n += len(b.events)
 		p = end
 		return true
-	}
-	if a := s.ahead; a != nil && fromStart {
-		s.ahead = nil
-		if a.from == p {
-			for i, b := range a.blocks {
-				if !add(b, a.peeked[i].end) {
-					return blocks, peeked, nil
-				}
-			}
-		}
 	}
 	for n < maxEvents || len(blocks) == 0 {
 		read, err := s.log.Read(p, max(maxEvents-n, 1))
@@ -258,7 +223,7 @@ func (s *spoolStore) pop(n int) error {
 	for _, b := range s.peeked[:n] {
 		events += b.events
 	}
-	s.peeked = s.peeked[:0]
+	s.peeked = append(s.peeked[:0], s.peeked[n:]...) // what was peeked ahead stays peeked
 	return s.log.Ack(end, events)
 }
 

@@ -51,7 +51,7 @@ func pushBlocks(t *testing.T, s *spoolStore, prefix string, sizes ...int) []stri
 func drainSpool(t *testing.T, s *spoolStore, maxEvents int) (got []string, batches []int) {
 	t.Helper()
 	for s.len() > 0 {
-		blocks, err := s.peek(maxEvents)
+		blocks, err := s.peek(0, maxEvents)
 		require.NoError(t, err)
 		if len(blocks) == 0 {
 			break

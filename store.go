@@ -17,21 +17,25 @@ type queuedBlock struct {
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
 // calls push from the writers' goroutines, possibly several at once, and
-// peek, peekAfter, pop and takeLost from its own goroutine, one at a time;
-// none under its mutex, so that encoding, disk writes and reads stay out of
-// its critical section. A store synchronizes these calls itself.
+// the other methods one at a time; none under its mutex, so that encoding,
+// disk writes and reads stay out of its critical section. A store
+// synchronizes these calls itself.
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
 	// stored: for a spool, written to its file.
 	push(b queuedBlock) error
 
-	// peek returns the oldest blocks, whole and in order, as many as fit in
-	// maxEvents events (at least one block), without removing them. It
-	// returns nothing when the store is empty. The queue reads the blocks
-	// after releasing its mutex: later pushes must not modify them.
-	peek(maxEvents int) ([]queuedBlock, error)
+	// peek returns the blocks that follow the skip oldest, whole and in
+	// order, as many as fit in maxEvents events (at least one block),
+	// without removing them; nothing when there are none. skip is at most
+	// the number of blocks the previous peeks returned and pop did not
+	// remove: the queue peeks the batch it will deliver (skip 0) and, while
+	// that batch is out, the one after it (skip: the first one's blocks).
+	// Later pushes must not modify the blocks returned.
+	peek(skip, maxEvents int) ([]queuedBlock, error)
 
-	// pop removes the n oldest blocks, which a peek returned.
+	// pop removes the n oldest blocks, which a peek returned. Blocks peeked
+	// after them stay peeked.
 	pop(n int) error
 
 	// takeLost returns how many stored events were found unreadable (and
@@ -51,7 +55,7 @@ type eventStore interface {
 
 // memoryStore keeps blocks in a slice used as a queue.
 type memoryStore struct {
-	mu     sync.Mutex    // push runs beside the others
+	mu     sync.Mutex
 	blocks []queuedBlock // blocks[head:] are live
 	head   int
 	events int
@@ -67,29 +71,21 @@ func (m *memoryStore) push(b queuedBlock) error {
 	return nil
 }
 
-func (m *memoryStore) peek(maxEvents int) ([]queuedBlock, error) {
-	return m.peekAfter(0, maxEvents), nil
-}
-
-func (m *memoryStore) peekAfter(skip, maxEvents int) []queuedBlock {
+// peek cuts the capacity of what it returns, so that a push appends
+// elsewhere.
+func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.blocksAfter(skip, maxEvents)
-}
-
-// blocksAfter is peek, past the skip oldest blocks. The capacity of what it
-// returns is cut, so that a push appends elsewhere.
-func (m *memoryStore) blocksAfter(skip, maxEvents int) []queuedBlock {
 	start := m.head + skip
 	if start >= len(m.blocks) {
-		return nil
+		return nil, nil
 	}
 	end, n := start+1, len(m.blocks[start].events)
 	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
 		n += len(m.blocks[end].events)
 		end++
 	}
-	return m.blocks[start:end:end]
+	return m.blocks[start:end:end], nil
 }
 
 func (m *memoryStore) pop(n int) error {
