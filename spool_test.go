@@ -2,17 +2,14 @@ package notifications
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/regnotify/notifications/internal/crashtest"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,27 +193,7 @@ func TestSpoolSurvivesKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
-	var written []string
-	lines := bufio.NewScanner(stdout)
-	for len(written) < 3000 && lines.Scan() {
-		line := lines.Text()
-		require.False(t, strings.HasPrefix(line, "error:"), line)
-		written = append(written, line)
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	for lines.Scan() { // what the child printed before it died
-		written = append(written, lines.Text())
-	}
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "the child was killed: %v", err)
-	require.Greater(t, len(written), 1000)
+	written := crashtest.KillMidStream(t, "TestSpoolCrashChild", crashChildEnv, dir, 3000)
 
 	up := newReceiver(t, nil)
 	config := fastConfig()

@@ -2,15 +2,13 @@ package spool
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
+	"github.com/regnotify/notifications/internal/crashtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,27 +57,7 @@ func TestAppendSurvivesKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
-	var written []string
-	lines := bufio.NewScanner(stdout)
-	for len(written) < 5000 && lines.Scan() {
-		line := lines.Text()
-		require.False(t, strings.HasPrefix(line, "error:"), line)
-		written = append(written, line)
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	for lines.Scan() { // what the child printed before it died
-		written = append(written, lines.Text())
-	}
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "the child was killed: %v", err)
-	require.Greater(t, len(written), 2000)
+	written := crashtest.KillMidStream(t, "TestCrashChild", crashChildEnv, dir, 5000)
 
 	l := openLog(t, dir, Options{})
 	defer l.Close()

@@ -354,12 +354,7 @@ func (l *Log) Close() error {
 	// Files are removed while the lock is held, so that no log opens them
 	// meanwhile; the cursor goes first, so that a crash in between leaves
 	// segments without a cursor (all read again), never a stale cursor.
-	for _, f := range []*os.File{l.r, l.w, l.cursor} {
-		if f != nil {
-			_ = f.Close()
-		}
-	}
-	l.r, l.w, l.cursor = nil, nil, nil
+	l.closeData()
 	l.tail, l.tailLen = nil, 0
 	switch {
 	case l.items == 0:
@@ -370,7 +365,7 @@ func (l *Log) Close() error {
 	case l.wSize == 0: // the next open starts its own segment
 		errs = append(errs, os.Remove(l.segmentPath(l.wSeq)))
 	}
-	l.closeFiles()
+	l.unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -379,11 +374,22 @@ func (l *Log) Close() error {
 
 // closeFiles closes every file the log holds, releasing the lock last.
 func (l *Log) closeFiles() {
+	l.closeData()
+	l.unlock()
+}
+
+// closeData closes the segment and cursor files.
+func (l *Log) closeData() {
 	for _, f := range []*os.File{l.r, l.w, l.cursor} {
 		if f != nil {
 			_ = f.Close()
 		}
 	}
+	l.r, l.w, l.cursor = nil, nil, nil
+}
+
+// unlock releases the lock.
+func (l *Log) unlock() {
 	if l.lock != nil {
 		unlockFile(l.lock)
 		_ = l.lock.Close()
