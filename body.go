@@ -8,17 +8,20 @@ import (
 	"sync"
 )
 
-// bodyBuffer is an encoded envelope. Its memory is reused for a later
+// bodyBuffer is an encoded batch, with its Content-Type. Its memory is reused for a later
 // batch once no request reads it any more and it is not the current batch's.
 type bodyBuffer struct {
-	bytes []byte
-	refs  int // open request bodies, plus one while it is the current batch's
+	bytes       []byte
+	contentType string
+	refs        int // open request bodies, plus one while it is the current batch's
 }
 
 // bodyBuffers encodes each batch once, keeps its bytes for the batch's
 // retries, and recycles buffers whose requests are done. The transport
 // closes request bodies from its own goroutines, hence the mutex.
 type bodyBuffers struct {
+	format Format // what each batch is encoded in
+
 	mu   sync.Mutex
 	free []*bodyBuffer
 
@@ -117,7 +120,7 @@ func (bb *bodyBuffers) encode(events []Event) (*bodyBuffer, error) {
 	bb.mu.Unlock()
 
 	var err error
-	if b.bytes, err = appendEnvelope(b.bytes[:0], events); err != nil {
+	if b.bytes, b.contentType, err = bb.format.appendBatch(b.bytes[:0], events); err != nil {
 		bb.release(b)
 		return nil, err
 	}

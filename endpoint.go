@@ -117,6 +117,13 @@ type EndpointConfig struct {
 	// wraps ErrBlockedAddress. Default false.
 	BlockPrivateNetworks bool
 
+	// Format is the wire format of an HTTP endpoint's requests:
+	// FormatEnvelope (the default; the zero value means it) or
+	// FormatCloudEvents. Signing, batching, retries, the spool and metrics
+	// work the same in both. Endpoints made with NewDelivererEndpoint ignore
+	// it: their Deliverer owns the wire format.
+	Format Format
+
 	// Ignore lists the events this endpoint is not sent. Ignored events are
 	// not counted in its metrics. Default: none ignored.
 	Ignore IgnoreConfig
@@ -264,6 +271,9 @@ func validateConfig(name string, config EndpointConfig) error {
 	}
 	if err := validateSigningSecrets(name, config.SigningSecrets); err != nil {
 		return err
+	}
+	if !config.Format.valid() {
+		return fmt.Errorf("%w: endpoint %q: unknown Format %q", ErrInvalidConfig, name, config.Format)
 	}
 	return config.Ignore.validate(name)
 }

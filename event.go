@@ -12,6 +12,10 @@ const (
 	EventActionPull   = "pull"
 	EventActionPush   = "push"
 	EventActionDelete = "delete"
+
+	// EventActionMount is sent by released registries when a blob is
+	// mounted from another repository (Target.FromRepository).
+	EventActionMount = "mount"
 )
 
 // EventTargetType constants used in Target section of Event.
@@ -24,6 +28,12 @@ const (
 // ActorRecord, SourceRecord or Envelope structs change, the version number
 // should be incremented.
 const EventsMediaType = "application/vnd.docker.distribution.events.v1+json"
+
+// EventsMediaTypeV2 is the media type distribution v3 sends the same
+// envelope under. Its events carry the released target fields (Repository,
+// MediaType, Size, Length) rather than Type and Name; this library decodes
+// both media types into Event.
+const EventsMediaTypeV2 = "application/vnd.docker.distribution.events.v2+json"
 
 // ErrSinkClosed is returned if a write is issued to a sink that has been
 // closed. If encountered, the error should be considered terminal and retries

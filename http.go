@@ -43,7 +43,8 @@ const (
 	maxDrain = 64 << 10
 )
 
-// httpDeliverer POSTs each batch as one JSON Envelope to a URL.
+// httpDeliverer POSTs each batch to a URL, as one JSON Envelope or as
+// CloudEvents (EndpointConfig.Format).
 type httpDeliverer struct {
 	url       string
 	headers   http.Header
@@ -74,6 +75,7 @@ func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer 
 		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
 		signer:    newSigner(config.SigningSecrets),
 		log:       config.Logger,
+		bodies:    bodyBuffers{format: config.Format},
 	}
 }
 
@@ -105,7 +107,7 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
-	req.Header.Set("Content-Type", EventsMediaType)
+	req.Header.Set("Content-Type", body.contentType)
 	if h.signer != nil {
 		h.signer.sign(req.Header, events, body.bytes)
 	}

@@ -15,14 +15,11 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
 )
@@ -88,12 +85,14 @@ func (c Config) withDefaults() Config {
 // not called for an envelope of duplicates only. handle may be called from
 // several requests at once, never with the same event ID at the same time.
 //
-// The answers: 405 to a method other than POST; 415 when the Content-Type is
-// not notifications.EventsMediaType (parameters allowed); 413 for a body over
+// The answers: 405 to a method other than POST; 415 for a request in no
+// dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
+// batched, structured or binary; parameters allowed); 413 for a body over
 // MaxBodyBytes; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
-// a body that is not a JSON envelope (or not UTF-8), has no events, or has an
-// event without an ID; 503 when handle returned an error, or when another
+// a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
+// event without an ID, a CloudEvent without id, source, type or
+// specversion 1.0); 503 when handle returned an error, or when another
 // request is handling some of the same events, so that the sender retries;
 // 200 otherwise. Every error answer has a short plain-text reason.
 //
@@ -138,8 +137,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject(w, http.StatusMethodNotAllowed, "method not allowed: POST events")
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != notifications.EventsMediaType {
-		reject(w, http.StatusUnsupportedMediaType, "content type is not "+notifications.EventsMediaType)
+	dialect, err := dialectOf(r.Header)
+	if err != nil {
+		reject(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	if r.ContentLength > h.cfg.MaxBodyBytes {
@@ -168,7 +168,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, err := decode(body)
+	events, err := dialect.decode(r.Header, body)
 	if err != nil {
 		reject(w, http.StatusBadRequest, err.Error())
 		return
@@ -190,34 +190,4 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "accepted %d events, %d already handled\n", len(fresh), len(events)-len(fresh))
-}
-
-// Errors of decode, answered with 400.
-var (
-	errNotUTF8     = errors.New("body is not UTF-8")
-	errNotEnvelope = errors.New("body is not a JSON events envelope")
-	errNoEvents    = errors.New("envelope has no events")
-	errNoID        = errors.New("event without an id")
-)
-
-// decode returns the events of a JSON envelope: UTF-8, one JSON object whose
-// "events" list is not empty and whose events all have an ID. Unknown fields
-// are allowed.
-func decode(body []byte) ([]notifications.Event, error) {
-	if !utf8.Valid(body) {
-		return nil, errNotUTF8
-	}
-	var env notifications.Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, errNotEnvelope
-	}
-	if len(env.Events) == 0 {
-		return nil, errNoEvents
-	}
-	for i, e := range env.Events {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
-		}
-	}
-	return env.Events, nil
 }
