@@ -29,8 +29,12 @@ type deliverer struct {
 	timeout time.Duration
 	prefix  string
 	headers nats.Header
-	stream  *StreamConfig
-	pubOpts []natsjs.PublishOpt
+
+	// cloudEvents: each message is a structured CloudEvent
+	// (Config.Endpoint.Format is notifications.FormatCloudEvents).
+	cloudEvents bool
+	stream      *StreamConfig
+	pubOpts     []natsjs.PublishOpt
 
 	// streamReady is true once CreateStream made the stream (or found it).
 	streamReady bool
@@ -62,13 +66,14 @@ func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Co
 		headers[name] = append([]string(nil), values...)
 	}
 	d := &deliverer{
-		conn:    conn,
-		js:      js,
-		owned:   owned,
-		closed:  closed,
-		timeout: timeout,
-		prefix:  config.SubjectPrefix,
-		headers: headers,
+		conn:        conn,
+		js:          js,
+		owned:       owned,
+		closed:      closed,
+		timeout:     timeout,
+		prefix:      config.SubjectPrefix,
+		headers:     headers,
+		cloudEvents: config.Endpoint.Format == notifications.FormatCloudEvents,
 		// The endpoint's retrying sink retries a missing stream, with its
 		// backoff: the client need not retry on its own.
 		pubOpts: []natsjs.PublishOpt{natsjs.WithRetryAttempts(0)},
@@ -138,9 +143,18 @@ func (d *deliverer) isAcked(e *notifications.Event) bool {
 	return e.ID != "" && d.acked.has(e.ID)
 }
 
-// message returns the JetStream message for e.
+// message returns the JetStream message for e: its JSON, or a structured
+// CloudEvent with FormatCloudEvents.
 func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
-	body, err := json.Marshal(e)
+	var body []byte
+	var err error
+	contentType := notifications.EventsMediaType
+	if d.cloudEvents {
+		body, err = notifications.AppendCloudEvent(nil, e)
+		contentType = notifications.CloudEventsMediaType
+	} else {
+		body, err = json.Marshal(e)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +167,13 @@ func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
 	}
 	if e.Target.Name != "" {
 		h.Set(HeaderRepository, e.Target.Name)
+	} else if e.Target.Repository != "" { // the released formats' name for it
+		h.Set(HeaderRepository, e.Target.Repository)
 	}
 	if e.Target.Tag != "" {
 		h.Set(HeaderTag, e.Target.Tag)
 	}
-	h.Set("Content-Type", notifications.EventsMediaType)
+	h.Set("Content-Type", contentType)
 	return &nats.Msg{Subject: Subject(d.prefix, e), Data: body, Header: h}, nil
 }
 
