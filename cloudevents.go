@@ -189,17 +189,26 @@ func (f Format) valid() bool {
 	return f == "" || f == FormatEnvelope || f == FormatCloudEvents
 }
 
-// appendBatch appends events in format f and returns the Content-Type of
-// what it wrote.
-func (f Format) appendBatch(dst []byte, events []Event) ([]byte, string, error) {
-	if f != FormatCloudEvents {
-		body, err := appendEnvelope(dst, events)
-		return body, EventsMediaType, err
-	}
+// cloudEventsEncoding sends a batch as CloudEvents: batched mode, or
+// structured mode for one event.
+var cloudEventsEncoding = bodyEncoding{
+	contentType:       CloudEventsBatchMediaType,
+	singleContentType: CloudEventsMediaType,
+	appendBody:        appendCloudEvents,
+}
+
+// appendCloudEvents appends one event as a CloudEvent, several as a batch.
+func appendCloudEvents(dst []byte, events []Event) ([]byte, error) {
 	if len(events) == 1 {
-		body, err := AppendCloudEvent(dst, &events[0])
-		return body, CloudEventsMediaType, err
+		return AppendCloudEvent(dst, &events[0])
 	}
-	body, err := AppendCloudEventBatch(dst, events)
-	return body, CloudEventsBatchMediaType, err
+	return AppendCloudEventBatch(dst, events)
+}
+
+// encoding returns how an HTTP endpoint writes its bodies in format f.
+func (f Format) encoding() bodyEncoding {
+	if f == FormatCloudEvents {
+		return cloudEventsEncoding
+	}
+	return envelopeEncoding
 }

@@ -166,7 +166,10 @@ func decodeAny(contentType string, body []byte) ([]Event, error) {
 }
 
 func (fr *formatReceiver) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil { // the sender gave up mid-request (Close ran out of time)
+		return
+	}
 	events, err := decodeAny(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		fr.t.Errorf("receiver: %v", err)
@@ -223,7 +226,7 @@ func TestEndpointFormats(t *testing.T) {
 			})
 			secret := testSecret("formats")
 			config := fastConfig()
-			config.Format = format
+			config.WireFormat = format
 			config.SigningSecrets = []string{secret}
 			e, err := OpenEndpoint("formats", fr.URL, config)
 			require.NoError(t, err)
@@ -258,7 +261,7 @@ func TestEndpointFormats(t *testing.T) {
 			fr := newFormatReceiver(t, nil)
 			dead := &fakeSink{}
 			config := fastConfig()
-			config.Format = format
+			config.WireFormat = format
 			config.DeadLetter = dead
 			config.Logger = testLogger()
 			e, err := OpenEndpoint("bisect", fr.URL, config)
@@ -273,7 +276,7 @@ func TestEndpointFormats(t *testing.T) {
 
 		t.Run(string(format)+"/spool", func(t *testing.T) {
 			config := fastConfig()
-			config.Format = format
+			config.WireFormat = format
 			config.SpoolDir = t.TempDir()
 			config.CloseTimeout = 20 * time.Millisecond
 			config.Logger = testLogger()
@@ -299,7 +302,7 @@ func TestEndpointFormats(t *testing.T) {
 
 func TestOpenEndpointRejectsUnknownFormat(t *testing.T) {
 	config := fastConfig()
-	config.Format = "xml"
+	config.WireFormat = "xml"
 	_, err := OpenEndpoint("f", "http://127.0.0.1:1/", config)
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.True(t, strings.Contains(err.Error(), `"xml"`))

@@ -11,7 +11,7 @@
 //   - subject: <SubjectPrefix>.<action>.<target type>, for example
 //     registry.events.push.manifest;
 //   - body: the event's JSON, as one element of a webhook envelope would
-//     carry it; or, when Config.Endpoint.Format is
+//     carry it; or, when Config.Endpoint.WireFormat is
 //     notifications.FormatCloudEvents, the event as one structured CloudEvent
 //     (notifications.AppendCloudEvent) whose data is that JSON;
 //   - headers: Nats-Msg-Id (the event ID, so that the stream's duplicate
@@ -40,7 +40,6 @@ package jetstream
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -117,7 +116,7 @@ type Config struct {
 	// Endpoint configures the endpoint around the JetStream delivery: the
 	// retries, the logger, and the headers added to every message. Its
 	// Timeout bounds the wait for each message's acknowledgment (default
-	// 1s); its Format chooses the message body: the event's JSON (default)
+	// 1s); its WireFormat chooses the message body: the event's JSON (default)
 	// or a CloudEvent (notifications.FormatCloudEvents).
 	Endpoint notifications.EndpointConfig
 }
@@ -269,26 +268,8 @@ func target(config Config) string {
 	return servers + " " + config.SubjectPrefix + ".>"
 }
 
-// redactURLs returns the comma-separated URLs of list without passwords or
-// tokens.
-func redactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		u, err := url.Parse(p)
-		switch {
-		case err != nil:
-			parts[i] = "<unparsable URL>"
-		case u.User != nil:
-			if _, hasPassword := u.User.Password(); hasPassword {
-				parts[i] = u.Redacted()
-			} else { // a token or a user name alone: hide it all
-				u.User = url.User("xxxxx")
-				parts[i] = u.String()
-			}
-		default:
-			parts[i] = p
-		}
-	}
-	return strings.Join(parts, ",")
-}
+// redactURLs returns the comma-separated URLs of list without any part of
+// their user names, passwords or tokens, however malformed: a password may
+// hold a ',' that would split it between two URLs, so the list is redacted
+// whole.
+func redactURLs(list string) string { return notifications.RedactURL(strings.TrimSpace(list)) }

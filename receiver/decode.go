@@ -22,6 +22,7 @@ var (
 	errNotEnvelope = errors.New("body is not a JSON events envelope")
 	errNoEvents    = errors.New("envelope has no events")
 	errNoID        = errors.New("event without an id")
+	errLongID      = fmt.Errorf("event id longer than %d bytes", MaxEventIDBytes)
 )
 
 // dialect is one way of carrying events in a request.
@@ -79,7 +80,8 @@ func dialectOf(header http.Header) (dialect, error) {
 // timestamp is taken from the CloudEvent's id and time. Decode does not
 // verify signatures.
 //
-// Decode returns a non-empty list in which every event has an ID, or an
+// Decode returns a non-empty list in which every event has an ID of at most
+// MaxEventIDBytes, or an
 // error: one wrapping ErrUnsupportedMediaType for another dialect, otherwise
 // a short reason the body is malformed (not UTF-8, not JSON of the dialect,
 // no events, an event without an ID, a CloudEvent lacking a required
@@ -117,6 +119,9 @@ func (d dialect) decode(header http.Header, body []byte) ([]notifications.Event,
 	for i, e := range events {
 		if e.ID == "" {
 			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
+		}
+		if len(e.ID) > MaxEventIDBytes {
+			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
 		}
 	}
 	return events, nil

@@ -171,7 +171,7 @@ func TestCloudEventsEndpointToReceiver(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	e, err := notifications.OpenEndpoint(t.Name(), srv.URL, notifications.EndpointConfig{
-		SigningSecrets: []string{secret}, Format: notifications.FormatCloudEvents, MaxBatch: 1000,
+		SigningSecrets: []string{secret}, WireFormat: notifications.FormatCloudEvents, MaxBatch: 1000,
 		Timeout: 2 * time.Second, Threshold: 3, Backoff: time.Millisecond,
 	})
 	require.NoError(t, err)

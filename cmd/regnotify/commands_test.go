@@ -192,7 +192,7 @@ func TestSendToReceiveCloudEvents(t *testing.T) {
 
 	code = run(t.Context(), []string{"send", "--url", url, "--format", "xml"}, &stdout, &stderr)
 	assert.NotZero(t, code)
-	assert.Contains(t, stderr.String(), `unknown Format "xml"`)
+	assert.Contains(t, stderr.String(), `unknown WireFormat "xml"`)
 }
 
 // TestSendNotAccepted runs send in a process of its own: an endpoint that is

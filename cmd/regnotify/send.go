@@ -81,7 +81,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Backoff:        250 * time.Millisecond,
 		CloseTimeout:   sendCloseGrace,
 		Logger:         logger,
-		Format:         notifications.Format(*format),
+		WireFormat:     notifications.Format(*format),
 	})
 	if err != nil {
 		return err

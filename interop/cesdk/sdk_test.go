@@ -84,7 +84,7 @@ func TestSDKReceivesEndpointCloudEvents(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	e, err := notifications.OpenEndpoint("sdk", srv.URL, notifications.EndpointConfig{Format: notifications.FormatCloudEvents, Timeout: 5 * time.Second})
+	e, err := notifications.OpenEndpoint("sdk", srv.URL, notifications.EndpointConfig{WireFormat: notifications.FormatCloudEvents, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	single, batch := sampleEvents("single")[:1], sampleEvents("batch")
 	require.NoError(t, e.Write(single...))
