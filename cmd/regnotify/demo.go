@@ -33,7 +33,8 @@ func init() {
 // runDemo wires the whole pipeline on loopback: an in-memory repository,
 // Listen + NewBridge, a Broadcaster with one Endpoint, and a webhook
 // receiver; it pushes and pulls a layer and a signed manifest, then prints
-// what the receiver got and the endpoint's metrics.
+// what the receiver got (with the released formats' fields the bridge fills
+// with WithReleasedFields) and the endpoint's metrics.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,7 +80,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "The receiver at %s got %d events in %d %s:\n", srv.URL, len(rec.events()), rec.requestCount(), requests)
 	for _, e := range rec.events() {
-		fmt.Fprintf(stdout, "  %-6s %-8s %-14s %-57s %5d B  %s\n", e.Action, e.Target.Type, e.Target.Repository,
+		fmt.Fprintf(stdout, "  %-6s %-8s %-14s %-57s %4d B  %.19s…\n", e.Action, e.Target.Type, e.Target.Repository,
 			e.Target.MediaType, e.Target.Size, e.Target.Digest)
 	}
 	var m notifications.EndpointMetrics
