@@ -307,3 +307,25 @@ func TestOpenEndpointRejectsUnknownFormat(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.True(t, strings.Contains(err.Error(), `"xml"`))
 }
+
+func FuzzAppendCloudEvent(f *testing.F) {
+	f.Add("id", "push", "library/hello", "latest", "application/vnd.oci.image.index.v1+json", "registry:5000", int64(12), int64(0))
+	f.Add("\xff", "\u2028", "", "<&>", "", "", int64(-1), int64(1)<<40)
+	f.Fuzz(func(t *testing.T, id, action, repo, tag, mediaType, addr string, size, nanos int64) {
+		e := Event{ID: id, Action: action, Timestamp: time.Unix(0, nanos)}
+		e.Target.Repository, e.Target.Tag, e.Target.MediaType, e.Target.Size = repo, tag, mediaType, size
+		e.Target.References = []Descriptor{{MediaType: mediaType, Size: size, Annotations: map[string]string{tag: repo}}}
+		e.Source.Addr = addr
+		got, err := AppendCloudEvent([]byte("x"), &e)
+		if id == "" {
+			if err == nil {
+				t.Fatal("an event without an ID became a CloudEvent")
+			}
+			return
+		}
+		want, wantErr := json.Marshal(wantCloudEvent(&e))
+		if (err != nil) != (wantErr != nil) || err == nil && string(want) != string(got[1:]) {
+			t.Fatalf("AppendCloudEvent %s (%v)\nencoding/json   %s (%v)", got, err, want, wantErr)
+		}
+	})
+}

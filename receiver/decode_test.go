@@ -192,3 +192,33 @@ func TestCloudEventsEndpointToReceiver(t *testing.T) {
 	assert.Equal(t, 4, m.Successes)
 	assert.Equal(t, 3, m.Failures, "the batch answered 503 once")
 }
+
+// FuzzDecodeDialects: whatever the body, Decode in any dialect returns
+// events that all have an ID within MaxEventIDBytes, or an error, never
+// both, and never panics.
+func FuzzDecodeDialects(f *testing.F) {
+	a := releasedEvent("a")
+	ce, _ := notifications.AppendCloudEvent(nil, &a)
+	env, _ := json.Marshal(notifications.Envelope{Events: []notifications.Event{a}})
+	event, _ := json.Marshal(a)
+	for i, body := range [][]byte{env, ce, append(append([]byte("["), ce...), ']'), event} {
+		f.Add(body, uint8(i))
+	}
+	headers := []http.Header{
+		{"Content-Type": {notifications.EventsMediaTypeV2}},
+		{"Content-Type": {notifications.CloudEventsMediaType}},
+		{"Content-Type": {notifications.CloudEventsBatchMediaType}},
+		{"Content-Type": {"application/json"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"x"}, "Ce-Source": {"/"}, "Ce-Type": {"t"}, "Ce-Time": {"2026-01-01T00:00:00Z"}},
+	}
+	f.Fuzz(func(t *testing.T, body []byte, dialect uint8) {
+		events, err := Decode(headers[int(dialect)%len(headers)], body)
+		if (err == nil) == (len(events) == 0) {
+			t.Fatalf("events %d, error %v", len(events), err)
+		}
+		for _, e := range events {
+			if e.ID == "" || len(e.ID) > MaxEventIDBytes {
+				t.Fatalf("event ID %q accepted", e.ID)
+			}
+		}
+	})
+}
