@@ -5,10 +5,23 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/regnotify/notifications/storage"
 	"github.com/regnotify/notifications/storage/inmemory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// uploadLayer stores content as a layer of repo.
+func uploadLayer(t *testing.T, repo storage.Repository, content []byte) storage.Layer {
+	t.Helper()
+	up, err := repo.Layers().Upload()
+	require.NoError(t, err)
+	_, err = up.Write(content)
+	require.NoError(t, err)
+	layer, err := up.Finish(digest.FromBytes(content))
+	require.NoError(t, err)
+	return layer
+}
 
 // TestBridgeReleasedFields: WithReleasedFields adds repository, mediaType,
 // size and length to the 2015 events, and changes nothing else.
@@ -18,12 +31,7 @@ func TestBridgeReleasedFields(t *testing.T) {
 	payload, err := sm.Payload()
 	require.NoError(t, err)
 	content := []byte("layer bytes")
-	up, err := repo.Layers().Upload()
-	require.NoError(t, err)
-	_, err = up.Write(content)
-	require.NoError(t, err)
-	layer, err := up.Finish(digest.FromBytes(content))
-	require.NoError(t, err)
+	layer := uploadLayer(t, repo, content)
 	_, err = layer.Seek(3, io.SeekStart)
 	require.NoError(t, err)
 
