@@ -304,10 +304,12 @@ func writeEvent(out *jsonOut, e *Event) {
 	target.omitEmpty(`"mediaType":`, t.MediaType)
 	target.omitZero(`"size":`, t.Size)
 	target.omitEmpty(`"digest":`, string(t.Digest))
-	target.strings(`"urls":`, t.URLs)
-	target.stringMap(`"annotations":`, t.Annotations)
-	target.data(`"data":`, t.Data)
-	target.platform(`"platform":`, t.Platform)
+	if len(t.URLs)+len(t.Annotations)+len(t.Data) > 0 || t.Platform != nil { // rare: skip four calls
+		target.strings(`"urls":`, t.URLs)
+		target.stringMap(`"annotations":`, t.Annotations)
+		target.data(`"data":`, t.Data)
+		target.platform(`"platform":`, t.Platform)
+	}
 	target.omitEmpty(`"artifactType":`, t.ArtifactType)
 	target.omitZero(`"length":`, t.Length)
 	target.omitEmpty(`"repository":`, t.Repository)
