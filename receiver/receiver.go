@@ -1,7 +1,9 @@
-// Package receiver is the receiving end of regnotify's webhooks: an
+// Package receiver is the receiving end of registry webhooks: an
 // http.Handler that checks the media type, the size and the Standard Webhooks
-// signature of each request, decodes its envelope and passes the events it
-// has not handled before to a function of the application.
+// signature of each request, decodes its events (an envelope of any
+// registry, v1 or v2 media type, or CloudEvents in batched, structured or
+// binary mode; see Decode) and passes the events it has not handled before
+// to a function of the application.
 //
 //	h := receiver.New(receiver.Config{Secrets: []string{secret}},
 //		func(ctx context.Context, events []notifications.Event) error {
