@@ -187,11 +187,18 @@ func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
 }
 
 // Subject returns the subject under which the event is published with the
-// given prefix: prefix.<action>.<target type>. A token that is empty or
-// holds characters that have a meaning in subjects ('.', '*', '>',
-// whitespace) has them replaced by '_'; the body keeps the exact values.
+// given prefix: prefix.<action>.<target type>. An event in a released
+// registry format, which has a Target.Repository but no Target.Type, uses
+// the kind notifications.CloudEventKind tells (manifest, blob, tag,
+// repository or content). A token that is empty or holds characters that
+// have a meaning in subjects ('.', '*', '>', whitespace) has them replaced
+// by '_'; the body keeps the exact values.
 func Subject(prefix string, e *notifications.Event) string {
-	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(e.Target.Type)
+	typ := e.Target.Type
+	if typ == "" && e.Target.Repository != "" {
+		typ = notifications.CloudEventKind(e)
+	}
+	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(typ)
 }
 
 // subjectToken returns s made usable as one subject token.

@@ -38,6 +38,13 @@ func TestSubject(t *testing.T) {
 			assert.Equal(t, tt.want, Subject(tt.prefix, &e))
 		})
 	}
+	// Released registries send no type: the kind comes from the media type.
+	var released notifications.Event
+	released.Action, released.Target.Repository = "push", "acme/app"
+	released.Target.MediaType = "application/vnd.oci.image.manifest.v1+json"
+	assert.Equal(t, "registry.events.push.manifest", Subject(DefaultSubjectPrefix, &released))
+	released.Target.MediaType = "application/octet-stream"
+	assert.Equal(t, "registry.events.push.blob", Subject(DefaultSubjectPrefix, &released))
 }
 
 func TestNewEndpointInvalidConfig(t *testing.T) {
