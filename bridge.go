@@ -44,7 +44,7 @@ const (
 	LayerMediaType = "application/octet-stream"
 )
 
-// A BridgeOption changes what NewBridge's events carry.
+// A BridgeOption changes what the events of NewBridgeWithOptions carry.
 type BridgeOption func(*bridge)
 
 // WithReleasedFields makes the bridge fill, beside the 2015 fields, the
@@ -66,11 +66,17 @@ var _ Listener = (*bridge)(nil)
 //
 // Each callback writes one event, with a new random ID and the current time,
 // and returns the sink's error, or the error met building the event (a
-// manifest whose payload cannot be read, a URL that cannot be built, a layer
-// whose size cannot be read with WithReleasedFields). Options, such as
-// WithReleasedFields, add to the 2015 events; without them the events are
-// the 2015 ones.
-func NewBridge(ub URLBuilder, source SourceRecord, actor ActorRecord, request RequestRecord, sink Sink, opts ...BridgeOption) Listener {
+// manifest whose payload cannot be read, a URL that cannot be built). The
+// events are exactly the 2015 ones; NewBridgeWithOptions can add to them.
+func NewBridge(ub URLBuilder, source SourceRecord, actor ActorRecord, request RequestRecord, sink Sink) Listener {
+	return NewBridgeWithOptions(ub, source, actor, request, sink)
+}
+
+// NewBridgeWithOptions is NewBridge with options, such as
+// WithReleasedFields, that add to its events. Without options it is
+// NewBridge. With WithReleasedFields a callback also fails when the size of
+// a layer cannot be read.
+func NewBridgeWithOptions(ub URLBuilder, source SourceRecord, actor ActorRecord, request RequestRecord, sink Sink, opts ...BridgeOption) Listener {
 	b := &bridge{ub: ub, request: request, actor: actor, source: source, sink: sink}
 	for _, opt := range opts {
 		opt(b)

@@ -38,7 +38,7 @@ func TestBridgeReleasedFields(t *testing.T) {
 	seed, released := &fakeSink{}, &fakeSink{}
 	for _, b := range []Listener{
 		NewBridge(testURLs{}, SourceRecord{}, ActorRecord{}, RequestRecord{}, seed),
-		NewBridge(testURLs{}, SourceRecord{}, ActorRecord{}, RequestRecord{}, released, WithReleasedFields()),
+		NewBridgeWithOptions(testURLs{}, SourceRecord{}, ActorRecord{}, RequestRecord{}, released, WithReleasedFields()),
 	} {
 		require.NoError(t, b.ManifestPushed(repo, sm))
 		require.NoError(t, b.LayerPulled(repo, layer))

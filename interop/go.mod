@@ -1,3 +1,4 @@
+// Unpublished: tests against real registries and the CloudEvents SDK (`make test`); never tagged.
 module github.com/regnotify/notifications/interop
 
 go 1.26.0

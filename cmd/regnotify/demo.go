@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	broadcaster := notifications.NewBroadcaster(endpoint)
 	request := notifications.RequestRecord{ID: "demo-request", Addr: "127.0.0.1:40000", Host: "registry.local", Method: "PUT", UserAgent: "regnotify-demo"}
-	bridge := notifications.NewBridge(demoURLs{base: "http://registry.local"},
+	bridge := notifications.NewBridgeWithOptions(demoURLs{base: "http://registry.local"},
 		notifications.SourceRecord{Addr: "registry.local:5000", InstanceID: "demo-instance"},
 		notifications.ActorRecord{Name: "demo-user"}, request, broadcaster, notifications.WithReleasedFields())
 	repo := notifications.Listen(inmemory.New().Repository("library/hello"), bridge)

@@ -6,8 +6,8 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.55.0
 	github.com/opencontainers/go-digest v1.0.0
-	github.com/regnotify/notifications v0.0.0
-	github.com/regnotify/notifications/jetstream v0.0.0
+	github.com/regnotify/notifications v0.1.0
+	github.com/regnotify/notifications/jetstream v0.1.0
 	github.com/sirupsen/logrus v1.10.2
 	github.com/stretchr/testify v1.12.1
 )
@@ -25,9 +25,4 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
-)
-
-replace (
-	github.com/regnotify/notifications => ../..
-	github.com/regnotify/notifications/jetstream => ../../jetstream
 )
