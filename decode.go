@@ -160,6 +160,23 @@ func (r *jsonReader) escaped(buf []byte) (string, bool) {
 	return "", false
 }
 
+// int64 reads an integer as JSON writes it (no fraction, exponent or
+// leading zero) into *dst.
+func (r *jsonReader) int64(dst *int64) bool {
+	start := r.i
+	r.lit('-')
+	digits := r.i
+	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+		r.i++
+	}
+	if r.i == digits || r.b[digits] == '0' && r.i > digits+1 {
+		return false
+	}
+	n, err := strconv.ParseInt(r.s[start:r.i], 10, 64)
+	*dst = n
+	return err == nil
+}
+
 // timestamp reads a string into *t with time.Time's own UnmarshalJSON, as
 // encoding/json does.
 func (r *jsonReader) timestamp(e *Event) bool {
@@ -186,6 +203,18 @@ func (r *jsonReader) event(e *Event) bool {
 					return r.into(&e.Target.Type)
 				case "name":
 					return r.into(&e.Target.Name)
+				case "mediaType":
+					return r.into(&e.Target.MediaType)
+				case "size":
+					return r.int64(&e.Target.Size)
+				case "artifactType":
+					return r.into(&e.Target.ArtifactType)
+				case "length":
+					return r.int64(&e.Target.Length)
+				case "repository":
+					return r.into(&e.Target.Repository)
+				case "fromRepository":
+					return r.into(&e.Target.FromRepository)
 				case "digest":
 					var s string
 					ok := r.into(&s)

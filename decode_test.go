@@ -22,6 +22,8 @@ func TestDecodeEventMatchesEncodingJSON(t *testing.T) {
 	odd.Target.Tag = "<tag> & \"quotes\" \\ \u2028 \u2029 \x01 \t\n é 日本"
 	odd.Actor.Name = "bad utf-8 \xff\xfe"
 	odd.Timestamp = time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.FixedZone("", -7*3600))
+	odd.Target.MediaType, odd.Target.Size, odd.Target.Length = "application/vnd.oci.image.manifest.v1+json", 1234, -5
+	odd.Target.ArtifactType, odd.Target.Repository, odd.Target.FromRepository = "a/b", "library/x", `library/y"`
 	var events []Event
 	events = append(events, goldenEvent(), odd, Event{}, Event{Timestamp: time.Unix(0, 0).UTC()})
 	events = append(events, testEvents("t", 2)...)
