@@ -351,6 +351,20 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 	return e, nil
 }
 
+var _ EncodedSink = (*Endpoint)(nil)
+
+// WriteEncoded is Write for events whose JSON objects are eventJSON (see
+// EncodedSink): the endpoint keeps those bytes, stores them as they are in
+// its spool, and sends them without encoding the events again. An
+// endpoint whose Sink was replaced by one that is not an EncodedSink
+// writes the events alone.
+func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
+	if s, ok := e.Sink.(EncodedSink); ok {
+		return s.WriteEncoded(events, eventJSON)
+	}
+	return e.Sink.Write(events...)
+}
+
 // Name returns the name of the endpoint, generally used for debugging.
 func (e *Endpoint) Name() string { return e.name }
 

@@ -23,7 +23,9 @@ type eventQueue struct {
 	name         string
 	store        eventStore
 	deliverer    Deliverer
-	encoder      Encoder // deliverer, when it encodes ahead; else nil
+	encoder      Encoder      // deliverer, when it encodes ahead; else nil
+	jsonEncoder  JSONEncoder  // deliverer, when it splices events' JSON; else nil
+	wire         bodyEncoding // how bodies are sized, for maxEnvelopeBytes
 	ignore       IgnoreConfig
 	policy       BackoffPolicy
 	threshold    int           // refusals of one event before it is given up
@@ -54,7 +56,7 @@ type eventQueue struct {
 	pushing int        // events of Writes storing their block now, outside the mutex
 }
 
-var _ Sink = (*eventQueue)(nil)
+var _ EncodedSink = (*eventQueue)(nil)
 
 // newEventQueue starts the queue of endpoint name over store, delivering
 // through d; store.len() events already in it count as pending. config
@@ -80,6 +82,13 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	if e, ok := d.(Encoder); ok {
 		q.encoder = e
 	}
+	if e, ok := d.(JSONEncoder); ok {
+		q.jsonEncoder = e
+	}
+	q.wire = envelopeEncoding
+	if w, ok := d.(interface{ wireEncoding() bodyEncoding }); ok {
+		q.wire = w.wireEncoding()
+	}
 	q.lookahead = q.encoder != nil || store.durable()
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
@@ -97,7 +106,23 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	kept, ignored := q.ignore.split(events)
+	return q.write(events, nil)
+}
+
+// WriteEncoded is Write for events whose JSON objects are eventJSON (see
+// EncodedSink): the queue keeps them with the events, and a deliverer that
+// is a JSONEncoder sends them without encoding the events again. A spool
+// stores them as they are. eventJSON not of the events' length is ignored.
+func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
+	if len(eventJSON) != len(events) {
+		eventJSON = nil
+	}
+	return q.write(events, eventJSON)
+}
+
+// write is Write, with the events' JSON when known (else nil).
+func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
+	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -119,7 +144,7 @@ func (q *eventQueue) Write(events ...Event) error {
 		q.pushing += len(kept)
 		q.metrics.received(len(kept))
 		q.mu.Unlock()
-		err = q.store.push(queuedBlock{events: kept, written: time.Now()})
+		err = q.store.push(queuedBlock{events: kept, written: time.Now(), encoded: keptJSON})
 		q.mu.Lock()
 		q.pushing -= len(kept)
 		if err != nil {
@@ -142,6 +167,7 @@ func (q *eventQueue) Write(events ...Event) error {
 type batch struct {
 	seq     uint64 // 1 for the endpoint's first batch, then one more each
 	events  []Event
+	json    [][]byte // each event's JSON object, when every block held it; else nil
 	blocks  int
 	written time.Time // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
@@ -231,11 +257,12 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 // batchOf makes the next batch of the leading blocks that fit in an
 // envelope. It runs outside the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
-	fitted := fitEnvelope(blocks)
+	fitted := fitEnvelope(blocks, q.wire)
 	q.seq++
 	return &batch{
 		seq:     q.seq,
 		events:  flatten(fitted),
+		json:    flattenJSON(fitted),
 		blocks:  len(fitted),
 		written: fitted[0].written,
 		full:    more || len(fitted) < len(blocks),
@@ -265,23 +292,34 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 	return true
 }
 
-// fitEnvelope returns the leading blocks whose events encode in at most
-// maxEnvelopeBytes of envelope JSON, at least one block. It runs outside
+// fitEnvelope returns the leading blocks whose events take at most
+// maxEnvelopeBytes of body in encoding, at least one block. It runs outside
 // the mutex.
-func fitEnvelope(blocks []queuedBlock) []queuedBlock {
+func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
 	}
-	size := len(`{"events":[]}`) - 1 // each event adds a comma but the first
+	size := encoding.overhead
 	for i, b := range blocks {
-		for j := range b.events {
-			size += eventJSONSize(&b.events[j]) + 1
+		json := b.encoded
+		if len(json) != len(b.events) {
+			json = nil
 		}
+		size += encoding.bodySize(b.events, json) - encoding.overhead
 		if size > maxEnvelopeBytes && i > 0 {
 			return blocks[:i]
 		}
 	}
 	return blocks
+}
+
+// encode has the encoder encode events, from their JSON objects when
+// eventJSON is not nil and the encoder splices.
+func (q *eventQueue) encode(events []Event, eventJSON [][]byte) (Encoded, error) {
+	if eventJSON != nil && q.jsonEncoder != nil {
+		return q.jsonEncoder.EncodeJSON(events, eventJSON)
+	}
+	return q.encoder.Encode(events)
 }
 
 // Close stops accepting events and waits until the queue has drained, or

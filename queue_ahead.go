@@ -29,7 +29,7 @@ func (q *eventQueue) prepare(b *batch) *batch {
 	}
 	next := q.batchOf(blocks, more)
 	if q.encoder != nil {
-		if enc, err := q.encoder.Encode(next.events); err == nil {
+		if enc, err := q.encode(next.events, next.json); err == nil {
 			next.enc = enc
 		} // else the attempt meets the error itself
 	}

@@ -16,8 +16,9 @@ import (
 // halves.
 type part struct {
 	events   []Event
-	enc      Encoded // the encoder's form of events, once encoded
-	attempts int     // attempts that carried these events so far
+	json     [][]byte // each event's JSON object, when known; else nil
+	enc      Encoded  // the encoder's form of events, once encoded
+	attempts int      // attempts that carried these events so far
 
 	// suspect is set when the destination refused the part's parent and
 	// accepted the half before this one: this half holds what was refused,
@@ -38,6 +39,9 @@ func (p *part) halves() []*part {
 	mid := len(p.events) / 2
 	second := &part{events: p.events[mid:], attempts: p.attempts}
 	first := &part{events: p.events[:mid], attempts: p.attempts, sibling: second}
+	if p.json != nil {
+		first.json, second.json = p.json[:mid], p.json[mid:]
+	}
 	return []*part{first, second}
 }
 
@@ -48,7 +52,7 @@ func (p *part) halves() []*part {
 // refused threshold times is given up. Events older than maxAge are given
 // up before any attempt.
 func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
-	work := []*part{{events: b.events, enc: b.enc}}
+	work := []*part{{events: b.events, json: b.json, enc: b.enc}}
 	b.enc = nil // the part owns it now
 	for len(work) > 0 {
 		p := work[0]
@@ -159,7 +163,7 @@ func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
 	case q.encoder == nil:
 		d = q.deliverer.Deliver(ctx, p.events)
 	case p.enc == nil:
-		enc, err := q.encoder.Encode(p.events)
+		enc, err := q.encode(p.events, p.json)
 		if err != nil {
 			d = Delivery{Outcome: Reject, Err: fmt.Errorf("encoding: %w", err)}
 			break

@@ -10,8 +10,9 @@ type queuedBlock struct {
 	events  []Event
 	written time.Time
 
-	// encoded is each event's JSON as stored, the bytes an envelope
-	// carries (see appendStoredEnvelope); nil when the store keeps none.
+	// encoded is each event's JSON, the bytes an envelope carries (see
+	// EncodeEvents), when known: stored by a spool, or written with
+	// WriteEncoded; else nil.
 	encoded [][]byte
 }
 
@@ -135,6 +136,26 @@ func flatten(blocks []queuedBlock) []Event {
 	out := make([]Event, 0, n)
 	for _, b := range blocks {
 		out = append(out, b.events...)
+	}
+	return out
+}
+
+// flattenJSON returns the JSON of the events of blocks in order, as flatten
+// returns the events, or nil when a block does not hold its events' JSON.
+func flattenJSON(blocks []queuedBlock) [][]byte {
+	n := 0
+	for _, b := range blocks {
+		if len(b.encoded) != len(b.events) {
+			return nil
+		}
+		n += len(b.events)
+	}
+	if len(blocks) == 1 {
+		return blocks[0].encoded
+	}
+	out := make([][]byte, 0, n)
+	for _, b := range blocks {
+		out = append(out, b.encoded...)
 	}
 	return out
 }
