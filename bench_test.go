@@ -209,3 +209,31 @@ func BenchmarkEnvelopeEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBroadcasterFanout measures a Broadcaster of 1 and 8 HTTP
+// endpoints end to end, as BenchmarkEndpointDeliver does one: b.N events
+// written one per Write, then Close. With 8, each event is encoded once
+// and its JSON spliced into every endpoint's envelopes.
+func BenchmarkBroadcasterFanout(b *testing.B) {
+	events := bridgeEvents(4096)
+	for _, n := range []int{1, 8} {
+		b.Run("endpoints="+strconv.Itoa(n), func(b *testing.B) {
+			srv, _ := benchReceiver(b, 0)
+			var sinks []Sink
+			for i := range n {
+				sinks = append(sinks, NewEndpoint("bench-"+strconv.Itoa(i), srv.URL, EndpointConfig{Logger: benchLogger()}))
+			}
+			bc := NewBroadcaster(sinks...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := bc.Write(events[i%len(events)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := bc.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

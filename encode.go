@@ -384,6 +384,11 @@ func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
 	if len(eventJSON) == 0 {
 		return append(dst, "{}"...)
 	}
+	size := len(`{"events":[]}`)
+	for _, js := range eventJSON {
+		size += len(js) + 1
+	}
+	dst = slices.Grow(dst, size)
 	dst = append(dst, `{"events":[`...)
 	for i, js := range eventJSON {
 		if i > 0 {

@@ -40,9 +40,10 @@ type eventQueue struct {
 	lookahead    bool          // take and encode the next batch while one is out
 
 	// Owned by the goroutine.
-	seq       uint64 // of the last batch made
-	failures  int    // attempts in a row that may succeed later (Retry), across batches
-	ahead     *batch // taken while the previous batch was out
+	seq       uint64    // of the last batch made
+	failures  int       // attempts in a row that may succeed later (Retry), across batches
+	ahead     *batch    // taken while the previous batch was out
+	spare     [][]Event // event slices of batches done with, to flatten the next into (see recycle)
 	failLog   failureLog
 	abandoned int // events given up because ctx ended their delivery
 
@@ -172,6 +173,7 @@ type batch struct {
 	written time.Time // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
 	enc     Encoded   // the encoder's form of events, once encoded
+	owned   bool      // events is the queue's, not a written block's
 }
 
 // release gives the batch's encoding back to the encoder.
@@ -218,6 +220,7 @@ func (q *eventQueue) take() (*batch, bool) {
 				return a, true // nothing came since that would join it
 			}
 			a.release()
+			q.recycle(a)
 		}
 		q.mu.Unlock()
 		blocks, more, err := q.peekStore(0, 0)
@@ -259,14 +262,39 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 	fitted := fitEnvelope(blocks, q.wire)
 	q.seq++
-	return &batch{
+	b := &batch{
 		seq:     q.seq,
-		events:  flatten(fitted),
 		json:    flattenJSON(fitted),
 		blocks:  len(fitted),
 		written: fitted[0].written,
 		full:    more || len(fitted) < len(blocks),
 	}
+	if len(fitted) == 1 {
+		b.events = fitted[0].events
+	} else {
+		var dst []Event
+		if k := len(q.spare); k > 0 {
+			dst, q.spare = q.spare[k-1], q.spare[:k-1]
+		}
+		b.events, b.owned = flattenInto(dst, fitted), true
+	}
+	return b
+}
+
+// maxSpare bounds the event slices the queue keeps for reuse: one batch
+// out, one taken ahead.
+const maxSpare = 2
+
+// recycle keeps the events slice of b, which the queue is done with, for
+// a later batch: unless OnFinished may hold it (Finished.Events shares
+// the batch's memory). Deliverers and encoders keep no events past the
+// batch's release, and the dead letter sink gets a copy. It runs on the
+// goroutine, or in prepare while the goroutine waits for it.
+func (q *eventQueue) recycle(b *batch) {
+	if b.owned && q.out.onFinished == nil && len(q.spare) < maxSpare {
+		q.spare = append(q.spare, b.events[:0])
+	}
+	b.events, b.owned = nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
@@ -289,6 +317,7 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 		q.out.givenUp(unfinished, 0, ErrCloseTimeout)
 		return false
 	}
+	q.recycle(b)
 	return true
 }
 

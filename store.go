@@ -129,11 +129,20 @@ func flatten(blocks []queuedBlock) []Event {
 	if len(blocks) == 1 {
 		return blocks[0].events
 	}
+	return flattenInto(nil, blocks)
+}
+
+// flattenInto returns the events of blocks in order, in dst's memory when
+// it has room.
+func flattenInto(dst []Event, blocks []queuedBlock) []Event {
 	n := 0
 	for _, b := range blocks {
 		n += len(b.events)
 	}
-	out := make([]Event, 0, n)
+	out := dst[:0]
+	if cap(out) < n {
+		out = make([]Event, 0, n)
+	}
 	for _, b := range blocks {
 		out = append(out, b.events...)
 	}
