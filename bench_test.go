@@ -181,9 +181,13 @@ func BenchmarkEnvelopeEncode(b *testing.B) {
 		encode func(buf []byte, events []Event, eventJSON [][]byte) ([]byte, error)
 	}{
 		{"append", func(buf []byte, events []Event, _ [][]byte) ([]byte, error) { return appendEnvelope(buf, events) }}, // what endpoints use: into a reused buffer
-		{"encoding-json", func(_ []byte, events []Event, _ [][]byte) ([]byte, error) { return json.Marshal(Envelope{Events: events}) }},
+		{"encoding-json", func(_ []byte, events []Event, _ [][]byte) ([]byte, error) {
+			return json.Marshal(Envelope{Events: events})
+		}},
 		{"spliced", envelopeEncoding.appendJSON},
-		{"cloudevents", func(buf []byte, events []Event, _ [][]byte) ([]byte, error) { return appendCloudEvents(buf, events, nil) }}, // WireFormat: FormatCloudEvents
+		{"cloudevents", func(buf []byte, events []Event, _ [][]byte) ([]byte, error) {
+			return appendCloudEvents(buf, events, nil)
+		}}, // WireFormat: FormatCloudEvents
 		{"cloudevents-spliced", appendCloudEvents},
 	}
 	for _, enc := range encoders {

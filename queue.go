@@ -40,10 +40,10 @@ type eventQueue struct {
 	lookahead    bool          // take and encode the next batch while one is out
 
 	// Owned by the goroutine.
-	seq       uint64    // of the last batch made
-	failures  int       // attempts in a row that may succeed later (Retry), across batches
-	ahead     *batch    // taken while the previous batch was out
-	spare     [][]Event // event slices of batches done with, to flatten the next into (see recycle)
+	seq       uint64        // of the last batch made
+	failures  int           // attempts in a row that may succeed later (Retry), across batches
+	ahead     *batch        // taken while the previous batch was out
+	spare     []batchMemory // of batches done with, to flatten the next into (see recycle)
 	failLog   failureLog
 	abandoned int // events given up because ctx ended their delivery
 
@@ -173,7 +173,14 @@ type batch struct {
 	written time.Time // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
 	enc     Encoded   // the encoder's form of events, once encoded
-	owned   bool      // events is the queue's, not a written block's
+	owned   bool      // events and json are the queue's, not a written block's
+}
+
+// batchMemory is the memory of a batch of several blocks: its events and
+// their JSON, flattened.
+type batchMemory struct {
+	events []Event
+	json   [][]byte
 }
 
 // release gives the batch's encoding back to the encoder.
@@ -264,20 +271,23 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 	q.seq++
 	b := &batch{
 		seq:     q.seq,
-		json:    flattenJSON(fitted),
 		blocks:  len(fitted),
 		written: fitted[0].written,
 		full:    more || len(fitted) < len(blocks),
 	}
 	if len(fitted) == 1 {
-		b.events = fitted[0].events
-	} else {
-		var dst []Event
-		if k := len(q.spare); k > 0 {
-			dst, q.spare = q.spare[k-1], q.spare[:k-1]
-		}
-		b.events, b.owned = flattenInto(dst, fitted), true
+		b.events, b.json = fitted[0].events, flattenJSON(fitted)
+		return b
 	}
+	var m batchMemory
+	if k := len(q.spare); k > 0 {
+		m, q.spare = q.spare[k-1], q.spare[:k-1]
+	}
+	// Room for a full batch, so that the memory serves the next ones.
+	size := min(q.maxBatch, DefaultMaxBatch)
+	b.events = flattenInto(m.events, fitted, size)
+	b.json = flattenJSONInto(m.json, fitted, size)
+	b.owned = true
 	return b
 }
 
@@ -285,16 +295,20 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 // out, one taken ahead.
 const maxSpare = 2
 
-// recycle keeps the events slice of b, which the queue is done with, for
-// a later batch: unless OnFinished may hold it (Finished.Events shares
-// the batch's memory). Deliverers and encoders keep no events past the
-// batch's release, and the dead letter sink gets a copy. It runs on the
-// goroutine, or in prepare while the goroutine waits for it.
+// recycle keeps the memory of b, which the queue is done with, for a later
+// batch; its events only when OnFinished cannot hold them (Finished.Events
+// shares the batch's memory). Deliverers and encoders keep neither past
+// the batch's release, and the dead letter sink gets a copy of events. It
+// runs on the goroutine.
 func (q *eventQueue) recycle(b *batch) {
-	if b.owned && q.out.onFinished == nil && len(q.spare) < maxSpare {
-		q.spare = append(q.spare, b.events[:0])
+	if b.owned && len(q.spare) < maxSpare {
+		m := batchMemory{json: b.json[:0]}
+		if q.out.onFinished == nil {
+			m.events = b.events[:0]
+		}
+		q.spare = append(q.spare, m)
 	}
-	b.events, b.owned = nil, false
+	b.events, b.json, b.owned = nil, nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short

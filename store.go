@@ -129,19 +129,19 @@ func flatten(blocks []queuedBlock) []Event {
 	if len(blocks) == 1 {
 		return blocks[0].events
 	}
-	return flattenInto(nil, blocks)
+	return flattenInto(nil, blocks, 0)
 }
 
 // flattenInto returns the events of blocks in order, in dst's memory when
-// it has room.
-func flattenInto(dst []Event, blocks []queuedBlock) []Event {
+// it has room, else in new memory of at least size events.
+func flattenInto(dst []Event, blocks []queuedBlock, size int) []Event {
 	n := 0
 	for _, b := range blocks {
 		n += len(b.events)
 	}
 	out := dst[:0]
 	if cap(out) < n {
-		out = make([]Event, 0, n)
+		out = make([]Event, 0, max(n, size))
 	}
 	for _, b := range blocks {
 		out = append(out, b.events...)
@@ -152,6 +152,18 @@ func flattenInto(dst []Event, blocks []queuedBlock) []Event {
 // flattenJSON returns the JSON of the events of blocks in order, as flatten
 // returns the events, or nil when a block does not hold its events' JSON.
 func flattenJSON(blocks []queuedBlock) [][]byte {
+	if len(blocks) == 1 {
+		if len(blocks[0].encoded) != len(blocks[0].events) {
+			return nil
+		}
+		return blocks[0].encoded
+	}
+	return flattenJSONInto(nil, blocks, 0)
+}
+
+// flattenJSONInto is flattenJSON in dst's memory when it has room, else
+// in new memory of at least size objects.
+func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
 	n := 0
 	for _, b := range blocks {
 		if len(b.encoded) != len(b.events) {
@@ -159,10 +171,10 @@ func flattenJSON(blocks []queuedBlock) [][]byte {
 		}
 		n += len(b.events)
 	}
-	if len(blocks) == 1 {
-		return blocks[0].encoded
+	out := dst[:0]
+	if cap(out) < n {
+		out = make([][]byte, 0, max(n, size))
 	}
-	out := make([][]byte, 0, n)
 	for _, b := range blocks {
 		out = append(out, b.encoded...)
 	}
