@@ -92,6 +92,11 @@ type bodyEncoding struct {
 	// bytes, never fall short of it.
 	overhead  int
 	eventSize func(e *Event, jsonLen int) int
+
+	// spliced says that a body appendJSON writes is the envelope of the
+	// events' JSON objects, which a splicedReader reads without building
+	// it.
+	spliced bool
 }
 
 // contentTypeFor returns the Content-Type of a batch of n events.
@@ -111,6 +116,7 @@ var envelopeEncoding = bodyEncoding{
 	},
 	overhead:  len(`{"events":[]}`),
 	eventSize: func(_ *Event, jsonLen int) int { return jsonLen + len(",") },
+	spliced:   true,
 }
 
 // bodySize returns the size of the body of events, in e, at most: when
@@ -196,6 +202,9 @@ func (h *httpDeliverer) Encode(events []Event) (Encoded, error) {
 func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded, error) {
 	if len(eventJSON) != len(events) {
 		return nil, errors.New("not one JSON object per event")
+	}
+	if h.encoding.spliced && h.signer == nil && len(events) > 0 {
+		return &httpBatch{events: events, body: h.bodies.splice(eventJSON), pool: &h.bodies}, nil
 	}
 	body, err := h.bodies.encode(events, func(dst []byte, events []Event) ([]byte, error) {
 		return h.encoding.appendJSON(dst, events, eventJSON)

@@ -34,9 +34,48 @@ func TestEncodeJSONMatchesEncode(t *testing.T) {
 			require.NoError(t, err)
 			got, err := h.EncodeJSON(events, eventJSON)
 			require.NoError(t, err)
-			require.Equal(t, string(want.(*httpBatch).body.bytes), string(got.(*httpBatch).body.bytes), format)
+			require.Equal(t, string(bodyOf(t, want)), string(bodyOf(t, got)), format)
 			want.Release()
 			got.Release()
+		}
+	}
+}
+
+// bodyOf reads the body of a batch the HTTP deliverer encoded, as a
+// request does, and checks its announced length.
+func bodyOf(t *testing.T, enc Encoded) []byte {
+	t.Helper()
+	b := enc.(*httpBatch)
+	r := b.pool.open(b.body)
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Equal(t, b.body.size(), len(body), "the Content-Length is the body's")
+	return body
+}
+
+// A spliced envelope reads the same in reads of any size.
+func TestSplicedReaderReadsTheEnvelope(t *testing.T) {
+	events := bridgeEvents(3)
+	eventJSON, err := EncodeEvents(events)
+	require.NoError(t, err)
+	for n := 1; n <= len(events); n++ {
+		want, err := appendEnvelope(nil, events[:n])
+		require.NoError(t, err)
+		for _, size := range []int{1, 2, 7, 100, 1 << 16} {
+			r := &splicedReader{json: eventJSON[:n]}
+			var got []byte
+			buf := make([]byte, size)
+			for {
+				k, err := r.Read(buf)
+				got = append(got, buf[:k]...)
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+				require.Positive(t, k)
+			}
+			assert.Equal(t, string(want), string(got), "%d events, reads of %d", n, size)
 		}
 	}
 }
