@@ -17,7 +17,7 @@ import (
 // event once and hands them all the same bytes.
 type Broadcaster struct {
 	sinks   []Sink
-	encoded int // how many of sinks are EncodedSinks
+	encoded int // how many of sinks are EncodedSinks that use the JSON
 	log     logrus.FieldLogger
 
 	// mu is held for reading by every Write in progress and for writing by
@@ -53,12 +53,31 @@ type EncodedSink interface {
 func NewBroadcaster(sinks ...Sink) *Broadcaster {
 	b := &Broadcaster{sinks: append([]Sink(nil), sinks...), log: logrus.StandardLogger()}
 	for _, sink := range b.sinks {
-		if _, ok := sink.(EncodedSink); ok {
+		if usesJSON(sink) {
 			b.encoded++
 		}
 	}
 	return b
 }
+
+// usesJSON reports whether sink is an EncodedSink that makes use of the
+// JSON WriteEncoded passes it, as far as it says (jsonUser).
+func usesJSON(sink Sink) bool {
+	if _, ok := sink.(EncodedSink); !ok {
+		return false
+	}
+	u, ok := sink.(jsonUser)
+	return !ok || u.usesJSON()
+}
+
+// jsonUser is a sink of this package that knows whether the JSON written
+// with WriteEncoded saves it work: an endpoint whose deliverer does not
+// splice and whose store does not keep JSON would only drop it.
+type jsonUser interface {
+	usesJSON() bool
+}
+
+func (b *Broadcaster) usesJSON() bool { return b.encoded > 0 }
 
 // Write accepts a block of events to be dispatched to all sinks. It returns
 // once every sink's Write returned; with Endpoints, that is without waiting

@@ -291,3 +291,34 @@ func TestBroadcasterSharesEncodedEvents(t *testing.T) {
 	}
 	assert.Equal(t, ids(events), ids(plain.events()))
 }
+
+// A Broadcaster encodes only for sinks that use the JSON: endpoints whose
+// Deliverer neither splices nor has a spool to store it would drop it.
+func TestBroadcasterEncodesOnlyForSinksThatUseJSON(t *testing.T) {
+	plain := func() Sink {
+		e, err := NewDelivererEndpoint("plain", "discard", &fakeDeliverer{}, EndpointConfig{Logger: testLogger()})
+		require.NoError(t, err)
+		return e
+	}
+	webhook := func() Sink {
+		e, err := OpenEndpoint("webhook", "http://127.0.0.1:1/", EndpointConfig{Logger: testLogger(), CloseTimeout: time.Millisecond})
+		require.NoError(t, err)
+		return e
+	}
+	for _, tt := range []struct {
+		name  string
+		sinks []Sink
+		want  int
+	}{
+		{"two plain deliverers", []Sink{plain(), plain()}, 0},
+		{"two webhooks", []Sink{webhook(), webhook()}, 2},
+		{"a webhook and a plain sink", []Sink{webhook(), &fakeSink{}}, 1},
+		{"nested", []Sink{NewBroadcaster(webhook()), plain()}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBroadcaster(tt.sinks...)
+			assert.Equal(t, tt.want, b.encoded)
+			_ = b.Close()
+		})
+	}
+}
