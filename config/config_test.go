@@ -95,7 +95,7 @@ notifications:
       closetimeout: -1s
       spooldir: spool
       spoolsync: 100ms
-      signingsecrets: [` + secret + `, {file: whsec}]
+      signingsecrets: [`+secret+`, {file: whsec}]
       blockprivatenetworks: true
       format: cloudevents
       ignore: {targettypes: [blob], repositories: ["library/*", scratch]}

@@ -96,7 +96,9 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(notifprom.NewCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		log.WithField("address", ln.Addr().String()).Info("relay: serving GET /metrics and /healthz")
-		go func() { opsDone <- relay.Serve(opsCtx, ln, r.Operations(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))) }()
+		go func() {
+			opsDone <- relay.Serve(opsCtx, ln, r.Operations(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+		}()
 	} else {
 		opsDone <- nil
 	}
