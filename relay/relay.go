@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -77,6 +78,11 @@ type Config struct {
 	// Logger receives the relay's log lines. Default: logrus' standard
 	// logger.
 	Logger logrus.FieldLogger
+
+	// Tracker, when set, lets Deliver report when every target has
+	// finished with each event. Its Finished method must be the OnFinished
+	// of every target's endpoint.
+	Tracker *Tracker
 }
 
 // ErrNotHeld is wrapped by Write's error when an endpoint did not take the
@@ -177,7 +183,8 @@ type Ingress interface {
 // StatusInterval, until ctx is cancelled or an ingress fails. Then it waits
 // for the ingresses to stop, closes every endpoint at once (each within its
 // own CloseTimeout; what a spooled endpoint could not deliver stays in its
-// spool) and returns: nil after a cancellation, otherwise the first
+// spool), closes the ingresses that are io.Closers (after the endpoints,
+// so that an ingress can acknowledge what they finished) and returns: nil after a cancellation, otherwise the first
 // ingress's error. The endpoints' Close results are logged, not returned.
 func (r *Relay) Run(ctx context.Context, ingresses ...Ingress) error {
 	r.logTargets()
@@ -212,6 +219,13 @@ func (r *Relay) Run(ctx context.Context, ingresses ...Ingress) error {
 	cancel()
 	<-statusDone
 	_ = r.Close()
+	for _, in := range ingresses {
+		if c, ok := in.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				r.log.WithError(err).Warn("relay: closing the ingress")
+			}
+		}
+	}
 	return first
 }
 

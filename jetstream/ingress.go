@@ -1,0 +1,249 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+
+	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/config"
+	"github.com/regnotify/notifications/relay"
+)
+
+// Defaults applied by OpenIngress to zero IngressConfig fields.
+const (
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxAckPending = 20_000
+	DefaultPullBatch     = 500
+	DefaultRetryDelay    = time.Second
+)
+
+// IngressConfig configures the JetStream ingress of a relay (fleet mode).
+type IngressConfig struct {
+	// URL lists the NATS servers, separated by commas. Ignored when Conn is
+	// set.
+	URL string
+
+	// Conn, when set, is used instead of connecting to URL; the caller
+	// keeps owning it.
+	Conn *nats.Conn
+
+	// Options are applied when connecting to URL (credentials, TLS).
+	Options []nats.Option
+
+	// Stream is the stream to read. Required.
+	Stream string
+
+	// Durable names the consumer. Every relay of a fleet uses the same one,
+	// and the stream's messages are shared out among them. Required.
+	Durable string
+
+	// FilterSubjects restrict the consumer to these subjects. Default: every
+	// subject of the stream.
+	FilterSubjects []string
+
+	// AckWait is how long JetStream waits for an ack before it delivers a
+	// message again, to any relay of the fleet. It must be longer than
+	// delivery usually takes. Default 30s.
+	AckWait time.Duration
+
+	// MaxAckPending bounds the messages delivered and not yet acked, for the
+	// whole fleet: it bounds each relay's memory. Default 20,000.
+	MaxAckPending int
+
+	// PullBatch is how many messages a relay asks for at a time. Default
+	// 500.
+	PullBatch int
+
+	// RetryDelay is how long JetStream waits before delivering again a
+	// message some endpoint could not take. Default 1s.
+	RetryDelay time.Duration
+
+	// Logger receives the ingress's log lines. Default: logrus' standard
+	// logger.
+	Logger logrus.FieldLogger
+}
+
+// Ingress pulls events from a JetStream stream with a durable pull consumer
+// and hands them to a relay's Deliver: any number of relays sharing the
+// consumer share the work. A message is acked only when every endpoint of
+// the relay has delivered its event or given it up for good (dead letter);
+// when an endpoint gave it up for a reason another attempt may fix (a full
+// queue, Close), it is nak'ed so JetStream delivers it again after
+// RetryDelay. A relay that dies holds nothing: JetStream delivers its
+// unacked messages again after AckWait. The relay keeps no spool in this
+// mode.
+//
+// Each message is one event, as this module's endpoint publishes it: the
+// event's JSON, with its ID in Nats-Msg-Id. A message that is not an event
+// is terminated (never delivered again) and logged.
+type Ingress struct {
+	cfg   IngressConfig
+	conn  *nats.Conn
+	owned bool
+	log   logrus.FieldLogger
+
+	// counters, for tests and logs
+	acked, naked, terminated atomic.Int64
+}
+
+var _ relay.Ingress = (*Ingress)(nil)
+
+// NewIngress opens the ingress a relay configuration's relay.jetstream
+// section describes.
+func NewIngress(c config.JetStreamIngress, log logrus.FieldLogger) (*Ingress, error) {
+	opts, err := connectOptions(c.Credentials, c.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("relay.jetstream: %w", err)
+	}
+	return OpenIngress(IngressConfig{
+		URL: c.URL, Options: opts, Stream: c.Stream, Durable: c.Durable, FilterSubjects: c.FilterSubjects,
+		AckWait: c.AckWait, MaxAckPending: c.MaxAckPending, Logger: log,
+	})
+}
+
+// OpenIngress checks cfg and connects to NATS (retrying in the background
+// while no server answers). It does not touch the stream: Serve does.
+func OpenIngress(cfg IngressConfig) (*Ingress, error) {
+	if cfg.Stream == "" || cfg.Durable == "" {
+		return nil, errors.New("jetstream ingress: Stream and Durable are required")
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.MaxAckPending <= 0 {
+		cfg.MaxAckPending = DefaultMaxAckPending
+	}
+	if cfg.PullBatch <= 0 {
+		cfg.PullBatch = DefaultPullBatch
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable})}
+	if cfg.Conn != nil {
+		in.conn = cfg.Conn
+		return in, nil
+	}
+	opts := append([]nats.Option{
+		nats.Name("regnotify relay"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}, cfg.Options...)
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream ingress: connecting to NATS: %w", err)
+	}
+	in.conn, in.owned = nc, true
+	return in, nil
+}
+
+// Serve creates the durable consumer (or updates it to this configuration)
+// and hands every message to r.Deliver until ctx is cancelled. It retries
+// while the stream or the servers are away. r must have a Tracker.
+func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
+	js, err := natsjs.New(in.conn)
+	if err != nil {
+		return err
+	}
+	var cons natsjs.Consumer
+	for {
+		cons, err = js.CreateOrUpdateConsumer(ctx, in.cfg.Stream, natsjs.ConsumerConfig{
+			Durable:        in.cfg.Durable,
+			AckPolicy:      natsjs.AckExplicitPolicy,
+			DeliverPolicy:  natsjs.DeliverAllPolicy,
+			AckWait:        in.cfg.AckWait,
+			MaxAckPending:  in.cfg.MaxAckPending,
+			FilterSubjects: in.cfg.FilterSubjects,
+		})
+		if err == nil {
+			break
+		}
+		in.log.WithError(err).Warn("relay: JetStream consumer not ready; trying again")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	cc, err := cons.Consume(func(msg natsjs.Msg) { in.handle(r, msg) },
+		natsjs.PullMaxMessages(in.cfg.PullBatch),
+		natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
+			in.log.WithError(err).Debug("relay: JetStream pull")
+		}))
+	if err != nil {
+		return err
+	}
+	in.log.Info("relay: taking events from JetStream")
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	in.log.WithFields(logrus.Fields{"acked": in.acked.Load(), "naked": in.naked.Load(), "terminated": in.terminated.Load()}).
+		Info("relay: stopped taking events from JetStream")
+	return nil
+}
+
+// handle decodes one message and delivers its event; the message is acked
+// or nak'ed once every endpoint has finished with the event.
+func (in *Ingress) handle(r *relay.Relay, msg natsjs.Msg) {
+	e, err := decodeMessage(msg)
+	if err != nil {
+		in.log.WithError(err).WithField("subject", msg.Subject()).Error("relay: message is not an event; terminated")
+		in.terminated.Add(1)
+		_ = msg.Term()
+		return
+	}
+	err = r.Deliver([]notifications.Event{e}, func(_ int, ack bool) {
+		if ack {
+			in.acked.Add(1)
+			_ = msg.Ack()
+			return
+		}
+		in.naked.Add(1)
+		_ = msg.NakWithDelay(in.cfg.RetryDelay)
+	})
+	if err != nil {
+		in.log.WithError(err).Error("relay: cannot deliver")
+		_ = msg.NakWithDelay(in.cfg.RetryDelay)
+	}
+}
+
+// decodeMessage returns the event a message carries: its JSON body, with
+// the ID from Nats-Msg-Id when the body has none.
+func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
+	var e notifications.Event
+	if err := json.Unmarshal(msg.Data(), &e); err != nil {
+		return e, fmt.Errorf("body is not an event: %w", err)
+	}
+	if e.ID == "" {
+		e.ID = msg.Headers().Get(nats.MsgIdHdr)
+	}
+	if e.ID == "" {
+		return e, errors.New("event without an id")
+	}
+	return e, nil
+}
+
+// Close closes the NATS connection when the ingress opened it. Call it
+// after the relay's endpoints are closed (Relay.Run does), so that the
+// acks of their last deliveries go out.
+func (in *Ingress) Close() error {
+	if !in.owned {
+		return nil
+	}
+	err := in.conn.FlushTimeout(5 * time.Second)
+	in.conn.Close()
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		return nil
+	}
+	return err
+}
