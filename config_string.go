@@ -1,7 +1,9 @@
 package notifications
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -28,3 +30,23 @@ func (config EndpointConfig) String() string {
 
 // GoString is String: %#v does not leak credentials either.
 func (config EndpointConfig) GoString() string { return config.String() }
+
+// Format writes String whatever the verb and flags: %d, %x, %U and the other
+// verbs that fmt would apply field by field, to header values too, print the
+// same credential-free description as %v.
+func (config EndpointConfig) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, config.String()) }
+
+// MarshalJSON encodes the configuration with its usual field names, every
+// header value replaced by "<redacted>"; the fields tagged `json:"-"`
+// (signing secrets, transport, logger, dead letter sink) are left out. An
+// Endpoint, which embeds the configuration, encodes as its configuration.
+// Logging a configuration or an endpoint with logrus' JSONFormatter uses it.
+// Decoding is unchanged: a configuration file can still set Headers.
+func (config EndpointConfig) MarshalJSON() ([]byte, error) {
+	type plain EndpointConfig // the same fields, without this method
+	redacted := plain(config)
+	if config.Headers != nil {
+		redacted.Headers = redactHeaders(config.Headers)
+	}
+	return json.Marshal(redacted)
+}

@@ -1,11 +1,15 @@
 package notifications
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigPrintingHidesCredentials(t *testing.T) {
@@ -25,4 +29,63 @@ func TestConfigPrintingHidesCredentials(t *testing.T) {
 	}
 	assert.Contains(t, config.String(), "Authorization")
 	assert.Contains(t, config.String(), "Threshold:3")
+}
+
+func TestConfigEncodingsHideCredentials(t *testing.T) {
+	config := EndpointConfig{
+		Headers:        http.Header{"Authorization": {"Bearer topsecret-value"}, "X-Two": {"topsecret-a", "topsecret-b"}},
+		SigningSecrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+		Threshold:      3,
+	}
+	e := NewEndpoint("encoded", "http://127.0.0.1:1/", config)
+	defer e.Close()
+
+	for _, value := range []any{config, &config, e, *e, struct{ C EndpointConfig }{config}} {
+		out, err := json.Marshal(value)
+		require.NoError(t, err, "%T", value)
+		assert.NotContains(t, string(out), "topsecret", "json.Marshal of %T", value)
+		assert.NotContains(t, string(out), "MfKQ9r8", "json.Marshal of %T", value)
+		assert.Contains(t, string(out), "Authorization", "header names stay visible: %T", value)
+	}
+
+	var decoded struct {
+		Headers   map[string][]string
+		Threshold int
+	}
+	out, err := json.Marshal(config)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(out, &decoded))
+	assert.Equal(t, map[string][]string{"Authorization": {redactedValue}, "X-Two": {redactedValue, redactedValue}}, decoded.Headers)
+	assert.Equal(t, 3, decoded.Threshold, "the other fields keep their encoding")
+
+	var buf bytes.Buffer
+	logger := logrus.New()
+	logger.SetOutput(&buf)
+	logger.SetFormatter(&logrus.JSONFormatter{})
+	logger.WithField("config", config).WithField("endpoint", e).Info("configured")
+	assert.NotContains(t, buf.String(), "topsecret", "logrus JSONFormatter")
+	assert.Contains(t, buf.String(), "Authorization")
+
+	buf.Reset()
+	logger.SetFormatter(&logrus.TextFormatter{DisableColors: true})
+	logger.WithField("config", config).WithField("endpoint", e).Info("configured")
+	assert.NotContains(t, buf.String(), "topsecret", "logrus TextFormatter")
+
+	published, err := json.Marshal(e.published())
+	require.NoError(t, err)
+	assert.NotContains(t, string(published), "topsecret", "expvar")
+}
+
+func TestConfigEveryVerbHidesCredentials(t *testing.T) {
+	config := EndpointConfig{Headers: http.Header{"Authorization": {"Bearer topsecret-value"}}}
+	e := NewEndpoint("verbs", "http://127.0.0.1:1/", config)
+	defer e.Close()
+	for _, verb := range []string{"%d", "%x", "%X", "%q", "%t", "%8.3f", "%e", "%o", "%U", "%c", "%b", "%+d", "%#x"} {
+		for _, value := range []any{config, &config, e, []EndpointConfig{config}, map[string]*Endpoint{"e": e}} {
+			out := fmt.Sprintf(verb, value)
+			assert.NotContains(t, out, "topsecret", "%s of %T", verb, value)
+			assert.NotContains(t, out, "746f70736563726574", "%s of %T, hex", verb, value)
+			assert.NotContains(t, out, "746F70736563726574", "%s of %T, HEX", verb, value)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -105,16 +106,24 @@ type EndpointConfig struct {
 	// through a clone of it: the caller's transport is never modified nor
 	// used, and closing the endpoint closes the clone's idle connections.
 	// Default: keep-alive connections, TLS 1.2 or later, the proxy from the
-	// environment. Endpoints made with NewDelivererEndpoint ignore it.
+	// environment. With BlockPrivateNetworks, its dial functions
+	// (DialContext, DialTLSContext, Dial, DialTLS) must be nil: the endpoint
+	// dials with a net.Dialer whose Control checks each address before it
+	// connects; OpenEndpoint refuses a transport that sets one. Endpoints
+	// made with NewDelivererEndpoint ignore it.
 	Transport *http.Transport `json:"-"`
 
-	// BlockPrivateNetworks, when set, refuses to connect to loopback,
-	// private, link-local, shared (CGNAT), multicast and unspecified
-	// addresses, IPv4-mapped forms included. The address is checked at
-	// connect time, after name resolution, so DNS rebinding does not get
-	// round it. No proxy is used then: a proxy would connect to an address
-	// the check cannot see. Refused attempts count as Errors and their error
-	// wraps ErrBlockedAddress. Default false.
+	// BlockPrivateNetworks, when set, refuses to connect to any address
+	// that is not globally reachable according to the IANA IPv4 and IPv6
+	// Special-Purpose Address Registries (loopback, private-use,
+	// link-local, shared CGNAT, documentation, benchmarking, reserved,
+	// unique-local and every other such block), to multicast addresses, to
+	// IPv6 space outside 2000::/3, and to the IPv4-mapped, NAT64, 6to4 and
+	// Teredo forms of a refused IPv4 address. The address is checked after
+	// name resolution and before any packet is sent, so DNS rebinding does
+	// not get round it. No proxy is used then: a proxy would connect to an
+	// address the check cannot see. Refused attempts count as Errors and
+	// their error wraps ErrBlockedAddress. Default false.
 	BlockPrivateNetworks bool
 
 	// Ignore lists the events this endpoint is not sent. Ignored events are
@@ -195,8 +204,12 @@ func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 }
 
 // OpenEndpoint returns a running endpoint that POSTs events to url, or an
-// error wrapping ErrInvalidConfig when url is not an absolute http or https
-// URL or the configuration is not usable. Zero fields take their defaults.
+// error wrapping ErrInvalidConfig when url can never be dialled (not an
+// absolute http or https URL with a host name and a port from 1 to 65535;
+// an IP address BlockPrivateNetworks refuses, then wrapping
+// ErrBlockedAddress too), has an '@' after its host (where a password with
+// an unescaped '#', '/' or '?' would put it), or the configuration is not
+// usable. The error never quotes the URL. Zero fields take their defaults.
 func OpenEndpoint(name, url string, config EndpointConfig) (*Endpoint, error) {
 	if err := validateEndpoint(name, url, config); err != nil {
 		return nil, err
@@ -227,19 +240,21 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
 func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
-	u, err := url.Parse(endpointURL)
-	switch {
-	case err != nil:
-		// Not err itself: it quotes the URL, and a password may be in it.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+	if err := checkURL(endpointURL); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	}
+	if err := checkTransport(config); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	}
+	if config.BlockPrivateNetworks {
+		// An IP address the guard refuses will never be dialled; a name
+		// is checked at each connection, once resolved.
+		u, _ := url.Parse(endpointURL)
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			if reason := blockedReason(ip); reason != "" {
+				return fmt.Errorf("%w: endpoint %q: %w: %s is %s", ErrInvalidConfig, name, ErrBlockedAddress, ip, reason)
+			}
 		}
-		return fmt.Errorf("%w: endpoint %q: URL does not parse: %w", ErrInvalidConfig, name, err)
-	case !u.IsAbs() || u.Host == "":
-		return fmt.Errorf("%w: endpoint %q: URL %q is not absolute", ErrInvalidConfig, name, u.Redacted())
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%w: endpoint %q: URL scheme %q is not http or https", ErrInvalidConfig, name, u.Scheme)
 	}
 	return validateConfig(name, config)
 }
@@ -315,16 +330,13 @@ func (e *Endpoint) giveUp(events []Event, reason error) {
 // Name returns the name of the endpoint, generally used for debugging.
 func (e *Endpoint) Name() string { return e.name }
 
-// URL returns the url of the endpoint.
+// URL returns the url of the endpoint, as configured: with its user name and
+// password, if any. Logs and expvar show it without them.
 func (e *Endpoint) URL() string { return e.url }
 
-// redactedURL is the URL as published and logged: without its password.
-func (e *Endpoint) redactedURL() string {
-	if u, err := url.Parse(e.url); err == nil {
-		return u.Redacted()
-	}
-	return "<unparsable URL>"
-}
+// redactedURL is the URL as published and logged: without its user name and
+// password, however malformed it is.
+func (e *Endpoint) redactedURL() string { return RedactURL(e.url) }
 
 // ReadMetrics populates em with metrics from the endpoint. em gets a
 // Statuses map of its own.

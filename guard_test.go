@@ -19,38 +19,23 @@ func TestBlockedReason(t *testing.T) {
 		addr string
 		want string // "" when the address may be dialled
 	}{
-		{"127.0.0.1", "loopback"},
-		{"127.255.255.254", "loopback"},
-		{"::1", "loopback"},
-		{"::ffff:127.0.0.1", "loopback"},
-		{"10.1.2.3", "private"},
-		{"172.16.0.1", "private"},
-		{"172.31.255.255", "private"},
-		{"192.168.1.1", "private"},
-		{"fc00::1", "private"},
-		{"fd12:3456::1", "private"},
-		{"fec0::1", "private"},
-		{"::ffff:10.0.0.1", "private"},
-		{"::ffff:192.168.0.1", "private"},
-		{"64:ff9b::a00:1", "private"}, // 10.0.0.1 through NAT64
-		{"169.254.169.254", "link-local"},
-		{"fe80::1", "link-local"},
-		{"fe80::1%eth0", "link-local"},
-		{"::ffff:169.254.1.1", "link-local"},
-		{"100.64.0.1", "shared address space (CGNAT)"},
-		{"100.127.255.255", "shared address space (CGNAT)"},
-		{"::ffff:100.64.0.1", "shared address space (CGNAT)"},
+		{"127.0.0.1", "loopback (RFC 1122)"},
+		{"::1", "loopback (RFC 4291)"},
+		{"::ffff:127.0.0.1", "loopback (RFC 1122)"},
+		{"10.1.2.3", "private-use (RFC 1918)"},
+		{"fd12:3456::1", "unique-local (RFC 4193)"},
+		{"fe80::1%eth0", "link-local (RFC 4291)"},
+		{"169.254.169.254", "link-local (RFC 3927)"},
+		{"100.64.0.1", "shared address space, CGNAT (RFC 6598)"},
 		{"224.0.0.1", "multicast"},
-		{"239.255.255.250", "multicast"},
 		{"ff02::1", "multicast"},
-		{"ff0e::1", "multicast"},
-		{"0.0.0.0", "unspecified"},
-		{"0.1.2.3", "unspecified"},
-		{"::", "unspecified"},
-		{"::ffff:0.0.0.0", "unspecified"},
-		{"255.255.255.255", "broadcast"},
-		{"172.32.0.1", ""},
-		{"100.128.0.1", ""},
+		{"fec0::1", "reserved IPv6 space, outside global unicast 2000::/3"},
+		{"::8.8.8.8", "reserved IPv6 space, outside global unicast 2000::/3"}, // IPv4-compatible, deprecated
+		{"0.1.2.3", `"this network" (RFC 791)`},
+		{"0.0.0.0", `"this host on this network" (RFC 1122)`},
+		{"255.255.255.255", "limited broadcast (RFC 919)"},
+		{"64:ff9b::a00:1", "NAT64 (RFC 6052) carrying 10.0.0.1, which is private-use (RFC 1918)"},
+		{"2002:a9fe:a9fe::1", "6to4 (RFC 3056) carrying 169.254.169.254, which is link-local (RFC 3927)"},
 		{"8.8.8.8", ""},
 		{"::ffff:8.8.8.8", ""},
 		{"64:ff9b::808:808", ""},
@@ -62,6 +47,131 @@ func TestBlockedReason(t *testing.T) {
 	assert.Equal(t, "not an IP address", blockedReason(netip.Addr{}))
 }
 
+// registryEntries is every entry of the IANA IPv4 and IPv6 Special-Purpose
+// Address Registries (as read on 2026-12-01), written out apart from
+// specialBlocks, with whether BlockPrivateNetworks refuses the first and the
+// last address of the block.
+var registryEntries = []struct {
+	block                     string
+	firstBlocked, lastBlocked bool
+}{
+	// IPv4: Globally Reachable False unless noted.
+	{"0.0.0.0/8", true, true},
+	{"0.0.0.0/32", true, true},
+	{"10.0.0.0/8", true, true},
+	{"100.64.0.0/10", true, true},
+	{"127.0.0.0/8", true, true},
+	{"169.254.0.0/16", true, true},
+	{"172.16.0.0/12", true, true},
+	{"192.0.0.0/24", true, true},
+	{"192.0.0.0/29", true, true},
+	{"192.0.0.8/32", true, true},
+	{"192.0.0.9/32", false, false},  // True
+	{"192.0.0.10/32", false, false}, // True
+	{"192.0.0.170/32", true, true},
+	{"192.0.0.171/32", true, true},
+	{"192.0.2.0/24", true, true},
+	{"192.31.196.0/24", false, false}, // True
+	{"192.52.193.0/24", false, false}, // True
+	{"192.88.99.0/24", true, true},    // deprecated, empty: refused
+	{"192.88.99.2/32", true, true},
+	{"192.168.0.0/16", true, true},
+	{"192.175.48.0/24", false, false}, // True
+	{"198.18.0.0/15", true, true},
+	{"198.51.100.0/24", true, true},
+	{"203.0.113.0/24", true, true},
+	{"240.0.0.0/4", true, true},
+	{"255.255.255.255/32", true, true},
+	// IPv6.
+	{"::1/128", true, true},
+	{"::/128", true, true},
+	{"::ffff:0:0/96", true, true}, // judged as IPv4: 0.0.0.0 and 255.255.255.255
+	{"64:ff9b::/96", true, true},  // True, judged by the IPv4 carried: 0.0.0.0 and 255.255.255.255
+	{"64:ff9b:1::/48", true, true},
+	{"100::/64", true, true},
+	{"100:0:0:1::/64", true, true},
+	{"2001::/23", true, true},       // the first is Teredo carrying 0.0.0.0
+	{"2001::/32", true, true},       // N/A: Teredo carrying 0.0.0.0, then 255.255.255.255
+	{"2001:1::1/128", false, false}, // True
+	{"2001:1::2/128", false, false}, // True
+	{"2001:1::3/128", false, false}, // True
+	{"2001:2::/48", true, true},
+	{"2001:3::/32", false, false},     // True
+	{"2001:4:112::/48", false, false}, // True
+	{"2001:10::/28", true, true},      // deprecated, empty: refused
+	{"2001:20::/28", false, false},    // True
+	{"2001:30::/28", false, false},    // True
+	{"2001:db8::/32", true, true},
+	{"2002::/16", true, true},           // N/A: 6to4 carrying 0.0.0.0, then 255.255.255.255
+	{"2620:4f:8000::/48", false, false}, // True
+	{"3fff::/20", true, true},
+	{"5f00::/16", true, true},
+	{"fc00::/7", true, true},
+	{"fe80::/10", true, true},
+}
+
+// lastAddr returns the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func TestBlockedReasonEveryRegistryEntry(t *testing.T) {
+	listed := make(map[netip.Prefix]bool)
+	for _, e := range registryEntries {
+		p := netip.MustParsePrefix(e.block)
+		listed[p] = true
+		first, last := p.Masked().Addr(), lastAddr(p)
+		assert.Equal(t, e.firstBlocked, blockedReason(first) != "", "%s, first address %s: %q", e.block, first, blockedReason(first))
+		assert.Equal(t, e.lastBlocked, blockedReason(last) != "", "%s, last address %s: %q", e.block, last, blockedReason(last))
+	}
+	for _, b := range specialBlocks {
+		assert.True(t, listed[b.prefix], "%s is in specialBlocks but not tested here", b.prefix)
+	}
+	assert.Len(t, specialBlocks, len(registryEntries))
+}
+
+func TestBlockedReasonEmbeddedIPv4(t *testing.T) {
+	tests := []struct {
+		addr    string
+		blocked bool
+	}{
+		// The cases of issue 11.
+		{"192.0.0.192", true},
+		{"198.18.0.1", true},
+		{"198.19.255.255", true},
+		{"240.0.0.1", true},
+		{"192.0.2.1", true},
+		{"64:ff9b:1::a9fe:a9fe", true}, // 169.254.169.254 behind a local-use NAT64 prefix
+		// 192.0.2.1 in every IPv6 form.
+		{"::ffff:192.0.2.1", true},
+		{"64:ff9b::c000:201", true},
+		{"2002:c000:201::1", true},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdfe", true}, // Teredo client 192.0.2.1 (obfuscated), public server
+		{"2001:0:c000:201:8000:63bf:f7f7:f7f7", true},  // Teredo server 192.0.2.1, public client 8.8.8.8
+		// The same forms of a public address.
+		{"64:ff9b::808:808", false},
+		{"2002:808:808::1", false},
+		{"2001:0:4136:e378:8000:63bf:f7f7:f7f7", false}, // client 8.8.8.8, server 65.54.227.120
+		// Neighbours that are public.
+		{"192.0.3.0", false},
+		{"198.17.255.255", false},
+		{"198.20.0.0", false},
+		{"239.255.255.255", true}, // multicast
+		{"223.255.255.255", false},
+		{"64:ff9b:2::1", true}, // outside 2000::/3, no registry entry
+		{"2001:200::1", false}, // just past 2001::/23
+	}
+	for _, tt := range tests {
+		reason := blockedReason(netip.MustParseAddr(tt.addr))
+		assert.Equal(t, tt.blocked, reason != "", "%s: %q", tt.addr, reason)
+	}
+}
+
 func TestCheckAddress(t *testing.T) {
 	tests := []struct {
 		address string
@@ -69,7 +179,8 @@ func TestCheckAddress(t *testing.T) {
 	}{
 		{"127.0.0.1:80", "127.0.0.1 is loopback"},
 		{"[::1]:443", "::1 is loopback"},
-		{"[::ffff:10.0.0.1]:443", "10.0.0.1 is private"},
+		{"[::ffff:10.0.0.1]:443", "10.0.0.1 is private-use"},
+		{"192.0.0.192:80", "192.0.0.192 is IETF protocol assignments"},
 		{"example.com:80", "not an IP address and port"},
 		{"8.8.8.8:53", ""},
 	}
@@ -96,18 +207,17 @@ func listenOrSkip(t *testing.T, address string) net.Listener {
 
 func TestBlockPrivateNetworksRefusesLoopback(t *testing.T) {
 	// plainDial is a caller's own dialer, which the guard cannot reach
-	// into: it checks the connection's address after it connects.
+	// into: the endpoint dials through the guard instead.
 	plainDial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}
 	transports := []struct {
 		name      string
 		transport func() *http.Transport
-		connects  bool // whether the refused connection reaches the server
 	}{
-		{"our transport", func() *http.Transport { return nil }, false},
-		{"caller's transport", func() *http.Transport { return &http.Transport{Proxy: http.ProxyFromEnvironment} }, false},
-		{"caller's dialer", func() *http.Transport { return &http.Transport{DialContext: plainDial} }, true},
+		{"our transport", func() *http.Transport { return nil }},
+		{"caller's transport", func() *http.Transport { return &http.Transport{Proxy: http.ProxyFromEnvironment} }},
+		{"caller's dialer", func() *http.Transport { return &http.Transport{DialContext: plainDial} }},
 	}
 	for _, address := range []string{"127.0.0.1:0", "[::1]:0"} {
 		for _, tt := range transports {
@@ -147,16 +257,10 @@ func TestBlockPrivateNetworksRefusesLoopback(t *testing.T) {
 				assert.Zero(t, m.Failures)
 				assert.Empty(t, m.Statuses)
 				assert.Empty(t, rc.requestHeaders(), "no request reached the server")
-				if !tt.connects {
-					assert.Zero(t, conns.Load(), "the guard refused before connecting")
-				}
-				if config.Transport != nil {
-					if tt.connects {
-						assert.NotNil(t, config.Transport.DialContext)
-					} else {
-						assert.Nil(t, config.Transport.DialContext, "the caller's transport is not modified")
-						assert.NotNil(t, config.Transport.Proxy, "the caller's transport keeps its proxy")
-					}
+				assert.Zero(t, conns.Load(), "the guard refused before connecting")
+				if caller := tt.transport(); caller != nil {
+					assert.Equal(t, caller.DialContext == nil, config.Transport.DialContext == nil, "the caller's transport is not modified")
+					assert.Equal(t, caller.Proxy == nil, config.Transport.Proxy == nil, "the caller's transport keeps its proxy")
 				}
 
 				// The same endpoint without the guard reaches the server.

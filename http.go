@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -46,6 +47,7 @@ const (
 // httpDeliverer POSTs each batch as one JSON Envelope to a URL.
 type httpDeliverer struct {
 	url       string
+	urlErr    error // why url cannot be used; nil when it can
 	headers   http.Header
 	timeout   time.Duration
 	policy    StatusPolicy
@@ -67,6 +69,7 @@ func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer 
 	transport := endpointTransport(config)
 	return &httpDeliverer{
 		url:       endpointURL,
+		urlErr:    checkURL(endpointURL),
 		headers:   config.Headers.Clone(),
 		timeout:   config.Timeout,
 		policy:    DefaultStatusPolicy,
@@ -91,6 +94,9 @@ func newTransport() *http.Transport {
 
 // Deliver POSTs events as one envelope and classifies the answer.
 func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
+	if h.urlErr != nil { // it will not become usable: give the events up
+		return Delivery{Outcome: Reject, Err: h.urlErr}
+	}
 	body, err := h.bodies.forBatch(events)
 	if err != nil {
 		return Delivery{Outcome: Reject, Err: fmt.Errorf("encoding envelope: %w", err)}
@@ -111,6 +117,10 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // net/http hides the password, not the user name
+			ue.URL = RedactURL(ue.URL)
+		}
 		return Delivery{Outcome: Retry, Err: err}
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)

@@ -37,7 +37,6 @@ package jetstream
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -265,26 +264,8 @@ func target(config Config) string {
 	return servers + " " + config.SubjectPrefix + ".>"
 }
 
-// redactURLs returns the comma-separated URLs of list without passwords or
-// tokens.
-func redactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		u, err := url.Parse(p)
-		switch {
-		case err != nil:
-			parts[i] = "<unparsable URL>"
-		case u.User != nil:
-			if _, hasPassword := u.User.Password(); hasPassword {
-				parts[i] = u.Redacted()
-			} else { // a token or a user name alone: hide it all
-				u.User = url.User("xxxxx")
-				parts[i] = u.String()
-			}
-		default:
-			parts[i] = p
-		}
-	}
-	return strings.Join(parts, ",")
-}
+// redactURLs returns the comma-separated URLs of list without any part of
+// their user names, passwords or tokens, however malformed: a password may
+// hold a ',' that would split it between two URLs, so the list is redacted
+// whole.
+func redactURLs(list string) string { return notifications.RedactURL(strings.TrimSpace(list)) }

@@ -68,8 +68,11 @@ func TestTargetHidesCredentials(t *testing.T) {
 		url, want string
 	}{
 		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222 registry.events.>"},
-		{"nats://user:s3cret@127.0.0.1:4222", "nats://user:xxxxx@127.0.0.1:4222 registry.events.>"},
+		{"nats://user:s3cret@127.0.0.1:4222", "nats://xxxxx@127.0.0.1:4222 registry.events.>"},
 		{"nats://t0ken@127.0.0.1:4222,nats://127.0.0.2:4222", "nats://xxxxx@127.0.0.1:4222,nats://127.0.0.2:4222 registry.events.>"},
+		{"nats://user:12/s3cret@127.0.0.1:4222", "nats://xxxxx@127.0.0.1:4222 registry.events.>"}, // '/' in the password
+		{"nats://user:s3,cret@127.0.0.1:4222", "nats://xxxxx@127.0.0.1:4222 registry.events.>"},   // ',' in the password
+		{"user:s3cret@127.0.0.1:4222", "xxxxx@127.0.0.1:4222 registry.events.>"},                  // no scheme
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {

@@ -6,21 +6,32 @@ import (
 	"github.com/regnotify/notifications"
 )
 
-// idSet remembers the IDs of handled events, at most size of them: a ring of
-// IDs in the order they were handled, and a set to look them up. It also
+// idOverhead is what one remembered ID costs beyond its bytes, as counted
+// against Config.DedupeBytes: its map entry and its slot in the order queue,
+// rounded up.
+const idOverhead = 64
+
+// idCost is what remembering id counts against Config.DedupeBytes.
+func idCost(id string) int64 { return int64(len(id)) + idOverhead }
+
+// idSet remembers the IDs of handled events, at most size of them and at
+// most maxBytes of them by idCost: a queue of IDs in the order they were
+// handled, and a set to look them up; the oldest are forgotten first. It also
 // knows which IDs a request is handling now, so that two requests never hand
 // the same event to the application at once.
 type idSet struct {
 	mu       sync.Mutex
 	size     int
+	maxBytes int64
+	bytes    int64 // idCost of the handled IDs
 	handled  map[string]struct{}
-	ring     []string // grows to size, then the oldest entry is overwritten
-	next     int      // where the next ID goes once ring is full
+	order    []string // handled IDs, oldest first from order[head]
+	head     int
 	inFlight map[string]struct{}
 }
 
-func newIDSet(size int) *idSet {
-	return &idSet{size: size, handled: make(map[string]struct{}), inFlight: make(map[string]struct{})}
+func newIDSet(size int, maxBytes int64) *idSet {
+	return &idSet{size: size, maxBytes: maxBytes, handled: make(map[string]struct{}), inFlight: make(map[string]struct{})}
 }
 
 // claim returns the events whose IDs were not handled yet (the first of each
@@ -58,7 +69,8 @@ func (s *idSet) release(events []notifications.Event) {
 	}
 }
 
-// commit records events as handled, forgetting the oldest IDs beyond size.
+// commit records events as handled, forgetting the oldest IDs beyond size
+// or maxBytes.
 func (s *idSet) commit(events []notifications.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,13 +80,25 @@ func (s *idSet) commit(events []notifications.Event) {
 			continue
 		}
 		s.handled[e.ID] = struct{}{}
-		if len(s.ring) < s.size {
-			s.ring = append(s.ring, e.ID)
-			continue
-		}
-		delete(s.handled, s.ring[s.next])
-		s.ring[s.next] = e.ID
-		s.next = (s.next + 1) % s.size
+		s.order = append(s.order, e.ID)
+		s.bytes += idCost(e.ID)
+	}
+	for len(s.handled) > s.size || s.bytes > s.maxBytes {
+		s.forgetOldest()
+	}
+}
+
+// forgetOldest drops the oldest handled ID, compacting the queue once half
+// of it is spent.
+func (s *idSet) forgetOldest() {
+	id := s.order[s.head]
+	s.order[s.head] = ""
+	s.head++
+	delete(s.handled, id)
+	s.bytes -= idCost(id)
+	if s.head > len(s.order)/2 {
+		s.order = append(s.order[:0:0], s.order[s.head:]...)
+		s.head = 0
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 func TestIDSetRing(t *testing.T) {
-	s := newIDSet(2)
+	s := newIDSet(2, 1<<20)
 	events := func(ids ...string) []notifications.Event {
 		out := make([]notifications.Event, len(ids))
 		for i, id := range ids {
@@ -26,7 +26,8 @@ func TestIDSetRing(t *testing.T) {
 	assert.False(t, s.contains("c"))
 	assert.True(t, s.contains("d"))
 	assert.True(t, s.contains("e"))
-	assert.Len(t, s.ring, 2)
+	assert.Len(t, s.order[s.head:], 2)
+	assert.Equal(t, 2*idCost("d"), s.bytes)
 	assert.Len(t, s.handled, 2)
 
 	fresh, busy := s.claim(events("x"))

@@ -77,6 +77,9 @@ func checkAccepted(t *testing.T, body []byte, handled []string) {
 		if e.ID == "" {
 			t.Fatalf("accepted an event without an ID: %q", body)
 		}
+		if len(e.ID) > MaxEventIDBytes {
+			t.Fatalf("accepted an event ID over %d bytes: %q", MaxEventIDBytes, body)
+		}
 		if !seen[e.ID] {
 			seen[e.ID] = true
 			want = append(want, e.ID)

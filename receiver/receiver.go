@@ -21,10 +21,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
+	"github.com/sirupsen/logrus"
 )
 
 // Defaults applied by New to zero or negative Config fields.
@@ -32,7 +34,13 @@ const (
 	DefaultTolerance          = 5 * time.Minute
 	DefaultMaxBodyBytes int64 = 10 << 20
 	DefaultDedupeSize         = 100_000
+	DefaultDedupeBytes  int64 = 16 << 20
 )
+
+// MaxEventIDBytes is the longest event ID the receiver accepts, in bytes: an
+// envelope with a longer one is answered 400. regnotify's IDs are UUIDs of 36
+// bytes.
+const MaxEventIDBytes = 256
 
 // Config configures a receiver.
 type Config struct {
@@ -54,6 +62,16 @@ type Config struct {
 	// DedupeSize is how many handled event IDs are remembered to suppress
 	// events sent again (the oldest are forgotten first). Default 100,000.
 	DedupeSize int
+
+	// DedupeBytes bounds the memory of the remembered IDs: each counts its
+	// length plus 64 bytes of bookkeeping, and the oldest are forgotten
+	// first once their sum would pass it. Default 16 MiB, room for the
+	// default DedupeSize of 36-byte IDs.
+	DedupeBytes int64
+
+	// Logger receives the handler's log lines: a panic of the application's
+	// function, with its value and stack. Default: logrus' standard logger.
+	Logger logrus.FieldLogger
 }
 
 // ErrInvalidConfig is wrapped by Config.Validate's errors.
@@ -79,6 +97,12 @@ func (c Config) withDefaults() Config {
 	if c.DedupeSize <= 0 {
 		c.DedupeSize = DefaultDedupeSize
 	}
+	if c.DedupeBytes <= 0 {
+		c.DedupeBytes = DefaultDedupeBytes
+	}
+	if c.Logger == nil {
+		c.Logger = logrus.StandardLogger()
+	}
 	return c
 }
 
@@ -93,9 +117,12 @@ func (c Config) withDefaults() Config {
 // MaxBodyBytes; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
 // a body that is not a JSON envelope (or not UTF-8), has no events, or has an
-// event without an ID; 503 when handle returned an error, or when another
-// request is handling some of the same events, so that the sender retries;
-// 200 otherwise. Every error answer has a short plain-text reason.
+// event without an ID or with one longer than MaxEventIDBytes; 503 when
+// handle returned an error, or when another request is handling some of the
+// same events, so that the sender retries; 500 when handle panicked (logged
+// to Config.Logger with its stack); 200 otherwise. Every error answer has a
+// short plain-text reason. However a request ends, the IDs it claimed are
+// free again unless handle returned nil for them, so a retry is handled.
 //
 // A configuration Validate refuses makes every answer 500: the handler
 // never accepts a request unsigned because a secret was malformed. New
@@ -105,7 +132,7 @@ func New(cfg Config, handle func(ctx context.Context, events []notifications.Eve
 		panic("receiver: New with a nil handle func")
 	}
 	cfg = cfg.withDefaults()
-	h := &handler{cfg: cfg, handle: handle, seen: newIDSet(cfg.DedupeSize), now: time.Now}
+	h := &handler{cfg: cfg, handle: handle, seen: newIDSet(cfg.DedupeSize, cfg.DedupeBytes), now: time.Now}
 	h.verifier, h.misconfigured = NewVerifier(cfg.Secrets, cfg.Tolerance)
 	return h
 }
@@ -180,16 +207,54 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(fresh) > 0 {
-		if err := h.handle(r.Context(), fresh); err != nil {
-			h.seen.release(fresh)
+		if err := h.handleClaimed(r.Context(), fresh); err != nil {
+			if errors.Is(err, errPanicked) {
+				reject(w, http.StatusInternalServerError, "events not handled, send them again later")
+				return
+			}
 			reject(w, http.StatusServiceUnavailable, "events not handled, send them again later")
 			return
 		}
-		h.seen.commit(fresh)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "accepted %d events, %d already handled\n", len(fresh), len(events)-len(fresh))
+}
+
+// errPanicked is returned by handleClaimed when the application's function
+// panicked.
+var errPanicked = errors.New("receiver: handle func panicked")
+
+// handleClaimed passes fresh, whose IDs claim marked in flight, to the
+// application's function, and clears the mark on every way out: committed
+// when the function returned nil, released otherwise, so that the sender's
+// retry is handled. A panic is logged with its stack and returned as
+// errPanicked; http.ErrAbortHandler is panicked again after the release, as
+// net/http expects.
+func (h *handler) handleClaimed(ctx context.Context, fresh []notifications.Event) (err error) {
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		h.seen.release(fresh)
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler { // compared as net/http does
+			panic(p)
+		}
+		h.cfg.Logger.WithFields(logrus.Fields{"panic": fmt.Sprint(p), "events": len(fresh), "stack": string(debug.Stack())}).
+			Error("receiver: the handle func panicked; events not handled, answered 500")
+		err = errPanicked
+	}()
+	if err := h.handle(ctx, fresh); err != nil {
+		return err
+	}
+	h.seen.commit(fresh)
+	committed = true
+	return nil
 }
 
 // Errors of decode, answered with 400.
@@ -198,11 +263,12 @@ var (
 	errNotEnvelope = errors.New("body is not a JSON events envelope")
 	errNoEvents    = errors.New("envelope has no events")
 	errNoID        = errors.New("event without an id")
+	errLongID      = fmt.Errorf("event id longer than %d bytes", MaxEventIDBytes)
 )
 
 // decode returns the events of a JSON envelope: UTF-8, one JSON object whose
-// "events" list is not empty and whose events all have an ID. Unknown fields
-// are allowed.
+// "events" list is not empty and whose events all have an ID of at most
+// MaxEventIDBytes. Unknown fields are allowed.
 func decode(body []byte) ([]notifications.Event, error) {
 	if !utf8.Valid(body) {
 		return nil, errNotUTF8
@@ -217,6 +283,9 @@ func decode(body []byte) ([]notifications.Event, error) {
 	for i, e := range env.Events {
 		if e.ID == "" {
 			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
+		}
+		if len(e.ID) > MaxEventIDBytes {
+			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
 		}
 	}
 	return env.Events, nil

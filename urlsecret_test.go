@@ -1,0 +1,101 @@
+package notifications
+
+import (
+	"encoding/json"
+	"expvar"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// userinfoParts are the user name and password pieces of the URLs below:
+// none may appear in an error, a log line or expvar.
+var userinfoParts = []string{"alice9", "Zq", "x9", "4711"}
+
+// assertNoUserinfo fails when s holds a part of the user info.
+func assertNoUserinfo(t *testing.T, s, what string) {
+	t.Helper()
+	for _, part := range userinfoParts {
+		assert.NotContains(t, s, part, "%s shows part of the user info", what)
+	}
+}
+
+func TestURLUserinfoNeverShown(t *testing.T) {
+	urls := []struct {
+		name   string
+		url    string
+		usable bool // OpenEndpoint accepts it
+	}{
+		{"well-formed", "http://alice9:Zqx9@127.0.0.1:1/hook", true},
+		{"user name only", "http://alice9Zqx9@127.0.0.1:1/hook", true},
+		{"# in the password", "http://alice9:Zq#x9@127.0.0.1:1/hook", false},
+		{"/ in the password", "http://alice9:Zq/x9@127.0.0.1:1/hook", false},
+		{"? in the password", "http://alice9:Zq?x9@127.0.0.1:1/hook", false},
+		{"digits read as a port", "http://alice9:4711/Zqx9@127.0.0.1:1/hook", false},
+		{"no scheme: opaque", "alice9:Zqx9@127.0.0.1:1/hook", false},
+		{"no scheme, no password", "alice9Zqx9@127.0.0.1:1/hook", false},
+		{"bad escape", "http://alice9:Zq%zzx9@127.0.0.1:1/hook", false},
+		{"space", "http://alice9:Zq x9@127.0.0.1:1/hook", false},
+		{"control character", "http://alice9:Zq\x7fx9@127.0.0.1:1/hook", false},
+		{"two @", "http://alice9:Zq@x9@127.0.0.1:1/hook", true},
+		{"@ in the path too", "http://alice9:Zqx9@127.0.0.1:1/a@b", false},
+	}
+	for _, tt := range urls {
+		t.Run(tt.name, func(t *testing.T) {
+			config := fastConfig()
+			config.CloseTimeout = -1
+
+			e, err := OpenEndpoint("hook", tt.url, config)
+			if tt.usable {
+				require.NoError(t, err)
+				require.NoError(t, e.Close())
+			} else {
+				require.ErrorIs(t, err, ErrInvalidConfig)
+				assertNoUserinfo(t, err.Error(), "OpenEndpoint's error")
+			}
+
+			logger, hook := logtest.NewNullLogger()
+			logger.SetLevel(logrus.DebugLevel)
+			config.Logger = logger
+			config.MaxEventAge = 1 // gives up at once: Close does not wait
+			e = NewEndpoint("hook", tt.url, config)
+			published, err := json.Marshal(e.published())
+			require.NoError(t, err)
+			assertNoUserinfo(t, string(published), "the expvar entry")
+			assertNoUserinfo(t, expvar.Get("registry").String(), "expvar")
+			require.NoError(t, e.Close())
+			for _, entry := range hook.AllEntries() {
+				line, err := entry.String()
+				require.NoError(t, err)
+				assertNoUserinfo(t, line, "a log line")
+			}
+
+			d := newHTTPDeliverer(tt.url, fastConfig())
+			defer d.Close()
+			got := d.Deliver(t.Context(), testEvents("u", 1))
+			require.Error(t, got.Err)
+			assertNoUserinfo(t, got.Err.Error(), "a delivery error")
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://hooks.example/registry", "https://hooks.example/registry"},
+		{"https://u:p@hooks.example/registry", "https://xxxxx@hooks.example/registry"},
+		{"https://u@hooks.example/", "https://xxxxx@hooks.example/"},
+		{"https://u:p#q@hooks.example/", "https://xxxxx@hooks.example/"},
+		{"u:p@hooks.example/", "xxxxx@hooks.example/"},
+		{"u:a://b@hooks.example/", "xxxxx@hooks.example/"},
+		{"nats://u:p@a:4222,nats://b:4222 registry.events.>", "nats://xxxxx@a:4222,nats://b:4222 registry.events.>"},
+		{"not a URL", "not a URL"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, RedactURL(tt.in), tt.in)
+	}
+	assert.False(t, strings.Contains(RedactURL("http://alice9:4711/Zq@h/"), "4711"))
+}
