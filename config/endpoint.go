@@ -3,17 +3,16 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"os"
 	"path"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/internal/stdwebhooks"
 )
 
@@ -76,29 +75,18 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 	return e
 }
 
-// endpointURL checks an absolute http or https URL. Its messages never show
-// a password the URL may hold.
+// endpointURL checks a URL as OpenEndpoint does. Its messages never show
+// the URL: a password may be in it.
 func (d *decoder) endpointURL(n *yaml.Node, key string) string {
 	s, ok := d.scalar(n, key)
 	if !ok {
 		return ""
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		d.failf(n, key, ErrBadValue, "URL does not parse: %v", err)
-	case !u.IsAbs() || u.Host == "":
-		d.failf(n, key, ErrBadValue, "URL %q is not absolute", u.Redacted())
-	case u.Scheme != "http" && u.Scheme != "https":
-		d.failf(n, key, ErrBadValue, "URL scheme %q is not http or https", u.Scheme)
-	default:
-		return s
+	if err := notifications.CheckURL(s); err != nil {
+		d.fail(n, key, fmt.Errorf("%w: %w", ErrBadValue, err))
+		return ""
 	}
-	return ""
+	return s
 }
 
 // headers decodes distribution's headers: a mapping of names to lists of
