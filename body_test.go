@@ -9,35 +9,49 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestBodyBuffersReuse(t *testing.T) {
-	var bb bodyBuffers
-	first := testEvents("a", 2)
-	b1, err := bb.forBatch(first)
+func TestBodyPoolReuse(t *testing.T) {
+	var bb bodyPool
+	b1, err := bb.encode(testEvents("a", 2), appendEnvelope)
 	require.NoError(t, err)
-	again, err := bb.forBatch(first)
-	require.NoError(t, err)
-	assert.Same(t, b1, again, "a retry of the same batch sends the same bytes")
 
 	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/", nil)
 	bb.attach(req, b1)
 	sent, err := io.ReadAll(req.Body)
 	require.NoError(t, err)
 	assert.Equal(t, string(b1.bytes), string(sent))
+	bb.release(b1) // the batch is done; its request is not
 
-	second := testEvents("b", 1)
-	b2, err := bb.forBatch(second)
+	b2, err := bb.encode(testEvents("b", 1), appendEnvelope)
 	require.NoError(t, err)
 	assert.NotSame(t, b1, b2, "a buffer still read by a request is not reused")
 	assert.Contains(t, string(sent), `"a-0"`, "the open request's bytes are untouched")
 
 	require.NoError(t, req.Body.Close())
 	require.NoError(t, req.Body.Close(), "closing twice releases once")
-	third, err := bb.forBatch(testEvents("c", 1))
+	third, err := bb.encode(testEvents("c", 1), appendEnvelope)
 	require.NoError(t, err)
-	assert.True(t, third == b1 || third == b2, "once its requests are done, a buffer serves a later batch")
+	assert.Same(t, b1, third, "once its batch and requests are done, a buffer serves a later batch")
 	assert.Contains(t, string(third.bytes), `"c-0"`)
 
 	redirected, err := req.GetBody()
 	require.NoError(t, err)
 	require.NoError(t, redirected.Close())
+}
+
+func TestHTTPDelivererEncodesOnceForEveryAttempt(t *testing.T) {
+	rc := newReceiver(t, func(n int, _ http.ResponseWriter) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	d := newHTTPDeliverer(rc.URL, fastConfig().withDefaults())
+	enc, err := d.Encode(testEvents("a", 2))
+	require.NoError(t, err)
+	assert.Equal(t, Retry, d.DeliverEncoded(t.Context(), enc).Outcome)
+	assert.Equal(t, Accepted, d.DeliverEncoded(t.Context(), enc).Outcome, "the same bytes, sent again")
+	enc.Release()
+	assert.Equal(t, Reject, d.DeliverEncoded(t.Context(), enc).Outcome, "a released batch is not sent")
+	require.NoError(t, d.Close())
+	assert.Equal(t, []string{"a-0", "a-1"}, ids(rc.received()))
 }

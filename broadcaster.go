@@ -37,8 +37,9 @@ func NewBroadcaster(sinks ...Sink) *Broadcaster {
 // Write accepts a block of events to be dispatched to all sinks. It returns
 // once every sink's Write returned; with Endpoints, that is without waiting
 // for the network. A sink's error is logged, not returned, so that one
-// failing sink does not make the caller retry the others. Write returns
-// ErrSinkClosed after Close. The caller cedes the slice memory to the
+// failing sink does not make the caller retry the others (ErrQueueFull is
+// not logged again: the endpoint logs what it gives up, rate-limited).
+// Write returns ErrSinkClosed after Close, even for an empty block. The caller cedes the slice memory to the
 // broadcaster and should not modify it after calling write.
 func (b *Broadcaster) Write(events ...Event) error {
 	b.mu.RLock()
@@ -47,7 +48,7 @@ func (b *Broadcaster) Write(events ...Event) error {
 		return ErrSinkClosed
 	}
 	for _, sink := range b.sinks {
-		if err := sink.Write(events...); err != nil {
+		if err := sink.Write(events...); err != nil && !errors.Is(err, ErrQueueFull) {
 			b.log.WithError(err).WithField("events", len(events)).Error("notifications: broadcaster: sink write failed")
 		}
 	}

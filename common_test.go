@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,3 +200,164 @@ func fastConfig() EndpointConfig {
 }
 
 var errTest = errors.New("test failure")
+
+// fakeDeliverer records the events of every attempt it accepts. answer
+// chooses the Delivery of each attempt (1-based); nil accepts. When hold is
+// not nil, each attempt first waits on it, or on ctx: then it fails.
+type fakeDeliverer struct {
+	mu       sync.Mutex
+	batches  [][]Event
+	attempts int
+	closed   int
+	answer   func(attempt int, events []Event) Delivery
+	hold     chan struct{}
+}
+
+var _ Deliverer = (*fakeDeliverer)(nil)
+
+func (d *fakeDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
+	if d.hold != nil {
+		select {
+		case <-d.hold:
+		case <-ctx.Done():
+			return Delivery{Outcome: Retry, Err: ctx.Err()}
+		}
+	}
+	d.mu.Lock()
+	d.attempts++
+	n, answer := d.attempts, d.answer
+	d.mu.Unlock()
+	del := Delivery{Outcome: Accepted, Status: "200 OK"}
+	if answer != nil {
+		del = answer(n, events)
+	}
+	if del.Outcome == Accepted {
+		d.mu.Lock()
+		d.batches = append(d.batches, append([]Event(nil), events...))
+		d.mu.Unlock()
+	}
+	return del
+}
+
+func (d *fakeDeliverer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed++
+	return nil
+}
+
+// events returns every event accepted, in order.
+func (d *fakeDeliverer) events() []Event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Event
+	for _, b := range d.batches {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// sizes returns the size of each accepted batch.
+func (d *fakeDeliverer) sizes() []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []int
+	for _, b := range d.batches {
+		out = append(out, len(b))
+	}
+	return out
+}
+
+func (d *fakeDeliverer) tries() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.attempts
+}
+
+// failWith answers every attempt with outcome, and err.
+func failWith(outcome Outcome, err error) func(int, []Event) Delivery {
+	return func(int, []Event) Delivery { return Delivery{Outcome: outcome, Err: err} }
+}
+
+// finishedLog records what OnFinished receives.
+type finishedLog struct {
+	mu  sync.Mutex
+	all []Finished
+}
+
+func (l *finishedLog) record(f Finished) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f.Events = append([]Event(nil), f.Events...)
+	l.all = append(l.all, f)
+}
+
+// byID returns the outcome of each event, failing the test when an event
+// was finished twice.
+func (l *finishedLog) byID(t *testing.T) map[string]Finished {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]Finished{}
+	for _, f := range l.all {
+		for _, e := range f.Events {
+			_, twice := out[e.ID]
+			assert.False(t, twice, "event %s finished twice", e.ID)
+			one := f
+			one.Events = []Event{e}
+			out[e.ID] = one
+		}
+	}
+	return out
+}
+
+// count returns how many events were finished.
+func (l *finishedLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, f := range l.all {
+		n += len(f.Events)
+	}
+	return n
+}
+
+// newTestQueue starts a queue over a memory store delivering to d, with
+// config's defaults applied (CloseTimeout -1 when zero, and the test
+// logger). Its outcomes go to the returned log and dead letter sink.
+func newTestQueue(d Deliverer, config EndpointConfig) (*eventQueue, *finishedLog, *fakeSink) {
+	return newTestQueueOver(d, &memoryStore{}, config)
+}
+
+func newTestQueueOver(d Deliverer, store eventStore, config EndpointConfig) (*eventQueue, *finishedLog, *fakeSink) {
+	if config.CloseTimeout == 0 {
+		config.CloseTimeout = -1
+	}
+	if config.Logger == nil {
+		config.Logger = testLogger()
+	}
+	config = config.withDefaults()
+	finished, dead := &finishedLog{}, &fakeSink{}
+	m := newEndpointMetrics()
+	out := &outcomes{endpoint: "test", metrics: m, dropLog: newRateLimitedLog(config.Logger, time.Second),
+		deadLetter: dead, onFinished: finished.record, log: config.Logger}
+	return newEventQueue("test", d, store, config, m, out), finished, dead
+}
+
+// oneAttempt makes one delivery attempt of events through d, counted in
+// metrics as an endpoint named name counts it, closes d, and returns nil
+// or the attempt's *DeliveryError.
+func oneAttempt(name string, d Deliverer, metrics *endpointMetrics, events []Event) error {
+	q := &eventQueue{name: name, deliverer: d, metrics: metrics, failLog: failureLog{log: testLogger(), metrics: metrics}}
+	if e, ok := d.(Encoder); ok {
+		q.encoder = e
+	}
+	p := &part{events: events}
+	del, _ := q.attempt(context.Background(), p)
+	p.release()
+	_ = d.Close()
+	if del.Outcome == Accepted {
+		return nil
+	}
+	return &DeliveryError{Endpoint: name, Delivery: del}
+}

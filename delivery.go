@@ -40,6 +40,7 @@ func (o Outcome) String() string {
 // to its destination and says how the destination answered. An Endpoint
 // queues, batches and retries around it; the HTTP webhook is one
 // implementation, and other transports plug in through NewDelivererEndpoint.
+// A Deliverer that is also an Encoder encodes each batch once.
 //
 // Deliver is called from one goroutine at a time. It must return when ctx is
 // done. It must not modify or keep the events slice.
@@ -71,9 +72,42 @@ type Delivery struct {
 	Err error
 }
 
-// DeliveryError is the error an endpoint's delivery stage returns for an
-// attempt that was not accepted. Callers find it with errors.As to learn how
-// to proceed.
+// An Encoder is a Deliverer that turns a batch into what it sends before
+// sending it. An endpoint whose Deliverer is an Encoder encodes each batch
+// once, for all its attempts, and encodes the next batch while the current
+// one is out; it calls DeliverEncoded instead of Deliver.
+type Encoder interface {
+	Deliverer
+
+	// Encode makes events ready to be sent, in order, as one batch. It may
+	// run on another goroutine while DeliverEncoded sends the previous
+	// batch, never concurrently with another Encode. It must not modify
+	// events; it may keep them until the batch is released. An error makes
+	// the endpoint handle the batch as refused (Reject), without sending it.
+	Encode(events []Event) (Encoded, error)
+
+	// DeliverEncoded is Deliver for a batch Encode made. It is called once
+	// per attempt, so several times for a batch that is retried, and from
+	// one goroutine at a time. It must return when ctx is done.
+	DeliverEncoded(ctx context.Context, batch Encoded) Delivery
+}
+
+// Encoded is a batch an Encoder made ready to send.
+type Encoded interface {
+	// Release says that the endpoint is done with the batch: no
+	// DeliverEncoded of it follows, and the encoder may reuse its memory.
+	// The endpoint calls it once per batch.
+	Release()
+}
+
+// ErrRejected is matched by errors.Is for the reason of events given up
+// because the destination refused them (a Reject answer): such a reason is
+// a *DeliveryError whose Outcome is Reject.
+var ErrRejected = errors.New("notifications: refused by the destination")
+
+// DeliveryError describes an attempt that was not accepted: it is the reason
+// given for events refused for good (see ErrRejected). Callers find it with
+// errors.As.
 type DeliveryError struct {
 	// Endpoint names the endpoint the attempt was for.
 	Endpoint string
@@ -93,18 +127,14 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns the underlying cause.
 func (e *DeliveryError) Unwrap() error { return e.Delivery.Err }
 
+// Is reports whether target is ErrRejected and the attempt was refused.
+func (e *DeliveryError) Is(target error) bool {
+	return target == ErrRejected && e.Delivery.Outcome == Reject
+}
+
 // IsRejected reports whether err says that the destination refused the
 // content for good, so that sending it again cannot succeed.
 func IsRejected(err error) bool {
 	var de *DeliveryError
 	return errors.As(err, &de) && de.Delivery.Outcome == Reject
-}
-
-// retryAfter returns the wait the destination asked for in err, or 0.
-func retryAfter(err error) time.Duration {
-	var de *DeliveryError
-	if errors.As(err, &de) {
-		return de.Delivery.RetryAfter
-	}
-	return 0
 }

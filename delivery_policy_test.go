@@ -31,8 +31,10 @@ func TestEndpointOverflowGoesToDeadLetter(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.Write(testEvents("a", 3)...))
 	require.NoError(t, e.Write(testEvents("b", 2)...))
-	require.NoError(t, e.Write(testEvents("c", 1)...), "Write does not fail when the queue is full")
-	require.NoError(t, e.Write(testEvents("d", 4)...))
+	err = e.Write(testEvents("c", 1)...)
+	require.ErrorIs(t, err, ErrQueueFull, "Write says the block was not queued")
+	assert.Contains(t, err.Error(), `"overflow"`, "the error names the endpoint")
+	assert.ErrorIs(t, e.Write(testEvents("d", 4)...), ErrQueueFull)
 	close(release)
 	require.NoError(t, e.Close())
 
@@ -101,20 +103,23 @@ func TestEndpointIsolatesRejectedEvent(t *testing.T) {
 	}
 }
 
-func TestRetryingSinkGivesUpOldEvents(t *testing.T) {
-	next := &fakeSink{}
-	var g givenUp
-	rs := newRetryingSink(next, ThresholdBackoff{Threshold: 1, Backoff: time.Millisecond}, 1, time.Minute, g.giveUp)
+func TestEventQueueGivesUpOldEvents(t *testing.T) {
+	next := &fakeDeliverer{}
+	q, finished, dead := newTestQueue(next, EndpointConfig{MaxEventAge: time.Minute})
 	now := time.Now()
 	events := testEvents("e", 4)
 	events[0].Timestamp = now.Add(-time.Hour)
 	events[1].Timestamp = now
 	events[2].Timestamp = now.Add(-2 * time.Minute)
 	// events[3] has no timestamp: it never expires
-	require.NoError(t, rs.Write(events...))
+	require.NoError(t, q.Write(events...))
+	require.NoError(t, q.Close())
 	assert.Equal(t, []string{"e-1", "e-3"}, ids(next.events()))
-	assert.Equal(t, []string{"e-0", "e-2"}, g.ids())
-	assert.ErrorIs(t, g.reasons[0], ErrEventTooOld)
+	assert.Equal(t, []string{"e-0", "e-2"}, ids(dead.events()))
+	outcomes := finished.byID(t)
+	assert.ErrorIs(t, outcomes["e-0"].Err, ErrEventTooOld)
+	assert.Zero(t, outcomes["e-0"].Attempts, "given up before any attempt")
+	assert.True(t, outcomes["e-1"].Delivered())
 }
 
 func TestEndpointCloseTimeout(t *testing.T) {

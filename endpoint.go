@@ -36,10 +36,10 @@ type EndpointConfig struct {
 	// Default 1s.
 	Timeout time.Duration
 
-	// Threshold is how many attempts in a row are made at once before the
-	// endpoint starts waiting Backoff between them (a success resets the
-	// count); also how often one event may be rejected before it is given
-	// up. Default 10.
+	// Threshold is how many failed attempts in a row are retried at once
+	// before the endpoint starts waiting Backoff between them (an answer
+	// that accepts or refuses resets the count); also how often one event
+	// alone may be refused before it is given up. Default 10.
 	Threshold int
 
 	// Backoff is the wait between attempts once Threshold consecutive
@@ -64,7 +64,8 @@ type EndpointConfig struct {
 	MaxBatch int
 
 	// MaxPending is the most events the endpoint holds, in memory or in its
-	// spool; past it, new events are given up. Zero means no limit.
+	// spool; past it, Write gives the block up (to the DeadLetter) and
+	// returns an error wrapping ErrQueueFull. Zero means no limit.
 	MaxPending int
 
 	// CloseTimeout is how long Close keeps delivering before it cancels the
@@ -73,11 +74,11 @@ type EndpointConfig struct {
 	CloseTimeout time.Duration
 
 	// SpoolDir, when set, keeps every pending event on disk, in
-	// SpoolDir/<endpoint name, escaped>/, until it was delivered: a new
-	// endpoint with the same name and directory delivers what a previous
-	// one left, crash or restart, before new events. An event whose Write
-	// returned nil has been written to the spool's file, so a crash of the
-	// process loses nothing.
+	// SpoolDir/<endpoint name, escaped>/, until it was delivered or given
+	// up: a new endpoint with the same name and directory delivers what a
+	// previous one left, crash or restart, before new events. An event whose
+	// Write returned nil has been written to the spool's file (or is
+	// ignored), so a crash of the process loses nothing.
 	SpoolDir string
 
 	// SpoolSync is the longest time between two fsyncs of the spool: what a
@@ -88,6 +89,29 @@ type EndpointConfig struct {
 	// DeadLetter receives every event given up (see EndpointMetrics.Dropped),
 	// so that nothing vanishes silently. nil: they are logged and counted.
 	DeadLetter Sink `json:"-"`
+
+	// BackoffPolicy, when set, decides how long the endpoint waits before
+	// retrying after attempts that failed but may succeed later, instead of
+	// Threshold, Backoff and MaxBackoff (Threshold still counts refusals of
+	// one event). Default: ThresholdBackoff with Threshold, Backoff,
+	// MaxBackoff and a jitter of 0.2.
+	BackoffPolicy BackoffPolicy `json:"-"`
+
+	// StatusPolicy, when set, classifies the HTTP status of each answer as
+	// accepted, to retry or refused for good. Default: DefaultStatusPolicy.
+	// Endpoints made with NewDelivererEndpoint ignore it: their Deliverer
+	// classifies its answers.
+	StatusPolicy StatusPolicy `json:"-"`
+
+	// OnFinished, when set, is called each time the endpoint has finished
+	// with events: delivered (with the attempt count), given up (with the
+	// reason), or ignored. Every event written, but for Writes that return
+	// ErrSinkClosed and events still in the spool at Close, is finished
+	// exactly once; see Finished. It is called from the endpoint's goroutine
+	// or, for events Write ignores or gives up at once, from the writer's
+	// before Write returns; so it may be called concurrently, and it must
+	// not block, nor write to or close the endpoint.
+	OnFinished func(Finished) `json:"-"`
 
 	// SigningSecrets, when not empty, make an HTTP endpoint sign every
 	// request the Standard Webhooks way: each POST carries webhook-id (the
@@ -158,12 +182,17 @@ func (config EndpointConfig) withDefaults() EndpointConfig {
 	if config.MaxBatch <= 0 {
 		config.MaxBatch = DefaultMaxBatch
 	}
+	if config.BackoffPolicy == nil {
+		config.BackoffPolicy = ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff, MaxBackoff: config.MaxBackoff, Jitter: backoffJitter}
+	}
 	return config
 }
 
-// Endpoint is a reliable, queued, thread-safe sink that notify external http
-// services when events are written. Writes are non-blocking and always
-// succeed for callers but events may be queued internally.
+// Endpoint is a reliable, queued, thread-safe sink that notifies an
+// external service when events are written. Write queues the events (in
+// memory, or in the spool) and returns without waiting for the network; it
+// fails only after Close, past MaxPending (ErrQueueFull) or when the spool
+// cannot be written, and then the events went to the DeadLetter.
 //
 // Events written to one endpoint are delivered in the order they were
 // written. Close stops accepting events, waits until those queued were
@@ -175,7 +204,6 @@ type Endpoint struct {
 	name    string
 	url     string
 	metrics *endpointMetrics
-	dropLog *rateLimitedLog
 }
 
 // ErrInvalidConfig is wrapped by the errors OpenEndpoint returns for a URL or
@@ -194,11 +222,11 @@ func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 		log.WithError(err).Error("notifications: endpoint configuration")
 	}
 	config = config.withDefaults()
-	e, err := newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+	e, err := newEndpoint(name, url, config, httpDelivererTo(url))
 	if err != nil {
 		log.WithError(err).Error("notifications: endpoint runs without its spool")
 		config.SpoolDir = ""
-		e, _ = newEndpoint(name, url, config, newHTTPDeliverer(url, config))
+		e, _ = newEndpoint(name, url, config, httpDelivererTo(url))
 	}
 	return e
 }
@@ -214,14 +242,13 @@ func OpenEndpoint(name, url string, config EndpointConfig) (*Endpoint, error) {
 	if err := validateEndpoint(name, url, config); err != nil {
 		return nil, err
 	}
-	config = config.withDefaults()
-	d := newHTTPDeliverer(url, config)
-	e, err := newEndpoint(name, url, config, d)
-	if err != nil {
-		_ = d.Close()
-		return nil, err
-	}
-	return e, nil
+	return newEndpoint(name, url, config.withDefaults(), httpDelivererTo(url))
+}
+
+// httpDelivererTo returns the constructor of the deliverer of an HTTP
+// endpoint to url.
+func httpDelivererTo(url string) func(EndpointConfig) Deliverer {
+	return func(config EndpointConfig) Deliverer { return newHTTPDeliverer(url, config) }
 }
 
 // NewDelivererEndpoint returns a running endpoint that hands its batches to
@@ -235,7 +262,7 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 	if err := validateConfig(name, config); err != nil {
 		return nil, err
 	}
-	return newEndpoint(name, target, config.withDefaults(), d)
+	return newEndpoint(name, target, config.withDefaults(), func(EndpointConfig) Deliverer { return d })
 }
 
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
@@ -283,48 +310,35 @@ func validateConfig(name string, config EndpointConfig) error {
 	return config.Ignore.validate(name)
 }
 
-// newEndpoint opens the endpoint's store, assembles the chain ignore filter
-// → queue → retrying sink → delivery sink around d and publishes the
-// endpoint. It fails only when the spool cannot be opened.
-func newEndpoint(name, url string, config EndpointConfig, d Deliverer) (*Endpoint, error) {
+// newEndpoint opens the endpoint's store, makes its deliverer with
+// newDeliverer, starts its queue and publishes the endpoint. It fails only
+// when the spool cannot be opened; then the deliverer is closed.
+func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(EndpointConfig) Deliverer) (*Endpoint, error) {
 	config.Headers = config.Headers.Clone()
 	config.SigningSecrets = append([]string(nil), config.SigningSecrets...)
 	config.Logger = config.Logger.WithField("endpoint", name)
+	d := newDeliverer(config)
 	var store eventStore = &memoryStore{}
 	if config.SpoolDir != "" {
 		spool, err := openSpool(config.SpoolDir, name, config.SpoolSync, config.Logger)
 		if err != nil {
+			_ = d.Close()
 			return nil, fmt.Errorf("notifications: endpoint %q: %w", name, err)
 		}
 		store = spool
 	}
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
-	e.dropLog = newRateLimitedLog(config.Logger, time.Second)
-	if l, ok := d.(interface{ setLogger(logrus.FieldLogger) }); ok {
-		l.setLogger(config.Logger)
+	out := &outcomes{
+		endpoint:   name,
+		metrics:    e.metrics,
+		dropLog:    newRateLimitedLog(config.Logger, time.Second),
+		deadLetter: config.DeadLetter,
+		onFinished: config.OnFinished,
+		log:        config.Logger,
 	}
-	policy := ThresholdBackoff{Threshold: config.Threshold, Backoff: config.Backoff, MaxBackoff: config.MaxBackoff, Jitter: backoffJitter}
-	deliver := newDeliverySink(name, d, e.metrics)
-	retry := newRetryingSink(deliver, policy, config.Threshold, config.MaxEventAge, e.giveUp)
-	var prepare func([]Event)
-	if p, ok := d.(preparer); ok {
-		prepare = p.prepare
-	}
-	e.Sink = newIgnoreFilter(newEventQueue(name, retry, store, config, e.metrics, e.giveUp, prepare), config.Ignore)
+	e.Sink = newEventQueue(name, d, store, config, e.metrics, out)
 	register(e)
 	return e, nil
-}
-
-// giveUp counts and logs events that will never be delivered and hands them
-// to the dead letter sink.
-func (e *Endpoint) giveUp(events []Event, reason error) {
-	e.metrics.dropped(len(events))
-	e.dropLog.add(len(events), reason)
-	if e.DeadLetter != nil {
-		if err := e.DeadLetter.Write(append([]Event(nil), events...)...); err != nil {
-			e.Logger.WithError(err).WithField("events", len(events)).Error("notifications: dead letter sink refused events")
-		}
-	}
 }
 
 // Name returns the name of the endpoint, generally used for debugging.

@@ -1,9 +1,12 @@
 package notifications_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -72,4 +75,68 @@ func ExampleEndpoint_ReadMetrics() {
 	endpoint.ReadMetrics(&m)
 	fmt.Println(m.Events, m.Successes, m.Statuses)
 	// Output: 3 3 map[200 OK:3]
+}
+
+// ExampleFinished acknowledges each event once every endpoint is done with
+// it, as a relay acknowledges the message an event came from: delivered,
+// ignored, or given up (then it went to the dead letter, and Err says why).
+// The relay counts the endpoints before it writes the event, since an
+// endpoint may finish it before Write returns.
+func ExampleFinished() {
+	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer ok.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+	}))
+	defer refusing.Close()
+
+	var mu sync.Mutex
+	waiting := map[string]int{} // event ID → endpoints not done with it
+	var acked []string
+	onFinished := func(f notifications.Finished) { // must not block
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range f.Events {
+			switch {
+			case f.Delivered():
+				fmt.Printf("%s: %s delivered after %d attempt(s)\n", f.Endpoint, e.ID, f.Attempts)
+			case f.Ignored:
+				fmt.Printf("%s: %s ignored\n", f.Endpoint, e.ID)
+			case errors.Is(f.Err, notifications.ErrRejected):
+				fmt.Printf("%s: %s refused\n", f.Endpoint, e.ID)
+			}
+			if waiting[e.ID]--; waiting[e.ID] == 0 {
+				acked = append(acked, e.ID) // here a relay would ack the message
+			}
+		}
+	}
+
+	a, _ := notifications.OpenEndpoint("a", ok.URL, notifications.EndpointConfig{OnFinished: onFinished})
+	b, _ := notifications.OpenEndpoint("b", refusing.URL, notifications.EndpointConfig{
+		Threshold:  1,
+		Ignore:     notifications.IgnoreConfig{Actions: []string{notifications.EventActionPull}},
+		OnFinished: onFinished,
+	})
+	sink := notifications.NewBroadcaster(a, b)
+
+	events := []notifications.Event{
+		{ID: "pull-1", Action: notifications.EventActionPull},
+		{ID: "push-1", Action: notifications.EventActionPush},
+	}
+	mu.Lock()
+	for _, e := range events {
+		waiting[e.ID] = 2 // two endpoints
+	}
+	mu.Unlock()
+	_ = sink.Write(events...)
+	_ = sink.Close()
+
+	slices.Sort(acked)
+	fmt.Println("acked:", acked)
+	// Unordered output:
+	// a: pull-1 delivered after 1 attempt(s)
+	// a: push-1 delivered after 1 attempt(s)
+	// b: pull-1 ignored
+	// b: push-1 refused
+	// acked: [pull-1 push-1]
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"sync/atomic"
 )
 
 // IgnoreConfig lists the events an endpoint is not sent. An event matching
@@ -53,59 +52,37 @@ func (c IgnoreConfig) ignores(e *Event) bool {
 	return false
 }
 
-// ignoreFilter drops the events its IgnoreConfig ignores and writes the rest
-// of each block, still together and in order, to the next sink. A block of
-// ignored events only is not written at all.
-type ignoreFilter struct {
-	next   Sink
-	ignore IgnoreConfig
-	closed atomic.Bool
+// clone returns c with lists of its own.
+func (c IgnoreConfig) clone() IgnoreConfig {
+	return IgnoreConfig{
+		Actions:      slices.Clone(c.Actions),
+		TargetTypes:  slices.Clone(c.TargetTypes),
+		Repositories: slices.Clone(c.Repositories),
+	}
 }
 
-var _ Sink = (*ignoreFilter)(nil)
-
-// newIgnoreFilter returns next itself when ignore ignores nothing.
-func newIgnoreFilter(next Sink, ignore IgnoreConfig) Sink {
-	if ignore.empty() {
-		return next
-	}
-	ignore = IgnoreConfig{
-		Actions:      slices.Clone(ignore.Actions),
-		TargetTypes:  slices.Clone(ignore.TargetTypes),
-		Repositories: slices.Clone(ignore.Repositories),
-	}
-	return &ignoreFilter{next: next, ignore: ignore}
-}
-
-// Write writes the events that are not ignored to the next sink. It returns
-// ErrSinkClosed after Close, even for a block of ignored events only.
-func (f *ignoreFilter) Write(events ...Event) error {
-	if f.closed.Load() {
-		return ErrSinkClosed
+// split returns the events of the block c does not ignore and those it
+// ignores, each in order. When it ignores none, kept is events itself; the
+// caller's slice is never modified.
+func (c IgnoreConfig) split(events []Event) (kept, ignored []Event) {
+	if c.empty() {
+		return events, nil
 	}
 	first := 0
-	for first < len(events) && !f.ignore.ignores(&events[first]) {
+	for first < len(events) && !c.ignores(&events[first]) {
 		first++
 	}
 	if first == len(events) {
-		return f.next.Write(events...) // nothing ignored: the block as it came
+		return events, nil // nothing ignored: the block as it came
 	}
-	kept := append(make([]Event, 0, len(events)-1), events[:first]...)
+	kept = append(make([]Event, 0, len(events)-1), events[:first]...)
+	ignored = []Event{events[first]}
 	for i := first + 1; i < len(events); i++ {
-		if !f.ignore.ignores(&events[i]) {
+		if c.ignores(&events[i]) {
+			ignored = append(ignored, events[i])
+		} else {
 			kept = append(kept, events[i])
 		}
 	}
-	if len(kept) == 0 {
-		return nil
-	}
-	return f.next.Write(kept...)
-}
-
-// Close closes the next sink.
-func (f *ignoreFilter) Close() error {
-	if !f.closed.CompareAndSwap(false, true) {
-		return errAlreadyClosed
-	}
-	return f.next.Close()
+	return kept, ignored
 }

@@ -94,19 +94,19 @@ func TestEndpointIgnoredBlockIsNotSent(t *testing.T) {
 	assert.ErrorIs(t, e.Write(pulls...), ErrSinkClosed, "even an ignored block is refused after Close")
 }
 
-func TestIgnoreFilterKeepsCallersSlice(t *testing.T) {
-	next := &fakeSink{}
-	f := newIgnoreFilter(next, IgnoreConfig{TargetTypes: []string{EventTargetTypeManifest}})
+func TestIgnoreSplitKeepsCallersSlice(t *testing.T) {
+	ignore := IgnoreConfig{TargetTypes: []string{EventTargetTypeManifest}}
 	events := testEvents("b", 4)
 	events[1].Target.Type = EventTargetTypeManifest
 	original := append([]Event(nil), events...)
-	require.NoError(t, f.Write(events...))
+	kept, ignored := ignore.split(events)
 	assert.Equal(t, original, events, "the caller's block is not modified")
-	assert.Equal(t, []string{"b-0", "b-2", "b-3"}, ids(next.events()))
-	checkClose(t, f)
-	assert.Equal(t, 1, next.closed)
+	assert.Equal(t, []string{"b-0", "b-2", "b-3"}, ids(kept))
+	assert.Equal(t, []string{"b-1"}, ids(ignored))
 
-	assert.Same(t, next, newIgnoreFilter(next, IgnoreConfig{}), "no filter when nothing is ignored")
+	kept, ignored = IgnoreConfig{}.split(events)
+	assert.Same(t, &events[0], &kept[0], "nothing ignored: the block itself")
+	assert.Empty(t, ignored)
 }
 
 func TestIgnoreInvalidPattern(t *testing.T) {

@@ -44,35 +44,61 @@ const (
 	maxDrain = 64 << 10
 )
 
-// httpDeliverer POSTs each batch as one JSON Envelope to a URL.
+// httpDeliverer POSTs each batch as one request body, in the endpoint's
+// encoding, to a URL. It is an Encoder: each batch is encoded once, for
+// all its attempts, into a buffer recycled once its requests are done.
 type httpDeliverer struct {
 	url       string
 	urlErr    error // why url cannot be used; nil when it can
 	headers   http.Header
 	timeout   time.Duration
 	policy    StatusPolicy
+	encoding  bodyEncoding
 	transport *http.Transport
 	client    *http.Client
 	signer    *signer            // nil: requests are not signed
-	log       logrus.FieldLogger // the endpoint's logger, set by newEndpoint
+	log       logrus.FieldLogger // the endpoint's logger
 
-	// bodies encodes each batch once, for all its attempts.
-	bodies bodyBuffers
+	bodies bodyPool
 
 	// statuses caches the metrics key of each status code seen.
 	statuses map[int]string
 }
 
-var _ Deliverer = (*httpDeliverer)(nil)
+var _ Encoder = (*httpDeliverer)(nil)
 
+// bodyEncoding is how an HTTP endpoint writes a batch as a request body.
+// Every body an endpoint sends goes through its encoding.
+type bodyEncoding struct {
+	// contentType is the request's Content-Type.
+	contentType string
+
+	// appendBody appends the body of events to dst.
+	appendBody func(dst []byte, events []Event) ([]byte, error)
+}
+
+// envelopeEncoding is the original package's: one Envelope, as JSON.
+var envelopeEncoding = bodyEncoding{contentType: EventsMediaType, appendBody: appendEnvelope}
+
+// errNotAccepted is the error of an answer whose status is not accepted;
+// the status itself is in the Delivery.
+var errNotAccepted = errors.New("answer not accepted")
+
+// newHTTPDeliverer returns the deliverer of an endpoint; config has its
+// defaults applied and its Logger names the endpoint.
 func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer {
 	transport := endpointTransport(config)
+	policy := config.StatusPolicy
+	if policy == nil {
+		policy = DefaultStatusPolicy
+	}
 	return &httpDeliverer{
 		url:       endpointURL,
 		urlErr:    checkURL(endpointURL),
 		headers:   config.Headers.Clone(),
 		timeout:   config.Timeout,
-		policy:    DefaultStatusPolicy,
+		policy:    policy,
+		encoding:  envelopeEncoding,
 		transport: transport,
 		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
 		signer:    newSigner(config.SigningSecrets),
@@ -92,14 +118,49 @@ func newTransport() *http.Transport {
 	return t
 }
 
-// Deliver POSTs events as one envelope and classifies the answer.
+// httpBatch is a batch encoded as a request body.
+type httpBatch struct {
+	events []Event
+	body   *bodyBuffer
+	pool   *bodyPool
+}
+
+// Release gives the body's buffer back once its requests are done.
+func (b *httpBatch) Release() {
+	if b.body != nil {
+		b.pool.release(b.body)
+		b.body = nil
+	}
+}
+
+// Encode writes events as a request body in the endpoint's encoding.
+func (h *httpDeliverer) Encode(events []Event) (Encoded, error) {
+	body, err := h.bodies.encode(events, h.encoding.appendBody)
+	if err != nil {
+		return nil, err
+	}
+	return &httpBatch{events: events, body: body, pool: &h.bodies}, nil
+}
+
+// Deliver encodes events and POSTs them: for a caller that does not hold
+// the batch's encoding.
 func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
+	enc, err := h.Encode(events)
+	if err != nil {
+		return Delivery{Outcome: Reject, Err: fmt.Errorf("encoding: %w", err)}
+	}
+	defer enc.Release()
+	return h.DeliverEncoded(ctx, enc)
+}
+
+// DeliverEncoded POSTs a batch Encode made and classifies the answer.
+func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Delivery {
 	if h.urlErr != nil { // it will not become usable: give the events up
 		return Delivery{Outcome: Reject, Err: h.urlErr}
 	}
-	body, err := h.bodies.forBatch(events)
-	if err != nil {
-		return Delivery{Outcome: Reject, Err: fmt.Errorf("encoding envelope: %w", err)}
+	b, ok := enc.(*httpBatch)
+	if !ok || b.body == nil {
+		return Delivery{Outcome: Reject, Err: errors.New("batch not encoded by this deliverer")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
@@ -107,19 +168,21 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 	if err != nil { // an unusable URL will not become usable: give the events up
 		return Delivery{Outcome: Reject, Err: errors.New("request cannot be built from the endpoint URL")}
 	}
-	h.bodies.attach(req, body)
+	h.bodies.attach(req, b.body)
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
-	req.Header.Set("Content-Type", EventsMediaType)
+	req.Header.Set("Content-Type", h.encoding.contentType)
 	if h.signer != nil {
-		h.signer.sign(req.Header, events, body.bytes)
+		h.signer.sign(req.Header, b.events, b.body.bytes)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
+		// The cause without the *url.Error around it, which quotes the URL
+		// (and the user name of its userinfo).
 		var ue *url.Error
-		if errors.As(err, &ue) { // net/http hides the password, not the user name
-			ue.URL = RedactURL(ue.URL)
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return Delivery{Outcome: Retry, Err: err}
 	}
@@ -131,17 +194,13 @@ func (h *httpDeliverer) Deliver(ctx context.Context, events []Event) Delivery {
 
 	d := Delivery{Outcome: h.policy(resp.StatusCode), Status: h.statusKey(resp.StatusCode)}
 	if d.Outcome != Accepted {
-		d.Err = fmt.Errorf("response status %s unaccepted", d.Status)
+		d.Err = errNotAccepted
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			d.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 	}
 	return d
 }
-
-// prepare encodes the batch that will follow the one being delivered, so
-// that it is ready when that delivery ends. The queue calls it.
-func (h *httpDeliverer) prepare(events []Event) { h.bodies.prepare(events) }
 
 // statusKey returns the metrics key of code, such as "200 OK".
 func (h *httpDeliverer) statusKey(code int) string {

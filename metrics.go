@@ -3,6 +3,7 @@ package notifications
 import (
 	"expvar"
 	"sync"
+	"time"
 )
 
 // EndpointMetrics track various actions taken by the endpoint, typically by
@@ -24,6 +25,16 @@ type EndpointMetrics struct {
 	// left by a Close that timed out without a spool. They went to the
 	// DeadLetter sink, when one is configured.
 	Dropped int
+
+	// LastFailure describes the last attempt that was not accepted: the
+	// answer's status and the deliverer's error (for HTTP, the transport
+	// error and its cause, such as a refused connection or
+	// ErrBlockedAddress), never a header value nor the URL. Empty when no
+	// attempt failed yet.
+	LastFailure string `json:",omitempty"`
+
+	// LastFailureTime is when that attempt ended; zero when none failed.
+	LastFailureTime time.Time `json:",omitzero"`
 }
 
 // endpointMetrics is the live, lock-protected counterpart of
@@ -82,6 +93,13 @@ func (em *endpointMetrics) attempted(n int, d Delivery) {
 	if d.Status != "" {
 		em.m.Statuses[d.Status] += n
 	}
+}
+
+// failed records the last failed attempt.
+func (em *endpointMetrics) failed(reason string, at time.Time) {
+	em.mu.Lock()
+	em.m.LastFailure, em.m.LastFailureTime = reason, at
+	em.mu.Unlock()
 }
 
 // read copies the counters into out, with a Statuses map of its own.

@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,213 +10,255 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// eventQueue accepts blocks of events without blocking on delivery and hands
-// them, in order, to the next sink from a goroutine of its own. When several
-// blocks are waiting it hands over as many whole blocks as fit in maxBatch
-// events. Blocks stay in the store until the next sink has finished with
-// them, so a spooled block survives a crash during its delivery.
+// eventQueue is an endpoint's Sink and the one owner of its delivery. Write
+// stores blocks of events and returns at once; one goroutine takes them, in
+// order, as batches of whole blocks (up to maxBatch events), delivers each
+// batch with retries (retry.go) and commits it: only then does the batch
+// leave the store, so a spooled batch survives a crash during its delivery.
+// Each event's outcome is reported as soon as it is known (finished.go).
 //
-// Close stops accepting and waits, up to closeTimeout (negative: for ever),
-// until everything was handed over and finished; then it closes the next
-// sink.
+// One context stops everything: Close cancels it when closeTimeout runs
+// out, which ends the request in flight, every wait, and the goroutine.
 type eventQueue struct {
 	name         string
-	next         Sink
 	store        eventStore
+	deliverer    Deliverer
+	encoder      Encoder // deliverer, when it encodes ahead; else nil
+	ignore       IgnoreConfig
+	policy       BackoffPolicy
+	threshold    int           // refusals of one event before it is given up
+	maxAge       time.Duration // 0: no limit
 	maxBatch     int
 	maxPending   int
 	closeTimeout time.Duration
 	metrics      *endpointMetrics
-	giveUp       giveUpFunc
+	out          *outcomes
 	log          logrus.FieldLogger
 	storeRetry   time.Duration // wait before reading a store that failed again
+	lookahead    bool          // take and encode the next batch while one is out
 
-	// interrupted is the batch Close cut short, and unfinished those of its
-	// events neither delivered nor given up. Set by the goroutine before it
-	// ends; read by Close after.
-	interrupted *batch
-	unfinished  []Event
+	// Owned by the goroutine.
+	seq       uint64 // of the last batch made
+	failures  int    // attempts in a row that may succeed later (Retry), across batches
+	ahead     *batch // taken while the previous batch was out
+	failLog   failureLog
+	abandoned int // events given up because ctx ended their delivery
 
-	prepare func(events []Event) // nil: the deliverer encodes when it delivers
-	ahead   *batch               // prepared by write; used by take when still right
+	ctx    context.Context // cancelled when Close runs out of time
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine has ended
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	closed  bool          // no more writes
-	aborted bool          // Close ran out of time: stop handing over
-	abort   chan struct{} // closed with aborted set: wakes pause
-	done    chan struct{} // closed when the goroutine has ended
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled on push, Close and cancel
+	closed bool       // no more writes
 }
 
 var _ Sink = (*eventQueue)(nil)
 
-// newEventQueue starts a queue over store; store.len() events already in it
-// count as pending. prepare, when not nil, gets the next batch ready while
-// the current one is delivered.
-func newEventQueue(name string, next Sink, store eventStore, config EndpointConfig, metrics *endpointMetrics, giveUp giveUpFunc, prepare func([]Event)) *eventQueue {
+// newEventQueue starts the queue of endpoint name over store, delivering
+// through d; store.len() events already in it count as pending. config
+// has its defaults applied.
+func newEventQueue(name string, d Deliverer, store eventStore, config EndpointConfig, metrics *endpointMetrics, out *outcomes) *eventQueue {
 	q := &eventQueue{
 		name:         name,
-		next:         next,
 		store:        store,
+		deliverer:    d,
+		ignore:       config.Ignore.clone(),
+		policy:       config.BackoffPolicy,
+		threshold:    max(config.Threshold, 1),
+		maxAge:       config.MaxEventAge,
 		maxBatch:     max(config.MaxBatch, 1),
 		maxPending:   config.MaxPending,
 		closeTimeout: config.CloseTimeout,
 		metrics:      metrics,
-		giveUp:       giveUp,
+		out:          out,
 		log:          config.Logger,
-		prepare:      prepare,
 		storeRetry:   storeRetryInterval,
-		abort:        make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	if e, ok := d.(Encoder); ok {
+		q.encoder = e
+	}
+	q.lookahead = q.encoder != nil || store.durable()
+	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
+	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
 	metrics.recovered(store.len())
 	go q.run()
 	return q
 }
 
-// Write stores the block and returns. With a spool, the block has reached
-// the spool's file when Write returns nil. A block that would take the queue
-// past maxPending is given up instead. Write fails after Close, and when the
-// spool cannot be written: then the block is given up too.
+// Write stores the block, but for the events the endpoint ignores, and
+// returns. With a spool, the block has reached the spool's file when Write
+// returns nil. Write returns ErrSinkClosed itself after Close, whatever the
+// block (even empty). A block that would take the endpoint past MaxPending
+// is given up, and Write returns an error wrapping ErrQueueFull; a block the
+// spool cannot store is given up too, and Write returns the spool's error.
+// Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	if len(events) == 0 {
-		return nil
-	}
+	kept, ignored := q.ignore.split(events)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrSinkClosed
 	}
-	if q.maxPending > 0 && q.store.len()+len(events) > q.maxPending {
-		q.mu.Unlock()
-		q.giveUp(events, ErrQueueFull)
-		return nil
+	var err error
+	switch {
+	case len(kept) == 0:
+	case q.maxPending > 0 && q.store.len()+len(kept) > q.maxPending:
+		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
+	default:
+		if err = q.store.push(queuedBlock{events: kept, written: time.Now()}); err != nil {
+			err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
+		} else {
+			q.metrics.received(len(kept))
+			q.cond.Signal()
+		}
 	}
-	if err := q.store.push(queuedBlock{events: events, written: time.Now()}); err != nil {
-		q.mu.Unlock()
-		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
-		q.giveUp(events, err) // counted and dead-lettered, not lost unseen
-		return err
-	}
-	q.metrics.received(len(events))
-	q.cond.Signal()
 	q.mu.Unlock()
-	return nil
+	if len(ignored) > 0 {
+		q.out.ignored(ignored)
+	}
+	if err != nil {
+		q.out.givenUp(kept, 0, err)
+	}
+	return err
 }
 
-// run hands batches to the next sink until the queue is closed and empty,
-// or aborted.
+// batch is what the queue delivers at once: the events of whole blocks.
+type batch struct {
+	seq     uint64 // 1 for the endpoint's first batch, then one more each
+	events  []Event
+	blocks  int
+	written time.Time // when its oldest block was written
+	full    bool      // more blocks were waiting than fit in it
+	enc     Encoded   // the encoder's form of events, once encoded
+}
+
+// release gives the batch's encoding back to the encoder.
+func (b *batch) release() {
+	if b.enc != nil {
+		b.enc.Release()
+		b.enc = nil
+	}
+}
+
+// run delivers batches until the queue is closed and empty, or cancelled.
 func (q *eventQueue) run() {
 	defer close(q.done)
+	defer q.dropAhead()
 	for {
 		b, ok := q.take()
 		if !ok {
 			return
 		}
-		err := q.write(b)
-		if errors.Is(err, ErrSinkClosed) {
-			// Aborted by Close: the batch stays in the store; Close learns
-			// which of its events the retrying sink had not finished.
-			q.interrupted = &b
-			var ie *interruptedError
-			if errors.As(err, &ie) {
-				q.unfinished = ie.unfinished
-			} else {
-				q.unfinished = b.events
-			}
+		unfinished := q.deliverAhead(b)
+		if !q.commit(b, unfinished) {
 			return
-		}
-		q.mu.Lock()
-		popErr := q.store.pop(b.blocks)
-		q.mu.Unlock()
-		q.metrics.finished(len(b.events))
-		if err == nil {
-			q.metrics.delivered(len(b.events), time.Since(b.written))
-		} else {
-			q.log.WithError(err).WithField("events", len(b.events)).Error("notifications: events not delivered")
-		}
-		if popErr != nil {
-			q.log.WithError(popErr).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
 		}
 	}
 }
 
-// batch is what the queue hands to the next sink at once: the events of
-// whole blocks, how many blocks, and when the first was written.
-type batch struct {
-	events  []Event
-	blocks  int
-	written time.Time
-	trimmed bool // fitEnvelope left blocks out that maxBatch allowed
-}
-
-// take waits for stored blocks and returns the next batch. It returns false
-// once the queue is closed and empty, or aborted.
-func (q *eventQueue) take() (batch, bool) {
+// take waits for stored blocks and returns the next batch: the one taken
+// ahead when it is still the right one, else a fresh one. It returns false
+// once the queue is closed and empty, or cancelled.
+func (q *eventQueue) take() (*batch, bool) {
 	for {
 		q.mu.Lock()
-		for q.store.len() == 0 && !q.closed {
+		for q.store.len() == 0 && !q.closed && q.ctx.Err() == nil {
 			q.cond.Wait()
 		}
-		if q.aborted || q.store.len() == 0 {
+		if q.ctx.Err() != nil || q.store.len() == 0 {
 			q.mu.Unlock()
-			return batch{}, false
+			return nil, false
 		}
-		before := q.store.len()
-		blocks, err := q.store.peek(q.maxBatch)
-		lost := before - q.store.len() // counted once, found unreadable
+		if a := q.ahead; a != nil {
+			q.ahead = nil
+			if a.full || q.store.len() == len(a.events) {
+				q.mu.Unlock()
+				return a, true // nothing came since that would join it
+			}
+			a.release()
+		}
+		blocks, more, err := q.peekLocked(0, 0)
 		q.mu.Unlock()
-		if lost > 0 {
-			q.metrics.finished(lost)
-			q.metrics.dropped(lost)
-			q.log.WithField("events", lost).Error("notifications: spool: events lost to damaged records")
-		}
 		if err != nil {
 			q.log.WithError(err).Error("notifications: spool unreadable; retrying")
-			if !q.pause(q.storeRetry) {
-				return batch{}, false
+			if !sleep(q.ctx, q.storeRetry) {
+				return nil, false
 			}
 			continue
 		}
-		if len(blocks) == 0 {
-			continue
+		if len(blocks) > 0 {
+			return q.batchOf(blocks, more), true
 		}
-		ahead := q.ahead
-		q.ahead = nil
-		if ahead != nil && (len(blocks) == ahead.blocks || ahead.trimmed && len(blocks) > ahead.blocks) {
-			return *ahead, true // prepared while the previous batch was out, and still the right one
-		}
-		return q.batchOf(blocks), true
 	}
 }
 
 // storeRetryInterval is the wait before reading a store that failed again.
 const storeRetryInterval = time.Second
 
-// pause waits for d, or until Close aborts the queue; it reports whether
-// the queue may go on.
-func (q *eventQueue) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-q.abort:
-		return false
+// peekLocked returns the blocks that follow the skip oldest, which hold
+// skipped events, and whether more blocks wait behind them. It is called
+// under the mutex.
+func (q *eventQueue) peekLocked(skip, skipped int) ([]queuedBlock, bool, error) {
+	before := q.store.len()
+	blocks, err := q.store.peek(skip, q.maxBatch)
+	if lost := before - q.store.len(); lost > 0 { // counted once, found unreadable
+		q.metrics.finished(lost)
+		q.metrics.dropped(lost)
+		q.log.WithField("events", lost).Error("notifications: spool: events lost to damaged records")
+	}
+	n := 0
+	for _, b := range blocks {
+		n += len(b.events)
+	}
+	return blocks, q.store.len() > skipped+n, err
+}
+
+// batchOf makes the next batch of the leading blocks that fit in an
+// envelope. It runs outside the mutex.
+func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
+	fitted := fitEnvelope(blocks)
+	q.seq++
+	return &batch{
+		seq:     q.seq,
+		events:  flatten(fitted),
+		blocks:  len(fitted),
+		written: fitted[0].written,
+		full:    more || len(fitted) < len(blocks),
 	}
 }
 
-// batchOf makes the batch of the leading blocks that fit in an envelope.
-func (q *eventQueue) batchOf(blocks []queuedBlock) batch {
-	fitted := q.fitEnvelope(blocks)
-	return batch{events: flatten(fitted), blocks: len(fitted), written: fitted[0].written, trimmed: len(fitted) < len(blocks)}
+// commit ends the delivery of b. Delivered, b leaves the store. Cut short
+// by the context, b stays in a durable store, whole, for the next endpoint
+// opened on it (its events already finished will be sent again); a memory
+// store gives up its unfinished events. commit reports whether the queue
+// goes on.
+func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
+	b.release()
+	if len(unfinished) > 0 && q.store.durable() {
+		return false
+	}
+	q.mu.Lock()
+	err := q.store.pop(b.blocks)
+	q.mu.Unlock()
+	q.metrics.finished(len(b.events))
+	if err != nil {
+		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
+	}
+	if len(unfinished) > 0 {
+		q.abandoned = len(unfinished)
+		q.out.givenUp(unfinished, 0, ErrCloseTimeout)
+		return false
+	}
+	return true
 }
 
 // fitEnvelope returns the leading blocks whose events encode in at most
-// maxEnvelopeBytes of envelope JSON, at least one block. It runs on the
-// queue's goroutine, outside the mutex.
-func (q *eventQueue) fitEnvelope(blocks []queuedBlock) []queuedBlock {
+// maxEnvelopeBytes of envelope JSON, at least one block. It runs outside
+// the mutex.
+func fitEnvelope(blocks []queuedBlock) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
 	}
@@ -233,7 +276,7 @@ func (q *eventQueue) fitEnvelope(blocks []queuedBlock) []queuedBlock {
 
 // Close stops accepting events and waits until the queue has drained, or
 // closeTimeout has passed: then it cancels the delivery in flight. It closes
-// the next sink and the store. Events left undelivered are given up, or kept
+// the deliverer and the store. Events left undelivered are given up, or kept
 // in a durable store; either way Close returns an *UndeliveredError.
 func (q *eventQueue) Close() error {
 	q.mu.Lock()
@@ -245,27 +288,18 @@ func (q *eventQueue) Close() error {
 	q.cond.Broadcast()
 	q.mu.Unlock()
 
-	nextClosed := false
-	var errs []error
 	if q.closeTimeout >= 0 {
 		timer := time.NewTimer(q.closeTimeout)
 		select {
 		case <-q.done:
 		case <-timer.C:
-			q.mu.Lock()
-			q.aborted = true
-			close(q.abort)
-			q.cond.Broadcast()
-			q.mu.Unlock()
-			errs = append(errs, q.next.Close()) // wakes retries, cancels the request in flight
-			nextClosed = true
+			q.stop()
 		}
 		timer.Stop()
 	}
 	<-q.done
-	if !nextClosed {
-		errs = append(errs, q.next.Close())
-	}
+	q.cancel()
+	errs := []error{q.deliverer.Close()}
 
 	q.mu.Lock()
 	left := q.store.len()
@@ -274,15 +308,14 @@ func (q *eventQueue) Close() error {
 	if left > 0 && !durable {
 		dropped = q.takeAll()
 		q.metrics.finished(len(dropped))
-		if q.interrupted != nil { // of the batch cut short, only what is unfinished
-			dropped = append(q.unfinished, dropped[len(q.interrupted.events):]...)
-			left = len(dropped)
-		}
 	}
 	errs = append(errs, q.store.close())
 	q.mu.Unlock()
 	if len(dropped) > 0 {
-		q.giveUp(dropped, ErrCloseTimeout)
+		q.out.givenUp(dropped, 0, ErrCloseTimeout)
+	}
+	if !durable {
+		left += q.abandoned
 	}
 	if left > 0 {
 		errs = append(errs, &UndeliveredError{Endpoint: q.name, Events: left, Spooled: durable})
@@ -290,12 +323,20 @@ func (q *eventQueue) Close() error {
 	return errors.Join(errs...)
 }
 
+// stop cancels the context and wakes the goroutine wherever it waits.
+func (q *eventQueue) stop() {
+	q.cancel()
+	q.mu.Lock()
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
 // takeAll removes and returns everything in the store. It is called under
 // the mutex, for a store that will not keep it.
 func (q *eventQueue) takeAll() []Event {
 	var all []Event
 	for q.store.len() > 0 {
-		blocks, err := q.store.peek(q.store.len())
+		blocks, err := q.store.peek(0, q.store.len())
 		if err != nil || len(blocks) == 0 {
 			break
 		}

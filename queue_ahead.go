@@ -1,39 +1,47 @@
 package notifications
 
-// Preparing the next batch while the current one is out: with a backlog,
-// the deliverer then starts the next request as soon as the previous answer
-// came, instead of encoding first while the receiver waits.
+// Looking ahead: while one batch is out, the queue takes the batch that
+// follows it from the store (reading it from the spool, when there is one)
+// and has the encoder encode it. With a backlog, the next request then
+// starts as soon as the previous answer came, instead of waiting for the
+// disk and the encoder while the receiver idles.
 
-// lookaheadStore is a store that can peek past blocks not yet popped.
-type lookaheadStore interface {
-	// peekAfter is peek, skipping the skip oldest blocks.
-	peekAfter(skip, maxEvents int) []queuedBlock
-}
-
-// preparer is a Deliverer that can get a batch ready ahead of its Deliver.
-type preparer interface {
-	prepare(events []Event)
-}
-
-// write hands b to the next sink. When the deliverer can prepare and the
-// store can look ahead, the next sink works on b on a goroutine of its own
-// meanwhile, which ends before write returns, while this one takes the batch
-// that follows b and has the deliverer prepare it.
-func (q *eventQueue) write(b batch) error {
-	store, ok := q.store.(lookaheadStore)
-	if q.prepare == nil || !ok {
-		return q.next.Write(b.events...)
+// deliverAhead delivers b and returns the events left unfinished. When the
+// queue looks ahead, a goroutine of its own, which ends before deliverAhead
+// returns, meanwhile takes and encodes the batch after b.
+func (q *eventQueue) deliverAhead(b *batch) []Event {
+	if !q.lookahead {
+		return q.deliver(q.ctx, b)
 	}
-	result := make(chan error, 1)
-	go func() { result <- q.next.Write(b.events...) }()
+	ahead := make(chan *batch, 1)
+	go func() { ahead <- q.prepare(b) }()
+	unfinished := q.deliver(q.ctx, b)
+	q.ahead = <-ahead
+	return unfinished
+}
 
+// prepare takes the batch that follows b and encodes it, or returns nil
+// when there is none yet or the store cannot be read (take reads it again).
+func (q *eventQueue) prepare(b *batch) *batch {
 	q.mu.Lock()
-	blocks := store.peekAfter(b.blocks, q.maxBatch)
+	blocks, more, err := q.peekLocked(b.blocks, len(b.events))
 	q.mu.Unlock()
-	if len(blocks) > 0 {
-		ahead := q.batchOf(blocks)
-		q.ahead = &ahead
-		q.prepare(ahead.events)
+	if err != nil || len(blocks) == 0 {
+		return nil
 	}
-	return <-result
+	next := q.batchOf(blocks, more)
+	if q.encoder != nil {
+		if enc, err := q.encoder.Encode(next.events); err == nil {
+			next.enc = enc
+		} // else the attempt meets the error itself
+	}
+	return next
+}
+
+// dropAhead releases the batch taken ahead, when the queue stops.
+func (q *eventQueue) dropAhead() {
+	if q.ahead != nil {
+		q.ahead.release()
+		q.ahead = nil
+	}
 }

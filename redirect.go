@@ -72,10 +72,6 @@ func (h *httpDeliverer) redirectNotFollowed(resp *http.Response) Delivery {
 	}
 }
 
-// setLogger gives the deliverer the endpoint's logger; newEndpoint calls it
-// before the first delivery.
-func (h *httpDeliverer) setLogger(log logrus.FieldLogger) { h.log = log }
-
 // sameOrigin reports whether a and b have the same scheme, host and port,
 // an omitted port standing for the scheme's default.
 func sameOrigin(a, b *url.URL) bool {

@@ -1,168 +1,216 @@
 package notifications
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"sync"
+	"slices"
 	"time"
 )
 
-// retryingSink writes to the next sink until it succeeds, waiting between
-// attempts as its policy says. The count of consecutive failures carries
-// across writes; a success resets it. It gives a batch up only in two
-// cases, handing the events to giveUp: events older than maxAge, and a
-// single event the destination rejected threshold times in a row. A
-// rejected batch of several events is split in halves, to isolate the event
-// refused. It returns ErrSinkClosed once closed.
-type retryingSink struct {
-	next      Sink
-	policy    BackoffPolicy
-	threshold int           // rejections of one event before it is given up
-	maxAge    time.Duration // 0: no limit
-	giveUp    giveUpFunc
-	now       func() time.Time
+// Delivering one batch: attempts until every event is accepted or given up,
+// or the queue's context ends. The outcome of each event is reported as
+// soon as it is known; what the context cut short is returned.
 
-	mu       sync.Mutex
-	failures int
-	closed   bool
-	closing  chan struct{} // closed by Close: wakes every wait
+// part is a run of a batch's events sent together: the whole batch or,
+// after the destination refused a part of several events, one of its
+// halves.
+type part struct {
+	events   []Event
+	enc      Encoded // the encoder's form of events, once encoded
+	attempts int     // attempts that carried these events so far
+
+	// suspect is set when the destination refused the part's parent and
+	// accepted the half before this one: this half holds what was refused,
+	// so it is split without being sent whole.
+	suspect bool
+	sibling *part // the half after this one, when this is a first half
 }
 
-var _ Sink = (*retryingSink)(nil)
-
-func newRetryingSink(next Sink, policy BackoffPolicy, threshold int, maxAge time.Duration, giveUp giveUpFunc) *retryingSink {
-	return &retryingSink{
-		next: next, policy: policy, threshold: max(threshold, 1), maxAge: maxAge, giveUp: giveUp,
-		now: time.Now, closing: make(chan struct{}),
+func (p *part) release() {
+	if p.enc != nil {
+		p.enc.Release()
+		p.enc = nil
 	}
 }
 
-// Write blocks until the events were written to the next sink or given up,
-// and returns nil; or, once the sink is closed, an error wrapping
-// ErrSinkClosed (an *interruptedError saying which events are unfinished).
-func (rs *retryingSink) Write(events ...Event) error {
-	rejections := 0
+// halves splits p in two parts, keeping its attempt count.
+func (p *part) halves() []*part {
+	mid := len(p.events) / 2
+	second := &part{events: p.events[mid:], attempts: p.attempts}
+	first := &part{events: p.events[:mid], attempts: p.attempts, sibling: second}
+	return []*part{first, second}
+}
+
+// deliver sends the events of b until each is accepted or given up, and
+// returns those neither, in order, when ctx ended first. A part the
+// destination refuses (Reject) is split in halves, each sent on its own, so
+// that one refused event does not hold the others back; a single event
+// refused threshold times is given up. Events older than maxAge are given
+// up before any attempt.
+func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
+	work := []*part{{events: b.events, enc: b.enc}}
+	b.enc = nil // the part owns it now
+	for len(work) > 0 {
+		p := work[0]
+		work = work[1:]
+		if p.suspect && len(p.events) > 1 {
+			p.release()
+			work = append(p.halves(), work...)
+			continue
+		}
+		r := q.retry(ctx, p)
+		p.release()
+		switch r.verdict {
+		case accepted:
+			q.out.delivered(p.events, p.attempts, b.written)
+			if p.sibling != nil {
+				p.sibling.suspect = true
+			}
+		case refused:
+			if len(p.events) > 1 {
+				work = append(p.halves(), work...)
+				continue
+			}
+			q.out.givenUp(p.events, p.attempts, r.err)
+		case expired:
+			kept, old := q.expired(p.events)
+			q.out.givenUp(old, p.attempts, ErrEventTooOld)
+			if len(kept) > 0 {
+				work = append([]*part{{events: kept, attempts: p.attempts, sibling: p.sibling}}, work...)
+			}
+		case cancelled:
+			unfinished := p.events
+			for _, w := range work {
+				w.release()
+				unfinished = append(slices.Clip(unfinished), w.events...)
+			}
+			return unfinished
+		}
+	}
+	return nil
+}
+
+// verdict is how the attempts of a part ended.
+type verdict int
+
+const (
+	accepted  verdict = iota // the destination took every event of the part
+	refused                  // the destination refused the part for good
+	expired                  // some events passed maxAge before the next attempt
+	cancelled                // ctx ended before the part was accepted or refused
+)
+
+// result is what retry returns: the verdict and, for refused, the reason.
+type result struct {
+	verdict verdict
+	err     error
+}
+
+// retry attempts p until the destination accepts or refuses it, some of its
+// events expire, or ctx ends: the Do loop of go-retryablehttp, returning a
+// value. An attempt that may succeed later (Retry) counts as one more
+// consecutive failure of the endpoint, across batches, and the next attempt
+// waits as the backoff policy says, or as long as the destination asked
+// with Retry-After. A refusal is an answer: it resets the count and the
+// next attempt does not wait, since the destination is up. A part of one
+// event is refused after threshold refusals; a part of several at the
+// first, for deliver to split it.
+func (q *eventQueue) retry(ctx context.Context, p *part) result {
+	refusals := 0
 	for {
-		if events = rs.dropExpired(events); len(events) == 0 {
-			return nil
-		}
-		err := rs.next.Write(events...)
-		if err == nil {
-			rs.setFailures(0)
-			return nil
-		}
-		if errors.Is(err, ErrSinkClosed) {
-			return &interruptedError{unfinished: events}
-		}
-		if IsRejected(err) {
-			if len(events) > 1 {
-				mid := len(events) / 2
-				if err := rs.Write(events[:mid]...); err != nil {
-					var ie *interruptedError
-					if errors.As(err, &ie) {
-						return ie.with(events[mid:])
-					}
-					return err
-				}
-				return rs.Write(events[mid:]...)
-			}
-			if rejections++; rejections >= rs.threshold {
-				rs.setFailures(0) // the destination answers: it is not down
-				rs.giveUp(events, err)
-				return nil
+		if q.maxAge > 0 {
+			if _, old := q.expired(p.events); len(old) > 0 {
+				return result{verdict: expired}
 			}
 		}
-		rs.mu.Lock()
-		rs.failures++
-		wait := max(rs.policy.Delay(rs.failures), retryAfter(err))
-		rs.mu.Unlock()
-		if !rs.sleep(wait) {
-			return &interruptedError{unfinished: events}
+		d, ok := q.attempt(ctx, p)
+		if !ok {
+			return result{verdict: cancelled}
 		}
-	}
-}
-
-// interruptedError is what a retrying sink's Write returns when it was
-// closed before it finished: it wraps ErrSinkClosed and holds the events
-// neither delivered nor given up, so that they are not given up twice.
-type interruptedError struct {
-	unfinished []Event
-}
-
-func (e *interruptedError) Error() string {
-	return fmt.Sprintf("%v: %d events unfinished", ErrSinkClosed, len(e.unfinished))
-}
-
-func (e *interruptedError) Unwrap() error { return ErrSinkClosed }
-
-// with adds the events that came after the interrupted ones.
-func (e *interruptedError) with(more []Event) *interruptedError {
-	e.unfinished = append(append([]Event(nil), e.unfinished...), more...)
-	return e
-}
-
-func (rs *retryingSink) setFailures(n int) {
-	rs.mu.Lock()
-	rs.failures = n
-	rs.mu.Unlock()
-}
-
-// dropExpired gives up the events older than maxAge and returns the others,
-// in order. Events without a timestamp never expire.
-func (rs *retryingSink) dropExpired(events []Event) []Event {
-	if rs.maxAge <= 0 {
-		return events
-	}
-	cutoff := rs.now().Add(-rs.maxAge)
-	var keep, expired []Event
-	for i, e := range events {
-		old := !e.Timestamp.IsZero() && e.Timestamp.Before(cutoff)
-		switch {
-		case old && expired == nil && keep == nil:
-			keep = append(make([]Event, 0, len(events)), events[:i]...)
-			expired = append(expired, e)
-		case old:
-			expired = append(expired, e)
-		case keep != nil:
-			keep = append(keep, e)
-		}
-	}
-	if expired == nil {
-		return events
-	}
-	rs.giveUp(expired, ErrEventTooOld)
-	return keep
-}
-
-// sleep waits for d and reports whether the sink is still open.
-func (rs *retryingSink) sleep(d time.Duration) bool {
-	if d <= 0 {
-		select {
-		case <-rs.closing:
-			return false
+		switch d.Outcome {
+		case Accepted:
+			q.failures = 0
+			return result{verdict: accepted}
+		case Reject:
+			q.failures = 0
+			if refusals++; len(p.events) > 1 || refusals >= q.threshold {
+				return result{verdict: refused, err: &DeliveryError{Endpoint: q.name, Delivery: d}}
+			}
 		default:
-			return true
+			q.failures++
+			wait := max(q.policy.Delay(q.failures), d.RetryAfter)
+			if !sleep(ctx, wait) {
+				return result{verdict: cancelled}
+			}
 		}
+	}
+}
+
+// attempt makes one delivery attempt of p, encoding it first when the
+// deliverer encodes and p is not encoded yet, and counts it. It returns
+// false, without counting, when ctx ended before or during the attempt
+// and the attempt was not accepted: that is not the destination's answer.
+func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
+	if ctx.Err() != nil {
+		return Delivery{}, false
+	}
+	var d Delivery
+	switch {
+	case q.encoder == nil:
+		d = q.deliverer.Deliver(ctx, p.events)
+	case p.enc == nil:
+		enc, err := q.encoder.Encode(p.events)
+		if err != nil {
+			d = Delivery{Outcome: Reject, Err: fmt.Errorf("encoding: %w", err)}
+			break
+		}
+		p.enc = enc
+		fallthrough
+	default:
+		d = q.encoder.DeliverEncoded(ctx, p.enc)
+	}
+	if d.Outcome != Accepted && ctx.Err() != nil {
+		return d, false
+	}
+	p.attempts++
+	q.metrics.attempted(len(p.events), d)
+	q.failLog.attempted(len(p.events), d)
+	return d, true
+}
+
+// expired returns the events of events that are not older than maxAge and
+// those that are, each in order. Events without a timestamp never expire.
+func (q *eventQueue) expired(events []Event) (kept, old []Event) {
+	cutoff := time.Now().Add(-q.maxAge)
+	for i, e := range events {
+		if e.Timestamp.IsZero() || !e.Timestamp.Before(cutoff) {
+			if old != nil {
+				kept = append(kept, e)
+			}
+			continue
+		}
+		if old == nil {
+			kept = append(make([]Event, 0, len(events)), events[:i]...)
+		}
+		old = append(old, e)
+	}
+	if old == nil {
+		return events, nil
+	}
+	return kept, old
+}
+
+// sleep waits for d and reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-rs.closing:
+	case <-ctx.Done():
 		return false
 	case <-t.C:
 		return true
 	}
-}
-
-// Close wakes a waiting Write and closes the next sink.
-func (rs *retryingSink) Close() error {
-	rs.mu.Lock()
-	if rs.closed {
-		rs.mu.Unlock()
-		return errAlreadyClosed
-	}
-	rs.closed = true
-	close(rs.closing)
-	rs.mu.Unlock()
-	return rs.next.Close()
 }

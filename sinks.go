@@ -1,8 +1,8 @@
 package notifications
 
-// What the sinks of an endpoint share: the errors they return and how they
-// hand over what they give up. The queue is in queue.go, the retrying sink
-// in retry.go, the delivery sink in delivery_sink.go.
+// The errors of an endpoint: what Write and Close return, and the reasons
+// given for events given up. The queue, which owns an endpoint's delivery,
+// is in queue.go; its retry loop in retry.go; outcomes in finished.go.
 
 import (
 	"errors"
@@ -12,10 +12,12 @@ import (
 // errAlreadyClosed is returned by a second Close of any sink of this package.
 var errAlreadyClosed = fmt.Errorf("%w: already closed", ErrSinkClosed)
 
-// Reasons for which events are given up, passed to the dead letter sink's
-// logs and found with errors.Is.
+// Reasons for which events are given up, found with errors.Is in
+// Finished.Err, in the error Write returns (ErrQueueFull), and in the log.
+// ErrRejected (delivery.go) is the fourth.
 var (
-	// ErrQueueFull: the endpoint already held MaxPending events.
+	// ErrQueueFull: the endpoint already held MaxPending events. Write
+	// returns an error wrapping it, and the events go to the dead letter.
 	ErrQueueFull = errors.New("notifications: endpoint queue full")
 
 	// ErrEventTooOld: the event was older than MaxEventAge.
@@ -52,6 +54,3 @@ func (e *UndeliveredError) Error() string {
 // maxEnvelopeBytes bounds the JSON of one batch; a single block larger than
 // that still goes out alone, since blocks are never split to batch them.
 const maxEnvelopeBytes = 1 << 20
-
-// giveUpFunc receives events that will never be delivered, with the reason.
-type giveUpFunc func(events []Event, reason error)

@@ -10,12 +10,16 @@ import (
 // Reading the spool back: peek reads the next batch from the segments,
 // through the page cache, and pop records that it was delivered.
 
-func (s *spool) peek(maxEvents int) ([]queuedBlock, error) {
-	s.peeked = s.peeked[:0]
+func (s *spool) peek(skip, maxEvents int) ([]queuedBlock, error) {
+	skip = min(skip, len(s.peeked))
+	s.peeked = s.peeked[:skip]
+	pos, skipped := s.read, 0
+	for _, b := range s.peeked {
+		pos, skipped = b.end, skipped+b.events
+	}
 	var blocks []queuedBlock
 	n := 0
-	pos := s.read
-	for s.events > n {
+	for s.events-skipped > n {
 		b, next, err := s.readAt(pos)
 		if errors.Is(err, io.EOF) {
 			break
@@ -31,7 +35,7 @@ func (s *spool) peek(maxEvents int) ([]queuedBlock, error) {
 		n += len(b.events)
 		pos = next
 	}
-	if len(blocks) == 0 && s.events > 0 {
+	if len(blocks) == 0 && skip == 0 && s.events > 0 {
 		// What was counted at start was not found again (the file changed
 		// under us): forget it rather than wait for it for ever.
 		s.log.WithField("events", s.events).Error("notifications: spool: events counted but unreadable")
@@ -130,7 +134,7 @@ func (s *spool) pop(n int) error {
 		s.events -= b.events
 	}
 	s.read = s.peeked[n-1].end
-	s.peeked = s.peeked[:0]
+	s.peeked = append(s.peeked[:0], s.peeked[n:]...)
 	for len(s.segs) > 1 && s.segs[0] < s.read.seq {
 		if s.r != nil && s.rSeq == s.segs[0] {
 			_ = s.r.Close()

@@ -50,7 +50,7 @@ func pushBlocks(t *testing.T, s *spool, prefix string, sizes ...int) []string {
 func drainSpool(t *testing.T, s *spool, maxEvents int) (got []string, batches []int) {
 	t.Helper()
 	for s.len() > 0 {
-		blocks, err := s.peek(maxEvents)
+		blocks, err := s.peek(0, maxEvents)
 		require.NoError(t, err)
 		if len(blocks) == 0 {
 			break
@@ -93,10 +93,10 @@ func TestSpoolResumesAfterPartialDelivery(t *testing.T) {
 	require.NoError(t, err)
 	s.segmentMax = 200 // a segment of a record or two
 	want := pushBlocks(t, s, "a", 1, 1, 1, 1, 1, 1, 1, 1)
-	blocks, err := s.peek(3)
+	blocks, err := s.peek(0, 3)
 	require.NoError(t, err)
 	require.NoError(t, s.pop(len(blocks)))
-	blocks, err = s.peek(2)
+	blocks, err = s.peek(0, 2)
 	require.NoError(t, err)
 	require.Len(t, blocks, 2) // peeked, not popped: delivered again after a restart
 	require.NoError(t, s.close())

@@ -16,13 +16,18 @@ type eventStore interface {
 	// stored: for a spool, written to its file.
 	push(b queuedBlock) error
 
-	// peek returns the oldest blocks, whole and in order, as many as fit in
-	// maxEvents events (at least one block), without removing them. It
-	// returns nothing when the store is empty. The queue reads the blocks
-	// after releasing its mutex: later pushes must not modify them.
-	peek(maxEvents int) ([]queuedBlock, error)
+	// peek returns the blocks that follow the skip oldest, whole and in
+	// order, as many as fit in maxEvents events (at least one block),
+	// without removing them; nothing when there are none. skip is at most
+	// the number of blocks the previous peeks returned and pop did not
+	// remove: the queue peeks the batch it will deliver (skip 0) and, while
+	// that batch is out, the one after it (skip: the first one's blocks). The
+	// queue reads the blocks after releasing its mutex: later pushes must
+	// not modify them.
+	peek(skip, maxEvents int) ([]queuedBlock, error)
 
-	// pop removes the n oldest blocks, which a peek returned.
+	// pop removes the n oldest blocks, which a peek returned. Blocks peeked
+	// after them stay peeked.
 	pop(n int) error
 
 	// len returns how many events are stored.
@@ -51,23 +56,19 @@ func (m *memoryStore) push(b queuedBlock) error {
 	return nil
 }
 
-func (m *memoryStore) peek(maxEvents int) ([]queuedBlock, error) {
-	return m.peekAfter(0, maxEvents), nil
-}
-
-// peekAfter is peek, past the skip oldest blocks. The capacity of what it
-// returns is cut, so that a push appends elsewhere.
-func (m *memoryStore) peekAfter(skip, maxEvents int) []queuedBlock {
+// peek cuts the capacity of what it returns, so that a push appends
+// elsewhere.
+func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	start := m.head + skip
 	if start >= len(m.blocks) {
-		return nil
+		return nil, nil
 	}
 	end, n := start+1, len(m.blocks[start].events)
 	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
 		n += len(m.blocks[end].events)
 		end++
 	}
-	return m.blocks[start:end:end]
+	return m.blocks[start:end:end], nil
 }
 
 func (m *memoryStore) pop(n int) error {

@@ -23,12 +23,12 @@ type flakyStore struct {
 	failPush  bool
 }
 
-func (f *flakyStore) peek(maxEvents int) ([]queuedBlock, error) {
+func (f *flakyStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	if f.failPeeks > 0 {
 		f.failPeeks--
 		return nil, errors.New("disk on fire")
 	}
-	return f.memoryStore.peek(maxEvents)
+	return f.memoryStore.peek(skip, maxEvents)
 }
 
 func (f *flakyStore) push(b queuedBlock) error {
@@ -39,11 +39,12 @@ func (f *flakyStore) push(b queuedBlock) error {
 }
 
 func TestEventQueueRetriesAnUnreadableStore(t *testing.T) {
-	next := &fakeSink{}
+	next := &fakeDeliverer{}
 	store := &flakyStore{failPeeks: 3}
-	config := EndpointConfig{MaxBatch: 10, CloseTimeout: -1, Logger: testLogger()}
-	q := newEventQueue("flaky", next, store, config, newEndpointMetrics(), noGiveUp, nil)
-	q.storeRetry = time.Millisecond
+	q, _, _ := newTestQueueOver(next, store, EndpointConfig{MaxBatch: 10})
+	q.mu.Lock()
+	q.storeRetry = time.Millisecond // before the first read: the queue is empty
+	q.mu.Unlock()
 	require.NoError(t, q.Write(testEvents("a", 2)...))
 	eventually(t, func() bool { return len(next.events()) == 2 }, "delivered once the store reads again")
 	require.NoError(t, q.Write(testEvents("b", 1)...))
@@ -52,13 +53,13 @@ func TestEventQueueRetriesAnUnreadableStore(t *testing.T) {
 }
 
 func TestEventQueueGivesUpWhatTheStoreRefuses(t *testing.T) {
-	var g givenUp
 	store := &flakyStore{failPush: true}
-	config := EndpointConfig{MaxBatch: 10, CloseTimeout: -1, Logger: testLogger()}
-	m := newEndpointMetrics()
-	q := newEventQueue("full", &fakeSink{}, store, config, m, g.giveUp, nil)
-	assert.Error(t, q.Write(testEvents("a", 2)...))
-	assert.Equal(t, []string{"a-0", "a-1"}, g.ids(), "handed to the dead letter path, not lost unseen")
+	q, finished, dead := newTestQueueOver(&fakeDeliverer{}, store, EndpointConfig{MaxBatch: 10})
+	err := q.Write(testEvents("a", 2)...)
+	require.Error(t, err)
+	assert.Equal(t, []string{"a-0", "a-1"}, ids(dead.events()), "handed to the dead letter, not lost unseen")
+	require.Len(t, finished.all, 1)
+	assert.Equal(t, err, finished.all[0].Err, "finished with the error Write returned")
 	require.NoError(t, q.Close())
 }
 
@@ -97,8 +98,8 @@ func TestSpoolCloseRemovesCursorBeforeSegments(t *testing.T) {
 }
 
 func TestBodyReaderFailsAfterClose(t *testing.T) {
-	var bb bodyBuffers
-	b, err := bb.forBatch(testEvents("a", 1))
+	var bb bodyPool
+	b, err := bb.encode(testEvents("a", 1), appendEnvelope)
 	require.NoError(t, err)
 	body := bb.open(b)
 	var wg sync.WaitGroup
@@ -118,4 +119,43 @@ func TestEndpointURLWithPasswordIsRedacted(t *testing.T) {
 	e := NewEndpoint("secret-url", "http://user:hunter2@"+rc.Listener.Addr().String()+"/", EndpointConfig{Logger: testLogger()})
 	defer e.Close()
 	assert.NotContains(t, e.published().URL, "hunter2")
+}
+
+// TestStoresPeekAhead: both stores peek past the blocks of the batch out,
+// and keep what was peeked ahead when that batch is popped.
+func TestStoresPeekAhead(t *testing.T) {
+	stores := map[string]func(t *testing.T) eventStore{
+		"memory": func(*testing.T) eventStore { return &memoryStore{} },
+		"spool": func(t *testing.T) eventStore {
+			s, err := openSpool(t.TempDir(), "ahead", time.Second, testLogger())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.close() })
+			return s
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			for _, p := range []string{"a", "b", "c", "d", "e"} {
+				require.NoError(t, s.push(queuedBlock{events: testEvents(p, 1)}))
+			}
+			first, err := s.peek(0, 2)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"a-0", "b-0"}, ids(flatten(first)))
+			ahead, err := s.peek(2, 2)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"c-0", "d-0"}, ids(flatten(ahead)))
+			require.NoError(t, s.pop(2))
+			assert.Equal(t, 3, s.len())
+			after, err := s.peek(2, 2) // past the batch taken ahead
+			require.NoError(t, err)
+			assert.Equal(t, []string{"e-0"}, ids(flatten(after)))
+			require.NoError(t, s.pop(2))
+			again, err := s.peek(0, 5)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"e-0"}, ids(flatten(again)))
+			require.NoError(t, s.pop(1))
+			assert.Zero(t, s.len())
+		})
+	}
 }

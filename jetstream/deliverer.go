@@ -40,17 +40,21 @@ type deliverer struct {
 	// part of it (a rejected batch is split in halves), publishes only the
 	// others. An accepted batch removes its IDs.
 	acked ackedIDs
-
-	// cache holds the messages of the latest batch: a retry passes the same
-	// slice, and need not encode it again.
-	cache struct {
-		first *notifications.Event
-		n     int
-		msgs  []*nats.Msg
-	}
 }
 
-var _ notifications.Deliverer = (*deliverer)(nil)
+// The deliverer is an Encoder: the endpoint encodes each batch once, for
+// all its attempts, and the next batch while one is out.
+var _ notifications.Encoder = (*deliverer)(nil)
+
+// encodedBatch is a batch with its messages, one per event.
+type encodedBatch struct {
+	events   []notifications.Event
+	msgs     []*nats.Msg
+	released bool
+}
+
+// Release drops the messages; they hold no pooled memory.
+func (b *encodedBatch) Release() { b.events, b.msgs, b.released = nil, nil, true }
 
 func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Config, timeout time.Duration) (*deliverer, error) {
 	js, err := natsjs.New(conn, natsjs.WithPublishAsyncTimeout(timeout), natsjs.WithDefaultTimeout(timeout))
@@ -85,15 +89,40 @@ func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Co
 	return d, nil
 }
 
-// Deliver publishes the events of the batch that have no PubAck yet and
-// waits for their acknowledgments.
-func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) notifications.Delivery {
-	if len(events) == 0 {
-		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
+// Encode makes the messages of events, one per event. It only reads the
+// deliverer's configuration, so it may run while DeliverEncoded publishes.
+func (d *deliverer) Encode(events []notifications.Event) (notifications.Encoded, error) {
+	msgs := make([]*nats.Msg, len(events))
+	for i := range events {
+		m, err := d.message(&events[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding event %q: %w", events[i].ID, err)
+		}
+		msgs[i] = m
 	}
-	msgs, err := d.messages(events)
+	return &encodedBatch{events: events, msgs: msgs}, nil
+}
+
+// Deliver encodes events and publishes them.
+func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) notifications.Delivery {
+	enc, err := d.Encode(events)
 	if err != nil {
 		return notifications.Delivery{Outcome: notifications.Reject, Err: err}
+	}
+	defer enc.Release()
+	return d.DeliverEncoded(ctx, enc)
+}
+
+// DeliverEncoded publishes the events of the batch that have no PubAck yet
+// and waits for their acknowledgments.
+func (d *deliverer) DeliverEncoded(ctx context.Context, enc notifications.Encoded) notifications.Delivery {
+	b, ok := enc.(*encodedBatch)
+	if !ok || b.released {
+		return notifications.Delivery{Outcome: notifications.Reject, Err: errors.New("batch not encoded by this deliverer")}
+	}
+	events, msgs := b.events, b.msgs
+	if len(events) == 0 {
+		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
 	}
 	if !d.conn.IsConnected() {
 		return notifications.Delivery{Outcome: notifications.Retry, Err: fmt.Errorf("%w (%v)", ErrNotConnected, d.conn.Status())}
@@ -110,26 +139,6 @@ func (d *deliverer) Deliver(ctx context.Context, events []notifications.Event) n
 		}
 	}
 	return del
-}
-
-// messages returns the messages of events, encoded anew unless events is the
-// batch of the previous call.
-func (d *deliverer) messages(events []notifications.Event) ([]*nats.Msg, error) {
-	c := &d.cache
-	if c.first == &events[0] && c.n == len(events) {
-		return c.msgs, nil
-	}
-	c.first, c.n, c.msgs = nil, 0, nil
-	msgs := make([]*nats.Msg, len(events))
-	for i := range events {
-		m, err := d.message(&events[i])
-		if err != nil {
-			return nil, fmt.Errorf("encoding event %q: %w", events[i].ID, err)
-		}
-		msgs[i] = m
-	}
-	c.first, c.n, c.msgs = &events[0], len(events), msgs
-	return msgs, nil
 }
 
 // isAcked reports whether e was acknowledged in an earlier attempt. Events
@@ -326,7 +335,6 @@ func classify(err error) notifications.Delivery {
 // Close closes the connection when the deliverer owns it: it drains it and
 // waits until it is closed.
 func (d *deliverer) Close() error {
-	d.cache.first, d.cache.msgs = nil, nil
 	clear(d.acked.ids)
 	d.acked.order = nil
 	if !d.owned {

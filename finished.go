@@ -1,0 +1,90 @@
+package notifications
+
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Finished says that an endpoint is done with some events: it delivered
+// them, gave them up, or ignores them. EndpointConfig.OnFinished receives
+// one Finished for each group of events that ended the same way.
+//
+// Every event of a Write to an endpoint that did not return ErrSinkClosed
+// is finished exactly once by that endpoint, with one exception: events
+// still in the endpoint's spool when Close returns are not finished (the
+// next endpoint opened on the spool delivers them and finishes them). Events
+// an endpoint delivers from its spool at start, left by a previous one, are
+// finished like the others.
+type Finished struct {
+	// Endpoint is the name of the endpoint.
+	Endpoint string
+
+	// Events are the events, in the order they were written. They share
+	// memory with what was written: do not modify them.
+	Events []Event
+
+	// Attempts is how many delivery attempts carried these events: at least
+	// 1 when they were delivered; 0 when they were given up before any
+	// attempt (queue full, too old, Close) or ignored.
+	Attempts int
+
+	// Err is nil when the destination accepted the events, or when they are
+	// ignored. Otherwise the events were given up, for a reason found with
+	// errors.Is: ErrQueueFull, ErrEventTooOld, ErrCloseTimeout, ErrRejected
+	// (then errors.As finds the *DeliveryError), or an error of the spool
+	// that could not store them. Given-up events also went to the endpoint's
+	// DeadLetter.
+	Err error
+
+	// Ignored is true for events the endpoint's Ignore configuration
+	// matches: they were never queued nor sent.
+	Ignored bool
+}
+
+// Delivered reports whether the destination accepted the events.
+func (f Finished) Delivered() bool { return f.Err == nil && !f.Ignored }
+
+// outcomes is where an endpoint reports what became of its events: metrics,
+// the rate-limited log of given-up events, the dead letter sink and
+// EndpointConfig.OnFinished. Its methods may be called from the endpoint's
+// goroutine and, for events Write ignores or refuses, from writers.
+type outcomes struct {
+	endpoint   string
+	metrics    *endpointMetrics
+	dropLog    *rateLimitedLog
+	deadLetter Sink
+	onFinished func(Finished)
+	log        logrus.FieldLogger
+}
+
+// delivered reports events the destination accepted after attempts
+// attempts; written is when the oldest of them was written.
+func (o *outcomes) delivered(events []Event, attempts int, written time.Time) {
+	o.metrics.delivered(len(events), time.Since(written))
+	o.finish(Finished{Endpoint: o.endpoint, Events: events, Attempts: attempts})
+}
+
+// givenUp counts and logs events that will never be delivered, hands them
+// to the dead letter sink and reports them.
+func (o *outcomes) givenUp(events []Event, attempts int, reason error) {
+	o.metrics.dropped(len(events))
+	o.dropLog.add(len(events), reason)
+	if o.deadLetter != nil {
+		if err := o.deadLetter.Write(append([]Event(nil), events...)...); err != nil {
+			o.log.WithError(err).WithField("events", len(events)).Error("notifications: dead letter sink refused events")
+		}
+	}
+	o.finish(Finished{Endpoint: o.endpoint, Events: events, Attempts: attempts, Err: reason})
+}
+
+// ignored reports events the endpoint's Ignore configuration matches.
+func (o *outcomes) ignored(events []Event) {
+	o.finish(Finished{Endpoint: o.endpoint, Events: events, Ignored: true})
+}
+
+func (o *outcomes) finish(f Finished) {
+	if o.onFinished != nil && len(f.Events) > 0 {
+		o.onFinished(f)
+	}
+}
