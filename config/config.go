@@ -208,6 +208,14 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			"notifications": func(n *yaml.Node, key string) { d.notifications(n, key, c) },
 		})
 	}
+	if c.Relay.JetStream != nil {
+		for i, e := range c.Endpoints {
+			if e.Config.SpoolDir != "" {
+				d.failf(&yaml.Node{Line: e.Line}, fmt.Sprintf("notifications.endpoints[%d].spooldir", i), ErrBadValue,
+					"no spool in fleet mode (relay.jetstream): JetStream keeps what is not acked")
+			}
+		}
+	}
 	if c.Relay.Listen == "" {
 		c.Relay.Listen = DefaultListen
 	}

@@ -174,6 +174,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing CA", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {rootcas: [/nonexistent/ca.pem]}\n", 3, "notifications.endpoints[0].tls", ErrSecretSource, ""},
 		{"fleet without stream", "relay:\n  jetstream: {url: nats://a:4222, durable: d}\n", 2, "relay.jetstream.stream", ErrMissing, ""},
 		{"endpoints not a list", "notifications:\n  endpoints: {name: a}\n", 2, "notifications.endpoints", ErrBadValue, ""},
+		{"spool in fleet mode", "relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d}\nnotifications:\n  endpoints:\n    - {name: a, url: http://a/, spooldir: /tmp/x}\n", 5, "notifications.endpoints[0].spooldir", ErrBadValue, "no spool in fleet mode"},
 		{"url and jetstream", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0]", ErrBadValue, "both"},
 	}
 	for _, tt := range tests {

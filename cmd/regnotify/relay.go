@@ -62,11 +62,19 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := logrus.New()
 	log.SetOutput(stderr)
 
+	var tracker *relay.Tracker
+	if cfg.Relay.JetStream != nil { // fleet mode: acks wait for every endpoint
+		tracker = relay.NewTracker(cfg.Relay.DedupeSize)
+		for i := range cfg.Endpoints {
+			cfg.Endpoints[i].Config.OnFinished = tracker.Finished
+		}
+	}
 	targets, err := openTargets(cfg, log)
 	if err != nil {
 		return err
 	}
 	r, err := relay.New(relay.Config{
+		Tracker:        tracker,
 		Targets:        targets,
 		Token:          cfg.Relay.Token,
 		Secrets:        cfg.Relay.Secrets,
@@ -155,7 +163,7 @@ func closeTargets(targets []relay.Target) {
 // the HTTP one listening on relay.listen otherwise.
 func newIngress(cfg *config.Config, log *logrus.Logger) (relay.Ingress, error) {
 	if cfg.Relay.JetStream != nil {
-		return nil, errors.New("fleet mode (relay.jetstream) is not available yet")
+		return jetstream.NewIngress(*cfg.Relay.JetStream, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Relay.Listen)
 	if err != nil {
