@@ -289,3 +289,11 @@ func TestPartialSetForgetsOldest(t *testing.T) {
 	s.forget(events("p9", 1))
 	assert.False(t, s.held("p9-0", 1))
 }
+
+// httptestServer serves h on loopback until the test ends and returns its
+// URL.
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -86,12 +86,13 @@ func clientURLs(servers []*server.Server) string {
 // event ID it is sent, duplicates included.
 type countingHook struct {
 	*httptest.Server
-	mu    sync.Mutex
-	seen  map[string]int
-	total int
+	mu          sync.Mutex
+	seen        map[string]int
+	total       int
+	first, last time.Time // arrivals of the first and the latest event
 }
 
-func newCountingHook(t *testing.T, latency time.Duration) *countingHook {
+func newCountingHook(t testing.TB, latency time.Duration) *countingHook {
 	h := &countingHook{seen: map[string]int{}}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var env struct {
@@ -105,6 +106,10 @@ func newCountingHook(t *testing.T, latency time.Duration) *countingHook {
 		}
 		time.Sleep(latency) // the receiver's own latency, not a wait for a condition
 		h.mu.Lock()
+		if h.first.IsZero() {
+			h.first = time.Now()
+		}
+		h.last = time.Now()
 		for _, e := range env.Events {
 			h.seen[e.ID]++
 			h.total++
@@ -125,7 +130,7 @@ func (h *countingHook) counts() (distinct, total int) {
 
 // publishEvents publishes n events, e-0 … e-(n-1), as the JetStream endpoint
 // does (one message each, the ID in Nats-Msg-Id), and waits for every ack.
-func publishEvents(t *testing.T, js natsjs.JetStream, n int) {
+func publishEvents(t testing.TB, js natsjs.JetStream, n int) {
 	t.Helper()
 	for i := range n {
 		e := notifications.Event{ID: "e-" + strconv.Itoa(i), Action: notifications.EventActionPush, Timestamp: time.Now().UTC()}
@@ -147,7 +152,7 @@ func publishEvents(t *testing.T, js natsjs.JetStream, n int) {
 
 // fleetConfig writes a relay configuration in fleet mode: the cluster's
 // stream, one shared durable consumer, one webhook endpoint.
-func fleetConfig(t *testing.T, natsURLs, hookURL string) string {
+func fleetConfig(t testing.TB, natsURLs, hookURL string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "relay.yml")
 	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`
@@ -171,18 +176,28 @@ notifications:
 	return file
 }
 
-// startWorker runs `regnotify relay` in fleet mode in a child process and
-// waits until it takes events.
-func startWorker(t *testing.T, file string) (*exec.Cmd, *syncBuffer) {
+// startWorkers runs n `regnotify relay` processes in fleet mode and waits
+// until each takes events.
+func startWorkers(t testing.TB, file string, n int) ([]*exec.Cmd, []*syncBuffer) {
 	t.Helper()
-	cmd := helperCommand(t, "relay", "--config", file)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "taking events from JetStream") },
-		30*time.Second, time.Millisecond, "the worker starts: %s", stderr)
-	return cmd, stderr
+	var cmds []*exec.Cmd
+	var logs []*syncBuffer
+	for range n {
+		cmd := helperCommand(t, "relay", "--config", file)
+		stderr := &syncBuffer{}
+		cmd.Stderr = stderr
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		cmds, logs = append(cmds, cmd), append(logs, stderr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, log := range logs {
+		for !strings.Contains(log.String(), "taking events from JetStream") {
+			require.True(t, time.Now().Before(deadline), "the worker starts: %s", log)
+			time.Sleep(time.Millisecond) // polling the child's log
+		}
+	}
+	return cmds, logs
 }
 
 // TestFleet: a 3-node JetStream cluster holds 50,000 events in a stream
@@ -214,12 +229,7 @@ func TestFleet(t *testing.T) {
 	hook := newCountingHook(t, 2*time.Millisecond)
 	file := fleetConfig(t, clientURLs(servers), hook.URL)
 	start = time.Now()
-	var workers []*exec.Cmd
-	var logs []*syncBuffer
-	for range 3 {
-		w, log := startWorker(t, file)
-		workers, logs = append(workers, w), append(logs, log)
-	}
+	workers, logs := startWorkers(t, file, 3)
 
 	require.Eventually(t, func() bool { d, _ := hook.counts(); return d >= events/3 }, 60*time.Second, time.Millisecond,
 		"the workers deliver: %s", logs[0])
@@ -249,4 +259,3 @@ func TestFleet(t *testing.T) {
 	t.Logf("fleet: %d events in %v (%.0f events/s); raw duplicates: %d", events, elapsed.Round(time.Millisecond),
 		float64(events)/elapsed.Seconds(), total-distinct)
 }
-
