@@ -17,6 +17,11 @@ import (
 	"github.com/regnotify/notifications/relay"
 )
 
+// fetchWait is how long one pull request waits for messages; a stopping
+// ingress returns within it, once the messages of its last pull are
+// handed to the relay.
+const fetchWait = time.Second
+
 // Defaults applied by OpenIngress to zero IngressConfig fields.
 const (
 	DefaultAckWait       = 30 * time.Second
@@ -91,7 +96,7 @@ type Ingress struct {
 	log   logrus.FieldLogger
 
 	// counters, for tests and logs
-	acked, naked, terminated atomic.Int64
+	handled, acked, naked, terminated atomic.Int64
 }
 
 var _ relay.Ingress = (*Ingress)(nil)
@@ -175,18 +180,26 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		case <-time.After(time.Second):
 		}
 	}
-	cc, err := cons.Consume(func(msg natsjs.Msg) { in.handle(r, msg) },
-		natsjs.PullMaxMessages(in.cfg.PullBatch),
-		natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
-			in.log.WithError(err).Debug("relay: JetStream pull")
-		}))
-	if err != nil {
-		return err
-	}
 	in.log.Info("relay: taking events from JetStream")
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
+	for ctx.Err() == nil {
+		// Not cancelled by ctx: the server may have sent messages already,
+		// and they are handled as usual rather than left to AckWait.
+		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(fetchWait))
+		if err != nil {
+			in.log.WithError(err).Warn("relay: JetStream pull failed; trying again")
+			select {
+			case <-ctx.Done():
+			case <-time.After(fetchWait / 4):
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			in.handle(r, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			in.log.WithError(err).Debug("relay: JetStream pull")
+		}
+	}
 	in.log.WithFields(logrus.Fields{"acked": in.acked.Load(), "naked": in.naked.Load(), "terminated": in.terminated.Load()}).
 		Info("relay: stopped taking events from JetStream")
 	return nil
@@ -195,6 +208,7 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 // handle decodes one message and delivers its event; the message is acked
 // or nak'ed once every endpoint has finished with the event.
 func (in *Ingress) handle(r *relay.Relay, msg natsjs.Msg) {
+	in.handled.Add(1)
 	e, err := decodeMessage(msg)
 	if err != nil {
 		in.log.WithError(err).WithField("subject", msg.Subject()).Error("relay: message is not an event; terminated")

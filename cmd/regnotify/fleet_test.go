@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,10 +20,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/jetstream"
 )
 
 // freePorts returns n loopback ports free a moment ago, for the cluster
@@ -128,13 +131,22 @@ func (h *countingHook) counts() (distinct, total int) {
 	return len(h.seen), h.total
 }
 
+// fleetEvents returns n events with IDs e-from … e-(from+n-1).
+func fleetEvents(from, n int) []notifications.Event {
+	out := make([]notifications.Event, n)
+	for i := range out {
+		e := &out[i]
+		e.ID, e.Action, e.Timestamp = "e-"+strconv.Itoa(from+i), notifications.EventActionPush, time.Now().UTC()
+		e.Target.Type, e.Target.Name, e.Target.Tag = notifications.EventTargetTypeManifest, "library/fleet", "v"+strconv.Itoa(from+i)
+	}
+	return out
+}
+
 // publishEvents publishes n events, e-0 … e-(n-1), as the JetStream endpoint
 // does (one message each, the ID in Nats-Msg-Id), and waits for every ack.
 func publishEvents(t testing.TB, js natsjs.JetStream, n int) {
 	t.Helper()
-	for i := range n {
-		e := notifications.Event{ID: "e-" + strconv.Itoa(i), Action: notifications.EventActionPush, Timestamp: time.Now().UTC()}
-		e.Target.Type, e.Target.Name, e.Target.Tag = notifications.EventTargetTypeManifest, "library/fleet", "v"+strconv.Itoa(i)
+	for _, e := range fleetEvents(0, n) {
 		body, err := json.Marshal(e)
 		require.NoError(t, err)
 		msg := nats.NewMsg("registry.events.push.manifest")
@@ -148,6 +160,13 @@ func publishEvents(t testing.TB, js natsjs.JetStream, n int) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("publishing timed out")
 	}
+}
+
+// quietLogger discards what it is given.
+func quietLogger() *logrus.Logger {
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
 }
 
 // fleetConfig writes a relay configuration in fleet mode: the cluster's
@@ -222,15 +241,29 @@ func TestFleet(t *testing.T) {
 		})
 		return err == nil
 	}, 30*time.Second, 50*time.Millisecond, "stream with 3 replicas")
-	start := time.Now()
-	publishEvents(t, js, events)
-	t.Logf("published %d events in %v", events, time.Since(start).Round(time.Millisecond))
-
 	hook := newCountingHook(t, 2*time.Millisecond)
 	file := fleetConfig(t, clientURLs(servers), hook.URL)
-	start = time.Now()
 	workers, logs := startWorkers(t, file, 3)
 
+	// The registries: a JetStream endpoint, as a registry runs it, publishes
+	// while the workers deliver, and retries through the node's loss.
+	start := time.Now()
+	registry, err := jetstream.NewEndpoint("registry", jetstream.Config{
+		URL:      clientURLs(servers),
+		Options:  []nats.Option{nats.ReconnectWait(50 * time.Millisecond)},
+		Endpoint: notifications.EndpointConfig{Timeout: 5 * time.Second, Threshold: 3, Backoff: 50 * time.Millisecond, CloseTimeout: 2 * time.Minute, Logger: quietLogger()},
+	})
+	require.NoError(t, err)
+	published := make(chan error, 1)
+	go func() {
+		for i := 0; i < events; i += 100 {
+			if err := registry.Write(fleetEvents(i, 100)...); err != nil {
+				published <- err
+				return
+			}
+		}
+		published <- registry.Close()
+	}()
 	require.Eventually(t, func() bool { d, _ := hook.counts(); return d >= events/3 }, 60*time.Second, time.Millisecond,
 		"the workers deliver: %s", logs[0])
 	require.NoError(t, workers[0].Process.Signal(syscall.SIGKILL))
@@ -241,10 +274,14 @@ func TestFleet(t *testing.T) {
 	victim.WaitForShutdown()
 	d, _ := hook.counts()
 	t.Logf("worker 1 killed and node n3 shut down after %d events", d)
+	require.NoError(t, <-published, "the registries published everything")
+	t.Logf("published %d events in %v", events, time.Since(start).Round(time.Millisecond))
 
 	require.Eventually(t, func() bool { d, _ := hook.counts(); return d >= events }, 90*time.Second, 5*time.Millisecond,
 		"every event arrives: %s\n%s", logs[1], logs[2])
-	elapsed := time.Since(start)
+	hook.mu.Lock()
+	elapsed := hook.last.Sub(start)
+	hook.mu.Unlock()
 	for i, w := range workers[1:] {
 		require.NoError(t, w.Process.Signal(syscall.SIGTERM))
 		assert.NoError(t, w.Wait(), "SIGTERM: worker %d flushes and exits 0: %s", i+2, logs[i+1])
