@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
-	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/config"
 	"github.com/regnotify/notifications/jetstream"
 	notifprom "github.com/regnotify/notifications/prometheus"
@@ -62,29 +60,8 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := logrus.New()
 	log.SetOutput(stderr)
 
-	var tracker *relay.Tracker
-	if cfg.Relay.JetStream != nil { // fleet mode: acks wait for every endpoint
-		tracker = relay.NewTracker(cfg.Relay.DedupeSize)
-		for i := range cfg.Endpoints {
-			cfg.Endpoints[i].Config.OnFinished = tracker.Finished
-		}
-	}
-	targets, err := openTargets(cfg, log)
+	r, err := relay.FromConfig(cfg, relay.Options{Logger: log, OpenJetStream: jetstream.OpenConfigured})
 	if err != nil {
-		return err
-	}
-	r, err := relay.New(relay.Config{
-		Tracker:        tracker,
-		Targets:        targets,
-		Token:          cfg.Relay.Token,
-		Secrets:        cfg.Relay.Secrets,
-		MaxBodyBytes:   int64(cfg.Relay.MaxBodyBytes),
-		DedupeSize:     cfg.Relay.DedupeSize,
-		StatusInterval: cfg.Relay.StatusInterval,
-		Logger:         log,
-	})
-	if err != nil {
-		closeTargets(targets)
 		return err
 	}
 	ingress, err := newIngress(cfg, log)
@@ -119,44 +96,6 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Info("relay: stopped")
 	}
 	return err
-}
-
-// openTargets opens every enabled endpoint of cfg. When one fails, those
-// opened are closed and the error names it.
-func openTargets(cfg *config.Config, log *logrus.Logger) ([]relay.Target, error) {
-	var targets []relay.Target
-	for _, e := range cfg.Endpoints {
-		if e.Disabled {
-			log.WithField("endpoint", e.Name).Info("relay: endpoint disabled")
-			continue
-		}
-		e.Config.Logger = log
-		var (
-			endpoint *notifications.Endpoint
-			err      error
-		)
-		if e.JetStream != nil {
-			endpoint, err = jetstream.OpenConfigured(e)
-		} else {
-			endpoint, err = notifications.OpenEndpoint(e.Name, e.URL, e.Config)
-		}
-		if err != nil {
-			closeTargets(targets)
-			return nil, fmt.Errorf("%s:%d: %w", cfg.File, e.Line, err)
-		}
-		targets = append(targets, relay.Target{Endpoint: endpoint, IgnoredMediaTypes: e.IgnoredMediaTypes})
-	}
-	if len(targets) == 0 {
-		return nil, errors.New("no enabled endpoint in notifications.endpoints")
-	}
-	return targets, nil
-}
-
-// closeTargets closes endpoints that will not be used.
-func closeTargets(targets []relay.Target) {
-	for _, t := range targets {
-		_ = t.Endpoint.Close()
-	}
 }
 
 // newIngress returns the JetStream ingress when relay.jetstream is set, and
