@@ -193,9 +193,7 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 			}
 			continue
 		}
-		for msg := range batch.Messages() {
-			in.handle(r, msg)
-		}
+		in.handleAll(r, batch.Messages())
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			in.log.WithError(err).Debug("relay: JetStream pull")
 		}
@@ -205,29 +203,63 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	return nil
 }
 
-// handle decodes one message and delivers its event; the message is acked
-// or nak'ed once every endpoint has finished with the event.
-func (in *Ingress) handle(r *relay.Relay, msg natsjs.Msg) {
-	in.handled.Add(1)
-	e, err := decodeMessage(msg)
-	if err != nil {
-		in.log.WithError(err).WithField("subject", msg.Subject()).Error("relay: message is not an event; terminated")
-		in.terminated.Add(1)
-		_ = msg.Term()
+// handleAll hands the messages of one pull to the relay as they come: each
+// time, every message already arrived goes in one Deliver, so that the
+// endpoints get blocks rather than single events.
+func (in *Ingress) handleAll(r *relay.Relay, msgs <-chan natsjs.Msg) {
+	var block []natsjs.Msg
+	for msg := range msgs {
+		block = append(block[:0], msg)
+	collect:
+		for len(block) < in.cfg.PullBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break collect
+				}
+				block = append(block, m)
+			default:
+				break collect
+			}
+		}
+		in.handle(r, block)
+	}
+}
+
+// handle decodes messages and delivers their events; each message is acked
+// or nak'ed once every endpoint has finished with its event.
+func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
+	in.handled.Add(int64(len(msgs)))
+	events := make([]notifications.Event, 0, len(msgs))
+	kept := make([]natsjs.Msg, 0, len(msgs)) // kept[i] carried events[i]
+	for _, msg := range msgs {
+		e, err := decodeMessage(msg)
+		if err != nil {
+			in.log.WithError(err).WithField("subject", msg.Subject()).Error("relay: message is not an event; terminated")
+			in.terminated.Add(1)
+			_ = msg.Term()
+			continue
+		}
+		events = append(events, e)
+		kept = append(kept, msg)
+	}
+	if len(events) == 0 {
 		return
 	}
-	err = r.Deliver([]notifications.Event{e}, func(_ int, ack bool) {
+	err := r.Deliver(events, func(i int, ack bool) {
 		if ack {
 			in.acked.Add(1)
-			_ = msg.Ack()
+			_ = kept[i].Ack()
 			return
 		}
 		in.naked.Add(1)
-		_ = msg.NakWithDelay(in.cfg.RetryDelay)
+		_ = kept[i].NakWithDelay(in.cfg.RetryDelay)
 	})
 	if err != nil {
 		in.log.WithError(err).Error("relay: cannot deliver")
-		_ = msg.NakWithDelay(in.cfg.RetryDelay)
+		for _, msg := range kept {
+			_ = msg.NakWithDelay(in.cfg.RetryDelay)
+		}
 	}
 }
 
