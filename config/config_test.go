@@ -171,7 +171,7 @@ func TestParseErrors(t *testing.T) {
 		{"header line break", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      headers: {X: [\"a\\r\\nB: c\"]}\n", 5, "notifications.endpoints[0].headers.X[0]", ErrBadValue, "line break"},
 		{"key twice", "relay:\n  listen: a:1\n  listen: b:2\n", 3, "relay.listen", ErrBadValue, "twice"},
 		{"cert without key", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {certificate: c.pem}\n", 5, "notifications.endpoints[0].tls", ErrMissing, ""},
-		{"missing CA", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {rootcas: [/nonexistent/ca.pem]}\n", 3, "notifications.endpoints[0].tls", ErrSecretSource, ""},
+		{"missing CA", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {rootcas: [/nonexistent/ca.pem]}\n", 5, "notifications.endpoints[0].tls", ErrSecretSource, ""},
 		{"fleet without stream", "relay:\n  jetstream: {url: nats://a:4222, durable: d}\n", 2, "relay.jetstream.stream", ErrMissing, ""},
 		{"endpoints not a list", "notifications:\n  endpoints: {name: a}\n", 2, "notifications.endpoints", ErrBadValue, ""},
 		{"spool in fleet mode", "relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d}\nnotifications:\n  endpoints:\n    - {name: a, url: http://a/, spooldir: /tmp/x}\n", 5, "notifications.endpoints[0].spooldir", ErrBadValue, "no spool in fleet mode"},

@@ -26,6 +26,7 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 	}
 	c := &e.Config
 	var ignoredTypes []string
+	tlsNode := n // where TLS problems are reported: the tls: value once seen
 	d.mapping(n, key, fields{
 		// distribution's keys
 		"name":              d.str(&e.Name),
@@ -55,8 +56,11 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"signingsecrets":       d.secrets(&c.SigningSecrets, checkSecret),
 		"blockprivatenetworks": d.boolean(&c.BlockPrivateNetworks),
 		"format":               d.str(&e.Format),
-		"tls":                  d.tlsFiles(&e.TLS),
-		"jetstream":            func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
+		"tls": func(n *yaml.Node, key string) {
+			tlsNode = n
+			d.tlsFiles(&e.TLS)(n, key)
+		},
+		"jetstream": func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
 	})
 	e.IgnoredMediaTypes = ignoredTypes
 	switch {
@@ -68,7 +72,7 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		d.failf(n, key, ErrBadValue, "endpoint %q has both url and jetstream", e.Name)
 	}
 	if t, err := e.TLS.transport(); err != nil {
-		d.fail(n, join(key, "tls"), err)
+		d.fail(tlsNode, join(key, "tls"), err)
 	} else {
 		c.Transport = t
 	}
