@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -196,4 +197,48 @@ func TestRelayConfigErrorsStartNothing(t *testing.T) {
 
 	code = run(t.Context(), []string{"relay"}, &stdout, &stderr)
 	assert.Equal(t, 1, code, "--config is required")
+}
+
+var opsRE = regexp.MustCompile(`serving GET /metrics and /healthz" address="?([0-9.:]+)`)
+
+// TestRelayOperations runs the relay in-process with an operations address:
+// /metrics has the endpoints' Prometheus metrics, /healthz their state, and
+// cancelling (as SIGTERM does) flushes and returns 0.
+func TestRelayOperations(t *testing.T) {
+	hook := newWebhook(t, 0)
+	file := filepath.Join(t.TempDir(), "relay.yml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`
+relay:
+  operations: 127.0.0.1:0
+notifications:
+  endpoints:
+    - {name: hook, url: %s/events}
+`, hook.URL)), 0o600))
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"relay", "--config", file, "--listen", "127.0.0.1:0"}, io.Discard, stderr) }()
+	require.Eventually(t, func() bool { return ingressRE.MatchString(stderr.String()) && opsRE.MatchString(stderr.String()) },
+		10*time.Second, time.Millisecond, "%s", stderr)
+	url := "http://" + ingressRE.FindStringSubmatch(stderr.String())[1]
+	ops := "http://" + opsRE.FindStringSubmatch(stderr.String())[1]
+	require.True(t, postEvent(http.DefaultClient, url, "ops-1"))
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ops + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool {
+		_, body := get("/metrics")
+		return strings.Contains(body, `registry_notifications_events_total{endpoint="hook",type="Successes"} 1`)
+	}, 10*time.Second, time.Millisecond)
+	code, body := get("/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"name":"hook","state":"idle"`)
+	cancel()
+	assert.Equal(t, 0, <-done, "%s", stderr)
+	assert.Contains(t, stderr.String(), "relay: stopped")
 }
