@@ -217,7 +217,9 @@ notifications:
 	stderr := &syncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"relay", "--config", file, "--listen", "127.0.0.1:0"}, io.Discard, stderr) }()
+	go func() {
+		done <- run(ctx, []string{"relay", "--config", file, "--listen", "127.0.0.1:0"}, io.Discard, stderr)
+	}()
 	require.Eventually(t, func() bool { return ingressRE.MatchString(stderr.String()) && opsRE.MatchString(stderr.String()) },
 		10*time.Second, time.Millisecond, "%s", stderr)
 	url := "http://" + ingressRE.FindStringSubmatch(stderr.String())[1]
