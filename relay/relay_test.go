@@ -297,3 +297,27 @@ func httptestServer(t *testing.T, h http.HandlerFunc) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// An endpoint at MaxPending refuses the block: the registry is answered 503
+// and, when it sends the events again once there is room, each endpoint gets
+// each event once.
+func TestRelayFullEndpointAnswers503(t *testing.T) {
+	gate := make(chan struct{})
+	full, roomy := newSink(t), newSink(t)
+	held := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		full.Config.Handler.ServeHTTP(w, r)
+	})
+	r, url := newRelay(t, Config{},
+		openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1}),
+		openEndpoint(t, "roomy", roomy.URL, notifications.EndpointConfig{}))
+	require.Equal(t, http.StatusOK, post(t, url, "", events("one", 1)))
+	sent := events("two", 1)
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent), "the full endpoint cannot hold it")
+	close(gate)
+	require.Eventually(t, func() bool { return post(t, url, "", sent) == http.StatusOK }, 10*time.Second, 10*time.Millisecond,
+		"the registry's retry is taken once there is room")
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(full.received()))
+	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
+}
