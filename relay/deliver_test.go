@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -109,4 +111,28 @@ func TestDeliverWithoutTrackerOrID(t *testing.T) {
 	var o outcomes
 	require.NoError(t, r2.Deliver([]notifications.Event{{Action: "push"}}, o.done))
 	assert.Equal(t, map[int][]bool{0: {true}}, o.snapshot(), "an event without an ID is dropped")
+}
+
+func TestTrackerFinishedOutcomes(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		ack  bool
+	}{
+		{"delivered", nil, true},
+		{"too old", notifications.ErrEventTooOld, true},
+		{"rejected", fmt.Errorf("x: %w", notifications.ErrRejected), true},
+		{"queue full", notifications.ErrQueueFull, false},
+		{"close timeout", notifications.ErrCloseTimeout, false},
+		{"anything else", errors.New("disk on fire"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker(0)
+			var got []bool
+			require.True(t, tr.start("id", 1, func(ack bool) { got = append(got, ack) }))
+			tr.Finished(notifications.Finished{Endpoint: "e", Events: []notifications.Event{{ID: "id"}}, Err: tt.err})
+			assert.Equal(t, []bool{tt.ack}, got)
+		})
+	}
 }

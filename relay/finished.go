@@ -7,21 +7,21 @@ import (
 )
 
 // Finished takes an endpoint's report that it has finished with events
-// (EndpointConfig.OnFinished). Events delivered, ignored, or given up for
-// good (too old, refused by the destination) count as done for that
-// endpoint; events given up because its queue was full or it was closing
-// ask for a retry: the source is to send them again.
+// (install it as EndpointConfig.OnFinished). Events delivered or ignored,
+// and events given up for good (older than MaxEventAge, or refused by the
+// destination: they went to the dead letter sink), count as done for that
+// endpoint. Events given up for any other reason (its queue was full, it
+// was closing) ask for a retry: the source is to send them again.
 func (t *Tracker) Finished(f notifications.Finished) {
 	ids := make([]string, len(f.Events))
 	for i, e := range f.Events {
 		ids[i] = e.ID
 	}
-	t.finish(ids, retryable(f.Err))
+	t.finish(ids, f.Err != nil && !permanent(f.Err))
 }
 
-// retryable reports whether events given up with err may be delivered by
-// another attempt.
-func retryable(err error) bool {
-	return errors.Is(err, notifications.ErrQueueFull) || errors.Is(err, notifications.ErrCloseTimeout) ||
-		errors.Is(err, notifications.ErrSinkClosed)
+// permanent reports whether events given up with err would be given up
+// again by another attempt.
+func permanent(err error) bool {
+	return errors.Is(err, notifications.ErrEventTooOld) || errors.Is(err, notifications.ErrRejected)
 }
