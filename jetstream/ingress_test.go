@@ -20,7 +20,7 @@ import (
 // url, reading stream EVENTS of s with the durable consumer "relays". It
 // returns the ingress and a function that stops the relay and returns Run's
 // error.
-func runFleetRelay(t *testing.T, natsURL, url string, endpoint notifications.EndpointConfig) (*Ingress, func() error) {
+func runFleetRelay(t testing.TB, natsURL, url string, endpoint notifications.EndpointConfig) (*Ingress, func() error) {
 	t.Helper()
 	tr := relay.NewTracker(0)
 	endpoint.OnFinished = tr.Finished
