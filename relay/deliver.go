@@ -2,7 +2,6 @@ package relay
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/regnotify/notifications"
 )
@@ -10,8 +9,9 @@ import (
 // ErrNoTracker is returned by Deliver on a relay made without a Tracker.
 var ErrNoTracker = errors.New("relay: Deliver needs Config.Tracker")
 
-// Deliver writes events to every target, as Write does, and calls done(i,
-// ack) once for each event i when every target has finished with it: ack
+// Deliver writes events to every target, each as a block of its own (they
+// come from separate messages), and calls done(i, ack) once for each event
+// i when every target has finished with it: ack
 // is true when each target delivered it, ignores it or gave it up for good
 // (it went to the target's dead letter); false when a target gave it up for
 // a reason another attempt may fix (its queue was full, it was closing), so
@@ -45,26 +45,23 @@ func (r *Relay) Deliver(events []notifications.Event, done func(i int, ack bool)
 		return nil
 	}
 	for _, t := range r.cfg.Targets {
-		block := make([]notifications.Event, 0, len(fresh))
-		var skipped []string
+		refused := 0
 		for _, e := range fresh {
 			if ignoresMediaType(t, &e) {
-				skipped = append(skipped, e.ID)
+				tr.finish([]string{e.ID}, false)
 				continue
 			}
-			block = append(block, e)
-		}
-		if skipped != nil {
-			tr.finish(skipped, false)
-		}
-		if len(block) == 0 {
-			continue
-		}
-		if err := t.Endpoint.Write(slices.Clone(block)...); err != nil {
-			r.log.WithError(err).WithField("endpoint", t.Endpoint.Name()).WithField("events", len(block)).Warn("relay: endpoint refused events; they will be sent again")
-			if errors.Is(err, notifications.ErrSinkClosed) { // the endpoint does not finish these
-				tr.finish(eventIDs(block), true)
+			// One block per event: events from separate messages are not
+			// related, and MaxBatch then bounds the events of a request.
+			if err := t.Endpoint.Write(e); err != nil {
+				refused++
+				if errors.Is(err, notifications.ErrSinkClosed) { // the endpoint does not finish these
+					tr.finish([]string{e.ID}, true)
+				}
 			}
+		}
+		if refused > 0 {
+			r.log.WithField("endpoint", t.Endpoint.Name()).WithField("events", refused).Warn("relay: endpoint refused events; they will be sent again")
 		}
 	}
 	return nil

@@ -172,6 +172,12 @@ func quietLogger() *logrus.Logger {
 // fleetConfig writes a relay configuration in fleet mode: the cluster's
 // stream, one shared durable consumer, one webhook endpoint.
 func fleetConfig(t testing.TB, natsURLs, hookURL string) string {
+	return fleetConfigBatch(t, natsURLs, hookURL, 0)
+}
+
+// fleetConfigBatch is fleetConfig with the endpoint's maxbatch (0: the
+// default).
+func fleetConfigBatch(t testing.TB, natsURLs, hookURL string, maxBatch int) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "relay.yml")
 	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`
@@ -191,7 +197,8 @@ notifications:
       threshold: 3
       backoff: 10ms
       closetimeout: 10s
-`, natsURLs, hookURL)), 0o600))
+      maxbatch: %d
+`, natsURLs, hookURL, maxBatch)), 0o600))
 	return file
 }
 
