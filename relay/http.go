@@ -30,6 +30,7 @@ func (r *Relay) Handler() http.Handler {
 		Secrets:      r.cfg.Secrets,
 		MaxBodyBytes: r.cfg.MaxBodyBytes,
 		DedupeSize:   r.cfg.DedupeSize,
+		Logger:       r.log,
 	}, func(_ context.Context, events []notifications.Event) error {
 		return r.Write(events)
 	})
