@@ -197,6 +197,11 @@ func TestRelayConfigErrorsStartNothing(t *testing.T) {
 
 	code = run(t.Context(), []string{"relay"}, &stdout, &stderr)
 	assert.Equal(t, 1, code, "--config is required")
+
+	stderr.Reset()
+	assert.Equal(t, 0, run(t.Context(), []string{"relay", "--help"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "-config")
+	assert.Contains(t, stderr.String(), "-listen")
 }
 
 var opsRE = regexp.MustCompile(`serving GET /metrics and /healthz" address="?([0-9.:]+)`)
