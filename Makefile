@@ -3,13 +3,27 @@
 MODULES := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
 FUZZTIME ?= 10s
 
-.PHONY: test vet fuzz bench bench-jetstream bench-fleet demo
+.PHONY: test vet fuzz bench bench-jetstream bench-fleet demo release-check tidy
 
 test: vet
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
 
 vet:
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && go vet ./...); done
+
+# Installs every published module the way users do, from a module proxy built
+# from the working tree, outside the workspace (internal/releasecheck says
+# how); and proves the go directives by vetting and testing under the oldest
+# Go we support, a toolchain the go command fetches from the module proxy.
+OLDEST_GO ?= go1.25.14
+release-check:
+	cd internal/releasecheck && go run . -repo ../.. -oldest $(OLDEST_GO)
+
+# `go mod tidy` for the modules that require ours (tidy ignores go.work, and
+# their required version is not tagged yet): after adding a dependency to a
+# nested module, run this instead.
+tidy:
+	cd internal/releasecheck && go run . -repo ../.. -tidy
 
 # The comparison with distribution v3.1.2 (bench/, a module of its own), then
 # the main module's benchmarks; the bench program also measures the heap held

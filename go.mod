@@ -1,6 +1,6 @@
 module github.com/regnotify/notifications
 
-go 1.26
+go 1.25.0
 
 require (
 	github.com/docker/libtrust v0.0.0-20160708172513-aabc10ec26b7

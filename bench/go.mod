@@ -1,3 +1,4 @@
+// Unpublished: the comparison with distribution v3.1.2 (`make bench`); never tagged.
 module github.com/regnotify/notifications/bench
 
 go 1.26.0

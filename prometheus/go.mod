@@ -2,12 +2,10 @@ module github.com/regnotify/notifications/prometheus
 
 go 1.26.0
 
-replace github.com/regnotify/notifications => ../
-
 require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
-	github.com/regnotify/notifications v0.0.0
+	github.com/regnotify/notifications v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -7,8 +7,9 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/prometheus/client_golang v1.25.0
-	github.com/regnotify/notifications v0.0.0
-	github.com/regnotify/notifications/jetstream v0.0.0
+	github.com/regnotify/notifications v0.1.0
+	github.com/regnotify/notifications/jetstream v0.1.0
+	github.com/regnotify/notifications/prometheus v0.1.0
 	github.com/sirupsen/logrus v1.10.2
 	github.com/stretchr/testify v1.12.1
 )
@@ -32,16 +33,8 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.3 // indirect
 	github.com/nats-io/nkeys v0.4.17 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/regnotify/notifications/prometheus v0.0.0
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
-
-replace (
-	github.com/regnotify/notifications => ../..
-	github.com/regnotify/notifications/jetstream => ../../jetstream
-)
-
-replace github.com/regnotify/notifications/prometheus => ../../prometheus
