@@ -37,6 +37,8 @@ fuzz:
 	go test ./manifest -run '^$$' -fuzz '^FuzzPayload$$' -fuzztime $(FUZZTIME)
 	go test ./receiver -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	go test ./receiver -run '^$$' -fuzz '^FuzzSignedRequest$$' -fuzztime $(FUZZTIME)
+	go test ./receiver -run '^$$' -fuzz '^FuzzDecodeDialects$$' -fuzztime $(FUZZTIME)
+	go test . -run '^$$' -fuzz '^FuzzAppendCloudEvent$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
 

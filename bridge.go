@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -23,11 +24,38 @@ type URLBuilder interface {
 
 // bridge turns listener callbacks into events written to a sink.
 type bridge struct {
-	ub      URLBuilder
-	request RequestRecord
-	actor   ActorRecord
-	source  SourceRecord
-	sink    Sink
+	ub       URLBuilder
+	request  RequestRecord
+	actor    ActorRecord
+	source   SourceRecord
+	sink     Sink
+	released bool // also fill the released formats' target fields
+}
+
+// Media types the bridge writes in Target.MediaType with
+// WithReleasedFields.
+const (
+	// SignedManifestMediaType is the media type of the schema-1 signed
+	// manifests this package handles.
+	SignedManifestMediaType = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+	// LayerMediaType is the media type written for layers, whose own type
+	// the 2015 storage does not know.
+	LayerMediaType = "application/octet-stream"
+)
+
+// A BridgeOption changes what the events of NewBridgeWithOptions carry.
+type BridgeOption func(*bridge)
+
+// WithReleasedFields makes the bridge fill, beside the 2015 fields, the
+// target fields of the format registries have sent since April 2015, which
+// most webhook consumers read: Repository (the repository name, as Name),
+// MediaType (SignedManifestMediaType for manifests, LayerMediaType for
+// layers), and Size and Length (the bytes of the manifest's signed payload,
+// whose digest is Digest, or of the layer). Without it the bridge writes
+// exactly the 2015 events.
+func WithReleasedFields() BridgeOption {
+	return func(b *bridge) { b.released = true }
 }
 
 var _ Listener = (*bridge)(nil)
@@ -38,9 +66,22 @@ var _ Listener = (*bridge)(nil)
 //
 // Each callback writes one event, with a new random ID and the current time,
 // and returns the sink's error, or the error met building the event (a
-// manifest whose payload cannot be read, a URL that cannot be built).
+// manifest whose payload cannot be read, a URL that cannot be built). The
+// events are exactly the 2015 ones; NewBridgeWithOptions can add to them.
 func NewBridge(ub URLBuilder, source SourceRecord, actor ActorRecord, request RequestRecord, sink Sink) Listener {
-	return &bridge{ub: ub, request: request, actor: actor, source: source, sink: sink}
+	return NewBridgeWithOptions(ub, source, actor, request, sink)
+}
+
+// NewBridgeWithOptions is NewBridge with options, such as
+// WithReleasedFields, that add to its events. Without options it is
+// NewBridge. With WithReleasedFields a callback also fails when the size of
+// a layer cannot be read.
+func NewBridgeWithOptions(ub URLBuilder, source SourceRecord, actor ActorRecord, request RequestRecord, sink Sink, opts ...BridgeOption) Listener {
+	b := &bridge{ub: ub, request: request, actor: actor, source: source, sink: sink}
+	for _, opt := range opts {
+		opt(b)
+	}
+	return b
 }
 
 // NewRequestRecord builds a RequestRecord for use in NewBridge from an
@@ -94,6 +135,9 @@ func (b *bridge) manifestEvent(action string, repo storage.Repository, sm *manif
 	if event.Target.URL, err = b.ub.BuildManifestURL(repo.Name(), sm.Tag); err != nil {
 		return fmt.Errorf("notifications: manifest URL for %s:%s: %w", repo.Name(), sm.Tag, err)
 	}
+	if b.released {
+		fillReleased(&event, SignedManifestMediaType, int64(len(payload)))
+	}
 	return b.sink.Write(event)
 }
 
@@ -107,7 +151,39 @@ func (b *bridge) layerEvent(action string, repo storage.Repository, layer storag
 	if event.Target.URL, err = b.ub.BuildBlobURL(repo.Name(), layer.Digest()); err != nil {
 		return fmt.Errorf("notifications: blob URL for %s@%s: %w", repo.Name(), layer.Digest(), err)
 	}
+	if b.released {
+		size, err := layerSize(layer)
+		if err != nil {
+			return fmt.Errorf("notifications: size of %s@%s: %w", repo.Name(), layer.Digest(), err)
+		}
+		fillReleased(&event, LayerMediaType, size)
+	}
 	return b.sink.Write(event)
+}
+
+// fillReleased sets the released formats' target fields of e.
+func fillReleased(e *Event, mediaType string, size int64) {
+	e.Target.Repository = e.Target.Name
+	e.Target.MediaType = mediaType
+	e.Target.Size = size
+	e.Target.Length = size
+}
+
+// layerSize returns the length of layer, leaving its read offset where it
+// was.
+func layerSize(layer storage.Layer) (int64, error) {
+	offset, err := layer.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	size, err := layer.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := layer.Seek(offset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return size, nil
 }
 
 func (b *bridge) newEvent(action string) Event {

@@ -23,8 +23,8 @@ func (config EndpointConfig) String() string {
 	fmt.Fprintf(&b, "Headers:%v Timeout:%v Threshold:%d Backoff:%v", names, config.Timeout, config.Threshold, config.Backoff)
 	fmt.Fprintf(&b, " MaxBackoff:%v MaxBatch:%d MaxPending:%d MaxEventAge:%v CloseTimeout:%v",
 		config.MaxBackoff, config.MaxBatch, config.MaxPending, config.MaxEventAge, config.CloseTimeout)
-	fmt.Fprintf(&b, " SpoolDir:%q SpoolSync:%v SigningSecrets:%d BlockPrivateNetworks:%t Ignore:%+v}",
-		config.SpoolDir, config.SpoolSync, len(config.SigningSecrets), config.BlockPrivateNetworks, config.Ignore)
+	fmt.Fprintf(&b, " SpoolDir:%q SpoolSync:%v SigningSecrets:%d BlockPrivateNetworks:%t WireFormat:%q Ignore:%+v}",
+		config.SpoolDir, config.SpoolSync, len(config.SigningSecrets), config.BlockPrivateNetworks, config.WireFormat, config.Ignore)
 	return b.String()
 }
 

@@ -1,15 +1,22 @@
 package notifications
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
 // The envelope encoder appends the JSON of an Envelope to a buffer, byte for
 // byte as encoding/json writes it (HTML-safe escaping, \ufffd for invalid
-// UTF-8, the omitempty rules of the struct tags), without reflection or
-// allocation. encode_test.go checks it against encoding/json.
+// UTF-8, the omitempty rules of the struct tags), without reflection, and
+// without allocation for events whose targets carry no annotations. The
+// same code measures an event's JSON without writing it. encode_test.go
+// checks it against encoding/json.
 
 const hexDigits = "0123456789abcdef"
 
@@ -71,42 +78,200 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// objectWriter appends the fields of one JSON object, with commas between.
+// jsonOut is where the encoder writes: appended to b, or, when counting,
+// only measured in n. One encoder thus gives both the bytes and their exact
+// length.
+type jsonOut struct {
+	b        []byte
+	n        int
+	counting bool
+}
+
+func (j *jsonOut) raw(s string) {
+	if j.counting {
+		j.n += len(s)
+	} else {
+		j.b = append(j.b, s...)
+	}
+}
+
+func (j *jsonOut) byte(c byte) {
+	if j.counting {
+		j.n++
+	} else {
+		j.b = append(j.b, c)
+	}
+}
+
+func (j *jsonOut) str(s string) {
+	if j.counting {
+		j.n += jsonStringLen(s)
+	} else {
+		j.b = appendJSONString(j.b, s)
+	}
+}
+
+func (j *jsonOut) int(v int64) {
+	if j.counting {
+		j.n += intLen(v)
+	} else {
+		j.b = strconv.AppendInt(j.b, v, 10)
+	}
+}
+
+// bytes writes b as encoding/json does: a standard base64 string.
+func (j *jsonOut) bytes(b []byte) {
+	if j.counting {
+		j.n += base64.StdEncoding.EncodedLen(len(b)) + 2
+	} else {
+		j.b = append(j.b, '"')
+		j.b = base64.StdEncoding.AppendEncode(j.b, b)
+		j.b = append(j.b, '"')
+	}
+}
+
+// time writes t in RFC 3339 with nanoseconds, quoted; t must be one that
+// timeEncodable accepts.
+func (j *jsonOut) time(t time.Time) {
+	if j.counting {
+		j.n += rfc3339NanoLen(t) + 2
+	} else {
+		j.b = append(j.b, '"')
+		j.b = t.AppendFormat(j.b, time.RFC3339Nano)
+		j.b = append(j.b, '"')
+	}
+}
+
+// intLen returns the length of v in decimal.
+func intLen(v int64) int {
+	n := 1
+	if v < 0 {
+		n++
+		if v == math.MinInt64 {
+			return len("-9223372036854775808")
+		}
+		v = -v
+	}
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
+}
+
+// objectWriter writes the fields of one JSON object, with commas between.
 type objectWriter struct {
-	dst   []byte
+	out   *jsonOut
 	empty bool
 }
 
-func (w *objectWriter) open(key string) {
+// beginObject writes "{" and returns the writer of the object's fields;
+// end it with end.
+func beginObject(out *jsonOut) objectWriter {
+	out.byte('{')
+	return objectWriter{out: out, empty: true}
+}
+
+func (w *objectWriter) end() { w.out.byte('}') }
+
+// key writes the comma before a field if one is needed, then key, which
+// includes its quotes and colon.
+func (w *objectWriter) key(key string) {
 	if !w.empty {
-		w.dst = append(w.dst, ',')
+		w.out.byte(',')
 	}
 	w.empty = false
-	w.dst = append(w.dst, key...)
+	w.out.raw(key)
 }
 
-// field appends "key":"value"; key includes its quotes and colon.
+// field writes "key":"value".
 func (w *objectWriter) field(key, value string) {
-	w.open(key)
-	w.dst = appendJSONString(w.dst, value)
+	w.key(key)
+	w.out.str(value)
 }
 
-// omitEmpty appends the field unless value is empty.
+// omitEmpty writes the field unless value is empty.
 func (w *objectWriter) omitEmpty(key, value string) {
 	if value != "" {
 		w.field(key, value)
 	}
 }
 
-// object starts a nested object under key and returns its writer; close it
-// with endObject.
-func (w *objectWriter) object(key string) objectWriter {
-	w.open(key)
-	return objectWriter{dst: append(w.dst, '{'), empty: true}
+// omitZero writes the number field unless v is 0.
+func (w *objectWriter) omitZero(key string, v int64) {
+	if v != 0 {
+		w.key(key)
+		w.out.int(v)
+	}
 }
 
-func (w *objectWriter) endObject(inner objectWriter) {
-	w.dst = append(inner.dst, '}')
+// strings writes the array field unless it is empty.
+func (w *objectWriter) strings(key string, values []string) {
+	if len(values) == 0 {
+		return
+	}
+	w.key(key)
+	w.out.byte('[')
+	for i, v := range values {
+		if i > 0 {
+			w.out.byte(',')
+		}
+		w.out.str(v)
+	}
+	w.out.byte(']')
+}
+
+// stringMap writes the object field, keys sorted as encoding/json sorts
+// them, unless it is empty.
+func (w *objectWriter) stringMap(key string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	w.key(key)
+	obj := beginObject(w.out)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		obj.key("")
+		obj.out.str(k)
+		obj.out.byte(':')
+		obj.out.str(m[k])
+	}
+	obj.end()
+}
+
+// data writes the base64 field unless b is empty.
+func (w *objectWriter) data(key string, b []byte) {
+	if len(b) > 0 {
+		w.key(key)
+		w.out.bytes(b)
+	}
+}
+
+// platform writes the object field unless p is nil.
+func (w *objectWriter) platform(key string, p *Platform) {
+	if p == nil {
+		return
+	}
+	w.key(key)
+	obj := beginObject(w.out)
+	obj.field(`"architecture":`, p.Architecture)
+	obj.field(`"os":`, p.OS)
+	obj.omitEmpty(`"os.version":`, p.OSVersion)
+	obj.strings(`"os.features":`, p.OSFeatures)
+	obj.omitEmpty(`"variant":`, p.Variant)
+	obj.end()
+}
+
+// descriptor writes the object of d.
+func writeDescriptor(out *jsonOut, d *Descriptor) {
+	obj := beginObject(out)
+	obj.omitEmpty(`"mediaType":`, d.MediaType)
+	obj.omitZero(`"size":`, d.Size)
+	obj.omitEmpty(`"digest":`, string(d.Digest))
+	obj.strings(`"urls":`, d.URLs)
+	obj.stringMap(`"annotations":`, d.Annotations)
+	obj.data(`"data":`, d.Data)
+	obj.platform(`"platform":`, d.Platform)
+	obj.omitEmpty(`"artifactType":`, d.ArtifactType)
+	obj.end()
 }
 
 // timeEncodable reports whether encoding/json encodes t as its RFC 3339
@@ -120,45 +285,81 @@ func timeEncodable(t time.Time) bool {
 	return offset > -24*3600 && offset < 24*3600
 }
 
+// writeEvent writes the JSON object of e, field for field as encoding/json
+// does; e's timestamp must be one timeEncodable accepts.
+// TestEncoderWritesEveryField fails when a field is added to Event or its
+// records and not here.
+func writeEvent(out *jsonOut, e *Event) {
+	w := beginObject(out)
+	w.omitEmpty(`"id":`, e.ID)
+	w.key(`"timestamp":`)
+	out.time(e.Timestamp)
+	w.omitEmpty(`"action":`, e.Action)
+
+	w.key(`"target":`)
+	t := &e.Target
+	target := beginObject(out)
+	target.omitEmpty(`"type":`, t.Type)
+	target.omitEmpty(`"name":`, t.Name)
+	target.omitEmpty(`"mediaType":`, t.MediaType)
+	target.omitZero(`"size":`, t.Size)
+	target.omitEmpty(`"digest":`, string(t.Digest))
+	if len(t.URLs)+len(t.Annotations)+len(t.Data) > 0 || t.Platform != nil { // rare: skip four calls
+		target.strings(`"urls":`, t.URLs)
+		target.stringMap(`"annotations":`, t.Annotations)
+		target.data(`"data":`, t.Data)
+		target.platform(`"platform":`, t.Platform)
+	}
+	target.omitEmpty(`"artifactType":`, t.ArtifactType)
+	target.omitZero(`"length":`, t.Length)
+	target.omitEmpty(`"repository":`, t.Repository)
+	target.omitEmpty(`"fromRepository":`, t.FromRepository)
+	target.omitEmpty(`"tag":`, t.Tag)
+	target.omitEmpty(`"url":`, t.URL)
+	if len(t.References) > 0 {
+		target.key(`"references":`)
+		out.byte('[')
+		for i := range t.References {
+			if i > 0 {
+				out.byte(',')
+			}
+			writeDescriptor(out, &t.References[i])
+		}
+		out.byte(']')
+	}
+	target.end()
+
+	w.key(`"request":`)
+	request := beginObject(out)
+	request.field(`"id":`, e.Request.ID)
+	request.omitEmpty(`"addr":`, e.Request.Addr)
+	request.omitEmpty(`"host":`, e.Request.Host)
+	request.field(`"method":`, e.Request.Method)
+	request.field(`"useragent":`, e.Request.UserAgent)
+	request.end()
+
+	w.key(`"actor":`)
+	actor := beginObject(out)
+	actor.omitEmpty(`"name":`, e.Actor.Name)
+	actor.end()
+
+	w.key(`"source":`)
+	source := beginObject(out)
+	source.omitEmpty(`"addr":`, e.Source.Addr)
+	source.omitEmpty(`"instanceID":`, e.Source.InstanceID)
+	source.end()
+	w.end()
+}
+
 // appendEvent appends the JSON of e, or reports false for an event it cannot
 // encode as encoding/json would (a timestamp it refuses).
 func appendEvent(dst []byte, e *Event) ([]byte, bool) {
 	if !timeEncodable(e.Timestamp) {
 		return dst, false
 	}
-	w := objectWriter{dst: append(dst, '{'), empty: true}
-	w.omitEmpty(`"id":`, e.ID)
-	w.open(`"timestamp":`)
-	w.dst = append(w.dst, '"')
-	w.dst = e.Timestamp.AppendFormat(w.dst, time.RFC3339Nano)
-	w.dst = append(w.dst, '"')
-	w.omitEmpty(`"action":`, e.Action)
-
-	target := w.object(`"target":`)
-	target.omitEmpty(`"type":`, e.Target.Type)
-	target.omitEmpty(`"name":`, e.Target.Name)
-	target.omitEmpty(`"digest":`, string(e.Target.Digest))
-	target.omitEmpty(`"tag":`, e.Target.Tag)
-	target.omitEmpty(`"url":`, e.Target.URL)
-	w.endObject(target)
-
-	request := w.object(`"request":`)
-	request.field(`"id":`, e.Request.ID)
-	request.omitEmpty(`"addr":`, e.Request.Addr)
-	request.omitEmpty(`"host":`, e.Request.Host)
-	request.field(`"method":`, e.Request.Method)
-	request.field(`"useragent":`, e.Request.UserAgent)
-	w.endObject(request)
-
-	actor := w.object(`"actor":`)
-	actor.omitEmpty(`"name":`, e.Actor.Name)
-	w.endObject(actor)
-
-	source := w.object(`"source":`)
-	source.omitEmpty(`"addr":`, e.Source.Addr)
-	source.omitEmpty(`"instanceID":`, e.Source.InstanceID)
-	w.endObject(source)
-	return append(w.dst, '}'), true
+	out := jsonOut{b: dst}
+	writeEvent(&out, e)
+	return out.b, true
 }
 
 // appendEnvelope appends the JSON of Envelope{Events: events} to dst. For
@@ -251,35 +452,7 @@ func eventJSONSize(e *Event) int {
 		body, _ := json.Marshal(e)
 		return len(body)
 	}
-	n := len(`{"timestamp":"","target":{},"request":{"id":,"method":,"useragent":},"actor":{},"source":{}}`) +
-		rfc3339NanoLen(e.Timestamp) +
-		jsonStringLen(e.Request.ID) + jsonStringLen(e.Request.Method) + jsonStringLen(e.Request.UserAgent)
-	// The commas between the fields always present are in n already; an
-	// optional field brings its own.
-	optional := func(key, value string, commaBefore bool) int {
-		if value == "" {
-			return 0
-		}
-		m := len(key) + jsonStringLen(value)
-		if commaBefore {
-			m++
-		}
-		return m
-	}
-	n += optional(`"id":`, e.ID, true) // the comma goes before "timestamp"
-	n += optional(`"action":`, e.Action, true)
-	first := true
-	for _, f := range [...]struct{ key, value string }{
-		{`"type":`, e.Target.Type}, {`"name":`, e.Target.Name}, {`"digest":`, string(e.Target.Digest)},
-		{`"tag":`, e.Target.Tag}, {`"url":`, e.Target.URL},
-	} {
-		if f.value != "" {
-			n += optional(f.key, f.value, !first)
-			first = false
-		}
-	}
-	n += optional(`"addr":`, e.Request.Addr, true) + optional(`"host":`, e.Request.Host, true)
-	n += optional(`"name":`, e.Actor.Name, false)
-	n += optional(`"addr":`, e.Source.Addr, false) + optional(`"instanceID":`, e.Source.InstanceID, e.Source.Addr != "")
-	return n
+	out := jsonOut{counting: true}
+	writeEvent(&out, e)
+	return out.n
 }

@@ -39,7 +39,31 @@ func randomEvent(r *rand.Rand) Event {
 	e.Request = RequestRecord{randomString(r), randomString(r), randomString(r), randomString(r), randomString(r)}
 	e.Actor.Name = randomString(r)
 	e.Source = SourceRecord{randomString(r), randomString(r)}
+	if r.IntN(2) == 0 {
+		randomReleasedTarget(r, &e)
+	}
 	return e
+}
+
+// randomReleasedTarget fills the target fields of the released formats.
+func randomReleasedTarget(r *rand.Rand, e *Event) {
+	t := &e.Target
+	t.MediaType, t.Repository, t.FromRepository, t.ArtifactType = randomString(r), randomString(r), randomString(r), randomString(r)
+	t.Size, t.Length = r.Int64N(3)*r.Int64()-r.Int64N(2), r.Int64N(1<<20)
+	if r.IntN(3) == 0 {
+		t.URLs = []string{randomString(r), randomString(r)}[:r.IntN(3)]
+		t.Annotations = map[string]string{randomString(r): randomString(r), randomString(r): randomString(r)}
+		t.Data = []byte(randomString(r))
+		t.Platform = &Platform{Architecture: randomString(r), OS: randomString(r), OSVersion: randomString(r), Variant: randomString(r)}
+	}
+	for range r.IntN(3) {
+		d := Descriptor{MediaType: randomString(r), Size: r.Int64N(1 << 40), Digest: digest.Digest(randomString(r))}
+		if r.IntN(2) == 0 {
+			d.Platform = &Platform{OSFeatures: []string{randomString(r)}}
+			d.Annotations = map[string]string{}
+		}
+		t.References = append(t.References, d)
+	}
 }
 
 // checkEncoding fails unless appendEnvelope writes what encoding/json does.

@@ -150,6 +150,13 @@ type EndpointConfig struct {
 	// their error wraps ErrBlockedAddress. Default false.
 	BlockPrivateNetworks bool
 
+	// WireFormat is the wire format of the endpoint's requests:
+	// FormatEnvelope (the default; the zero value means it) or
+	// FormatCloudEvents. Signing, batching, retries, the spool and metrics
+	// work the same in both. The JetStream endpoint honours it too; other
+	// Deliverers given to NewDelivererEndpoint own their wire format.
+	WireFormat Format
+
 	// Ignore lists the events this endpoint is not sent. Ignored events are
 	// not counted in its metrics. Default: none ignored.
 	Ignore IgnoreConfig
@@ -306,6 +313,9 @@ func validateConfig(name string, config EndpointConfig) error {
 	}
 	if err := validateSigningSecrets(name, config.SigningSecrets); err != nil {
 		return err
+	}
+	if !config.WireFormat.valid() {
+		return fmt.Errorf("%w: endpoint %q: unknown WireFormat %q", ErrInvalidConfig, name, config.WireFormat)
 	}
 	return config.Ignore.validate(name)
 }

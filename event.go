@@ -12,6 +12,10 @@ const (
 	EventActionPull   = "pull"
 	EventActionPush   = "push"
 	EventActionDelete = "delete"
+
+	// EventActionMount is sent by released registries when a blob is
+	// mounted from another repository (Target.FromRepository).
+	EventActionMount = "mount"
 )
 
 // EventTargetType constants used in Target section of Event.
@@ -24,6 +28,12 @@ const (
 // ActorRecord, SourceRecord or Envelope structs change, the version number
 // should be incremented.
 const EventsMediaType = "application/vnd.docker.distribution.events.v1+json"
+
+// EventsMediaTypeV2 is the media type distribution v3 sends the same
+// envelope under. Its events carry the released target fields (Repository,
+// MediaType, Size, Length) rather than Type and Name; this library decodes
+// both media types into Event.
+const EventsMediaTypeV2 = "application/vnd.docker.distribution.events.v2+json"
 
 // ErrSinkClosed is returned if a write is issued to a sink that has been
 // closed. If encountered, the error should be considered terminal and retries
@@ -50,6 +60,12 @@ type Event struct {
 	Action string `json:"action,omitempty"`
 
 	// Target uniquely describes the target of the event.
+	//
+	// Type and Name are the 2015 format's; registries released since
+	// (docker/distribution v2.x, distribution v3) send Repository, MediaType,
+	// Size and Length instead, and the descriptor fields between them. Every
+	// field is omitted from the JSON when empty, so an event carries the
+	// fields of the format it was made in, and nothing else.
 	Target struct {
 		// Type should be "manifest" or "blob"
 		Type string `json:"type,omitempty"`
@@ -57,8 +73,41 @@ type Event struct {
 		// Name identifies the named repository.
 		Name string `json:"name,omitempty"`
 
+		// MediaType is the media type of the content: the manifest's media
+		// type, or that of the blob (often application/octet-stream).
+		MediaType string `json:"mediaType,omitempty"`
+
+		// Size is the length of the content in bytes.
+		Size int64 `json:"size,omitempty"`
+
 		// Digest should identify the object in the repository.
 		Digest digest.Digest `json:"digest,omitempty"`
+
+		// URLs lists other locations the content may be fetched from.
+		URLs []string `json:"urls,omitempty"`
+
+		// Annotations holds arbitrary metadata of the content.
+		Annotations map[string]string `json:"annotations,omitempty"`
+
+		// Data embeds the content itself (base64 in JSON).
+		Data []byte `json:"data,omitempty"`
+
+		// Platform describes the platform a manifest's image runs on.
+		Platform *Platform `json:"platform,omitempty"`
+
+		// ArtifactType is the media type of an artifact manifest's artifact.
+		ArtifactType string `json:"artifactType,omitempty"`
+
+		// Length is the same as Size; released registries send both.
+		Length int64 `json:"length,omitempty"`
+
+		// Repository identifies the named repository: the released
+		// formats' name for Name.
+		Repository string `json:"repository,omitempty"`
+
+		// FromRepository names the repository a blob was mounted from, for
+		// the "mount" action.
+		FromRepository string `json:"fromRepository,omitempty"`
 
 		// Tag is present if the operation involved a tagged manifest.
 		Tag string `json:"tag,omitempty"`
@@ -66,6 +115,11 @@ type Event struct {
 		// URL provides a link to the content on the relevant repository
 		// instance.
 		URL string `json:"url,omitempty"`
+
+		// References lists the descriptors a manifest refers to (its config
+		// and layers, or an index's manifests), when the registry is
+		// configured to send them.
+		References []Descriptor `json:"references,omitempty"`
 	} `json:"target,omitempty"`
 
 	// Request covers the request that generated the event.
@@ -79,6 +133,54 @@ type Event struct {
 	// differently, while the actor "initiates" the event, the source
 	// "generates" it.
 	Source SourceRecord `json:"source,omitempty"`
+}
+
+// Descriptor describes a piece of content a manifest refers to, as the
+// released registries write it in Target.References. Every field is omitted
+// from the JSON when empty.
+type Descriptor struct {
+	// MediaType is the media type of the content.
+	MediaType string `json:"mediaType,omitempty"`
+
+	// Size is the length of the content in bytes.
+	Size int64 `json:"size,omitempty"`
+
+	// Digest identifies the content.
+	Digest digest.Digest `json:"digest,omitempty"`
+
+	// URLs lists other locations the content may be fetched from.
+	URLs []string `json:"urls,omitempty"`
+
+	// Annotations holds arbitrary metadata of the content.
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Data embeds the content itself (base64 in JSON).
+	Data []byte `json:"data,omitempty"`
+
+	// Platform describes the platform the image of a manifest runs on.
+	Platform *Platform `json:"platform,omitempty"`
+
+	// ArtifactType is the media type of an artifact manifest's artifact.
+	ArtifactType string `json:"artifactType,omitempty"`
+}
+
+// Platform describes the platform an image runs on, as in the OCI image
+// specification. Architecture and OS are always written.
+type Platform struct {
+	// Architecture is the CPU architecture, such as "amd64" or "arm64".
+	Architecture string `json:"architecture"`
+
+	// OS is the operating system, such as "linux".
+	OS string `json:"os"`
+
+	// OSVersion is the version of the operating system.
+	OSVersion string `json:"os.version,omitempty"`
+
+	// OSFeatures lists features the image requires of the OS.
+	OSFeatures []string `json:"os.features,omitempty"`
+
+	// Variant is the variant of the CPU, such as "v7" for arm.
+	Variant string `json:"variant,omitempty"`
 }
 
 // ActorRecord specifies the agent that initiated the event. For most

@@ -73,8 +73,20 @@ type bodyEncoding struct {
 	// contentType is the request's Content-Type.
 	contentType string
 
+	// singleContentType, when set, is the Content-Type of a batch of one
+	// event, which appendBody writes differently (a structured CloudEvent).
+	singleContentType string
+
 	// appendBody appends the body of events to dst.
 	appendBody func(dst []byte, events []Event) ([]byte, error)
+}
+
+// contentTypeFor returns the Content-Type of a batch of n events.
+func (e bodyEncoding) contentTypeFor(n int) string {
+	if n == 1 && e.singleContentType != "" {
+		return e.singleContentType
+	}
+	return e.contentType
 }
 
 // envelopeEncoding is the original package's: one Envelope, as JSON.
@@ -98,7 +110,7 @@ func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer 
 		headers:   config.Headers.Clone(),
 		timeout:   config.Timeout,
 		policy:    policy,
-		encoding:  envelopeEncoding,
+		encoding:  config.WireFormat.encoding(),
 		transport: transport,
 		client:    &http.Client{Transport: transport, CheckRedirect: sameOriginRedirects},
 		signer:    newSigner(config.SigningSecrets),
@@ -172,7 +184,7 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
-	req.Header.Set("Content-Type", h.encoding.contentType)
+	req.Header.Set("Content-Type", h.encoding.contentTypeFor(len(b.events)))
 	if h.signer != nil {
 		h.signer.sign(req.Header, b.events, b.body.bytes)
 	}

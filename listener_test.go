@@ -254,12 +254,7 @@ func TestBridgeLayerEvents(t *testing.T) {
 	b := NewBridge(testURLs{}, SourceRecord{}, ActorRecord{}, RequestRecord{}, sink)
 	repo := inmemory.New().Repository("acme/app")
 	content := []byte("blob")
-	up, err := repo.Layers().Upload()
-	require.NoError(t, err)
-	_, err = up.Write(content)
-	require.NoError(t, err)
-	layer, err := up.Finish(digest.FromBytes(content))
-	require.NoError(t, err)
+	layer := uploadLayer(t, repo, content)
 
 	require.NoError(t, b.LayerPushed(repo, layer))
 	require.NoError(t, b.LayerPulled(repo, layer))

@@ -29,8 +29,12 @@ type deliverer struct {
 	timeout time.Duration
 	prefix  string
 	headers nats.Header
-	stream  *StreamConfig
-	pubOpts []natsjs.PublishOpt
+
+	// cloudEvents: each message is a structured CloudEvent
+	// (Config.Endpoint.WireFormat is notifications.FormatCloudEvents).
+	cloudEvents bool
+	stream      *StreamConfig
+	pubOpts     []natsjs.PublishOpt
 
 	// streamReady is true once CreateStream made the stream (or found it).
 	streamReady bool
@@ -66,13 +70,14 @@ func newDeliverer(conn *nats.Conn, owned bool, closed <-chan struct{}, config Co
 		headers[name] = append([]string(nil), values...)
 	}
 	d := &deliverer{
-		conn:    conn,
-		js:      js,
-		owned:   owned,
-		closed:  closed,
-		timeout: timeout,
-		prefix:  config.SubjectPrefix,
-		headers: headers,
+		conn:        conn,
+		js:          js,
+		owned:       owned,
+		closed:      closed,
+		timeout:     timeout,
+		prefix:      config.SubjectPrefix,
+		headers:     headers,
+		cloudEvents: config.Endpoint.WireFormat == notifications.FormatCloudEvents,
 		// The endpoint's retrying sink retries a missing stream, with its
 		// backoff: the client need not retry on its own.
 		pubOpts: []natsjs.PublishOpt{natsjs.WithRetryAttempts(0)},
@@ -147,9 +152,18 @@ func (d *deliverer) isAcked(e *notifications.Event) bool {
 	return e.ID != "" && d.acked.has(e.ID)
 }
 
-// message returns the JetStream message for e.
+// message returns the JetStream message for e: its JSON, or a structured
+// CloudEvent with FormatCloudEvents.
 func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
-	body, err := json.Marshal(e)
+	var body []byte
+	var err error
+	contentType := notifications.EventsMediaType
+	if d.cloudEvents {
+		body, err = notifications.AppendCloudEvent(nil, e)
+		contentType = notifications.CloudEventsMediaType
+	} else {
+		body, err = json.Marshal(e)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -162,20 +176,29 @@ func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
 	}
 	if e.Target.Name != "" {
 		h.Set(HeaderRepository, e.Target.Name)
+	} else if e.Target.Repository != "" { // the released formats' name for it
+		h.Set(HeaderRepository, e.Target.Repository)
 	}
 	if e.Target.Tag != "" {
 		h.Set(HeaderTag, e.Target.Tag)
 	}
-	h.Set("Content-Type", notifications.EventsMediaType)
+	h.Set("Content-Type", contentType)
 	return &nats.Msg{Subject: Subject(d.prefix, e), Data: body, Header: h}, nil
 }
 
 // Subject returns the subject under which the event is published with the
-// given prefix: prefix.<action>.<target type>. A token that is empty or
-// holds characters that have a meaning in subjects ('.', '*', '>',
-// whitespace) has them replaced by '_'; the body keeps the exact values.
+// given prefix: prefix.<action>.<target type>. An event in a released
+// registry format, which has a Target.Repository but no Target.Type, uses
+// the kind notifications.CloudEventKind tells (manifest, blob, tag,
+// repository or content). A token that is empty or holds characters that
+// have a meaning in subjects ('.', '*', '>', whitespace) has them replaced
+// by '_'; the body keeps the exact values.
 func Subject(prefix string, e *notifications.Event) string {
-	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(e.Target.Type)
+	typ := e.Target.Type
+	if typ == "" && e.Target.Repository != "" {
+		typ = notifications.CloudEventKind(e)
+	}
+	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(typ)
 }
 
 // subjectToken returns s made usable as one subject token.

@@ -11,12 +11,15 @@
 //   - subject: <SubjectPrefix>.<action>.<target type>, for example
 //     registry.events.push.manifest;
 //   - body: the event's JSON, as one element of a webhook envelope would
-//     carry it;
+//     carry it; or, when Config.Endpoint.WireFormat is
+//     notifications.FormatCloudEvents, the event as one structured CloudEvent
+//     (notifications.AppendCloudEvent) whose data is that JSON;
 //   - headers: Nats-Msg-Id (the event ID, so that the stream's duplicate
-//     window drops what a retry or a restart publishes again),
-//     Registry-Repository, Registry-Tag (when the event has one),
-//     Content-Type (notifications.EventsMediaType), and the headers of the
-//     endpoint configuration.
+//     window drops what a retry or a restart publishes again, in either
+//     format), Registry-Repository (Target.Name, or Target.Repository),
+//     Registry-Tag (when the event has one), Content-Type
+//     (notifications.EventsMediaType, or notifications.CloudEventsMediaType),
+//     and the headers of the endpoint configuration.
 //
 // A batch is published asynchronously and counts as delivered only when every
 // message's PubAck came back. When some came back and others did not, the
@@ -113,7 +116,8 @@ type Config struct {
 	// Endpoint configures the endpoint around the JetStream delivery: the
 	// retries, the logger, and the headers added to every message. Its
 	// Timeout bounds the wait for each message's acknowledgment (default
-	// 1s).
+	// 1s); its WireFormat chooses the message body: the event's JSON (default)
+	// or a CloudEvent (notifications.FormatCloudEvents).
 	Endpoint notifications.EndpointConfig
 }
 

@@ -38,6 +38,13 @@ func TestSubject(t *testing.T) {
 			assert.Equal(t, tt.want, Subject(tt.prefix, &e))
 		})
 	}
+	// Released registries send no type: the kind comes from the media type.
+	var released notifications.Event
+	released.Action, released.Target.Repository = "push", "acme/app"
+	released.Target.MediaType = "application/vnd.oci.image.manifest.v1+json"
+	assert.Equal(t, "registry.events.push.manifest", Subject(DefaultSubjectPrefix, &released))
+	released.Target.MediaType = "application/octet-stream"
+	assert.Equal(t, "registry.events.push.blob", Subject(DefaultSubjectPrefix, &released))
 }
 
 func TestNewEndpointInvalidConfig(t *testing.T) {
@@ -135,6 +142,41 @@ func TestSubjectsHeadersAndBody(t *testing.T) {
 	e.ReadMetrics(&metrics)
 	assert.Equal(t, map[string]int{StatusAck: 4}, metrics.Statuses)
 	assert.Equal(t, 4, metrics.Successes)
+}
+
+// TestCloudEventsMessages: with FormatCloudEvents each message is one
+// structured CloudEvent, under the same subject and Nats-Msg-Id.
+func TestCloudEventsMessages(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	config := testConfig()
+	config.WireFormat = notifications.FormatCloudEvents
+	e, err := NewEndpoint("cloudevents", Config{URL: s.ClientURL(), CreateStream: &StreamConfig{Name: "CE"}, Endpoint: config})
+	require.NoError(t, err)
+	events := testEvents("ce", 3)
+	events[2].Target.Name, events[2].Target.Repository = "", "acme/released"
+	require.NoError(t, e.Write(events...))
+	require.NoError(t, e.Close())
+
+	msgs := streamMessages(t, js, "CE")
+	require.Len(t, msgs, len(events))
+	for i, m := range msgs {
+		ev := events[i]
+		assert.Equal(t, Subject(DefaultSubjectPrefix, &ev), m.Subject())
+		assert.Equal(t, ev.ID, m.Headers().Get("Nats-Msg-Id"))
+		assert.Equal(t, notifications.CloudEventsMediaType, m.Headers().Get("Content-Type"))
+		want, err := notifications.AppendCloudEvent(nil, &ev)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(m.Data()))
+		var ce struct {
+			ID   string
+			Data notifications.Event
+		}
+		require.NoError(t, json.Unmarshal(m.Data(), &ce))
+		assert.Equal(t, ev.ID, ce.ID)
+		assert.Equal(t, ev.ID, ce.Data.ID)
+	}
+	assert.Equal(t, "acme/released", msgs[2].Headers().Get("Registry-Repository"))
 }
 
 // TestBroadcasterHTTPAndJetStream sends 10,000 events through a broadcaster

@@ -1,7 +1,9 @@
-// Package receiver is the receiving end of regnotify's webhooks: an
+// Package receiver is the receiving end of registry webhooks: an
 // http.Handler that checks the media type, the size and the Standard Webhooks
-// signature of each request, decodes its envelope and passes the events it
-// has not handled before to a function of the application.
+// signature of each request, decodes its events (an envelope of any
+// registry, v1 or v2 media type, or CloudEvents in batched, structured or
+// binary mode; see Decode) and passes the events it has not handled before
+// to a function of the application.
 //
 //	h := receiver.New(receiver.Config{Secrets: []string{secret}},
 //		func(ctx context.Context, events []notifications.Event) error {
@@ -15,15 +17,12 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"time"
-	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
 	"github.com/sirupsen/logrus"
@@ -112,15 +111,17 @@ func (c Config) withDefaults() Config {
 // not called for an envelope of duplicates only. handle may be called from
 // several requests at once, never with the same event ID at the same time.
 //
-// The answers: 405 to a method other than POST; 415 when the Content-Type is
-// not notifications.EventsMediaType (parameters allowed); 413 for a body over
+// The answers: 405 to a method other than POST; 415 for a request in no
+// dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
+// batched, structured or binary; parameters allowed); 413 for a body over
 // MaxBodyBytes; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
-// a body that is not a JSON envelope (or not UTF-8), has no events, or has an
-// event without an ID or with one longer than MaxEventIDBytes; 503 when
-// handle returned an error, or when another request is handling some of the
-// same events, so that the sender retries; 500 when handle panicked (logged
-// to Config.Logger with its stack); 200 otherwise. Every error answer has a
+// a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
+// event without an ID or with one longer than MaxEventIDBytes, a CloudEvent
+// without id, source, type or specversion 1.0); 503 when handle returned an
+// error, or when another request is handling some of the same events, so
+// that the sender retries; 500 when handle panicked (logged to
+// Config.Logger with its stack); 200 otherwise. Every error answer has a
 // short plain-text reason. However a request ends, the IDs it claimed are
 // free again unless handle returned nil for them, so a retry is handled.
 //
@@ -165,8 +166,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject(w, http.StatusMethodNotAllowed, "method not allowed: POST events")
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != notifications.EventsMediaType {
-		reject(w, http.StatusUnsupportedMediaType, "content type is not "+notifications.EventsMediaType)
+	dialect, err := dialectOf(r.Header)
+	if err != nil {
+		reject(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	if r.ContentLength > h.cfg.MaxBodyBytes {
@@ -195,7 +197,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	events, err := decode(body)
+	events, err := dialect.decode(r.Header, body)
 	if err != nil {
 		reject(w, http.StatusBadRequest, err.Error())
 		return
@@ -255,38 +257,4 @@ func (h *handler) handleClaimed(ctx context.Context, fresh []notifications.Event
 	h.seen.commit(fresh)
 	committed = true
 	return nil
-}
-
-// Errors of decode, answered with 400.
-var (
-	errNotUTF8     = errors.New("body is not UTF-8")
-	errNotEnvelope = errors.New("body is not a JSON events envelope")
-	errNoEvents    = errors.New("envelope has no events")
-	errNoID        = errors.New("event without an id")
-	errLongID      = fmt.Errorf("event id longer than %d bytes", MaxEventIDBytes)
-)
-
-// decode returns the events of a JSON envelope: UTF-8, one JSON object whose
-// "events" list is not empty and whose events all have an ID of at most
-// MaxEventIDBytes. Unknown fields are allowed.
-func decode(body []byte) ([]notifications.Event, error) {
-	if !utf8.Valid(body) {
-		return nil, errNotUTF8
-	}
-	var env notifications.Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, errNotEnvelope
-	}
-	if len(env.Events) == 0 {
-		return nil, errNoEvents
-	}
-	for i, e := range env.Events {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: events[%d]", errNoID, i)
-		}
-		if len(e.ID) > MaxEventIDBytes {
-			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
-		}
-	}
-	return env.Events, nil
 }

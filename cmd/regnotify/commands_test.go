@@ -112,7 +112,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{"no command", nil, 2, []string{"demo", "receive", "send"}, ""},
 		{"unknown command", []string{"nope"}, 2, []string{`unknown command "nope"`, "receive", "send"}, ""},
 		{"help", []string{"--help"}, 0, []string{"demo", "receive", "send"}, ""},
-		{"receive --help", []string{"receive", "--help"}, 0, []string{"-listen", "-secret", "-tolerance", "-max-body"}, ""},
+		{"receive --help", []string{"receive", "--help"}, 0, []string{"-listen", "-secret", "-tolerance", "-max-body", "-format"}, ""},
+		{"receive --format xml", []string{"receive", "--format", "xml"}, 1, []string{`--format "xml"`}, ""},
 		{"send -h", []string{"send", "-h"}, 0, []string{"-url", "-secret", "-header", "-timeout"}, ""},
 		{"demo --help", []string{"demo", "--help"}, 0, []string{"Usage: regnotify demo"}, ""},
 		{"send without url", []string{"send"}, 1, []string{"--url is required", "-url"}, ""},
@@ -167,7 +168,31 @@ func TestSendToReceive(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
 	require.Eventually(t, func() bool { return strings.Contains(rejections.String(), "415 Unsupported Media Type") }, 10*time.Second, time.Millisecond)
-	assert.Regexp(t, `regnotify receive: 415 Unsupported Media Type: POST /events from 127\.0\.0\.1:\d+: content type is not \S+\n`, rejections.String())
+	assert.Regexp(t, `regnotify receive: 415 Unsupported Media Type: POST /events from 127\.0\.0\.1:\d+: unsupported media type: content type is not .+\n`, rejections.String())
+}
+
+// TestSendToReceiveCloudEvents: send --format cloudevents sends a
+// structured CloudEvent, and receive --format cloudevents prints one.
+func TestSendToReceiveCloudEvents(t *testing.T) {
+	url, received, _ := startReceive(t, "--format", "cloudevents")
+	var stdout, stderr syncBuffer
+	code := run(t.Context(), []string{"send", "--url", url + "/events", "--format", "cloudevents"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	require.Eventually(t, func() bool { return strings.Count(received.String(), "\n") == 1 }, 10*time.Second, time.Millisecond)
+	var ce struct {
+		SpecVersion, ID, Source, Type, Subject string
+		Data                                   notifications.Event
+	}
+	require.NoError(t, json.Unmarshal([]byte(received.String()), &ce), "one JSON line")
+	assert.Equal(t, "1.0", ce.SpecVersion)
+	assert.Equal(t, "com.github.regnotify.registry.manifest.push", ce.Type)
+	assert.Equal(t, "regnotify/sample:latest", ce.Subject)
+	assert.Equal(t, "//registry.local:5000/regnotify-send", ce.Source)
+	assert.Equal(t, ce.ID, ce.Data.ID)
+
+	code = run(t.Context(), []string{"send", "--url", url, "--format", "xml"}, &stdout, &stderr)
+	assert.NotZero(t, code)
+	assert.Contains(t, stderr.String(), `unknown WireFormat "xml"`)
 }
 
 // TestSendNotAccepted runs send in a process of its own: an endpoint that is

@@ -45,9 +45,13 @@ func startNATS(t *testing.T) (string, natsjs.JetStream) {
 }
 
 // publish delivers events to the stream through a JetStream endpoint.
-func publish(t *testing.T, url string, events []notifications.Event) {
+func publish(t *testing.T, url string, events []notifications.Event, format ...notifications.Format) {
 	t.Helper()
-	e, err := jetstream.NewEndpoint("consume-test", jetstream.Config{URL: url, Endpoint: notifications.EndpointConfig{Timeout: 5 * time.Second}})
+	config := notifications.EndpointConfig{Timeout: 5 * time.Second}
+	if len(format) > 0 {
+		config.WireFormat = format[0]
+	}
+	e, err := jetstream.NewEndpoint("consume-test", jetstream.Config{URL: url, Endpoint: config})
 	require.NoError(t, err)
 	require.NoError(t, e.Write(events...))
 	require.NoError(t, e.Close())
@@ -133,6 +137,22 @@ func TestConsumePrintsEventsAsReceiveDoes(t *testing.T) {
 		var got notifications.Event
 		require.NoError(t, json.Unmarshal([]byte(line), &got))
 		assert.Equal(t, more[i].ID, got.ID)
+	}
+}
+
+// TestConsumeCloudEvents: messages published as CloudEvents print as the
+// same event lines.
+func TestConsumeCloudEvents(t *testing.T) {
+	url, _ := startNATS(t)
+	events := consumeEvents("ce", 3)
+	publish(t, url, events, notifications.FormatCloudEvents)
+	code, lines, stderr := consumeUntil(t, len(events), "--nats", url, "--stream", "EVENTS")
+	assert.Equal(t, 0, code, stderr)
+	require.Len(t, lines, len(events))
+	for i, line := range lines {
+		want, err := json.Marshal(events[i])
+		require.NoError(t, err)
+		assert.Equal(t, string(want), line)
 	}
 }
 

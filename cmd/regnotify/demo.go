@@ -6,7 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/manifest"
+	"github.com/regnotify/notifications/receiver"
 	"github.com/regnotify/notifications/storage"
 	"github.com/regnotify/notifications/storage/inmemory"
 )
@@ -32,7 +33,8 @@ func init() {
 // runDemo wires the whole pipeline on loopback: an in-memory repository,
 // Listen + NewBridge, a Broadcaster with one Endpoint, and a webhook
 // receiver; it pushes and pulls a layer and a signed manifest, then prints
-// what the receiver got and the endpoint's metrics.
+// what the receiver got (with the released formats' fields the bridge fills
+// with WithReleasedFields) and the endpoint's metrics.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,9 +61,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	broadcaster := notifications.NewBroadcaster(endpoint)
 	request := notifications.RequestRecord{ID: "demo-request", Addr: "127.0.0.1:40000", Host: "registry.local", Method: "PUT", UserAgent: "regnotify-demo"}
-	bridge := notifications.NewBridge(demoURLs{base: "http://registry.local"},
+	bridge := notifications.NewBridgeWithOptions(demoURLs{base: "http://registry.local"},
 		notifications.SourceRecord{Addr: "registry.local:5000", InstanceID: "demo-instance"},
-		notifications.ActorRecord{Name: "demo-user"}, request, broadcaster)
+		notifications.ActorRecord{Name: "demo-user"}, request, broadcaster, notifications.WithReleasedFields())
 	repo := notifications.Listen(inmemory.New().Repository("library/hello"), bridge)
 
 	if err := demoTraffic(repo); err != nil {
@@ -78,7 +80,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "The receiver at %s got %d events in %d %s:\n", srv.URL, len(rec.events()), rec.requestCount(), requests)
 	for _, e := range rec.events() {
-		fmt.Fprintf(stdout, "  %-6s %-8s %-14s %s\n", e.Action, e.Target.Type, e.Target.Name, e.Target.Digest)
+		fmt.Fprintf(stdout, "  %-6s %-8s %-14s %-57s %4d B  %.19s…\n", e.Action, e.Target.Type, e.Target.Repository,
+			e.Target.MediaType, e.Target.Size, e.Target.Digest)
 	}
 	var m notifications.EndpointMetrics
 	endpoint.ReadMetrics(&m)
@@ -153,22 +156,22 @@ type demoReceiver struct {
 func newDemoReceiver() *demoReceiver { return &demoReceiver{} }
 
 func (d *demoReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Content-Type") != notifications.EventsMediaType {
-		http.Error(w, "unsupported media type", http.StatusUnsupportedMediaType)
-		return
-	}
 	var body bytes.Buffer
 	if _, err := io.Copy(&body, io.LimitReader(r.Body, 10<<20)); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var env notifications.Envelope
-	if err := json.Unmarshal(body.Bytes(), &env); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	events, err := receiver.Decode(r.Header, body.Bytes())
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, receiver.ErrUnsupportedMediaType) {
+			code = http.StatusUnsupportedMediaType
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	d.mu.Lock()
-	d.received = append(d.received, env.Events...)
+	d.received = append(d.received, events...)
 	d.requests++
 	d.mu.Unlock()
 	w.WriteHeader(http.StatusOK)

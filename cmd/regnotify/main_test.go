@@ -17,6 +17,7 @@ func TestDemoPrintsEveryEvent(t *testing.T) {
 		assert.Contains(t, out, line)
 	}
 	assert.Contains(t, out, "successes=5")
+	assert.Contains(t, out, "library/hello  application/vnd.docker.distribution.manifest.v1+prettyjws", "the released shape")
 	assert.NotContains(t, out+stderr.String(), "demo-token", "header values are never printed")
 }
 

@@ -40,14 +40,26 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&secrets, "secret", "require requests signed with this whsec_ `secret` (repeat for several; none: accept unsigned requests)")
 	tolerance := fs.Duration("tolerance", receiver.DefaultTolerance, "largest difference between a request's webhook-timestamp and now")
 	maxBody := fs.Int64("max-body", receiver.DefaultMaxBodyBytes, "largest request body accepted, in `bytes`")
+	format := fs.String("format", string(notifications.FormatEnvelope), "how each event is printed: envelope (the event's JSON object, as in an envelope) or cloudevents (a structured CloudEvent); every dialect is accepted either way")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: regnotify receive [--listen address] [--secret whsec_...]...\n\n"+
-			"Receives regnotify webhooks and prints each new event as a JSON line on stdout;\n"+
+		fmt.Fprintln(stderr, "Usage: regnotify receive [--listen address] [--secret whsec_...]... [--format envelope|cloudevents]\n\n"+
+			"Receives registry webhooks (envelopes v1 and v2, CloudEvents batched, structured or binary)\n"+
+			"and prints each new event as a JSON line on stdout;\n"+
 			"rejected requests are summarised on stderr. Stops on SIGINT or SIGTERM.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var cloudEvents bool
+	switch notifications.Format(*format) {
+	case notifications.FormatEnvelope:
+	case notifications.FormatCloudEvents:
+		cloudEvents = true
+	default:
+		fmt.Fprintf(stderr, "--format %q: want envelope or cloudevents\n", *format)
+		fs.Usage()
+		return errUsage
 	}
 	cfg := receiver.Config{Secrets: secrets, Tolerance: *tolerance, MaxBodyBytes: *maxBody}
 	if err := cfg.Validate(); err != nil {
@@ -57,7 +69,7 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	out := &eventPrinter{w: stdout}
+	out := &eventPrinter{w: stdout, cloudEvents: cloudEvents}
 	srv := &http.Server{
 		Handler:           &rejectionLogger{next: receiver.New(cfg, out.print), w: stderr},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -90,8 +102,9 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // eventPrinter writes events as JSON lines; requests may call it at once.
 type eventPrinter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu          sync.Mutex
+	w           io.Writer
+	cloudEvents bool // print each event as a structured CloudEvent
 }
 
 // print writes one line per event, all of a request's in one write. An error
@@ -99,11 +112,18 @@ type eventPrinter struct {
 func (p *eventPrinter) print(_ context.Context, events []notifications.Event) error {
 	var lines []byte
 	for _, e := range events {
-		line, err := json.Marshal(e)
+		var err error
+		if p.cloudEvents {
+			lines, err = notifications.AppendCloudEvent(lines, &e)
+		} else {
+			var line []byte
+			line, err = json.Marshal(e)
+			lines = append(lines, line...)
+		}
 		if err != nil {
 			return err
 		}
-		lines = append(append(lines, line...), '\n')
+		lines = append(lines, '\n')
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -52,8 +52,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&secrets, "secret", "sign with this whsec_ `secret` (repeat for several: one signature each)")
 	fs.Var(&headers, "header", "add the header 'Name: value' to the request (repeatable)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up, exiting 1, when the event was not accepted within this `duration`")
+	format := fs.String("format", string(notifications.FormatEnvelope), "wire `format`: envelope (the events media type) or cloudevents (CloudEvents 1.0, structured mode for one event)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: regnotify send --url URL [--secret whsec_...]... [--header 'Name: value']... [--timeout 10s]\n\n"+
+		fmt.Fprintln(stderr, "Usage: regnotify send --url URL [--secret whsec_...]... [--header 'Name: value']... [--timeout 10s] [--format envelope|cloudevents]\n\n"+
 			"Sends one event, the push of a sample signed manifest, through a regnotify endpoint\n"+
 			"(retrying as the library does) and prints the answer's status.\n\nFlags:")
 		fs.PrintDefaults()
@@ -80,6 +81,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Backoff:        250 * time.Millisecond,
 		CloseTimeout:   sendCloseGrace,
 		Logger:         logger,
+		WireFormat:     notifications.Format(*format),
 	})
 	if err != nil {
 		return err
