@@ -149,8 +149,8 @@ type Endpoint struct {
 	// instead; the jetstream module builds it.
 	JetStream *JetStreamEndpoint
 
-	// Config holds every EndpointConfig field the entry sets, its
-	// Transport built from TLS.
+	// Config holds every EndpointConfig field the entry sets (format: or
+	// wireformat: is Config.WireFormat), its Transport built from TLS.
 	Config notifications.EndpointConfig
 
 	// TLS names the files Config.Transport was built from.
@@ -159,10 +159,6 @@ type Endpoint struct {
 	// IgnoredMediaTypes are the target media types this endpoint is not
 	// sent: ignoredmediatypes and ignore.mediatypes together.
 	IgnoredMediaTypes []string
-
-	// Format is the wire format of the endpoint's requests; empty for the
-	// default.
-	Format string
 }
 
 // JetStreamEndpoint is the jetstream: key of an endpoint that publishes

@@ -120,9 +120,9 @@ notifications:
 		SpoolSync:            100 * time.Millisecond,
 		SigningSecrets:       []string{secret, secret},
 		BlockPrivateNetworks: true,
+		WireFormat:           notifications.FormatCloudEvents,
 		Ignore:               notifications.IgnoreConfig{TargetTypes: []string{"blob"}, Repositories: []string{"library/*", "scratch"}},
 	}, ci)
-	assert.Equal(t, "cloudevents", c.Endpoints[0].Format)
 	bus := c.Endpoints[1]
 	assert.True(t, bus.Disabled)
 	assert.Equal(t, &JetStreamEndpoint{URL: "nats://n1:4222,nats://n2:4222", SubjectPrefix: "reg.events", CreateStream: "EVENTS", Duplicates: 10 * time.Minute}, bus.JetStream)
@@ -175,6 +175,8 @@ func TestParseErrors(t *testing.T) {
 		{"fleet without stream", "relay:\n  jetstream: {url: nats://a:4222, durable: d}\n", 2, "relay.jetstream.stream", ErrMissing, ""},
 		{"endpoints not a list", "notifications:\n  endpoints: {name: a}\n", 2, "notifications.endpoints", ErrBadValue, ""},
 		{"spool in fleet mode", "relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d}\nnotifications:\n  endpoints:\n    - {name: a, url: http://a/, spooldir: /tmp/x}\n", 5, "notifications.endpoints[0].spooldir", ErrBadValue, "no spool in fleet mode"},
+		{"unknown format", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: xml\n", 5, "notifications.endpoints[0].format", ErrBadValue, "envelope or cloudevents"},
+		{"format twice", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: envelope\n      wireformat: cloudevents\n", 6, "notifications.endpoints[0].wireformat", ErrBadValue, "same setting"},
 		{"url and jetstream", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0]", ErrBadValue, "both"},
 	}
 	for _, tt := range tests {

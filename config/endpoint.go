@@ -27,6 +27,7 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 	c := &e.Config
 	var ignoredTypes []string
 	tlsNode := n // where TLS problems are reported: the tls: value once seen
+	formats := 0 // format: and wireformat: are one setting
 	d.mapping(n, key, fields{
 		// distribution's keys
 		"name":              d.str(&e.Name),
@@ -55,7 +56,8 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"spoolsync":            d.duration(&c.SpoolSync, false),
 		"signingsecrets":       d.secrets(&c.SigningSecrets, checkSecret),
 		"blockprivatenetworks": d.boolean(&c.BlockPrivateNetworks),
-		"format":               d.str(&e.Format),
+		"format":               d.format(&c.WireFormat, &formats),
+		"wireformat":           d.format(&c.WireFormat, &formats), // the field's name; format: as the issue and README say
 		"tls": func(n *yaml.Node, key string) {
 			tlsNode = n
 			d.tlsFiles(&e.TLS)(n, key)
@@ -154,6 +156,27 @@ func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint
 		d.failf(n, join(key, "url"), ErrMissing, "a jetstream endpoint needs the NATS url")
 	}
 	return js
+}
+
+// format decodes the wire format of an endpoint (EndpointConfig.WireFormat):
+// envelope (the default) or cloudevents. *seen counts the keys that set it.
+func (d *decoder) format(out *notifications.Format, seen *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if *seen++; *seen > 1 {
+			d.failf(n, key, ErrBadValue, "format and wireformat are the same setting: give one")
+			return
+		}
+		s, ok := d.scalar(n, key)
+		if !ok {
+			return
+		}
+		switch f := notifications.Format(s); f {
+		case "", notifications.FormatEnvelope, notifications.FormatCloudEvents:
+			*out = f
+		default:
+			d.failf(n, key, ErrBadValue, "%q is not %s or %s", s, notifications.FormatEnvelope, notifications.FormatCloudEvents)
+		}
+	}
 }
 
 // checkSecret vets a Standard Webhooks secret without showing it.

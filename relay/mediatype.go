@@ -5,5 +5,5 @@ import "github.com/regnotify/notifications"
 // mediaType returns the target media type of e, which IgnoredMediaTypes
 // match.
 func mediaType(e *notifications.Event) string {
-	return "" // notifications.Event has no media type yet (issue 10)
+	return e.Target.MediaType
 }

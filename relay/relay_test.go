@@ -321,3 +321,22 @@ func TestRelayFullEndpointAnswers503(t *testing.T) {
 	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(full.received()))
 	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
 }
+
+// IgnoredMediaTypes (distribution's ignoredmediatypes) keep events of those
+// target media types from one endpoint, not from the others.
+func TestRelayIgnoredMediaTypes(t *testing.T) {
+	a, b := newSink(t), newSink(t)
+	log, _ := quiet()
+	r, err := New(Config{Logger: log, Targets: []Target{
+		{Endpoint: openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}), IgnoredMediaTypes: []string{"application/octet-stream"}},
+		{Endpoint: openEndpoint(t, "b", b.URL, notifications.EndpointConfig{})},
+	}})
+	require.NoError(t, err)
+	sent := events("mt", 2)
+	sent[0].Target.MediaType = "application/octet-stream"
+	sent[1].Target.MediaType = "application/vnd.oci.image.manifest.v1+json"
+	require.NoError(t, r.Write(sent))
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"mt-1"}, eventIDs(a.received()))
+	assert.Equal(t, []string{"mt-0", "mt-1"}, eventIDs(b.received()))
+}
