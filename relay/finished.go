@@ -13,11 +13,7 @@ import (
 // endpoint. Events given up for any other reason (its queue was full, it
 // was closing) ask for a retry: the source is to send them again.
 func (t *Tracker) Finished(f notifications.Finished) {
-	ids := make([]string, len(f.Events))
-	for i, e := range f.Events {
-		ids[i] = e.ID
-	}
-	t.finish(ids, f.Err != nil && !permanent(f.Err))
+	t.finish(eventIDs(f.Events), f.Err != nil && !permanent(f.Err))
 }
 
 // permanent reports whether events given up with err would be given up

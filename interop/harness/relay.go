@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/receiver"
 	"github.com/regnotify/notifications/relay"
 )
 
@@ -144,4 +145,17 @@ func CheckRelayed(t *testing.T, tap *Tap, c *Collector) {
 		}
 		time.Sleep(5 * time.Millisecond) // polling the collector
 	}
+}
+
+// CheckRelayedScenario runs CheckEveryEvent on a registry that start runs
+// with its notifications pointed at a relay (with a spool) in front of a
+// Collector, then CheckRelayed: every event reaches the webhook as the
+// registry sent it. The relay sends in the default envelope format.
+func CheckRelayedScenario(t *testing.T, start func(t testing.TB, notifyURL string) *Client, s Scenario) {
+	c := NewCollector(t, receiver.Config{})
+	tap, url := StartRelay(t, c.URL, notifications.EndpointConfig{SpoolDir: t.TempDir()})
+	reg := start(t, url)
+	s.MediaType = notifications.EventsMediaType // what the relay's endpoint sends
+	CheckEveryEvent(t, reg, c, s)
+	CheckRelayed(t, tap, c)
 }
