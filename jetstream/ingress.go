@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,9 +86,11 @@ type IngressConfig struct {
 // the relay has delivered its event or given it up for good (dead letter);
 // when an endpoint gave it up for a reason another attempt may fix (a full
 // queue, Close), it is nak'ed so JetStream delivers it again after
-// RetryDelay. A relay that dies holds nothing: JetStream delivers its
-// unacked messages again after AckWait. The relay keeps no spool in this
-// mode.
+// RetryDelay. While the relay works on a message it tells JetStream so every
+// AckWait/3 (InProgress), so that a webhook outage does not move messages
+// from relay to relay. A relay that dies holds nothing: it stops telling,
+// and JetStream delivers its unacked messages to the others after AckWait.
+// The relay keeps no spool in this mode.
 //
 // Each message is one event, as this module's endpoint publishes it: the
 // event's JSON, with its ID in Nats-Msg-Id. A message that is not an event
@@ -97,6 +100,10 @@ type Ingress struct {
 	conn  *nats.Conn
 	owned bool
 	log   logrus.FieldLogger
+
+	flight    *inFlight
+	keepAlive sync.Once // starts flight.keepAlive once
+	alive     atomic.Bool
 
 	// counters, for tests and logs
 	handled, acked, naked, terminated atomic.Int64
@@ -138,7 +145,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.StandardLogger()
 	}
-	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable})}
+	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), flight: newInFlight()}
 	if cfg.Conn != nil {
 		in.conn = cfg.Conn
 		return in, nil
@@ -183,6 +190,10 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		case <-time.After(time.Second):
 		}
 	}
+	in.keepAlive.Do(func() {
+		in.alive.Store(true)
+		go in.flight.keepAlive(in.cfg.AckWait / 3)
+	})
 	in.log.Info("relay: taking events from JetStream")
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: the server may have sent messages already,
@@ -207,8 +218,7 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 }
 
 // handleAll hands the messages of one pull to the relay as they come: each
-// time, every message already arrived goes in one Deliver, so that the
-// endpoints get blocks rather than single events.
+// time, every message already arrived goes in one Deliver.
 func (in *Ingress) handleAll(r *relay.Relay, msgs <-chan natsjs.Msg) {
 	var block []natsjs.Msg
 	for msg := range msgs {
@@ -249,7 +259,12 @@ func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
 	if len(events) == 0 {
 		return
 	}
+	keys := make([]uint64, len(kept))
+	for i, msg := range kept {
+		keys[i] = in.flight.add(msg)
+	}
 	err := r.Deliver(events, func(i int, ack bool) {
+		in.flight.remove(keys[i])
 		if ack {
 			in.acked.Add(1)
 			_ = kept[i].Ack()
@@ -260,7 +275,8 @@ func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
 	})
 	if err != nil {
 		in.log.WithError(err).Error("relay: cannot deliver")
-		for _, msg := range kept {
+		for i, msg := range kept {
+			in.flight.remove(keys[i])
 			_ = msg.NakWithDelay(in.cfg.RetryDelay)
 		}
 	}
@@ -299,6 +315,8 @@ func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 // after the relay's endpoints are closed (Relay.Run does), so that the
 // acks of their last deliveries go out.
 func (in *Ingress) Close() error {
+	in.keepAlive.Do(func() {}) // never start it after Close
+	in.flight.close(in.alive.Load())
 	if !in.owned {
 		return nil
 	}

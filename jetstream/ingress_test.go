@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"sync"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -21,6 +22,11 @@ import (
 // returns the ingress and a function that stops the relay and returns Run's
 // error.
 func runFleetRelay(t testing.TB, natsURL, url string, endpoint notifications.EndpointConfig) (*Ingress, func() error) {
+	return runFleetRelayAckWait(t, natsURL, url, endpoint, 30*time.Second)
+}
+
+// runFleetRelayAckWait is runFleetRelay with the consumer's AckWait.
+func runFleetRelayAckWait(t testing.TB, natsURL, url string, endpoint notifications.EndpointConfig, ackWait time.Duration) (*Ingress, func() error) {
 	t.Helper()
 	tr := relay.NewTracker(0)
 	endpoint.OnFinished = tr.Finished
@@ -29,7 +35,7 @@ func runFleetRelay(t testing.TB, natsURL, url string, endpoint notifications.End
 	require.NoError(t, err)
 	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: e}}, Tracker: tr, Logger: quietLogger()})
 	require.NoError(t, err)
-	in, err := OpenIngress(IngressConfig{URL: natsURL, Stream: "EVENTS", Durable: "relays", AckWait: 30 * time.Second, RetryDelay: 10 * time.Millisecond, Logger: quietLogger()})
+	in, err := OpenIngress(IngressConfig{URL: natsURL, Stream: "EVENTS", Durable: "relays", AckWait: ackWait, RetryDelay: 10 * time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -121,4 +127,39 @@ func TestIngressStoppedRelayHoldsNothing(t *testing.T) {
 func TestOpenIngressNeedsStreamAndDurable(t *testing.T) {
 	_, err := OpenIngress(IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS"})
 	assert.Error(t, err)
+}
+
+// A webhook that holds the events longer than AckWait: the relay tells
+// JetStream it is still at work, so nothing is delivered again.
+func TestIngressKeepsMessagesThroughOutage(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	nc, js := dial(t, s)
+	createStream(t, js, "EVENTS", "registry.events.>")
+	pub, err := NewEndpoint("pub", Config{Conn: nc, Endpoint: testConfig()})
+	require.NoError(t, err)
+	sent := testEvents("slow", 5)
+	require.NoError(t, pub.Write(sent...))
+	require.NoError(t, pub.Close())
+
+	rc := newReceiver(t)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		rc.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	in, stop := runFleetRelayAckWait(t, s.ClientURL(), slow.URL, testConfig(), 300*time.Millisecond)
+	var releaseOnce sync.Once
+	open := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(open) // before the relay stops, when the test fails early
+	eventually(t, func() bool { return in.handled.Load() == 5 }, "the relay has the events")
+	deadline := time.Now().Add(time.Second) // over three AckWaits: a redelivery would have come
+	for time.Now().Before(deadline) {
+		require.Equal(t, int64(5), in.handled.Load(), "no message delivered again")
+		time.Sleep(10 * time.Millisecond) // watching for a redelivery that must not come
+	}
+	open()
+	eventually(t, func() bool { ack, _ := consumerState(t, js); return ack == 0 && in.acked.Load() == 5 }, "acked once delivered")
+	assert.Equal(t, eventIDs(sent), eventIDs(rc.received()))
+	require.NoError(t, stop())
 }
