@@ -2,9 +2,9 @@ package jetstream
 
 import (
 	"context"
-	"sync"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
