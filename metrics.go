@@ -57,6 +57,11 @@ func (em *endpointMetrics) received(n int) {
 	em.mu.Unlock()
 }
 
+// unreceived takes back received(n), for events the store then refused.
+func (em *endpointMetrics) unreceived(n int) {
+	em.received(-n)
+}
+
 // recovered counts n events found in a spool at start as pending.
 func (em *endpointMetrics) recovered(n int) {
 	em.mu.Lock()

@@ -48,9 +48,10 @@ type eventQueue struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine has ended
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled on push, Close and cancel
-	closed bool       // no more writes
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled on push, Close and cancel
+	closed  bool       // no more writes
+	pushing int        // events of Writes storing their block now, outside the mutex
 }
 
 var _ Sink = (*eventQueue)(nil)
@@ -105,17 +106,29 @@ func (q *eventQueue) Write(events ...Event) error {
 	var err error
 	switch {
 	case len(kept) == 0:
-	case q.maxPending > 0 && q.store.len()+len(kept) > q.maxPending:
+		q.mu.Unlock()
+	case q.maxPending > 0 && q.store.len()+q.pushing+len(kept) > q.maxPending:
+		q.mu.Unlock()
 		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
 	default:
-		if err = q.store.push(queuedBlock{events: kept, written: time.Now()}); err != nil {
+		// The store encodes and writes outside the mutex, so that
+		// concurrent Writes share one disk write; pushing keeps the
+		// goroutine and Close waiting for them.
+		// Counted before the push: once stored, the block may be
+		// delivered before the push returns.
+		q.pushing += len(kept)
+		q.metrics.received(len(kept))
+		q.mu.Unlock()
+		err = q.store.push(queuedBlock{events: kept, written: time.Now()})
+		q.mu.Lock()
+		q.pushing -= len(kept)
+		if err != nil {
+			q.metrics.unreceived(len(kept))
 			err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
-		} else {
-			q.metrics.received(len(kept))
-			q.cond.Signal()
 		}
+		q.cond.Broadcast()
+		q.mu.Unlock()
 	}
-	q.mu.Unlock()
 	if len(ignored) > 0 {
 		q.out.ignored(ignored)
 	}
@@ -165,7 +178,7 @@ func (q *eventQueue) run() {
 func (q *eventQueue) take() (*batch, bool) {
 	for {
 		q.mu.Lock()
-		for q.store.len() == 0 && !q.closed && q.ctx.Err() == nil {
+		for q.store.len() == 0 && (!q.closed || q.pushing > 0) && q.ctx.Err() == nil {
 			q.cond.Wait()
 		}
 		if q.ctx.Err() != nil || q.store.len() == 0 {
@@ -180,8 +193,8 @@ func (q *eventQueue) take() (*batch, bool) {
 			}
 			a.release()
 		}
-		blocks, more, err := q.peekLocked(0, 0)
 		q.mu.Unlock()
+		blocks, more, err := q.peekStore(0, 0)
 		if err != nil {
 			q.log.WithError(err).Error("notifications: spool unreadable; retrying")
 			if !sleep(q.ctx, q.storeRetry) {
@@ -198,13 +211,12 @@ func (q *eventQueue) take() (*batch, bool) {
 // storeRetryInterval is the wait before reading a store that failed again.
 const storeRetryInterval = time.Second
 
-// peekLocked returns the blocks that follow the skip oldest, which hold
-// skipped events, and whether more blocks wait behind them. It is called
-// under the mutex.
-func (q *eventQueue) peekLocked(skip, skipped int) ([]queuedBlock, bool, error) {
-	before := q.store.len()
+// peekStore returns the blocks that follow the skip oldest, which hold
+// skipped events, and whether more blocks wait behind them. It runs outside
+// the mutex: reading a spool (the disk, decoding) never holds up Write.
+func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 	blocks, err := q.store.peek(skip, q.maxBatch)
-	if lost := before - q.store.len(); lost > 0 { // counted once, found unreadable
+	if lost := q.store.takeLost(); lost > 0 { // counted once, found unreadable
 		q.metrics.finished(lost)
 		q.metrics.dropped(lost)
 		q.log.WithField("events", lost).Error("notifications: spool: events lost to damaged records")
@@ -240,9 +252,7 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 	if len(unfinished) > 0 && q.store.durable() {
 		return false
 	}
-	q.mu.Lock()
 	err := q.store.pop(b.blocks)
-	q.mu.Unlock()
 	q.metrics.finished(len(b.events))
 	if err != nil {
 		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
@@ -302,6 +312,9 @@ func (q *eventQueue) Close() error {
 	errs := []error{q.deliverer.Close()}
 
 	q.mu.Lock()
+	for q.pushing > 0 { // a Write that got in before Close is stored or refused
+		q.cond.Wait()
+	}
 	left := q.store.len()
 	durable := q.store.durable()
 	var dropped []Event

@@ -23,9 +23,7 @@ func (q *eventQueue) deliverAhead(b *batch) []Event {
 // prepare takes the batch that follows b and encodes it, or returns nil
 // when there is none yet or the store cannot be read (take reads it again).
 func (q *eventQueue) prepare(b *batch) *batch {
-	q.mu.Lock()
-	blocks, more, err := q.peekLocked(b.blocks, len(b.events))
-	q.mu.Unlock()
+	blocks, more, err := q.peekStore(b.blocks, len(b.events))
 	if err != nil || len(blocks) == 0 {
 		return nil
 	}

@@ -2,6 +2,9 @@ package notifications
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -45,6 +48,66 @@ func BenchmarkSpoolRecover(b *testing.B) {
 				_ = s.close()
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(backlog)*1000, "ns/event")
+		})
+	}
+}
+
+// BenchmarkSpoolDrain measures a new endpoint delivering a backlog left in
+// its spool, one event a block, to a receiver that reads and answers.
+func BenchmarkSpoolDrain(b *testing.B) {
+	const backlog = 20_000
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer rc.Close()
+	config := EndpointConfig{Logger: testLogger(), CloseTimeout: -1}
+	for b.Loop() {
+		b.StopTimer()
+		config.SpoolDir = b.TempDir()
+		s, err := openSpool(config.SpoolDir, "drain", time.Second, testLogger())
+		require.NoError(b, err)
+		for i := range backlog {
+			e := goldenEvent()
+			e.ID = fmt.Sprint(i)
+			require.NoError(b, s.push(queuedBlock{events: []Event{e}, written: time.Now()}))
+		}
+		require.NoError(b, s.close())
+		b.StartTimer()
+		e, err := OpenEndpoint("drain", rc.URL, config)
+		require.NoError(b, err)
+		require.NoError(b, e.Close())
+	}
+	b.ReportMetric(float64(backlog)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkSpoolEndpointWrite measures a spooled endpoint taking events
+// from 4 writers, one event a Write, and delivering them to a receiver
+// that reads and answers: the cost of the spool on the sending side.
+func BenchmarkSpoolEndpointWrite(b *testing.B) {
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer rc.Close()
+	for _, spooled := range []bool{false, true} {
+		b.Run(fmt.Sprint("spool=", spooled), func(b *testing.B) {
+			config := EndpointConfig{Logger: testLogger(), CloseTimeout: -1}
+			if spooled {
+				config.SpoolDir = b.TempDir()
+			}
+			e, err := OpenEndpoint("write", rc.URL, config)
+			require.NoError(b, err)
+			event := goldenEvent()
+			b.ReportAllocs()
+			b.SetParallelism(2) // 4 writers on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := e.Write(event); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			require.NoError(b, e.Close())
 		})
 	}
 }

@@ -2,17 +2,14 @@ package notifications
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/regnotify/notifications/internal/crashtest"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,13 +26,14 @@ type devNull struct{}
 func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 
 // pushBlocks pushes blocks of the given sizes, IDs prefix-0, prefix-1, ...
-func pushBlocks(t *testing.T, s *spool, prefix string, sizes ...int) []string {
+func pushBlocks(t *testing.T, s *spoolStore, prefix string, sizes ...int) []string {
 	t.Helper()
 	var want []string
 	next := 0
 	for _, size := range sizes {
 		block := make([]Event, size)
 		for i := range block {
+			block[i] = goldenEvent()
 			block[i].ID = fmt.Sprintf("%s-%d", prefix, next)
 			next++
 		}
@@ -47,7 +45,7 @@ func pushBlocks(t *testing.T, s *spool, prefix string, sizes ...int) []string {
 
 // drainSpool pops everything from s, returning the IDs in order and the
 // size of each batch.
-func drainSpool(t *testing.T, s *spool, maxEvents int) (got []string, batches []int) {
+func drainSpool(t *testing.T, s *spoolStore, maxEvents int) (got []string, batches []int) {
 	t.Helper()
 	for s.len() > 0 {
 		blocks, err := s.peek(0, maxEvents)
@@ -83,91 +81,8 @@ func TestSpoolReplaysAcrossReopen(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(dir, "hooks%2Fci"))
 	require.NoError(t, err)
 	for _, e := range entries {
-		assert.NotContains(t, e.Name(), segmentSuffix, "a drained spool keeps no segment")
+		assert.NotContains(t, e.Name(), ".seg", "a drained spool keeps no segment")
 	}
-}
-
-func TestSpoolResumesAfterPartialDelivery(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, "e", time.Second, testLogger())
-	require.NoError(t, err)
-	s.segmentMax = 200 // a segment of a record or two
-	want := pushBlocks(t, s, "a", 1, 1, 1, 1, 1, 1, 1, 1)
-	blocks, err := s.peek(0, 3)
-	require.NoError(t, err)
-	require.NoError(t, s.pop(len(blocks)))
-	blocks, err = s.peek(0, 2)
-	require.NoError(t, err)
-	require.Len(t, blocks, 2) // peeked, not popped: delivered again after a restart
-	require.NoError(t, s.close())
-
-	s, err = openSpool(dir, "e", time.Second, testLogger())
-	require.NoError(t, err)
-	defer s.close()
-	got, _ := drainSpool(t, s, 100)
-	assert.Equal(t, want[3:], got)
-}
-
-func TestSpoolSkipsDamagedRecords(t *testing.T) {
-	tests := []struct {
-		name   string
-		damage func(t *testing.T, path string, offsets []int64)
-		want   []int // indexes of the blocks still delivered
-	}{
-		{"torn last record", func(t *testing.T, path string, offsets []int64) {
-			require.NoError(t, os.Truncate(path, offsets[3]+10))
-		}, []int{0, 1, 2}},
-		{"torn last header", func(t *testing.T, path string, offsets []int64) {
-			require.NoError(t, os.Truncate(path, offsets[3]+3))
-		}, []int{0, 1, 2}},
-		{"flipped byte in a payload", func(t *testing.T, path string, offsets []int64) {
-			flipByte(t, path, offsets[1]+recordHeaderSize+12)
-		}, []int{0, 2, 3}},
-		{"flipped byte in a magic", func(t *testing.T, path string, offsets []int64) {
-			flipByte(t, path, offsets[2])
-		}, []int{0, 1, 3}},
-		{"garbage between records", func(t *testing.T, path string, offsets []int64) {
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			data = append(data[:offsets[2]:offsets[2]], append([]byte("garbage!"), data[offsets[2]:]...)...)
-			require.NoError(t, os.WriteFile(path, data, 0o600))
-		}, []int{0, 1, 2, 3}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := openSpool(dir, "e", time.Second, testLogger())
-			require.NoError(t, err)
-			var offsets []int64
-			var blocks [][]string
-			for i := range 4 {
-				offsets = append(offsets, s.wSize)
-				blocks = append(blocks, pushBlocks(t, s, fmt.Sprint("b", i), 2))
-			}
-			seg := s.segmentPath(s.segs[0])
-			require.NoError(t, s.close())
-			tt.damage(t, seg, offsets)
-
-			s, err = openSpool(dir, "e", time.Second, testLogger())
-			require.NoError(t, err)
-			defer s.close()
-			var want []string
-			for _, i := range tt.want {
-				want = append(want, blocks[i]...)
-			}
-			assert.Equal(t, len(want), s.len(), "damaged records are not counted")
-			got, _ := drainSpool(t, s, 100)
-			assert.Equal(t, want, got)
-		})
-	}
-}
-
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	data[off] ^= 0xff
-	require.NoError(t, os.WriteFile(path, data, 0o600))
 }
 
 func TestSpoolLock(t *testing.T) {
@@ -184,7 +99,7 @@ func TestSpoolLock(t *testing.T) {
 
 	config.Logger = testLogger()
 	e := NewEndpoint("e", "http://127.0.0.1:1/", config)
-	_, spooled := e.Sink.(*eventQueue).store.(*spool)
+	_, spooled := e.Sink.(*eventQueue).store.(*spoolStore)
 	assert.False(t, spooled, "NewEndpoint runs without the locked spool")
 	require.NoError(t, e.Close())
 
@@ -278,27 +193,7 @@ func TestSpoolSurvivesKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
-	var written []string
-	lines := bufio.NewScanner(stdout)
-	for len(written) < 3000 && lines.Scan() {
-		line := lines.Text()
-		require.False(t, strings.HasPrefix(line, "error:"), line)
-		written = append(written, line)
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	for lines.Scan() { // what the child printed before it died
-		written = append(written, lines.Text())
-	}
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "the child was killed: %v", err)
-	require.Greater(t, len(written), 1000)
+	written := crashtest.KillMidStream(t, "TestSpoolCrashChild", crashChildEnv, dir, 3000)
 
 	up := newReceiver(t, nil)
 	config := fastConfig()

@@ -1,16 +1,25 @@
 package notifications
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // queuedBlock is one written block with the time it was written.
 type queuedBlock struct {
 	events  []Event
 	written time.Time
+
+	// encoded is each event's JSON as stored, the bytes an envelope
+	// carries (see appendStoredEnvelope); nil when the store keeps none.
+	encoded [][]byte
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
-// calls it under its own mutex, so implementations need no locking of
-// their own for these methods.
+// calls push from the writers' goroutines, possibly several at once, and
+// the other methods one at a time; none under its mutex, so that encoding,
+// disk writes and reads stay out of its critical section. A store
+// synchronizes these calls itself.
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
 	// stored: for a spool, written to its file.
@@ -21,14 +30,17 @@ type eventStore interface {
 	// without removing them; nothing when there are none. skip is at most
 	// the number of blocks the previous peeks returned and pop did not
 	// remove: the queue peeks the batch it will deliver (skip 0) and, while
-	// that batch is out, the one after it (skip: the first one's blocks). The
-	// queue reads the blocks after releasing its mutex: later pushes must
-	// not modify them.
+	// that batch is out, the one after it (skip: the first one's blocks).
+	// Later pushes must not modify the blocks returned.
 	peek(skip, maxEvents int) ([]queuedBlock, error)
 
 	// pop removes the n oldest blocks, which a peek returned. Blocks peeked
 	// after them stay peeked.
 	pop(n int) error
+
+	// takeLost returns how many stored events were found unreadable (and
+	// dropped from len) since the last call.
+	takeLost() int
 
 	// len returns how many events are stored.
 	len() int
@@ -43,6 +55,7 @@ type eventStore interface {
 
 // memoryStore keeps blocks in a slice used as a queue.
 type memoryStore struct {
+	mu     sync.Mutex
 	blocks []queuedBlock // blocks[head:] are live
 	head   int
 	events int
@@ -51,6 +64,8 @@ type memoryStore struct {
 var _ eventStore = (*memoryStore)(nil)
 
 func (m *memoryStore) push(b queuedBlock) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks = append(m.blocks, b)
 	m.events += len(b.events)
 	return nil
@@ -59,6 +74,8 @@ func (m *memoryStore) push(b queuedBlock) error {
 // peek cuts the capacity of what it returns, so that a push appends
 // elsewhere.
 func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	start := m.head + skip
 	if start >= len(m.blocks) {
 		return nil, nil
@@ -72,6 +89,8 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 }
 
 func (m *memoryStore) pop(n int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, b := range m.blocks[m.head : m.head+n] {
 		m.events -= len(b.events)
 	}
@@ -85,11 +104,19 @@ func (m *memoryStore) pop(n int) error {
 	return nil
 }
 
-func (m *memoryStore) len() int { return m.events }
+func (m *memoryStore) takeLost() int { return 0 }
+
+func (m *memoryStore) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events
+}
 
 func (m *memoryStore) durable() bool { return false }
 
 func (m *memoryStore) close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.blocks, m.head, m.events = nil, 0, 0
 	return nil
 }

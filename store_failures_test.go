@@ -1,12 +1,8 @@
 package notifications
 
 import (
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -61,40 +57,6 @@ func TestEventQueueGivesUpWhatTheStoreRefuses(t *testing.T) {
 	require.Len(t, finished.all, 1)
 	assert.Equal(t, err, finished.all[0].Err, "finished with the error Write returned")
 	require.NoError(t, q.Close())
-}
-
-func TestSpoolIgnoresStaleCursor(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, "e", time.Second, testLogger())
-	require.NoError(t, err)
-	want := pushBlocks(t, s, "a", 2, 3)
-	// A cursor left pointing at a segment that no longer exists.
-	var buf [cursorSize]byte
-	binary.BigEndian.PutUint64(buf[:], 7)
-	binary.BigEndian.PutUint32(buf[16:], crc32.Checksum(buf[:16], crcTable))
-	_, err = s.cursor.WriteAt(buf[:], 0)
-	require.NoError(t, err)
-	require.NoError(t, s.close())
-
-	s, err = openSpool(dir, "e", time.Second, testLogger())
-	require.NoError(t, err)
-	defer s.close()
-	got, _ := drainSpool(t, s, 100)
-	assert.Equal(t, want, got, "nothing deleted on a stale cursor's word")
-}
-
-func TestSpoolCloseRemovesCursorBeforeSegments(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openSpool(dir, "e", time.Second, testLogger())
-	require.NoError(t, err)
-	pushBlocks(t, s, "a", 1)
-	drainSpool(t, s, 10)
-	require.NoError(t, s.close())
-	entries, err := os.ReadDir(filepath.Join(dir, "e"))
-	require.NoError(t, err)
-	for _, e := range entries {
-		assert.Equal(t, lockName, e.Name(), "an emptied spool keeps only its lock file")
-	}
 }
 
 func TestBodyReaderFailsAfterClose(t *testing.T) {

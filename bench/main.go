@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type options struct {
 	timeout   time.Duration // endpoint request timeout, both pipelines
 	local     bool          // receiver in this process
 	pending   int           // events for the heap-per-pending-event measurement; 0: skip
+	fanout    int           // endpoints of the fan-out CPU measurement; 0 or 1: skip
+	backlog   int           // events of the backlog measurement; 0: skip
+	only      string        // run only the pipelines whose name contains this (and the ceiling)
 	log       io.Writer     // pipelines' log output
 	progress  io.Writer
 }
@@ -61,8 +65,17 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", time.Second, "endpoint request timeout (both pipelines)")
 	flag.StringVar(&receiverMode, "receiver", "process", `where the receiver runs: "process" (a child process: sender allocations are measured alone) or "local" (this process: allocation columns include the receiver's)`)
 	flag.IntVar(&o.pending, "pending", 100000, "also measure heap per pending event with this many events pending (0: skip)")
+	flag.IntVar(&o.fanout, "fanout", 8, "also measure sender CPU per event with a broadcaster of this many endpoints against one (0: skip)")
+	flag.IntVar(&o.backlog, "backlog", 1000000, "also measure a spool backlog of this many events written while the receiver is down (0: skip)")
 	verbose := flag.Bool("v", false, "show the pipelines' log lines")
+	flag.StringVar(&o.only, "only", "", "run only the pipelines whose name contains this string (the ceiling always runs)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (sender side) to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (sender side) to this file")
+	quick := flag.Bool("quick", false, "a quick run with small sizes, to check that everything works (overrides the sizes)")
 	flag.Parse()
+	if *quick {
+		o = quickOptions(o)
+	}
 
 	var err error
 	if o.latencies, err = parseLatencies(latencies); err != nil {
@@ -74,10 +87,36 @@ func main() {
 	if *verbose {
 		o.log = os.Stderr
 	}
-	if err := run(o, os.Stdout); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	err = run(o, os.Stdout)
+	if *memProfile != "" {
+		if f, ferr := os.Create(*memProfile); ferr == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// quickOptions shrinks o to a run of seconds: every measurement, small.
+func quickOptions(o options) options {
+	o.events, o.v3Events, o.minEvents, o.roundTime, o.rounds = 3000, 200, 100, 0, 1
+	o.pending, o.backlog = min(o.pending, 2000), min(o.backlog, 5000)
+	return o
 }
 
 func parseLatencies(s string) ([]time.Duration, error) {
@@ -130,7 +169,7 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 	for w := range lat {
 		lat[w] = make([]time.Duration, per)
 	}
-	if err := ctl.Reset(n, latency); err != nil {
+	if err := ctl.Reset(n*copies(p), latency); err != nil {
 		return r, err
 	}
 	start := make(chan struct{})
@@ -181,7 +220,7 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 	r.elapsed = time.Duration(stats.Last - t0.UnixNano())
 	r.rate = float64(stats.Unique) / r.elapsed.Seconds()
 	r.posts = stats.Posts
-	r.dups, r.lost, r.bad, r.media = stats.Dups, n-stats.Unique, stats.Bad, stats.Media
+	r.dups, r.lost, r.bad, r.media = stats.Dups-(copies(p)-1)*n, n-stats.Unique, stats.Bad, stats.Media
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	r.p50, r.p99 = percentile(all, 0.50), percentile(all, 0.99)
@@ -199,6 +238,15 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 		return r, fmt.Errorf("%s: receiver got %d of %d events before the timeout", p.name(), stats.Unique, n)
 	}
 	return r, nil
+}
+
+// copies is how many times the receiver gets each event from p: once per
+// endpoint.
+func copies(p pipeline) int {
+	if o, ok := p.(ours); ok && o.endpoints > 1 {
+		return o.endpoints
+	}
+	return 1
 }
 
 func sumInts(xs []int) (s int) {
@@ -227,17 +275,25 @@ func run(o options, out io.Writer) error {
 	}
 	defer ctl.Close()
 
-	pipelines := []pipeline{ours{}, upstream{}}
-	maxEvents := map[string]int{ours{}.name(): o.events, upstream{}.name(): o.v3Events}
+	pipelines := []pipeline{ours{}, ours{spool: true}, upstream{}}
+	if o.only != "" {
+		pipelines = slices.DeleteFunc(pipelines, func(p pipeline) bool { return !strings.Contains(p.name(), o.only) })
+	}
+	maxEvents := func(p pipeline) int {
+		if _, ok := p.(upstream); ok {
+			return o.v3Events
+		}
+		return o.events
+	}
 	var results []result
 	for _, latency := range o.latencies {
 		sizes := map[string]int{}
 		for _, p := range pipelines {
-			sizes[p.name()] = maxEvents[p.name()]
+			sizes[p.name()] = maxEvents(p)
 			if o.roundTime <= 0 {
 				continue
 			}
-			warm := min(maxEvents[p.name()], 1000)
+			warm := min(maxEvents(p), 1000)
 			if latency > 0 {
 				warm = min(warm, 300)
 			}
@@ -246,11 +302,18 @@ func run(o options, out io.Writer) error {
 				return fmt.Errorf("warm-up: %w", err)
 			}
 			n := int(r.rate * o.roundTime.Seconds())
-			sizes[p.name()] = min(max(n, o.minEvents), maxEvents[p.name()])
+			sizes[p.name()] = min(max(n, o.minEvents), maxEvents(p))
 			fmt.Fprintf(o.progress, "warm-up  %-20s latency %-5v %6d events %9.0f events/s -> %d events per round\n",
 				p.name(), latency, r.events, r.rate, sizes[p.name()])
 		}
 		for round := range o.rounds {
+			r, err := runCeiling(ctl, o.events, latency)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.progress, "round %d  %-20s latency %-5v %6d events %9.0f events/s %6d POSTs\n",
+				round+1, r.pipeline, latency, r.events, r.rate, r.posts)
+			results = append(results, r)
 			for _, p := range pipelines {
 				r, err := runRound(p, ctl, sizes[p.name()], o.writers, latency, o)
 				if err != nil {
@@ -265,7 +328,7 @@ func run(o options, out io.Writer) error {
 			}
 		}
 	}
-	printTable(out, o, results)
+	sums := printTable(out, o, results)
 
 	if o.pending > 0 {
 		fmt.Fprintf(out, "\nHeap held per pending event, %d events pending behind a receiver that does not answer (runtime.GC, HeapAlloc delta / events):\n\n", o.pending)
@@ -277,6 +340,22 @@ func run(o options, out io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(out, "| %s | %.0f B |\n", p.name(), per)
+		}
+	}
+	if o.fanout > 1 {
+		if err := runFanout(ctl, o, out); err != nil {
+			return err
+		}
+	}
+	if o.backlog > 0 {
+		var ceiling float64
+		for _, s := range sums {
+			if s.pipeline == ceilingName && s.latency == 0 {
+				ceiling = s.rate
+			}
+		}
+		if err := runBacklog(ctl, o, ceiling, out); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -344,12 +423,12 @@ func median(xs []float64) float64 {
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
-func printTable(out io.Writer, o options, results []result) {
+func printTable(out io.Writer, o options, results []result) []summary {
 	cpu := cpuModel()
 	fmt.Fprintf(out, "regnotify vs distribution v3.1.2 notifications — %s, GOMAXPROCS=%d, %s, %d writers, %d rounds each (medians), receiver in %s\n\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), cpu, o.writers, o.rounds, map[bool]string{true: "this process", false: "a child process"}[o.local])
-	fmt.Fprintln(out, "| receiver latency | pipeline | events/round | events/s | ×v3 | POSTs/round | events/POST | Write p50 | Write p99 | B/event | allocs/event | CPU/event | receiver allocs/event | receiver CPU/event | dups/lost |")
-	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| receiver latency | pipeline | events/round | events/s | of ceiling | ×v3 | POSTs/round | events/POST | Write p50 | Write p99 | B/event | allocs/event | CPU/event | receiver allocs/event | receiver CPU/event | dups/lost |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	groups := map[string][]result{}
 	var keys []string
 	for _, r := range results {
@@ -364,27 +443,39 @@ func printTable(out io.Writer, o options, results []result) {
 		sums = append(sums, summarize(groups[k]))
 	}
 	slices.SortStableFunc(sums, func(a, b summary) int { return cmp.Compare(a.latency, b.latency) })
-	ref := map[time.Duration]summary{}
+	ref, ceiling := map[time.Duration]summary{}, map[time.Duration]summary{}
 	for _, s := range sums {
-		if s.pipeline == (upstream{}).name() {
+		switch s.pipeline {
+		case (upstream{}).name():
 			ref[s.latency] = s
+		case ceilingName:
+			ceiling[s.latency] = s
 		}
 	}
 	for _, s := range sums {
 		ratio := "1.0"
 		if v, ok := ref[s.latency]; ok && s.pipeline != v.pipeline {
-			ratio = fmt.Sprintf("**%.1f**", s.rate/v.rate)
+			ratio = fmt.Sprintf("%.1f", s.rate/v.rate)
+		}
+		ofCeiling := "—"
+		if c, ok := ceiling[s.latency]; ok {
+			ofCeiling = fmt.Sprintf("**%.2f**", s.rate/c.rate)
 		}
 		rxCPU := "—"
 		if s.rxCPU > 0 {
 			rxCPU = roundDur(s.rxCPU).String()
 		}
-		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %.0f | %.1f | %v | %v | %.0f | %.1f | %v | %s | %s | %d/%d |\n",
-			s.latency, s.pipeline, s.events, s.rate, ratio, s.posts, s.events/s.posts,
-			roundDur(s.p50), roundDur(s.p99), s.bytes, s.allocs, roundDur(s.cpu), fmtNaN(s.rxA, "%.1f"), rxCPU, s.dups, s.lost)
+		p50, p99, bytes, allocs := roundDur(s.p50).String(), roundDur(s.p99).String(), fmt.Sprintf("%.0f", s.bytes), fmt.Sprintf("%.1f", s.allocs)
+		if s.pipeline == ceilingName { // no Write, encoded before the clock
+			p50, p99, bytes, allocs = "—", "—", "—", "—"
+		}
+		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %s | %.0f | %.1f | %s | %s | %s | %s | %v | %s | %s | %d/%d |\n",
+			s.latency, s.pipeline, s.events, s.rate, ofCeiling, ratio, s.posts, s.events/s.posts,
+			p50, p99, bytes, allocs, roundDur(s.cpu), fmtNaN(s.rxA, "%.1f"), rxCPU, s.dups, s.lost)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "events/s: first Write to the receiver's last answer; the receiver decodes each envelope, then waits the latency, then answers. Write p50/p99: time.Since around each Write call.")
+	fmt.Fprintf(out, "ceiling: the same receiver fed the events as envelopes of %d, encoded before the clock starts, POSTed back to back on one keep-alive connection; of ceiling: events/s over the ceiling's.\n", ceilingBatch)
 	fmt.Fprintln(out, "CPU/event: user+system CPU time of the sender process over the round (getrusage), per event; receiver CPU/event likewise for the receiver process.")
 	if o.local {
 		fmt.Fprintln(out, "B/event and allocs/event: this process over the round (runtime.MemStats), event building excluded, receiver decoding INCLUDED.")
@@ -403,6 +494,7 @@ func printTable(out io.Writer, o options, results []result) {
 		m := slices.Compact(slices.Sorted(slices.Values(media[name])))
 		fmt.Fprintf(out, "Content-Type sent by %s: %s\n", name, strings.Join(m, ", "))
 	}
+	return sums
 }
 
 func roundDur(d time.Duration) time.Duration {

@@ -46,7 +46,7 @@ func TestTinyRounds(t *testing.T) {
 	defer ctl.Close()
 	o := tinyOptions()
 	for _, latency := range []time.Duration{0, time.Millisecond} {
-		for _, p := range []pipeline{ours{}, upstream{}} {
+		for _, p := range []pipeline{ours{}, ours{spool: true}, ours{endpoints: 3}, upstream{}} {
 			r, err := runRound(p, ctl, 60, o.writers, latency, o)
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +105,7 @@ func TestReceiverCountsDuplicates(t *testing.T) {
 }
 
 func TestPendingHeap(t *testing.T) {
-	for _, p := range []pipeline{ours{}, upstream{}} {
+	for _, p := range []pipeline{ours{}, ours{spool: true}, upstream{}} {
 		per, err := measurePending(p, 500, true)
 		if err != nil {
 			t.Fatal(err)
@@ -124,14 +124,28 @@ func TestRunPrintsTable(t *testing.T) {
 	o.roundTime = 50 * time.Millisecond
 	o.latencies = []time.Duration{0}
 	o.local = true
+	o.pending, o.fanout, o.backlog = 200, 3, 300
 	var out bytes.Buffer
 	if err := run(o, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 0s | regnotify |", "| 0s | distribution v3.1.2 |", "events/POST", "Content-Type sent by"} {
+	for _, want := range []string{
+		"| 0s | ceiling |", "| 0s | regnotify memory |", "| 0s | regnotify spool |", "| 0s | distribution v3.1.2 |",
+		"of ceiling", "events/POST", "Content-Type sent by",
+		"| regnotify spool | ", // heap per pending event
+		"| 3 | ",               // fan-out
+		"drain of ceiling",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestQuickOptions(t *testing.T) {
+	o := quickOptions(options{events: 100000, v3Events: 5000, rounds: 3, pending: 100000, backlog: 1000000, roundTime: time.Second})
+	if o.events > 5000 || o.rounds != 1 || o.backlog > 5000 || o.pending > 2000 || o.roundTime != 0 {
+		t.Errorf("quick options %+v are not quick", o)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -67,24 +69,59 @@ func benchHeaders() http.Header {
 
 // --- this library ---
 
-type ours struct{}
+// ours is this library: a broadcaster in front of endpoints endpoints (0
+// counts as 1), each with its events in memory or, with spool, in a spool
+// directory of its own that close removes.
+type ours struct {
+	spool     bool
+	endpoints int
+}
 
-func (ours) name() string { return "regnotify" }
+func (p ours) name() string {
+	name := "regnotify"
+	if p.spool {
+		name += " spool"
+	} else {
+		name += " memory"
+	}
+	if p.endpoints > 1 {
+		name += fmt.Sprintf(" ×%d", p.endpoints)
+	}
+	return name
+}
 
 type oursSender struct {
 	b      *notifications.Broadcaster
 	events []notifications.Event
+	dir    string // the spool directory, removed by close
 }
 
-func (ours) open(url string, timeout time.Duration, log io.Writer) sender {
+func (p ours) open(url string, timeout time.Duration, log io.Writer) sender {
 	logger := logrus.New()
 	logger.SetOutput(log)
-	ep := notifications.NewEndpoint("bench", url, notifications.EndpointConfig{
+	config := notifications.EndpointConfig{
 		Headers: benchHeaders(),
 		Timeout: timeout,
 		Logger:  logger,
-	})
-	return &oursSender{b: notifications.NewBroadcaster(ep)}
+	}
+	s := &oursSender{}
+	if p.spool {
+		dir, err := os.MkdirTemp("", "regnotify-bench-spool-")
+		if err != nil {
+			panic(err)
+		}
+		s.dir, config.SpoolDir = dir, dir
+	}
+	var sinks []notifications.Sink
+	for i := range max(p.endpoints, 1) {
+		ep, err := notifications.OpenEndpoint(fmt.Sprint("bench-", i), url, config)
+		if err != nil {
+			panic(err)
+		}
+		sinks = append(sinks, ep)
+	}
+	s.b = notifications.NewBroadcaster(sinks...)
+	return s
 }
 
 // build mirrors the bridge's newEvent and layerEvent: a new random ID, the
@@ -122,7 +159,13 @@ func (s *oursSender) write(i int) error { return s.b.Write(s.events[i]) }
 
 func (s *oursSender) buildAndWrite(i int) error { return s.b.Write(s.build(i)) }
 
-func (s *oursSender) close() error { return s.b.Close() }
+func (s *oursSender) close() error {
+	err := s.b.Close()
+	if s.dir != "" {
+		err = errors.Join(err, os.RemoveAll(s.dir))
+	}
+	return err
+}
 
 // --- distribution v3.1.2 ---
 

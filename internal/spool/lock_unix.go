@@ -1,6 +1,6 @@
 //go:build unix
 
-package notifications
+package spool
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 func lockFile(f *os.File) error {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return fmt.Errorf("%w: %s", ErrSpoolLocked, f.Name())
+		return fmt.Errorf("%w: %s", ErrLocked, f.Name())
 	}
 	return err
 }

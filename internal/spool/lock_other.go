@@ -1,6 +1,6 @@
 //go:build !unix
 
-package notifications
+package spool
 
 import (
 	"fmt"
@@ -9,15 +9,15 @@ import (
 	"sync"
 )
 
-// lockedSpools are the lock files held in this process: where flock is not
+// lockedLogs are the lock files held in this process: where flock is not
 // available, only endpoints of one process are kept apart.
-var lockedSpools sync.Map
+var lockedLogs sync.Map
 
 // lockFile marks f's path as locked by this process until f is closed.
 func lockFile(f *os.File) error {
 	path, _ := filepath.Abs(f.Name())
-	if _, taken := lockedSpools.LoadOrStore(path, true); taken {
-		return fmt.Errorf("%w: %s", ErrSpoolLocked, f.Name())
+	if _, taken := lockedLogs.LoadOrStore(path, true); taken {
+		return fmt.Errorf("%w: %s", ErrLocked, f.Name())
 	}
 	return nil
 }
@@ -25,5 +25,5 @@ func lockFile(f *os.File) error {
 // unlockFile releases the lock taken on f.
 func unlockFile(f *os.File) {
 	path, _ := filepath.Abs(f.Name())
-	lockedSpools.Delete(path)
+	lockedLogs.Delete(path)
 }

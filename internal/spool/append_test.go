@@ -1,0 +1,194 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Concurrent appenders: every record that Append accepted is read back
+// whole, once, and each appender's records in the order it appended them.
+func TestAppendConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SegmentSize: 4 << 10})
+	const writers, per = 8, 300
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range per {
+				_, err := l.Append(int64(w), [][]byte{fmt.Appendf(nil, "%d-%d", w, i), []byte("x")}, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 2*writers*per, l.Len())
+	require.NoError(t, l.Close())
+
+	l = openLog(t, dir, Options{})
+	defer l.Close()
+	got, _ := drain(t, l, 50)
+	next := make([]int, writers)
+	for _, item := range got {
+		if item == "x" {
+			continue
+		}
+		var w, i int
+		_, err := fmt.Sscanf(item, "%d-%d", &w, &i)
+		require.NoError(t, err)
+		assert.Equal(t, next[w], i, "writer %d in order", w)
+		next[w] = i + 1
+	}
+	assert.Equal(t, slices.Repeat([]int{per}, writers), next)
+}
+
+// Spans say where records lie: reading from a span's end reads the next
+// record.
+func TestAppendSpans(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer l.Close()
+	a, err := l.Append(1, [][]byte{[]byte("a")}, nil)
+	require.NoError(t, err)
+	b, err := l.Append(2, [][]byte{[]byte("b")}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, a.To, b.From)
+	blocks, err := l.Read(a.To, 10)
+	require.NoError(t, err)
+	require.Len(t, blocks, 1)
+	assert.Equal(t, b, blocks[0].Span)
+	assert.Equal(t, int64(2), blocks[0].Stamp)
+}
+
+// The race detector's test: Close while appenders write and the syncer
+// fsyncs every microsecond. Appends either succeed (and are read back after
+// a reopen) or fail with ErrClosed.
+func TestCloseRacesAppendAndSync(t *testing.T) {
+	for round := range 20 {
+		dir := t.TempDir()
+		l := openLog(t, dir, Options{SyncEvery: time.Microsecond, SegmentSize: 512})
+		var mu sync.Mutex
+		var accepted []string
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					item := fmt.Sprintf("%d-%d-%d", round, w, i)
+					_, err := l.Append(0, [][]byte{[]byte(item)}, nil)
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					accepted = append(accepted, item)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 50 {
+				if _, err := l.Read(l.Start(), 10); errors.Is(err, ErrClosed) {
+					return
+				}
+			}
+		})
+		for l.Len() < 50 {
+			time.Sleep(10 * time.Microsecond) // let the appenders run; correctness does not depend on it
+		}
+		require.NoError(t, l.Close())
+		wg.Wait()
+
+		l = openLog(t, dir, Options{})
+		got, _ := drain(t, l, 1000)
+		require.NoError(t, l.Close())
+		slices.Sort(got)
+		slices.Sort(accepted)
+		require.Equal(t, accepted, got, "round %d: exactly what Append accepted", round)
+	}
+}
+
+// SyncEvery: the first write arms the fsync, which runs SyncEvery later,
+// and a log with nothing new written does not fsync.
+func TestSyncEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := openLog(t, t.TempDir(), Options{SyncEvery: time.Second})
+		dirty := func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return l.dirty
+		}
+		_, err := l.Append(0, [][]byte{[]byte("a")}, nil)
+		require.NoError(t, err)
+		assert.True(t, dirty(), "written, not yet synced")
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		assert.True(t, dirty(), "not before SyncEvery")
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		assert.False(t, dirty(), "synced SyncEvery after the write")
+
+		_, err = l.Append(0, [][]byte{[]byte("b")}, nil)
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		_, err = l.Append(0, [][]byte{[]byte("c")}, nil)
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		assert.False(t, dirty(), "at most SyncEvery after the first unsynced write")
+		require.NoError(t, l.Close())
+	})
+}
+
+// The newest records are read from memory, with their value; older ones,
+// past MemoryBytes, from the disk; both the same.
+func TestReadFromMemoryAndDisk(t *testing.T) {
+	for _, memory := range []int{-1, 200, DefaultMemoryBytes} {
+		t.Run(fmt.Sprint(memory), func(t *testing.T) {
+			l := openLog(t, t.TempDir(), Options{MemoryBytes: memory, SegmentSize: 100})
+			defer l.Close()
+			var want []string
+			for i := range 10 {
+				item := fmt.Sprint("item-", i)
+				want = append(want, item)
+				_, err := l.Append(int64(i), [][]byte{[]byte(item)}, i)
+				require.NoError(t, err)
+			}
+			blocks, err := l.Read(l.Start(), 100)
+			require.NoError(t, err)
+			var got []string
+			fromMemory := 0
+			for i, b := range blocks {
+				got = append(got, string(b.Items[0]))
+				assert.Equal(t, int64(i), b.Stamp)
+				if b.Value != nil {
+					assert.Equal(t, i, b.Value)
+					fromMemory++
+				}
+			}
+			assert.Equal(t, want, got)
+			switch memory {
+			case -1:
+				assert.Zero(t, fromMemory)
+			case 200:
+				assert.Positive(t, fromMemory)
+				assert.Less(t, fromMemory, 10, "the oldest were forgotten")
+			default:
+				assert.Equal(t, 10, fromMemory)
+			}
+			got, _ = drain(t, l, 3)
+			assert.Equal(t, want, got)
+		})
+	}
+}

@@ -1,0 +1,397 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+var (
+	// ErrLocked is returned by Open when another Log, in this process or
+	// another, has the directory open.
+	ErrLocked = errors.New("spool: directory in use by another log")
+
+	// ErrClosed is returned by the methods of a closed Log.
+	ErrClosed = errors.New("spool: log closed")
+)
+
+const (
+	// DefaultSegmentSize is the size past which a new segment is started.
+	DefaultSegmentSize = 8 << 20
+	// DefaultSyncEvery is the default of Options.SyncEvery.
+	DefaultSyncEvery = time.Second
+
+	segmentSuffix = ".seg"
+	cursorName    = "cursor"
+	lockName      = "lock"
+	cursorSize    = 20
+)
+
+// Options tune a Log. Zero fields take their defaults.
+type Options struct {
+	// SyncEvery is the longest time from an append to the fsync that
+	// makes it durable against a power cut. Default DefaultSyncEvery.
+	SyncEvery time.Duration
+	// SegmentSize is the size in bytes past which appends go to a new
+	// segment. Default DefaultSegmentSize.
+	SegmentSize int64
+	// Logger receives what recovery and reading skip. Default: logrus'
+	// standard logger.
+	Logger logrus.FieldLogger
+	// MemoryBytes bounds the newest records kept in memory, with the value
+	// passed to Append, so that a reader keeping up with the appenders
+	// never reads the disk. Default DefaultMemoryBytes; negative: none.
+	MemoryBytes int
+}
+
+// DefaultMemoryBytes is the default of Options.MemoryBytes.
+const DefaultMemoryBytes = 4 << 20
+
+// Position is a place in the log: a segment and a byte offset in it.
+// Positions order as the log does.
+type Position struct {
+	Segment uint64
+	Offset  int64
+}
+
+// Less reports whether p comes before q in the log.
+func (p Position) Less(q Position) bool {
+	return p.Segment < q.Segment || p.Segment == q.Segment && p.Offset < q.Offset
+}
+
+// Span is where an appended record lies: From its first byte to To, just
+// after its last.
+type Span struct{ From, To Position }
+
+// Block is one record read back.
+type Block struct {
+	Stamp int64    // as passed to Append
+	Items [][]byte // as passed to Append; read from disk, they share one buffer
+	Span  Span     // where the record lies
+	// Value is what was passed to Append, when the block came from memory;
+	// nil when it was read from the disk.
+	Value any
+}
+
+// Log is an open spool directory. See the package documentation.
+type Log struct {
+	dir  string
+	opt  Options
+	log  logrus.FieldLogger
+	lock *os.File
+
+	// mu guards what appenders, readers and the syncer share.
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a group was written
+	closed  bool
+	segs    []uint64         // segments from the acknowledged one to the writer's, oldest first
+	sealed  map[uint64]int64 // sizes of the segments no longer appended to
+	items   int              // items appended and not acknowledged
+	lost    int              // items counted, then found unreadable
+	start   Position         // where unacknowledged data starts
+	cur     *group           // records collected for the next write
+	writing bool             // a leader is writing a group
+	spare   []byte           // a written group's buffer, for reuse
+	dirty   bool             // written since the last fsync
+	tail    []Block          // the newest records, in log order, for readers
+	tailLen int              // bytes of tail's records
+	wSize   int64            // bytes written to the writer's segment
+	wSeq    uint64           // the writer's segment
+	cursor  *os.File
+
+	// Only the leader of a group touches w (and only under mu otherwise).
+	w      *os.File
+	toSeal []*os.File // segments rotated away from, for the syncer to fsync and close
+
+	rmu  sync.Mutex // the reader's file
+	r    *os.File
+	rSeq uint64
+
+	kick       chan struct{} // a write made the log dirty
+	done       chan struct{} // closed by Close: the syncer ends
+	syncerDone chan struct{}
+}
+
+// Open opens (creating it if need be) the log in dir, locks it, and
+// recovers what a previous Log left: segments wholly before the cursor are
+// removed, the items of the rest are counted (damaged records are logged,
+// not counted). Appends go to a new segment. It returns an error wrapping
+// ErrLocked when another Log holds dir.
+func Open(dir string, opt Options) (_ *Log, err error) {
+	if opt.SyncEvery <= 0 {
+		opt.SyncEvery = DefaultSyncEvery
+	}
+	if opt.SegmentSize <= 0 {
+		opt.SegmentSize = DefaultSegmentSize
+	}
+	if opt.Logger == nil {
+		opt.Logger = logrus.StandardLogger()
+	}
+	if opt.MemoryBytes == 0 {
+		opt.MemoryBytes = DefaultMemoryBytes
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	l := &Log{
+		dir: dir, opt: opt, log: opt.Logger, sealed: map[uint64]int64{},
+		cur: &group{}, kick: make(chan struct{}, 1), done: make(chan struct{}), syncerDone: make(chan struct{}),
+	}
+	l.cond = sync.NewCond(&l.mu)
+	if l.lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			l.closeFiles()
+		}
+	}()
+	if err := lockFile(l.lock); err != nil {
+		return nil, err
+	}
+	if l.cursor, err = os.OpenFile(filepath.Join(dir, cursorName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := l.recover(); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	next := uint64(1)
+	if len(l.segs) > 0 {
+		next = l.segs[len(l.segs)-1] + 1
+	}
+	f, err := l.createSegment(next)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	l.w, l.wSeq = f, next
+	l.segs = append(l.segs, next)
+	if len(l.segs) == 1 {
+		l.start = Position{Segment: next}
+	}
+	go l.syncLoop()
+	return l, nil
+}
+
+// recover finds the segments, drops those the cursor says were consumed,
+// and counts the items of the rest.
+func (l *Log) recover() error {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if seq, ok := strings.CutSuffix(e.Name(), segmentSuffix); ok {
+			if n, err := strconv.ParseUint(seq, 16, 64); err == nil {
+				l.segs = append(l.segs, n)
+			}
+		}
+	}
+	slices.Sort(l.segs)
+	l.start = l.readCursor()
+	if !slices.Contains(l.segs, l.start.Segment) {
+		// A cursor whose segment is gone is stale (left by a crash while
+		// an empty log was being cleared): trust the segments instead.
+		l.start = Position{}
+	}
+	for len(l.segs) > 0 && l.segs[0] < l.start.Segment {
+		if err := os.Remove(l.segmentPath(l.segs[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		l.segs = l.segs[1:]
+	}
+	if len(l.segs) == 0 || l.segs[0] != l.start.Segment {
+		l.start = Position{}
+		if len(l.segs) > 0 {
+			l.start.Segment = l.segs[0]
+		}
+	}
+	buf := make([]byte, readChunk)
+	for i, seq := range l.segs {
+		from := int64(0)
+		if i == 0 {
+			from = l.start.Offset
+		}
+		size, n, err := l.countSegment(seq, from, buf)
+		if err != nil {
+			return err
+		}
+		l.sealed[seq] = size
+		l.items += n
+	}
+	if l.items > 0 {
+		l.log.WithField("events", l.items).Info("notifications: spool: delivering events left by a previous run")
+	}
+	return nil
+}
+
+// countSegment returns the size of segment seq and the item count of its
+// valid records from offset from, reading through buf.
+func (l *Log) countSegment(seq uint64, from int64, buf []byte) (int64, int, error) {
+	f, err := os.Open(l.segmentPath(seq))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	count := 0
+	_, err = l.scan(f, seq, min(from, fi.Size()), fi.Size(), buf, func(_ int64, items [][]byte, _ Span) (bool, bool) {
+		count += len(items)
+		return true, true
+	})
+	return fi.Size(), count, err
+}
+
+func (l *Log) segmentPath(seq uint64) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%016x%s", seq, segmentSuffix))
+}
+
+// createSegment creates segment seq, syncing the directory so that the new
+// file survives a power cut.
+func (l *Log) createSegment(seq uint64) (*os.File, error) {
+	f, err := os.OpenFile(l.segmentPath(seq), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if d, err := os.Open(l.dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return f, nil
+}
+
+func (l *Log) logSkip(seq uint64, off, n int64, err error) {
+	l.log.WithError(err).WithFields(logrus.Fields{"segment": l.segmentPath(seq), "offset": off, "bytes": n}).
+		Error("notifications: spool: skipping a damaged record")
+}
+
+func (l *Log) readCursor() Position {
+	var buf [cursorSize]byte
+	if _, err := l.cursor.ReadAt(buf[:], 0); err != nil {
+		return Position{}
+	}
+	if crc32.Checksum(buf[:16], crcTable) != binary.BigEndian.Uint32(buf[16:]) {
+		l.log.Warn("notifications: spool: cursor damaged; delivering from the oldest segment (some events may repeat)")
+		return Position{}
+	}
+	return Position{Segment: binary.BigEndian.Uint64(buf[:]), Offset: int64(binary.BigEndian.Uint64(buf[8:]))}
+}
+
+// encodeCursor returns the cursor file's bytes for p.
+func encodeCursor(p Position) [cursorSize]byte {
+	var buf [cursorSize]byte
+	binary.BigEndian.PutUint64(buf[:], p.Segment)
+	binary.BigEndian.PutUint64(buf[8:], uint64(p.Offset))
+	binary.BigEndian.PutUint32(buf[16:], crc32.Checksum(buf[:16], crcTable))
+	return buf
+}
+
+// Len returns how many items were appended (or recovered) and not
+// acknowledged.
+func (l *Log) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.items
+}
+
+// Lost returns how many items were counted (at open) and then found
+// unreadable by Read, since Open.
+func (l *Log) Lost() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+// Start returns where the unacknowledged blocks start: the position to
+// Read the oldest of them from.
+func (l *Log) Start() Position {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.start
+}
+
+// Close waits for the appends in flight, fsyncs, closes the files and
+// releases the lock. A log left without unacknowledged items is removed
+// (but for its directory and lock file). A second Close returns ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	for l.writing || len(l.cur.buf) > 0 {
+		l.cond.Wait()
+	}
+	l.mu.Unlock()
+	close(l.done)
+	<-l.syncerDone
+
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, f := range append(l.toSeal, l.w, l.cursor) {
+		errs = append(errs, f.Sync())
+	}
+	for _, f := range l.toSeal {
+		_ = f.Close()
+	}
+	l.toSeal = nil
+	// Files are removed while the lock is held, so that no log opens them
+	// meanwhile; the cursor goes first, so that a crash in between leaves
+	// segments without a cursor (all read again), never a stale cursor.
+	l.closeData()
+	l.tail, l.tailLen = nil, 0
+	switch {
+	case l.items == 0:
+		errs = append(errs, os.Remove(filepath.Join(l.dir, cursorName)))
+		for _, seq := range l.segs {
+			errs = append(errs, os.Remove(l.segmentPath(seq)))
+		}
+	case l.wSize == 0: // the next open starts its own segment
+		errs = append(errs, os.Remove(l.segmentPath(l.wSeq)))
+	}
+	l.unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// closeFiles closes every file the log holds, releasing the lock last.
+func (l *Log) closeFiles() {
+	l.closeData()
+	l.unlock()
+}
+
+// closeData closes the segment and cursor files.
+func (l *Log) closeData() {
+	for _, f := range []*os.File{l.r, l.w, l.cursor} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	l.r, l.w, l.cursor = nil, nil, nil
+}
+
+// unlock releases the lock.
+func (l *Log) unlock() {
+	if l.lock != nil {
+		unlockFile(l.lock)
+		_ = l.lock.Close()
+	}
+}

@@ -1,0 +1,314 @@
+package spool
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func quietOptions() Options {
+	l := logrus.New()
+	l.SetOutput(discard{})
+	return Options{Logger: l}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func openLog(t testing.TB, dir string, opt Options) *Log {
+	t.Helper()
+	if opt.Logger == nil {
+		opt.Logger = quietOptions().Logger
+	}
+	l, err := Open(dir, opt)
+	require.NoError(t, err)
+	return l
+}
+
+// appendBlocks appends blocks of the given sizes, items prefix-0,
+// prefix-1, ..., and returns the items in order.
+func appendBlocks(t testing.TB, l *Log, prefix string, sizes ...int) []string {
+	t.Helper()
+	var want []string
+	for _, size := range sizes {
+		items := make([][]byte, size)
+		for i := range items {
+			items[i] = fmt.Appendf(nil, "%s-%d", prefix, len(want))
+			want = append(want, string(items[i]))
+		}
+		_, err := l.Append(int64(len(want)), items, nil)
+		require.NoError(t, err)
+	}
+	return want
+}
+
+// drain reads and acknowledges everything from Start, returning the items
+// in order and the size of each batch.
+func drain(t testing.TB, l *Log, maxItems int) (got []string, batches []int) {
+	t.Helper()
+	for l.Len() > 0 {
+		blocks, err := l.Read(l.Start(), maxItems)
+		require.NoError(t, err)
+		if len(blocks) == 0 {
+			break
+		}
+		n := 0
+		for _, b := range blocks {
+			for _, it := range b.Items {
+				got = append(got, string(it))
+			}
+			n += len(b.Items)
+		}
+		batches = append(batches, n)
+		require.NoError(t, l.Ack(blocks[len(blocks)-1].Span.To, n))
+	}
+	return got, batches
+}
+
+func segmentFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var segs []string
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == segmentSuffix {
+			segs = append(segs, e.Name())
+		}
+	}
+	return segs
+}
+
+func TestLogReplaysAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	want := appendBlocks(t, l, "a", 3, 1, 2, 4)
+	require.NoError(t, l.Close())
+	assert.ErrorIs(t, l.Close(), ErrClosed, "a second Close")
+
+	l = openLog(t, dir, Options{})
+	assert.Equal(t, 10, l.Len(), "what was left is counted at open")
+	more := appendBlocks(t, l, "b", 2)
+	got, batches := drain(t, l, 5)
+	assert.Equal(t, append(want, more...), got, "old items first, in order, then new ones")
+	assert.Equal(t, []int{4, 2, 4, 2}, batches, "whole blocks, at most five items a batch")
+	require.NoError(t, l.Close())
+	assert.Empty(t, segmentFiles(t, dir), "a drained log keeps no segment")
+}
+
+func TestLogResumesAfterPartialAck(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SegmentSize: 70}) // two records a segment
+	want := appendBlocks(t, l, "a", 1, 1, 1, 1, 1, 1, 1, 1)
+	assert.Len(t, segmentFiles(t, dir), 4)
+	blocks, err := l.Read(l.Start(), 3)
+	require.NoError(t, err)
+	require.Len(t, blocks, 3)
+	require.NoError(t, l.Ack(blocks[2].Span.To, 3))
+	blocks, err = l.Read(l.Start(), 2)
+	require.NoError(t, err)
+	require.Len(t, blocks, 2) // read, not acknowledged: read again after a restart
+	require.NoError(t, l.Close())
+
+	l = openLog(t, dir, Options{})
+	defer l.Close()
+	got, _ := drain(t, l, 100)
+	assert.Equal(t, want[3:], got)
+}
+
+func TestLogRemovesConsumedSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SegmentSize: 64})
+	defer l.Close()
+	appendBlocks(t, l, "a", 1, 1, 1, 1, 1, 1)
+	before := len(segmentFiles(t, dir))
+	got, _ := drain(t, l, 2)
+	assert.Len(t, got, 6)
+	assert.Less(t, len(segmentFiles(t, dir)), before)
+	assert.Len(t, segmentFiles(t, dir), 1, "only the writer's segment is left")
+}
+
+func TestLogReadAhead(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer l.Close()
+	want := appendBlocks(t, l, "a", 2, 2, 2)
+	first, err := l.Read(l.Start(), 2)
+	require.NoError(t, err)
+	second, err := l.Read(first[0].Span.To, 100)
+	require.NoError(t, err, "reading past what was read, before acknowledging it")
+	require.Len(t, second, 2)
+	assert.Equal(t, want[2], string(second[0].Items[0]))
+	assert.Equal(t, 6, l.Len(), "reading acknowledges nothing")
+}
+
+func TestLogSkipsDamagedRecords(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, path string, offsets []int64)
+		want   []int // indexes of the blocks still read
+	}{
+		{"torn last record", func(t *testing.T, path string, offsets []int64) {
+			require.NoError(t, os.Truncate(path, offsets[3]+10))
+		}, []int{0, 1, 2}},
+		{"torn last header", func(t *testing.T, path string, offsets []int64) {
+			require.NoError(t, os.Truncate(path, offsets[3]+3))
+		}, []int{0, 1, 2}},
+		{"flipped byte in a payload", func(t *testing.T, path string, offsets []int64) {
+			flipByte(t, path, offsets[1]+recordHeaderSize+12)
+		}, []int{0, 2, 3}},
+		{"flipped byte in a magic", func(t *testing.T, path string, offsets []int64) {
+			flipByte(t, path, offsets[2])
+		}, []int{0, 1, 3}},
+		{"garbage between records", func(t *testing.T, path string, offsets []int64) {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			data = append(data[:offsets[2]:offsets[2]], append([]byte("garbage!"), data[offsets[2]:]...)...)
+			require.NoError(t, os.WriteFile(path, data, 0o600))
+		}, []int{0, 1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Options{})
+			var offsets []int64
+			var blocks [][]string
+			for i := range 4 {
+				blocks = append(blocks, appendBlocks(t, l, fmt.Sprint("b", i), 2))
+			}
+			all, err := l.Read(l.Start(), 100)
+			require.NoError(t, err)
+			for _, b := range all {
+				offsets = append(offsets, b.Span.From.Offset)
+			}
+			seg := l.segmentPath(all[0].Span.From.Segment)
+			require.NoError(t, l.Close())
+			tt.damage(t, seg, offsets)
+
+			l = openLog(t, dir, Options{})
+			defer l.Close()
+			var want []string
+			for _, i := range tt.want {
+				want = append(want, blocks[i]...)
+			}
+			assert.Equal(t, len(want), l.Len(), "damaged records are not counted")
+			got, _ := drain(t, l, 100)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data[off] ^= 0xff
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+}
+
+func TestLogForgetsWhatVanished(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	appendBlocks(t, l, "a", 3)
+	require.NoError(t, l.Close())
+	l = openLog(t, dir, Options{})
+	defer l.Close()
+	require.Equal(t, 3, l.Len())
+	for _, seg := range segmentFiles(t, dir) { // damaged after it was counted
+		require.NoError(t, os.WriteFile(filepath.Join(dir, seg), make([]byte, 40), 0o600))
+	}
+	blocks, err := l.Read(l.Start(), 10)
+	require.NoError(t, err)
+	assert.Empty(t, blocks)
+	assert.Zero(t, l.Len(), "counted but unreadable: forgotten, not waited for")
+	assert.Equal(t, 3, l.Lost())
+}
+
+func TestLogLock(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	_, err := Open(dir, quietOptions())
+	assert.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, l.Close())
+	l = openLog(t, dir, Options{})
+	require.NoError(t, l.Close(), "closing releases the lock")
+}
+
+func TestLogOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err := Open(filepath.Join(file, "log"), quietOptions())
+	assert.Error(t, err, "a log dir under a file")
+}
+
+func TestLogIgnoresStaleCursor(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	want := appendBlocks(t, l, "a", 2, 3)
+	stale := encodeCursor(Position{Segment: 7}) // a segment that does not exist
+	_, err := l.cursor.WriteAt(stale[:], 0)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+
+	l = openLog(t, dir, Options{})
+	defer l.Close()
+	got, _ := drain(t, l, 100)
+	assert.Equal(t, want, got, "nothing deleted on a stale cursor's word")
+}
+
+func TestLogCloseRemovesCursorBeforeSegments(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	appendBlocks(t, l, "a", 1)
+	drain(t, l, 10)
+	require.NoError(t, l.Close())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.Equal(t, lockName, e.Name(), "an emptied log keeps only its lock file")
+	}
+}
+
+func TestLogClosedRefuses(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	require.NoError(t, l.Close())
+	_, err := l.Append(0, [][]byte{[]byte("x")}, nil)
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = l.Read(Position{}, 1)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, l.Ack(Position{Segment: 9}, 1), ErrClosed)
+	_, err = openLog(t, t.TempDir(), Options{}).Append(0, nil, nil)
+	assert.Error(t, err, "an empty block")
+}
+
+func TestLogLargeRecordsAcrossChunks(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer l.Close()
+	big := make([]byte, 2*readChunk) // records up to larger than a read chunk
+	for i := range big {
+		big[i] = byte('a' + i%26)
+	}
+	var want [][]byte
+	for i := range 3 {
+		item := append([]byte{byte('0' + i)}, big[:readChunk/2+i*readChunk/3]...)
+		want = append(want, item)
+		_, err := l.Append(int64(i), [][]byte{item}, nil)
+		require.NoError(t, err)
+	}
+	var got [][]byte
+	pos := l.Start()
+	for {
+		blocks, err := l.Read(pos, 1)
+		require.NoError(t, err)
+		if len(blocks) == 0 {
+			break
+		}
+		got = append(got, blocks[0].Items[0])
+		pos = blocks[0].Span.To
+	}
+	assert.Equal(t, want, got)
+}

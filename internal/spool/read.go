@@ -1,0 +1,301 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Reading back: Read scans segments through the page cache, a chunk at a
+// time, and returns whole blocks; Ack moves the start and removes the
+// segments left wholly behind it.
+
+// readChunk is how much a read asks for at once; a larger record is read
+// whole.
+const readChunk = 256 << 10
+
+// visitFunc receives one valid record during a scan. take says whether the
+// record is consumed (false: the scan stops before it); more whether the
+// scan goes on after it.
+type visitFunc func(stamp int64, items [][]byte, span Span) (take, more bool)
+
+// scan reads segment seq (open as f) from off up to limit and calls visit
+// for each valid record. Damaged bytes are logged and skipped. It returns
+// the offset up to which records were consumed or skipped. When buf is not
+// nil it is reused for every chunk, so visit must not keep items.
+func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit visitFunc) (int64, error) {
+	need := readChunk
+	for off < limit {
+		want := int(min(limit-off, int64(need)))
+		var data []byte
+		if cap(buf) >= want {
+			data = buf[:want]
+		} else {
+			data = make([]byte, want)
+		}
+		n, err := f.ReadAt(data, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return off, err
+		}
+		if n == 0 {
+			return off, nil // the file is shorter than we thought
+		}
+		if n < want {
+			limit = off + int64(n) // the file is shorter than we thought
+		}
+		data = data[:n]
+		partial := off+int64(n) < limit // more of the segment follows data
+		var slab [][]byte               // the items of the chunk's records, when data is not reused
+		if buf == nil {
+			slab = make([][]byte, len(data)/256) // room for items of 256 bytes and more; smaller ones allocate
+		}
+		p := 0
+		for p < len(data) {
+			at := off + int64(p)
+			size, _, err := parseRecordHeader(data[p:])
+			if err == nil && int64(size) > limit-at {
+				err = fmt.Errorf("%w: %d bytes announced, %d left", errRecordShort, size, limit-at)
+			} else if err == nil && p+size > len(data) {
+				if p == 0 {
+					need = size
+				}
+				break // read again from the record's start
+			} else if errors.Is(err, errRecordShort) && partial {
+				break // the chunk cut the header
+			}
+			if err == nil {
+				var stamp int64
+				var items [][]byte
+				if stamp, items, _, err = decodeRecordInto(data[p:p+size], &slab); err == nil {
+					take, more := visit(stamp, items, Span{From: Position{seq, at}, To: Position{seq, at + int64(size)}})
+					if !take {
+						return at, nil
+					}
+					p += size
+					if !more {
+						return off + int64(p), nil
+					}
+					continue
+				}
+			}
+			next := nextMagic(data, p+1)
+			if next == len(data) && partial {
+				next = max(p+1, len(data)-len(recordMagic)+1) // a magic may straddle the chunk's end
+			}
+			l.logSkip(seq, at, int64(next-p), err)
+			p = next
+		}
+		off += int64(p)
+	}
+	return off, nil
+}
+
+// nextMagic returns the offset of the next record magic at or after from,
+// or len(data).
+func nextMagic(data []byte, from int) int {
+	if from >= len(data) {
+		return len(data)
+	}
+	if i := strings.Index(string(data[from:]), string(recordMagic[:])); i >= 0 {
+		return from + i
+	}
+	return len(data)
+}
+
+// Read returns the blocks from position from on, whole and in order, as
+// many as hold at most maxItems items (but at least one block, when there
+// is one). A position before Start reads from Start. It returns no blocks
+// when nothing was appended after from. Reading from Start past damaged
+// bytes moves Start past them, and if items were counted that no longer
+// can be read, Len drops to zero (the caller may compare Len before and
+// after to count them lost).
+func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	fromStart := !l.start.Less(from)
+	if fromStart {
+		from = l.start
+	}
+	l.mu.Unlock()
+
+	var out []Block
+	n := 0
+	pos := from
+	for n < maxItems || len(out) == 0 {
+		b, found, limit, next, err := l.nextAt(pos)
+		if err != nil {
+			return out, err
+		}
+		if found {
+			if len(out) > 0 && n+len(b.Items) > maxItems {
+				break
+			}
+			out = append(out, b)
+			n += len(b.Items)
+			pos = b.Span.To
+			continue
+		}
+		if pos.Offset >= limit {
+			if next == 0 {
+				break
+			}
+			pos = Position{Segment: next}
+			continue
+		}
+		f, err := l.reader(pos.Segment)
+		if err != nil {
+			return out, fmt.Errorf("spool: %w", err)
+		}
+		stopped := false
+		before := pos.Offset
+		pos.Offset, err = l.scan(f, pos.Segment, pos.Offset, limit, nil, func(stamp int64, items [][]byte, span Span) (bool, bool) {
+			if len(out) > 0 && n+len(items) > maxItems {
+				stopped = true
+				return false, false
+			}
+			out = append(out, Block{Stamp: stamp, Items: items, Span: span})
+			n += len(items)
+			stopped = n >= maxItems
+			return true, !stopped
+		})
+		if err != nil {
+			return out, fmt.Errorf("spool: %w", err)
+		}
+		if stopped {
+			break
+		}
+		if pos.Offset == before && next != 0 { // the file is shorter than recorded
+			pos = Position{Segment: next}
+		} else if pos.Offset == before {
+			break
+		}
+	}
+	if len(out) == 0 && fromStart {
+		l.skippedTo(pos)
+	}
+	return out, nil
+}
+
+// skippedTo records that a read from Start found no block before pos.
+func (l *Log) skippedTo(pos Position) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.start.Less(pos) {
+		l.start = pos
+	}
+	if l.items > 0 && pos == (Position{Segment: l.wSeq, Offset: l.wSize}) {
+		// What was counted was not found again (the files changed under
+		// us): forget it rather than wait for it for ever.
+		l.log.WithField("events", l.items).Error("notifications: spool: events counted but unreadable")
+		l.lost += l.items
+		l.items = 0
+	}
+}
+
+// nextAt returns the record at p when it is kept in memory; otherwise how
+// far p's segment may be read from the disk (up to the next record kept in
+// memory, the end of what was written, or the segment's end) and the
+// segment after it (0: none).
+func (l *Log) nextAt(p Position) (b Block, found bool, limit int64, next uint64, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, found, memory := l.inMemory(p)
+	if found {
+		return b, true, 0, 0, nil
+	}
+	limit, next, err = l.segmentEnd(p.Segment)
+	if memory >= 0 && memory < limit {
+		limit = memory
+	}
+	return Block{}, false, limit, next, err
+}
+
+// segmentEnd returns how far segment seq may be read (the writer's segment
+// up to what was written, the others whole) and the segment after it (0:
+// none). Called with mu held.
+func (l *Log) segmentEnd(seq uint64) (limit int64, next uint64, err error) {
+	if seq == l.wSeq {
+		return l.wSize, 0, nil
+	}
+	size, ok := l.sealed[seq]
+	if !ok {
+		return 0, 0, fmt.Errorf("spool: segment %016x is not in the log", seq)
+	}
+	for _, s := range l.segs {
+		if s > seq {
+			return size, s, nil
+		}
+	}
+	return size, 0, nil
+}
+
+// reader returns segment seq open for reading. Called with rmu held.
+func (l *Log) reader(seq uint64) (*os.File, error) {
+	if l.r != nil && l.rSeq == seq {
+		return l.r, nil
+	}
+	if l.r != nil {
+		_ = l.r.Close()
+		l.r = nil
+	}
+	f, err := os.Open(l.segmentPath(seq))
+	if err != nil {
+		return nil, err
+	}
+	l.r, l.rSeq = f, seq
+	return f, nil
+}
+
+// Ack records that the blocks before position to, holding items items, were
+// consumed: Start moves to to, Len drops by items, the segments wholly
+// before to are removed, and the cursor file records to (fsynced with the
+// next sync). Positions at or before Start are ignored.
+func (l *Log) Ack(to Position, items int) error {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if !l.start.Less(to) {
+		l.mu.Unlock()
+		return nil
+	}
+	l.start = to
+	l.items = max(l.items-items, 0)
+	for len(l.tail) > 0 && l.tail[0].Span.From.Less(to) {
+		l.forgetOldest()
+	}
+	var gone []uint64
+	for len(l.segs) > 1 && l.segs[0] < to.Segment {
+		gone = append(gone, l.segs[0])
+		delete(l.sealed, l.segs[0])
+		l.segs = l.segs[1:]
+	}
+	l.mu.Unlock()
+
+	var errs []error
+	for _, seq := range gone {
+		if l.r != nil && l.rSeq == seq {
+			_ = l.r.Close()
+			l.r = nil
+		}
+		if err := os.Remove(l.segmentPath(seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	buf := encodeCursor(to)
+	_, err := l.cursor.WriteAt(buf[:], 0)
+	if err = errors.Join(append(errs, err)...); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}

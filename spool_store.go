@@ -1,0 +1,273 @@
+package notifications
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regnotify/notifications/internal/spool"
+	"github.com/sirupsen/logrus"
+)
+
+// ErrSpoolLocked is returned when another endpoint, in this process or
+// another, has the spool open.
+var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint")
+
+// spoolStore is the eventStore of a spooled endpoint, over the storage
+// engine in internal/spool. A block is one record; each event is one item,
+// its JSON exactly as an envelope carries it, so that a batch read back can
+// be sent by splicing stored bytes (appendStoredEnvelope).
+//
+// The engine keeps the newest records in memory with their block, so that
+// a reader keeping up with the writers never reads or decodes the disk; a
+// backlog is read back from the disk a batch at a time, and decoded.
+type spoolStore struct {
+	log    *spool.Log
+	logger logrus.FieldLogger
+
+	mu     sync.Mutex // guards what follows
+	peeked []peekedBlock
+	lost   int // events of undecodable blocks, since takeLost
+	seen   int // the engine's Lost at the last takeLost
+}
+
+// peekedBlock is what pop needs of a block that peek returned.
+type peekedBlock struct {
+	end    spool.Position // just after the block's record
+	events int            // events acknowledged with it
+}
+
+var _ eventStore = (*spoolStore)(nil)
+
+// spoolDirName escapes an endpoint name into one safe path element: letters,
+// digits, '-' and '_' stay, every other byte becomes %XX.
+func spoolDirName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// openSpool opens (creating it if need be) the spool of the endpoint name
+// under root, locks it, and counts what a previous endpoint left.
+func openSpool(root, name string, syncEvery time.Duration, log logrus.FieldLogger) (*spoolStore, error) {
+	return openSpoolMemory(root, name, syncEvery, log, 0)
+}
+
+// openSpoolMemory is openSpool keeping memoryBytes of the newest records
+// in memory (0: the engine's default; negative: none).
+func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.FieldLogger, memoryBytes int) (*spoolStore, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: a spooled endpoint needs a name", ErrInvalidConfig)
+	}
+	dir := filepath.Join(root, spoolDirName(name))
+	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log, MemoryBytes: memoryBytes})
+	if errors.Is(err, spool.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", ErrSpoolLocked, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &spoolStore{log: l, logger: log}, nil
+}
+
+// encodeBlock returns each event's JSON, as appendEvent writes it (or, for
+// an event it cannot encode, encoding/json), sharing one buffer.
+func encodeBlock(events []Event) ([][]byte, error) {
+	buf := make([]byte, 0, 768*len(events))
+	ends := make([]int, len(events))
+	for i := range events {
+		start := len(buf)
+		var ok bool
+		if buf, ok = appendEvent(buf, &events[i]); !ok {
+			js, err := json.Marshal(&events[i])
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf[:start], js...)
+		}
+		ends[i] = len(buf)
+	}
+	items := make([][]byte, len(events))
+	start := 0
+	for i, end := range ends {
+		items[i] = buf[start:end:end]
+		start = end
+	}
+	return items, nil
+}
+
+// push encodes the block outside any lock and appends it; it returns once
+// the record was written. It may run on several goroutines at once: their
+// records share writes.
+func (s *spoolStore) push(b queuedBlock) error {
+	items, err := encodeBlock(b.events)
+	if err != nil {
+		return fmt.Errorf("spool: encoding events: %w", err)
+	}
+	b.encoded = items
+	_, err = s.log.Append(b.written.UnixNano(), items, b)
+	return err
+}
+
+func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peeked = s.peeked[:min(skip, len(s.peeked))]
+	from := s.log.Start()
+	if len(s.peeked) > 0 {
+		from = s.peeked[len(s.peeked)-1].end
+	}
+	blocks, peeked, err := s.readFrom(from, maxEvents, len(s.peeked) == 0)
+	s.peeked = append(s.peeked, peeked...)
+	return blocks, err
+}
+
+// readFrom returns the blocks from p on, whole, at most maxEvents events
+// (at least one block): from memory where it has them, else from the disk.
+// A block whose events do not decode is logged and, when it comes first
+// and fromStart, acknowledged as lost.
+func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, []peekedBlock, error) {
+	var blocks []queuedBlock
+	var peeked []peekedBlock
+	n := 0
+	add := func(b queuedBlock, end spool.Position) bool {
+		if len(blocks) > 0 && n+len(b.events) > maxEvents {
+			return false
+		}
+		blocks = append(blocks, b)
+		peeked = append(peeked, peekedBlock{end: end, events: len(b.events)})
+		n += len(b.events)
+		p = end
+		return true
+	}
+	for n < maxEvents || len(blocks) == 0 {
+		read, err := s.log.Read(p, max(maxEvents-n, 1))
+		if err != nil && len(blocks) == 0 {
+			return nil, nil, err
+		}
+		if err != nil || len(read) == 0 {
+			break
+		}
+		slab := eventSlab(read)
+		for _, r := range read {
+			b, ok := r.Value.(queuedBlock)
+			if !ok {
+				if b, err = decodeBlock(r, &slab); err != nil {
+					s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
+					if len(blocks) > 0 || !fromStart {
+						return blocks, peeked, nil
+					}
+					if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
+						return nil, nil, err
+					}
+					s.lost += len(r.Items)
+					p = r.Span.To
+					continue
+				}
+			}
+			if !add(b, r.Span.To) {
+				return blocks, peeked, nil
+			}
+		}
+	}
+	return blocks, peeked, nil
+}
+
+// eventSlab returns one slice with room for the events of the blocks read
+// from the disk, which decodeBlock cuts up: one allocation a read.
+func eventSlab(read []spool.Block) []Event {
+	n := 0
+	for _, r := range read {
+		if r.Value == nil {
+			n += len(r.Items)
+		}
+	}
+	return make([]Event, n)
+}
+
+// decodeBlock makes the block of a record read back, its events taken
+// from the front of *slab (or allocated, when it is too short).
+func decodeBlock(r spool.Block, slab *[]Event) (queuedBlock, error) {
+	events := *slab
+	if len(events) < len(r.Items) {
+		events = make([]Event, len(r.Items))
+	}
+	events, *slab = events[:len(r.Items):len(r.Items)], events[len(r.Items):]
+	b := queuedBlock{events: events, written: time.Unix(0, r.Stamp), encoded: r.Items}
+	for i, item := range r.Items {
+		if err := decodeEvent(item, &b.events[i]); err != nil {
+			return queuedBlock{}, err
+		}
+	}
+	return b, nil
+}
+
+func (s *spoolStore) pop(n int) error {
+	if n == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	end, events := s.peeked[n-1].end, 0
+	for _, b := range s.peeked[:n] {
+		events += b.events
+	}
+	s.peeked = append(s.peeked[:0], s.peeked[n:]...) // what was peeked ahead stays peeked
+	return s.log.Ack(end, events)
+}
+
+func (s *spoolStore) takeLost() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := s.log.Lost()
+	n := s.lost + total - s.seen
+	s.lost, s.seen = 0, total
+	return n
+}
+
+func (s *spoolStore) len() int { return s.log.Len() }
+
+func (s *spoolStore) durable() bool { return true }
+
+func (s *spoolStore) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peeked = nil
+	if err := s.log.Close(); err != nil && !errors.Is(err, spool.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// appendStoredEnvelope appends the envelope of the blocks' events by
+// splicing their stored JSON: the bytes appendEnvelope would write for
+// flatten(blocks). It reports false, appending nothing, when a block has no
+// stored JSON.
+func appendStoredEnvelope(dst []byte, blocks []queuedBlock) ([]byte, bool) {
+	for _, b := range blocks {
+		if len(b.encoded) != len(b.events) || len(b.events) == 0 {
+			return dst, false
+		}
+	}
+	dst = append(dst, `{"events":[`...)
+	for i, b := range blocks {
+		for j, e := range b.encoded {
+			if i > 0 || j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, e...)
+		}
+	}
+	return append(dst, "]}"...), true
+}

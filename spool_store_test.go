@@ -1,0 +1,154 @@
+package notifications
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The same blocks read back from memory and from the disk: the same
+// events, and stored JSON that splices into the envelope appendEnvelope
+// writes.
+func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
+	for _, memory := range []int{0, -1} {
+		t.Run(fmt.Sprint("memory ", memory), func(t *testing.T) {
+			s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), memory)
+			require.NoError(t, err)
+			defer s.close()
+			var want []Event
+			for i, size := range []int{1, 3, 2} {
+				block := testEvents(fmt.Sprint("b", i), size)
+				block[0].Target.Tag = "<tag & \u2028>" // escaped alike
+				want = append(want, block...)
+				require.NoError(t, s.push(queuedBlock{events: block, written: time.Unix(0, int64(i+1))}))
+			}
+			blocks, err := s.peek(0, 100)
+			require.NoError(t, err)
+			require.Len(t, blocks, 3)
+			assert.Equal(t, int64(1), blocks[0].written.UnixNano())
+			got := flatten(blocks)
+			require.Len(t, got, len(want))
+			for i := range want {
+				assert.True(t, want[i].Timestamp.Equal(got[i].Timestamp))
+				got[i].Timestamp = want[i].Timestamp
+			}
+			assert.Equal(t, want, got)
+
+			spliced, ok := appendStoredEnvelope(nil, blocks)
+			require.True(t, ok)
+			encoded, err := appendEnvelope(nil, want)
+			require.NoError(t, err)
+			assert.Equal(t, string(encoded), string(spliced), "stored bytes are the wire bytes")
+
+			ahead, err := s.peek(1, 100)
+			require.NoError(t, err)
+			assert.Equal(t, ids(want[1:]), ids(flatten(ahead)), "look-ahead past the first block")
+			require.NoError(t, s.pop(1))
+			assert.Equal(t, 5, s.len())
+			more := testEvents("more", 2)
+			require.NoError(t, s.push(queuedBlock{events: more, written: time.Now()}))
+			blocks, err = s.peek(2, 100)
+			require.NoError(t, err)
+			assert.Equal(t, ids(more), ids(flatten(blocks)), "past the blocks peeked ahead, what came since")
+			blocks, err = s.peek(0, 100)
+			require.NoError(t, err)
+			assert.Equal(t, append(ids(want[1:]), ids(more)...), ids(flatten(blocks)))
+		})
+	}
+}
+
+func TestAppendStoredEnvelopeNeedsStoredBytes(t *testing.T) {
+	_, ok := appendStoredEnvelope(nil, []queuedBlock{{events: testEvents("a", 1)}})
+	assert.False(t, ok, "a block from the memory store has no stored JSON")
+}
+
+// A block whose JSON does not decode (written by another version, say) is
+// logged and acknowledged, not retried for ever.
+func TestSpoolStoreSkipsUndecodableBlocks(t *testing.T) {
+	s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), -1)
+	require.NoError(t, err)
+	defer s.close()
+	_, err = s.log.Append(0, [][]byte{[]byte("not json"), []byte("{")}, nil)
+	require.NoError(t, err)
+	want := pushBlocks(t, s, "a", 2)
+	require.Equal(t, 4, s.len())
+	got, _ := drainSpool(t, s, 100)
+	assert.Equal(t, want, got)
+	assert.Zero(t, s.len())
+	assert.Equal(t, 2, s.takeLost(), "counted as lost")
+	assert.Zero(t, s.takeLost(), "once")
+}
+
+// Writes race Close on a spooled endpoint: every Write that returned nil
+// is delivered, now or by the next endpoint on the same spool.
+func TestSpoolWriteRacesClose(t *testing.T) {
+	dir := t.TempDir()
+	rc := newReceiver(t, nil)
+	config := fastConfig()
+	config.SpoolDir = dir
+	config.Logger = testLogger()
+	config.CloseTimeout = time.Millisecond
+	for round := range 5 {
+		e, err := OpenEndpoint("race", rc.URL, config)
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var accepted []string
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					block := testEvents(fmt.Sprintf("r%d-w%d-%d", round, w, i), 1+i%2)
+					err := e.Write(block...)
+					if errors.Is(err, ErrSinkClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					accepted = append(accepted, ids(block)...)
+					mu.Unlock()
+				}
+			})
+		}
+		eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) > 100 }, "writes under way")
+		_ = e.Close()
+		wg.Wait()
+
+		config.CloseTimeout = -1
+		e, err = OpenEndpoint("race", rc.URL, config) // delivers what the first left
+		require.NoError(t, err)
+		require.NoError(t, e.Close())
+		config.CloseTimeout = time.Millisecond
+		got := map[string]bool{}
+		for _, id := range ids(rc.received()) {
+			got[id] = true
+		}
+		for _, id := range accepted {
+			require.True(t, got[id], "round %d: %s accepted by Write, never delivered", round, id)
+		}
+	}
+}
+
+// A queue over a spool that keeps only a few blocks in memory: what it
+// delivers comes from memory and from the disk, in order.
+func TestSpoolQueueBeyondMemory(t *testing.T) {
+	s, err := openSpoolMemory(t.TempDir(), "tail", time.Second, testLogger(), 2000)
+	require.NoError(t, err)
+	next := &fakeDeliverer{}
+	q, _, _ := newTestQueueOver(next, s, EndpointConfig{MaxBatch: 7})
+	var want []string
+	for i := range 200 {
+		block := testEvents(fmt.Sprint("t", i), 1+i%3)
+		want = append(want, ids(block)...)
+		require.NoError(t, q.Write(block...))
+	}
+	require.NoError(t, q.Close())
+	assert.Equal(t, want, ids(next.events()))
+}
