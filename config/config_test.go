@@ -220,7 +220,7 @@ func TestLoadMissingFile(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
-func TestSecretSecretsNotLogged(t *testing.T) {
+func TestSecretsNeverInErrors(t *testing.T) {
 	// A malformed secret read from the environment is named by its key,
 	// never shown.
 	_, err := Parse("relay.yml", []byte("relay:\n  secrets: [{env: CI_TOKEN}]\n"), env)
