@@ -156,7 +156,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	}, cfg.Options...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream ingress: connecting to NATS: %w", err)
+		return nil, fmt.Errorf("jetstream ingress: connecting to %s: %w", redactURLs(cfg.URL), connectError(err))
 	}
 	in.conn, in.owned = nc, true
 	return in, nil
