@@ -101,6 +101,7 @@ type Ingress struct {
 	owned bool
 	log   logrus.FieldLogger
 
+	fetchWait time.Duration // how long one pull waits: the constant fetchWait; tests shorten it
 	flight    *inFlight
 	keepAlive sync.Once // starts flight.keepAlive once
 	alive     atomic.Bool
@@ -145,7 +146,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.StandardLogger()
 	}
-	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), flight: newInFlight()}
+	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), fetchWait: fetchWait, flight: newInFlight()}
 	if cfg.Conn != nil {
 		in.conn = cfg.Conn
 		return in, nil
@@ -198,12 +199,12 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: the server may have sent messages already,
 		// and they are handled as usual rather than left to AckWait.
-		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(fetchWait))
+		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(in.fetchWait))
 		if err != nil {
 			in.log.WithError(err).Warn("relay: JetStream pull failed; trying again")
 			select {
 			case <-ctx.Done():
-			case <-time.After(fetchWait / 4):
+			case <-time.After(in.fetchWait / 4):
 			}
 			continue
 		}
