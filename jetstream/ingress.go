@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,8 +102,6 @@ type Ingress struct {
 
 	fetchWait time.Duration // how long one pull waits: the constant fetchWait; tests shorten it
 	flight    *inFlight
-	keepAlive sync.Once // starts flight.keepAlive once
-	alive     atomic.Bool
 
 	// counters, for tests and logs
 	handled, acked, naked, terminated atomic.Int64
@@ -191,10 +188,7 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		case <-time.After(time.Second):
 		}
 	}
-	in.keepAlive.Do(func() {
-		in.alive.Store(true)
-		go in.flight.keepAlive(in.cfg.AckWait / 3)
-	})
+	in.flight.start(in.cfg.AckWait / 3)
 	in.log.Info("relay: taking events from JetStream")
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: the server may have sent messages already,
@@ -316,8 +310,7 @@ func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 // after the relay's endpoints are closed (Relay.Run does), so that the
 // acks of their last deliveries go out.
 func (in *Ingress) Close() error {
-	in.keepAlive.Do(func() {}) // never start it after Close
-	in.flight.close(in.alive.Load())
+	in.flight.close()
 	if !in.owned {
 		return nil
 	}
