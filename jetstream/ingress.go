@@ -2,11 +2,8 @@ package jetstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +13,6 @@ import (
 
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/config"
-	webhook "github.com/regnotify/notifications/receiver" // kit_test.go has a type receiver
 	"github.com/regnotify/notifications/relay"
 )
 
@@ -278,33 +274,14 @@ func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
 	}
 }
 
-// decodeMessage returns the event a message carries: a structured
-// CloudEvent when its Content-Type says so (decoded as the receiver package
-// decodes webhooks), otherwise the event's JSON, with the ID from
-// Nats-Msg-Id when the body has none.
+// decodeMessage returns the event a message carries (DecodeMessage), which
+// must have an ID: the relay follows each event by it.
 func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
-	var e notifications.Event
-	header := http.Header(msg.Headers())
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == notifications.CloudEventsMediaType {
-		events, err := webhook.Decode(header, msg.Data())
-		if err != nil {
-			return e, err
-		}
-		if len(events) != 1 {
-			return e, fmt.Errorf("%d events in one message", len(events))
-		}
-		return events[0], nil
+	e, err := DecodeMessage(msg)
+	if err == nil && e.ID == "" {
+		err = errors.New("event without an id")
 	}
-	if err := json.Unmarshal(msg.Data(), &e); err != nil {
-		return e, fmt.Errorf("body is not an event: %w", err)
-	}
-	if e.ID == "" {
-		e.ID = header.Get(nats.MsgIdHdr)
-	}
-	if e.ID == "" {
-		return e, errors.New("event without an id")
-	}
-	return e, nil
+	return e, err
 }
 
 // Close closes the NATS connection when the ingress opened it. Call it
