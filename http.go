@@ -175,7 +175,8 @@ func newTransport() *http.Transport {
 
 // httpBatch is a batch encoded as a request body.
 type httpBatch struct {
-	events []Event
+	events []Event // nil for a batch spliceJSON made
+	n      int     // how many events
 	body   *bodyBuffer
 	pool   *bodyPool
 }
@@ -194,7 +195,7 @@ func (h *httpDeliverer) Encode(events []Event) (Encoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &httpBatch{events: events, body: body, pool: &h.bodies}, nil
+	return &httpBatch{events: events, n: len(events), body: body, pool: &h.bodies}, nil
 }
 
 // EncodeJSON writes events as a request body in the endpoint's encoding,
@@ -203,8 +204,8 @@ func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded,
 	if len(eventJSON) != len(events) {
 		return nil, errors.New("not one JSON object per event")
 	}
-	if h.encoding.spliced && h.signer == nil && len(events) > 0 {
-		return &httpBatch{events: events, body: h.bodies.splice(eventJSON), pool: &h.bodies}, nil
+	if enc, ok := h.spliceJSON(eventJSON); ok {
+		return enc, nil
 	}
 	body, err := h.bodies.encode(events, func(dst []byte, events []Event) ([]byte, error) {
 		return h.encoding.appendJSON(dst, events, eventJSON)
@@ -212,8 +213,20 @@ func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded,
 	if err != nil {
 		return nil, err
 	}
-	return &httpBatch{events: events, body: body, pool: &h.bodies}, nil
+	return &httpBatch{events: events, n: len(events), body: body, pool: &h.bodies}, nil
 }
+
+// spliceJSON makes the batch of the events whose JSON objects are
+// eventJSON without the events themselves, when its body needs nothing
+// else: an envelope, not signed (a signature covers the event IDs).
+func (h *httpDeliverer) spliceJSON(eventJSON [][]byte) (Encoded, bool) {
+	if !h.encoding.spliced || h.signer != nil || len(eventJSON) == 0 {
+		return nil, false
+	}
+	return &httpBatch{n: len(eventJSON), body: h.bodies.splice(eventJSON), pool: &h.bodies}, true
+}
+
+var _ splicer = (*httpDeliverer)(nil)
 
 // wireEncoding returns how the deliverer writes its bodies, for the queue
 // to size its batches.
@@ -249,7 +262,7 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
-	req.Header.Set("Content-Type", h.encoding.contentTypeFor(len(b.events)))
+	req.Header.Set("Content-Type", h.encoding.contentTypeFor(b.n))
 	if h.signer != nil {
 		h.signer.sign(req.Header, b.events, b.body.bytes)
 	}

@@ -166,9 +166,12 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
 
 // batch is what the queue delivers at once: the events of whole blocks.
 type batch struct {
-	seq     uint64 // 1 for the endpoint's first batch, then one more each
-	events  []Event
-	json    [][]byte // each event's JSON object, when every block held it; else nil
+	seq     uint64        // 1 for the endpoint's first batch, then one more each
+	events  []Event       // nil until needed when the batch has its JSON (see eventList)
+	n       int           // events in the batch
+	json    [][]byte      // each event's JSON object, when every block held it; else nil
+	fitted  []queuedBlock // its blocks, until eventList flattens them
+	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
 	written time.Time // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
@@ -222,7 +225,7 @@ func (q *eventQueue) take() (*batch, bool) {
 		}
 		if a := q.ahead; a != nil {
 			q.ahead = nil
-			if a.full || q.store.len() == len(a.events) {
+			if a.full || q.store.len() == a.n {
 				q.mu.Unlock()
 				return a, true // nothing came since that would join it
 			}
@@ -275,6 +278,9 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 		written: fitted[0].written,
 		full:    more || len(fitted) < len(blocks),
 	}
+	for _, f := range fitted {
+		b.n += len(f.events)
+	}
 	if len(fitted) == 1 {
 		b.events, b.json = fitted[0].events, flattenJSON(fitted)
 		return b
@@ -284,11 +290,38 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 		m, q.spare = q.spare[k-1], q.spare[:k-1]
 	}
 	// Room for a full batch, so that the memory serves the next ones.
-	size := min(q.maxBatch, DefaultMaxBatch)
-	b.events = flattenInto(m.events, fitted, size)
-	b.json = flattenJSONInto(m.json, fitted, size)
+	b.room = min(q.maxBatch, DefaultMaxBatch)
+	b.json = flattenJSONInto(m.json, fitted, b.room)
 	b.owned = true
+	b.fitted, b.events = fitted, m.events
+	if b.json == nil || q.jsonEncoder == nil { // the events are needed now
+		b.eventList()
+	}
 	return b
+}
+
+// eventList returns the events of b, flattening its blocks the first time
+// they are needed: a batch that has its events' JSON and is accepted at
+// its first attempt never needs them, unless OnFinished wants them.
+func (b *batch) eventList() []Event {
+	if b.fitted != nil {
+		b.events = flattenInto(b.events, b.fitted, b.room)
+		b.fitted = nil
+	}
+	return b.events
+}
+
+// part returns the part that is the whole batch, taking over its
+// encoding.
+func (b *batch) part() *part {
+	p := &part{json: b.json, enc: b.enc}
+	b.enc = nil
+	if b.fitted != nil {
+		p.lazy = b
+	} else {
+		p.events = b.events
+	}
+	return p
 }
 
 // maxSpare bounds the event slices the queue keeps for reuse: one batch
@@ -303,12 +336,12 @@ const maxSpare = 2
 func (q *eventQueue) recycle(b *batch) {
 	if b.owned && len(q.spare) < maxSpare {
 		m := batchMemory{json: b.json[:0]}
-		if q.out.onFinished == nil {
+		if q.out.onFinished == nil || b.fitted != nil { // never handed out
 			m.events = b.events[:0]
 		}
 		q.spare = append(q.spare, m)
 	}
-	b.events, b.json, b.owned = nil, nil, false
+	b.events, b.json, b.fitted, b.owned = nil, nil, nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
@@ -322,7 +355,7 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 		return false
 	}
 	err := q.store.pop(b.blocks)
-	q.metrics.finished(len(b.events))
+	q.metrics.finished(b.n)
 	if err != nil {
 		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
 	}
@@ -356,13 +389,25 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 	return blocks
 }
 
-// encode has the encoder encode events, from their JSON objects when
-// eventJSON is not nil and the encoder splices.
-func (q *eventQueue) encode(events []Event, eventJSON [][]byte) (Encoded, error) {
-	if eventJSON != nil && q.jsonEncoder != nil {
-		return q.jsonEncoder.EncodeJSON(events, eventJSON)
+// encode has the encoder encode the events of p, from their JSON objects
+// when it has them and the encoder splices; without the events themselves
+// when the encoder can (see splicer).
+func (q *eventQueue) encode(p *part) (Encoded, error) {
+	if p.json != nil && q.jsonEncoder != nil {
+		if s, ok := q.jsonEncoder.(splicer); ok && p.lazy != nil {
+			if enc, ok := s.spliceJSON(p.json); ok {
+				return enc, nil
+			}
+		}
+		return q.jsonEncoder.EncodeJSON(p.eventList(), p.json)
 	}
-	return q.encoder.Encode(events)
+	return q.encoder.Encode(p.eventList())
+}
+
+// splicer is an encoder of this package that can make a batch from its
+// events' JSON alone, or says it needs the events too.
+type splicer interface {
+	spliceJSON(eventJSON [][]byte) (Encoded, bool)
 }
 
 // Close stops accepting events and waits until the queue has drained, or

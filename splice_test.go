@@ -322,3 +322,64 @@ func TestBroadcasterEncodesOnlyForSinksThatUseJSON(t *testing.T) {
 		})
 	}
 }
+
+// Batches of blocks written with their JSON are flattened into events only
+// when something needs them: a refusal splits such a batch, the refused
+// event goes to the dead letter sink whole, and OnFinished gets every
+// event, delivered or not.
+func TestSplicedBatchesRefusedAndFinished(t *testing.T) {
+	for _, onFinished := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without OnFinished", true: "with OnFinished"}[onFinished], func(t *testing.T) {
+			hold := make(chan struct{})
+			var requests sync.Mutex
+			first := true
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				requests.Lock()
+				wait := first
+				first = false
+				requests.Unlock()
+				if wait {
+					<-hold // the other blocks queue up behind the first
+				}
+				if bytes.Contains(body, []byte(`"id":"bad-0"`)) {
+					w.WriteHeader(http.StatusUnprocessableEntity)
+				}
+			}))
+			defer srv.Close()
+			dead := &fakeSink{}
+			log := &finishedLog{}
+			config := fastConfig()
+			config.DeadLetter = dead
+			if onFinished {
+				config.OnFinished = log.record
+			}
+			e, err := OpenEndpoint("refuse", srv.URL, config)
+			require.NoError(t, err)
+			var all []Event
+			for _, prefix := range []string{"first", "a", "b", "bad", "c", "d"} {
+				block := testEvents(prefix, 1)
+				all = append(all, block...)
+				eventJSON, err := EncodeEvents(block)
+				require.NoError(t, err)
+				require.NoError(t, e.WriteEncoded(block, eventJSON))
+			}
+			close(hold)
+			require.NoError(t, e.Close())
+			require.Len(t, dead.events(), 1)
+			assert.Equal(t, all[3], dead.events()[0], "the refused event, whole")
+			var m EndpointMetrics
+			e.ReadMetrics(&m)
+			assert.Equal(t, 5, m.Successes)
+			assert.Equal(t, 1, m.Dropped)
+			if onFinished {
+				byID := log.byID(t)
+				require.Len(t, byID, len(all))
+				for _, ev := range all {
+					assert.Equal(t, ev.ID != "bad-0", byID[ev.ID].Delivered(), ev.ID)
+					assert.Equal(t, ev, byID[ev.ID].Events[0], "OnFinished gets the events themselves")
+				}
+			}
+		})
+	}
+}
