@@ -38,6 +38,7 @@ type eventQueue struct {
 	log          logrus.FieldLogger
 	storeRetry   time.Duration // wait before reading a store that failed again
 	lookahead    bool          // take and encode the next batch while one is out
+	durable      bool          // store.durable(): its push runs outside the mutex
 
 	// Owned by the goroutine.
 	seq       uint64        // of the last batch made
@@ -90,7 +91,8 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	if w, ok := d.(interface{ wireEncoding() bodyEncoding }); ok {
 		q.wire = w.wireEncoding()
 	}
-	q.lookahead = q.encoder != nil || store.durable()
+	q.durable = store.durable()
+	q.lookahead = q.encoder != nil || q.durable
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
@@ -137,16 +139,21 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
 		q.mu.Unlock()
 		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
 	default:
-		// The store encodes and writes outside the mutex, so that
+		// A durable store encodes and writes outside the mutex, so that
 		// concurrent Writes share one disk write; pushing keeps the
-		// goroutine and Close waiting for them.
+		// goroutine and Close waiting for them. A memory store only
+		// appends: that is done under the mutex.
 		// Counted before the push: once stored, the block may be
 		// delivered before the push returns.
 		q.pushing += len(kept)
 		q.metrics.received(len(kept))
-		q.mu.Unlock()
+		if q.durable {
+			q.mu.Unlock()
+		}
 		err = q.store.push(queuedBlock{events: kept, written: time.Now(), encoded: keptJSON})
-		q.mu.Lock()
+		if q.durable {
+			q.mu.Lock()
+		}
 		q.pushing -= len(kept)
 		if err != nil {
 			q.metrics.unreceived(len(kept))
