@@ -65,6 +65,13 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 			} else if errors.Is(err, errRecordShort) && partial {
 				break // the chunk cut the header
 			}
+			if err != nil && data[p] == 0 {
+				// Zeros where a record would start: the unused room of a
+				// pre-allocated segment, or an append that never finished
+				// (and so never returned nil). Not damage.
+				p = nonZero(data, p)
+				continue
+			}
 			if err == nil {
 				var stamp int64
 				var items [][]byte
@@ -90,6 +97,15 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 		off += int64(p)
 	}
 	return off, nil
+}
+
+// nonZero returns the offset of the first byte after from that is not
+// zero, or len(data).
+func nonZero(data []byte, from int) int {
+	for from < len(data) && data[from] == 0 {
+		from++
+	}
+	return from
 }
 
 // nextMagic returns the offset of the next record magic at or after from,
@@ -190,7 +206,7 @@ func (l *Log) skippedTo(pos Position) {
 	if l.start.Less(pos) {
 		l.start = pos
 	}
-	if l.items > 0 && pos == (Position{Segment: l.wSeq, Offset: l.wSize}) {
+	if l.items > 0 && !pos.Less(l.end) {
 		// What was counted was not found again (the files changed under
 		// us): forget it rather than wait for it for ever.
 		l.log.WithField("events", l.items).Error("notifications: spool: events counted but unreadable")
@@ -217,14 +233,17 @@ func (l *Log) nextAt(p Position) (b Block, found bool, limit int64, next uint64,
 	return Block{}, false, limit, next, err
 }
 
-// segmentEnd returns how far segment seq may be read (the writer's segment
-// up to what was written, the others whole) and the segment after it (0:
-// none). Called with mu held.
+// segmentEnd returns how far segment seq may be read (up to the committed
+// end; sealed segments before it whole) and the segment after it (0: none,
+// or not yet). Called with mu held.
 func (l *Log) segmentEnd(seq uint64) (limit int64, next uint64, err error) {
-	if seq == l.wSeq {
-		return l.wSize, 0, nil
+	if seq > l.end.Segment {
+		return 0, 0, nil
 	}
 	size, ok := l.sealed[seq]
+	if seq == l.end.Segment && (!ok || l.end.Offset < size) {
+		return l.end.Offset, 0, nil
+	}
 	if !ok {
 		return 0, 0, fmt.Errorf("spool: segment %016x is not in the log", seq)
 	}

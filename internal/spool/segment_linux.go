@@ -1,0 +1,72 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"syscall"
+	"unsafe"
+)
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): fault the pages
+// in, writable, now rather than at the appenders' first copies.
+const madvPopulateWrite = 23
+
+// allocate reserves the segment's blocks (fallocate, so that a full disk
+// fails here with ENOSPC rather than as SIGBUS at a copy; ftruncate where
+// the file system cannot), maps the file shared and faults its pages in.
+func (s *segment) allocate() error {
+	fd := int(s.f.Fd())
+	if err := syscall.Fallocate(fd, 0, 0, s.size); err != nil {
+		if !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.ENOSYS) {
+			return fmt.Errorf("allocating segment %016x: %w", s.seq, err)
+		}
+		if err := s.f.Truncate(s.size); err != nil {
+			return err
+		}
+	}
+	data, err := syscall.Mmap(fd, 0, int(s.size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mapping segment %016x: %w", s.seq, err)
+	}
+	s.data = data
+	_ = syscall.Madvise(data, madvPopulateWrite) // an optimisation: older kernels refuse it
+	return nil
+}
+
+// put copies rec into the mapping at off: the bytes are then in the page
+// cache, which the death of the process does not lose. A fault on the
+// mapping (an I/O error, or a disk that filled although the blocks were
+// reserved) is returned as an error, not a crash.
+func (s *segment) put(off int64, rec []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("writing segment %016x at %d: %v", s.seq, off, r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	copy(s.data[off:off+int64(len(rec))], rec)
+	return nil
+}
+
+// flush writes the mapping's dirty pages back (msync MS_SYNC).
+func (s *segment) flush() error {
+	if len(s.data) == 0 {
+		return nil
+	}
+	_, _, e := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&s.data[0])), uintptr(len(s.data)), syscall.MS_SYNC)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// unmap removes the mapping. No put may be in flight or follow.
+func (s *segment) unmap() error {
+	if s.data == nil {
+		return nil
+	}
+	data := s.data
+	s.data = nil
+	return syscall.Munmap(data)
+}
