@@ -160,7 +160,7 @@ func (l *Log) finish(ticket uint64, failed bool) {
 		p := &l.pending[n]
 		l.end = p.span.To
 		if !p.failed {
-			l.items += p.items
+			l.items.Add(int64(p.items))
 			if l.opt.MemoryBytes > 0 {
 				l.remember(p.block)
 			}
@@ -279,10 +279,10 @@ func (l *Log) forgetOldest() {
 	l.tail = l.tail[1:]
 }
 
-// inMemory returns the record kept in memory that starts at p, and
-// otherwise the offset in p's segment where the next one kept starts (or
-// -1). Called with mu held.
-func (l *Log) inMemory(p Position) (Block, bool, int64) {
+// inMemory returns the index in the tail of the record kept in memory that
+// starts at p, and otherwise the offset in p's segment where the next one
+// kept starts (or -1). Called with mu held.
+func (l *Log) inMemory(p Position) (int, bool, int64) {
 	i, found := slices.BinarySearchFunc(l.tail, p, func(b Block, p Position) int {
 		switch {
 		case b.Span.From.Less(p):
@@ -293,10 +293,10 @@ func (l *Log) inMemory(p Position) (Block, bool, int64) {
 		return 0
 	})
 	if found {
-		return l.tail[i], true, 0
+		return i, true, 0
 	}
 	if i < len(l.tail) && l.tail[i].Span.From.Segment == p.Segment {
-		return Block{}, false, l.tail[i].Span.From.Offset
+		return i, false, l.tail[i].Span.From.Offset
 	}
-	return Block{}, false, -1
+	return i, false, -1
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -96,7 +97,7 @@ type Log struct {
 	closed    bool
 	segs      []uint64         // segments from the acknowledged one to the writer's, oldest first
 	sealed    map[uint64]int64 // sizes of the segments no longer appended to
-	items     int              // items appended and not acknowledged
+	items     atomic.Int64     // items appended and not acknowledged; written under mu, read without
 	lost      int              // items counted, then found unreadable
 	start     Position         // where unacknowledged data starts
 	end       Position         // the committed end: every record before it is written
@@ -225,10 +226,10 @@ func (l *Log) recover() error {
 			return err
 		}
 		l.sealed[seq] = size
-		l.items += n
+		l.items.Add(int64(n))
 	}
-	if l.items > 0 {
-		l.log.WithField("events", l.items).Info("notifications: spool: delivering events left by a previous run")
+	if n := l.items.Load(); n > 0 {
+		l.log.WithField("events", n).Info("notifications: spool: delivering events left by a previous run")
 	}
 	return nil
 }
@@ -301,11 +302,9 @@ func encodeCursor(p Position) [cursorSize]byte {
 }
 
 // Len returns how many items were appended (or recovered) and not
-// acknowledged.
+// acknowledged. It takes no lock.
 func (l *Log) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.items
+	return int(l.items.Load())
 }
 
 // Lost returns how many items were counted (at open) and then found
@@ -363,7 +362,7 @@ func (l *Log) Close() error {
 	l.closeData()
 	l.tail, l.tailLen = nil, 0
 	switch {
-	case l.items == 0:
+	case l.items.Load() == 0:
 		errs = append(errs, os.Remove(filepath.Join(l.dir, cursorName)))
 		for _, seq := range l.segs {
 			errs = append(errs, os.Remove(l.segmentPath(seq)))

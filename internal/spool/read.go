@@ -145,17 +145,21 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 	n := 0
 	pos := from
 	for n < maxItems || len(out) == 0 {
-		b, found, limit, next, err := l.nextAt(pos)
+		var added int
+		var found bool
+		var limit int64
+		var next uint64
+		var err error
+		out, added, found, limit, next, err = l.nextAt(pos, out, maxItems-n)
 		if err != nil {
 			return out, err
 		}
 		if found {
-			if len(out) > 0 && n+len(b.Items) > maxItems {
+			if added == 0 {
 				break
 			}
-			out = append(out, b)
-			n += len(b.Items)
-			pos = b.Span.To
+			n += added
+			pos = out[len(out)-1].Span.To
 			continue
 		}
 		if pos.Offset >= limit {
@@ -206,31 +210,48 @@ func (l *Log) skippedTo(pos Position) {
 	if l.start.Less(pos) {
 		l.start = pos
 	}
-	if l.items > 0 && !pos.Less(l.end) {
+	if items := int(l.items.Load()); items > 0 && !pos.Less(l.end) {
 		// What was counted was not found again (the files changed under
 		// us): forget it rather than wait for it for ever.
-		l.log.WithField("events", l.items).Error("notifications: spool: events counted but unreadable")
-		l.lost += l.items
-		l.items = 0
+		l.log.WithField("events", items).Error("notifications: spool: events counted but unreadable")
+		l.lost += items
+		l.items.Store(0)
 	}
 }
 
-// nextAt returns the record at p when it is kept in memory; otherwise how
-// far p's segment may be read from the disk (up to the next record kept in
-// memory, the end of what was written, or the segment's end) and the
-// segment after it (0: none).
-func (l *Log) nextAt(p Position) (b Block, found bool, limit int64, next uint64, err error) {
+// nextAt appends to out, when the record at p is kept in memory, it and
+// the records kept after it that follow each other in its segment, holding
+// at most budget items (at least one record when out is empty). Otherwise
+// it returns how far p's segment may be read from the disk (up to the next
+// record kept in memory, the committed end, or the segment's end) and the
+// segment after it (0: none). One lock for a run of records: the reader
+// keeps out of the appenders' way.
+func (l *Log) nextAt(p Position, out []Block, budget int) (_ []Block, added int, found bool, limit int64, next uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, found, memory := l.inMemory(p)
+	i, found, memory := l.inMemory(p)
 	if found {
-		return b, true, 0, 0, nil
+		for j := i; j < len(l.tail); j++ {
+			b := l.tail[j]
+			if j > i && b.Span.From != l.tail[j-1].Span.To {
+				break
+			}
+			if len(out) > 0 && added+len(b.Items) > budget {
+				break
+			}
+			out = append(out, b)
+			added += len(b.Items)
+			if added >= budget {
+				break
+			}
+		}
+		return out, added, true, 0, 0, nil
 	}
 	limit, next, err = l.segmentEnd(p.Segment)
 	if memory >= 0 && memory < limit {
 		limit = memory
 	}
-	return Block{}, false, limit, next, err
+	return out, 0, false, limit, next, err
 }
 
 // segmentEnd returns how far segment seq may be read (up to the committed
@@ -289,7 +310,7 @@ func (l *Log) Ack(to Position, items int) error {
 		return nil
 	}
 	l.start = to
-	l.items = max(l.items-items, 0)
+	l.items.Store(max(l.items.Load()-int64(items), 0))
 	for len(l.tail) > 0 && l.tail[0].Span.From.Less(to) {
 		l.forgetOldest()
 	}
