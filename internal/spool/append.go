@@ -265,6 +265,18 @@ func (l *Log) sync() bool {
 // remember adds a committed record to the tail kept in memory, forgetting
 // the oldest past Options.MemoryBytes. Called with mu held.
 func (l *Log) remember(b Block) {
+	if len(l.tail) == cap(l.tail) {
+		// The tail slides through its array as the oldest are forgotten:
+		// move it back to the array's front rather than grow a new one.
+		if len(l.tail) <= cap(l.tailBase)/2 {
+			n := copy(l.tailBase, l.tail)
+			clear(l.tailBase[n:])
+			l.tail = l.tailBase[:n]
+		} else {
+			l.tailBase = make([]Block, max(2*len(l.tail), 64))
+			l.tail = l.tailBase[:copy(l.tailBase, l.tail)]
+		}
+	}
 	l.tail = append(l.tail, b)
 	l.tailLen += int(b.Span.To.Offset - b.Span.From.Offset)
 	for len(l.tail) > 0 && l.tailLen > l.opt.MemoryBytes {

@@ -105,6 +105,7 @@ type Log struct {
 	pHead     uint64           // the ticket of pending[0]
 	dirty     bool             // written since the last fsync
 	tail      []Block          // the newest committed records, in log order, for readers
+	tailBase  []Block          // the array tail slides through
 	tailLen   int              // bytes of tail's records
 	w         *segment         // the writer's segment
 	wSize     int64            // bytes reserved in w
@@ -360,7 +361,7 @@ func (l *Log) Close() error {
 	// meanwhile; the cursor goes first, so that a crash in between leaves
 	// segments without a cursor (all read again), never a stale cursor.
 	l.closeData()
-	l.tail, l.tailLen = nil, 0
+	l.tail, l.tailBase, l.tailLen = nil, nil, 0
 	switch {
 	case l.items.Load() == 0:
 		errs = append(errs, os.Remove(filepath.Join(l.dir, cursorName)))
