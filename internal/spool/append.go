@@ -242,7 +242,7 @@ func (l *Log) sync() bool {
 		return false
 	}
 	l.dirty = false
-	w := l.w // only this goroutine, and Close after it ended, release it
+	w, wEnd := l.w, l.wSize // only this goroutine, and Close after it ended, release w
 	var done []*segment
 	for len(l.toSeal) > 0 && (len(l.pending) == 0 || l.toSeal[0].seq < l.pending[0].span.From.Segment) {
 		done = append(done, l.toSeal[0])
@@ -255,7 +255,7 @@ func (l *Log) sync() bool {
 			l.log.WithError(err).Error("notifications: spool: sealing a segment failed")
 		}
 	}
-	if err := w.sync(); err != nil {
+	if err := w.sync(wEnd); err != nil {
 		l.log.WithError(err).Error("notifications: spool: fsync failed")
 	}
 	_ = l.cursor.Sync() // closed only after this goroutine ended

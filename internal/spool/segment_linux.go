@@ -25,6 +25,11 @@ func (s *segment) allocate() error {
 			return err
 		}
 	}
+	// The file's size and blocks are durable from here on, so that a
+	// sync need only write the data back, and only up to where it ends.
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
 	data, err := syscall.Mmap(fd, 0, int(s.size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mapping segment %016x: %w", s.seq, err)
@@ -49,12 +54,17 @@ func (s *segment) put(off int64, rec []byte) (err error) {
 	return nil
 }
 
-// flush writes the mapping's dirty pages back (msync MS_SYNC).
-func (s *segment) flush() error {
-	if len(s.data) == 0 {
+// sync makes the first end bytes durable: msync(MS_SYNC) of the pages
+// holding them, which on Linux also commits what the file system needs to
+// read them back. The pages past end, faulted in ahead and still zero, are
+// left alone: writing them back would write-protect them, and the
+// appenders' next copies would fault again.
+func (s *segment) sync(end int64) error {
+	if len(s.data) == 0 || end <= 0 {
 		return nil
 	}
-	_, _, e := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&s.data[0])), uintptr(len(s.data)), syscall.MS_SYNC)
+	end = min(end, int64(len(s.data)))
+	_, _, e := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&s.data[0])), uintptr(end), syscall.MS_SYNC)
 	if e != 0 {
 		return e
 	}
