@@ -3,7 +3,7 @@
 MODULES := $(shell find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
 FUZZTIME ?= 10s
 
-.PHONY: test vet fuzz bench bench-jetstream demo release-check tidy
+.PHONY: test vet fuzz bench bench-jetstream bench-fleet demo release-check tidy
 
 test: vet
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test -race -count=1 ./...); done
@@ -51,3 +51,9 @@ demo:
 bench: bench-jetstream
 bench-jetstream:
 	cd jetstream && go test -run '^$$' -bench 'BenchmarkJetStreamDeliver' -benchmem .
+
+# Events/s delivered by 1, 2 and 3 relay workers (child processes) sharing
+# one durable JetStream consumer, to a webhook that takes 2 ms a request.
+bench: bench-fleet
+bench-fleet:
+	cd cmd/regnotify && go test -run '^$$' -bench 'BenchmarkFleet' -benchtime 1x .

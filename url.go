@@ -31,6 +31,13 @@ func checkURL(rawURL string) error {
 	return nil
 }
 
+// CheckURL returns why an HTTP endpoint cannot POST to rawURL (OpenEndpoint
+// refuses it for this reason), or nil: a URL that does not parse, is not
+// absolute http or https, has no host name or a bad port, or an unescaped
+// '@' after its host. The error never quotes the URL nor any part of it.
+// Configuration readers use it to report a bad URL where it was written.
+func CheckURL(rawURL string) error { return checkURL(rawURL) }
+
 // validPort reports whether port, as url.URL.Port returns it, can be
 // dialled: empty (the scheme's port) or a number from 1 to 65535.
 func validPort(port string) bool {

@@ -229,7 +229,13 @@ func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, err
 		return config.Conn, false, nil, nil
 	}
 	opts := nats.GetDefaultOptions()
-	opts.Url = config.URL
+	// Options.Url is one server: the servers of a comma-separated URL list
+	// (as nats.Connect takes it) go to Servers.
+	for _, u := range strings.Split(config.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			opts.Servers = append(opts.Servers, u)
+		}
+	}
 	opts.Name = "regnotify " + name
 	opts.MaxReconnect = -1
 	opts.RetryOnFailedConnect = true

@@ -188,9 +188,13 @@ func TestBroadcasterHTTPAndJetStream(t *testing.T) {
 	createStream(t, js, "EVENTS", "registry.events.>")
 
 	rc := newReceiver(t)
-	web, err := notifications.OpenEndpoint("web", rc.URL, testConfig())
+	// A loaded machine can take seconds over a batch of 1,000 publishes; a
+	// timeout would count an error (and resend), which this test forbids.
+	config := testConfig()
+	config.Timeout = time.Minute
+	web, err := notifications.OpenEndpoint("web", rc.URL, config)
 	require.NoError(t, err)
-	bus, err := NewEndpoint("bus", Config{URL: s.ClientURL(), Endpoint: testConfig()})
+	bus, err := NewEndpoint("bus", Config{URL: s.ClientURL(), Endpoint: config})
 	require.NoError(t, err)
 	b := notifications.NewBroadcaster(web, bus)
 

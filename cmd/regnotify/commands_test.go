@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // helperCommand returns a command running regnotify args in a process of its
 // own.
-func helperCommand(t *testing.T, args ...string) *exec.Cmd {
+func helperCommand(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	encoded, err := json.Marshal(args)
 	require.NoError(t, err)

@@ -1,0 +1,321 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one problem of a configuration file: where it is and what is
+// wrong. Its message never holds a secret's value.
+type Error struct {
+	// File is the configuration file's name, as given to Load or Parse.
+	File string
+
+	// Line is the 1-based line of the key or value at fault (0 when the
+	// file itself is at fault).
+	Line int
+
+	// Key is the path of the key at fault, such as
+	// "notifications.endpoints[0].timeout".
+	Key string
+
+	// Err says what is wrong.
+	Err error
+}
+
+// Error returns "file:line: key: problem".
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Key, e.Err)
+}
+
+// Unwrap returns the problem.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Problems a configuration may have, wrapped by Error.Err.
+var (
+	// ErrUnknownKey: a key the relay does not know (a typo, most often).
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrBadValue: a value of the wrong kind or out of range.
+	ErrBadValue = errors.New("bad value")
+	// ErrMissing: a required key is absent.
+	ErrMissing = errors.New("missing")
+	// ErrSecretSource: a secret's environment variable is unset, or a file
+	// the configuration names (secret, certificate) cannot be read.
+	ErrSecretSource = errors.New("secret not available")
+)
+
+// decoder walks YAML nodes and collects every problem it meets, each with
+// the file, line and key.
+type decoder struct {
+	file   string
+	dir    string // relative paths are taken from here
+	lookup func(string) (string, bool)
+	read   func(string) ([]byte, error)
+	errs   []error
+}
+
+// fail records a problem at node n under key.
+func (d *decoder) fail(n *yaml.Node, key string, err error) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Key: key, Err: err})
+}
+
+// failf records a problem wrapping kind, with a formatted detail.
+func (d *decoder) failf(n *yaml.Node, key string, kind error, format string, args ...any) {
+	d.fail(n, key, fmt.Errorf("%w: "+format, append([]any{kind}, args...)...))
+}
+
+// resolve follows aliases.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// isNull reports whether n is absent or an explicit null.
+func isNull(n *yaml.Node) bool {
+	n = resolve(n)
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// fields maps each key a mapping may hold to what decodes its value.
+type fields map[string]func(value *yaml.Node, key string)
+
+// mapping calls the field of each key of n, a mapping at key; unknown and
+// repeated keys are problems. A null n is an empty mapping.
+func (d *decoder) mapping(n *yaml.Node, key string, fs fields) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.failf(n, key, ErrBadValue, "want a mapping")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		sub := join(key, k.Value)
+		if seen[k.Value] {
+			d.failf(k, sub, ErrBadValue, "key given twice")
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := fs[k.Value]
+		if !ok {
+			d.fail(k, sub, ErrUnknownKey)
+			continue
+		}
+		f(v, sub)
+	}
+}
+
+// join returns key.sub, or sub at the top.
+func join(key, sub string) string {
+	if key == "" {
+		return sub
+	}
+	return key + "." + sub
+}
+
+// scalar returns n's text when n is a scalar, recording a problem otherwise.
+func (d *decoder) scalar(n *yaml.Node, key string) (string, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode {
+		d.failf(n, key, ErrBadValue, "want a single value")
+		return "", false
+	}
+	if n.Tag == "!!null" {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// str decodes a string into *out.
+func (d *decoder) str(out *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if s, ok := d.scalar(n, key); ok {
+			*out = s
+		}
+	}
+}
+
+// boolean decodes true or false into *out.
+func (d *decoder) boolean(out *bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		s, ok := d.scalar(n, key)
+		if !ok || isNull(n) {
+			return
+		}
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			d.failf(n, key, ErrBadValue, "%q is not true or false", s)
+			return
+		}
+		*out = b
+	}
+}
+
+// count decodes an integer of at least zero into *out.
+func (d *decoder) count(out *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		s, ok := d.scalar(n, key)
+		if !ok || isNull(n) {
+			return
+		}
+		v, err := strconv.ParseInt(s, 0, 64)
+		if err != nil || v < 0 || v > math.MaxInt32 {
+			d.failf(n, key, ErrBadValue, "%q is not a whole number from 0 to %d", s, math.MaxInt32)
+			return
+		}
+		*out = int(v)
+	}
+}
+
+// duration decodes a duration into *out: a Go duration such as "1s" or
+// "250ms", or, as distribution reads it, a plain integer of nanoseconds.
+// Negative durations are problems unless negativeOK.
+func (d *decoder) duration(out *time.Duration, negativeOK bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		s, ok := d.scalar(n, key)
+		if !ok || isNull(n) {
+			return
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			ns, ierr := strconv.ParseInt(s, 10, 64)
+			if ierr != nil {
+				d.failf(n, key, ErrBadValue, "%q is not a duration such as 1s or 500ms", s)
+				return
+			}
+			v = time.Duration(ns)
+		}
+		if v < 0 && !negativeOK {
+			d.failf(n, key, ErrBadValue, "negative duration %s", s)
+			return
+		}
+		*out = v
+	}
+}
+
+// list decodes a sequence of strings (or a single string) into *out,
+// appending.
+func (d *decoder) list(out *[]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		d.each(n, key, func(item *yaml.Node, ikey string) {
+			if s, ok := d.scalar(item, ikey); ok {
+				*out = append(*out, s)
+			}
+		})
+	}
+}
+
+// each calls f for every item of a sequence, or once for a lone value.
+func (d *decoder) each(n *yaml.Node, key string, f func(item *yaml.Node, key string)) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		f(n, key)
+		return
+	}
+	for i, item := range n.Content {
+		f(item, fmt.Sprintf("%s[%d]", key, i))
+	}
+}
+
+// path returns p taken from the configuration file's directory when
+// relative.
+func (d *decoder) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(d.dir, p)
+}
+
+// filePath decodes a file name into *out, taken from the configuration
+// file's directory when relative.
+func (d *decoder) filePath(out *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if s, ok := d.scalar(n, key); ok {
+			*out = d.path(s)
+		}
+	}
+}
+
+// secret decodes a value that may be confidential: a plain string, or a
+// mapping {env: NAME} (the value of an environment variable) or
+// {file: PATH} (a file's contents, without trailing white space). ok is
+// false after a problem. Messages name the variable or file, never the
+// value.
+func (d *decoder) secret(n *yaml.Node, key string) (value string, ok bool) {
+	n = resolve(n)
+	if n != nil && n.Kind == yaml.MappingNode {
+		var env, file string
+		before := len(d.errs)
+		d.mapping(n, key, fields{"env": d.str(&env), "file": d.filePath(&file)})
+		switch {
+		case len(d.errs) > before:
+			return "", false
+		case (env == "") == (file == ""):
+			d.failf(n, key, ErrBadValue, "want exactly one of env or file")
+			return "", false
+		case env != "":
+			v, set := d.lookup(env)
+			if !set || v == "" {
+				d.failf(n, key, ErrSecretSource, "environment variable %s is not set", env)
+				return "", false
+			}
+			return v, true
+		default:
+			b, err := d.read(file)
+			if err != nil {
+				var pe *os.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				d.failf(n, key, ErrSecretSource, "file %s: %v", file, err)
+				return "", false
+			}
+			return strings.TrimRight(string(b), " \t\r\n"), true
+		}
+	}
+	s, ok := d.scalar(n, key)
+	return s, ok
+}
+
+// secrets decodes a list of secret values (or a lone one), appending to
+// *out; check, when not nil, vets each value and its error is a problem.
+func (d *decoder) secrets(out *[]string, check func(string) error) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		d.each(n, key, func(item *yaml.Node, ikey string) {
+			v, ok := d.secret(item, ikey)
+			if !ok {
+				return
+			}
+			if check != nil {
+				if err := check(v); err != nil {
+					d.fail(item, ikey, err)
+					return
+				}
+			}
+			*out = append(*out, v)
+		})
+	}
+}

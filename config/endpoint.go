@@ -1,0 +1,238 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/internal/stdwebhooks"
+)
+
+// endpoint decodes one notifications.endpoints entry: distribution's keys,
+// then regnotify's.
+func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
+	n = resolve(n)
+	e := Endpoint{}
+	if n != nil {
+		e.Line = n.Line
+	}
+	c := &e.Config
+	var ignoredTypes []string
+	tlsNode := n // where TLS problems are reported: the tls: value once seen
+	formats := 0 // format: and wireformat: are one setting
+	d.mapping(n, key, fields{
+		// distribution's keys
+		"name":              d.str(&e.Name),
+		"disabled":          d.boolean(&e.Disabled),
+		"url":               func(n *yaml.Node, key string) { e.URL = d.endpointURL(n, key) },
+		"headers":           d.headers(&c.Headers),
+		"timeout":           d.duration(&c.Timeout, false),
+		"threshold":         d.count(&c.Threshold),
+		"backoff":           d.duration(&c.Backoff, false),
+		"ignoredmediatypes": d.list(&ignoredTypes),
+		"ignore": func(n *yaml.Node, key string) {
+			d.mapping(n, key, fields{
+				"mediatypes":   d.list(&ignoredTypes),
+				"actions":      d.list(&c.Ignore.Actions),
+				"targettypes":  d.list(&c.Ignore.TargetTypes),
+				"repositories": d.patterns(&c.Ignore.Repositories),
+			})
+		},
+		// regnotify's keys: the other EndpointConfig fields
+		"maxbackoff":           d.duration(&c.MaxBackoff, false),
+		"maxeventage":          d.duration(&c.MaxEventAge, false),
+		"maxbatch":             d.count(&c.MaxBatch),
+		"maxpending":           d.count(&c.MaxPending),
+		"closetimeout":         d.duration(&c.CloseTimeout, true),
+		"spooldir":             d.filePath(&c.SpoolDir),
+		"spoolsync":            d.duration(&c.SpoolSync, false),
+		"signingsecrets":       d.secrets(&c.SigningSecrets, checkSecret),
+		"blockprivatenetworks": d.boolean(&c.BlockPrivateNetworks),
+		"format":               d.format(&c.WireFormat, &formats),
+		"wireformat":           d.format(&c.WireFormat, &formats), // the field's name; format: as the issue and README say
+		"tls": func(n *yaml.Node, key string) {
+			tlsNode = n
+			d.tlsFiles(&e.TLS)(n, key)
+		},
+		"jetstream": func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
+	})
+	e.IgnoredMediaTypes = ignoredTypes
+	switch {
+	case e.Name == "":
+		d.failf(n, join(key, "name"), ErrMissing, "every endpoint needs a name")
+	case e.URL == "" && e.JetStream == nil:
+		d.failf(n, join(key, "url"), ErrMissing, "endpoint %q needs a url (or jetstream)", e.Name)
+	case e.URL != "" && e.JetStream != nil:
+		d.failf(n, key, ErrBadValue, "endpoint %q has both url and jetstream", e.Name)
+	}
+	if t, err := e.TLS.transport(); err != nil {
+		d.fail(tlsNode, join(key, "tls"), err)
+	} else {
+		c.Transport = t
+	}
+	return e
+}
+
+// endpointURL checks a URL as OpenEndpoint does. Its messages never show
+// the URL: a password may be in it.
+func (d *decoder) endpointURL(n *yaml.Node, key string) string {
+	s, ok := d.scalar(n, key)
+	if !ok {
+		return ""
+	}
+	if err := notifications.CheckURL(s); err != nil {
+		d.fail(n, key, fmt.Errorf("%w: %w", ErrBadValue, err))
+		return ""
+	}
+	return s
+}
+
+// headers decodes distribution's headers: a mapping of names to lists of
+// values (a lone value is accepted too); each value may be a secret source.
+func (d *decoder) headers(out *http.Header) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.failf(n, key, ErrBadValue, "want a mapping of header names to lists of values")
+			return
+		}
+		h := http.Header{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			name := k.Value
+			hkey := join(key, name)
+			if name == "" || strings.ContainsAny(name, " \t\r\n:") {
+				d.failf(k, hkey, ErrBadValue, "not a header name")
+				continue
+			}
+			var values []string
+			d.secrets(&values, checkHeaderValue)(v, hkey)
+			canonical := textproto.CanonicalMIMEHeaderKey(name)
+			h[canonical] = append(h[canonical], values...)
+		}
+		*out = h
+	}
+}
+
+// patterns decodes path.Match patterns, checking each.
+func (d *decoder) patterns(out *[]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		d.each(n, key, func(item *yaml.Node, ikey string) {
+			s, ok := d.scalar(item, ikey)
+			if !ok {
+				return
+			}
+			if _, err := path.Match(s, ""); err != nil {
+				d.failf(item, ikey, ErrBadValue, "pattern %q: %v", s, err)
+				return
+			}
+			*out = append(*out, s)
+		})
+	}
+}
+
+// jetStreamEndpoint decodes the jetstream: key of an endpoint.
+func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint {
+	js := &JetStreamEndpoint{}
+	d.mapping(n, key, fields{
+		"url":           d.str(&js.URL),
+		"subjectprefix": d.str(&js.SubjectPrefix),
+		"credentials":   d.filePath(&js.Credentials),
+		"createstream":  d.str(&js.CreateStream),
+		"duplicates":    d.duration(&js.Duplicates, false),
+	})
+	if js.URL == "" {
+		d.failf(n, join(key, "url"), ErrMissing, "a jetstream endpoint needs the NATS url")
+	}
+	return js
+}
+
+// format decodes the wire format of an endpoint (EndpointConfig.WireFormat):
+// envelope (the default) or cloudevents. *seen counts the keys that set it.
+func (d *decoder) format(out *notifications.Format, seen *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		if *seen++; *seen > 1 {
+			d.failf(n, key, ErrBadValue, "format and wireformat are the same setting: give one")
+			return
+		}
+		s, ok := d.scalar(n, key)
+		if !ok {
+			return
+		}
+		switch f := notifications.Format(s); f {
+		case "", notifications.FormatEnvelope, notifications.FormatCloudEvents:
+			*out = f
+		default:
+			d.failf(n, key, ErrBadValue, "%q is not %s or %s", s, notifications.FormatEnvelope, notifications.FormatCloudEvents)
+		}
+	}
+}
+
+// checkSecret vets a Standard Webhooks secret without showing it.
+func checkSecret(s string) error {
+	if _, err := stdwebhooks.ParseSecret(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadValue, err)
+	}
+	return nil
+}
+
+// checkHeaderValue refuses values that would split a request's headers.
+func checkHeaderValue(s string) error {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return fmt.Errorf("%w: header value holds a line break or NUL", ErrBadValue)
+	}
+	return nil
+}
+
+// transport returns an HTTP transport trusting RootCAs and presenting the
+// client certificate, or nil when no file is named.
+func (f TLSFiles) transport() (*http.Transport, error) {
+	cfg, err := f.Config()
+	if cfg == nil || err != nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = cfg
+	return t, nil
+}
+
+// Config returns the TLS client configuration the files describe, or nil
+// when they name none.
+func (f TLSFiles) Config() (*tls.Config, error) {
+	if len(f.RootCAs) == 0 && f.Certificate == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(f.RootCAs) > 0 {
+		pool := x509.NewCertPool()
+		for _, file := range f.RootCAs {
+			pem, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrSecretSource, err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrBadValue, file)
+			}
+		}
+		cfg.RootCAs = pool
+	}
+	if f.Certificate != "" {
+		cert, err := tls.LoadX509KeyPair(f.Certificate, f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%w: client certificate %s and key %s: %v", ErrBadValue, f.Certificate, f.Key, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,14 @@
+package registryv2
+
+import (
+	"testing"
+
+	"github.com/regnotify/notifications/interop/harness"
+)
+
+// TestRelayEveryEventArrivesWhole: docker/distribution v2.8.3 (registry:2),
+// unmodified, notifies a regnotify relay (with a spool); every event reaches
+// the webhook behind it as the very JSON object the registry sent.
+func TestRelayEveryEventArrivesWhole(t *testing.T) {
+	harness.CheckRelayedScenario(t, Start, harness.Scenario{})
+}

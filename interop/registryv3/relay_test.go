@@ -1,0 +1,14 @@
+package registryv3
+
+import (
+	"testing"
+
+	"github.com/regnotify/notifications/interop/harness"
+)
+
+// TestRelayEveryEventArrivesWhole: distribution v3.1.2, unmodified, notifies
+// a regnotify relay (with a spool); every event reaches the webhook behind
+// it as the very JSON object the registry sent.
+func TestRelayEveryEventArrivesWhole(t *testing.T) {
+	harness.CheckRelayedScenario(t, Start, harness.Scenario{TagDelete: true, IndexPlatforms: true})
+}

@@ -1,0 +1,83 @@
+package jetstream
+
+import (
+	"sync"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+// inFlight holds the messages an ingress handed to its relay and has not
+// yet acked or nak'ed. While it runs, keepAlive tells JetStream every
+// interval that they are still being worked on (InProgress), so that a
+// webhook outage longer than AckWait does not make JetStream hand them to
+// another relay; a relay that dies stops telling, and its messages go to
+// the others after AckWait.
+type inFlight struct {
+	mu   sync.Mutex
+	msgs map[uint64]natsjs.Msg
+	next uint64
+
+	stop chan struct{} // closed by close
+	done chan struct{} // closed when keepAlive returns
+	once sync.Once
+}
+
+func newInFlight() *inFlight {
+	return &inFlight{msgs: make(map[uint64]natsjs.Msg), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// add records msg and returns the key that removes it.
+func (f *inFlight) add(msg natsjs.Msg) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	f.msgs[f.next] = msg
+	return f.next
+}
+
+// remove forgets the message of key.
+func (f *inFlight) remove(key uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.msgs, key)
+}
+
+// len returns how many messages are in flight.
+func (f *inFlight) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.msgs)
+}
+
+// keepAlive sends InProgress for every message in flight each interval,
+// until close.
+func (f *inFlight) keepAlive(interval time.Duration) {
+	defer close(f.done)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-tick.C:
+		}
+		f.mu.Lock()
+		msgs := make([]natsjs.Msg, 0, len(f.msgs))
+		for _, m := range f.msgs {
+			msgs = append(msgs, m)
+		}
+		f.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
+}
+
+// close stops keepAlive, if it runs, and waits for it.
+func (f *inFlight) close(started bool) {
+	f.once.Do(func() { close(f.stop) })
+	if started {
+		<-f.done
+	}
+}

@@ -1,0 +1,329 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+
+	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/config"
+	webhook "github.com/regnotify/notifications/receiver" // kit_test.go has a type receiver
+	"github.com/regnotify/notifications/relay"
+)
+
+// fetchWait is how long one pull request waits for messages; a stopping
+// ingress returns within it, once the messages of its last pull are
+// handed to the relay.
+const fetchWait = time.Second
+
+// Defaults applied by OpenIngress to zero IngressConfig fields.
+const (
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxAckPending = 20_000
+	DefaultPullBatch     = 500
+	DefaultRetryDelay    = time.Second
+)
+
+// IngressConfig configures the JetStream ingress of a relay (fleet mode).
+type IngressConfig struct {
+	// URL lists the NATS servers, separated by commas. Ignored when Conn is
+	// set.
+	URL string
+
+	// Conn, when set, is used instead of connecting to URL; the caller
+	// keeps owning it.
+	Conn *nats.Conn
+
+	// Options are applied when connecting to URL (credentials, TLS).
+	Options []nats.Option
+
+	// Stream is the stream to read. Required.
+	Stream string
+
+	// Durable names the consumer. Every relay of a fleet uses the same one,
+	// and the stream's messages are shared out among them. Required.
+	Durable string
+
+	// FilterSubjects restrict the consumer to these subjects. Default: every
+	// subject of the stream.
+	FilterSubjects []string
+
+	// AckWait is how long JetStream waits for an ack before it delivers a
+	// message again, to any relay of the fleet. It must be longer than
+	// delivery usually takes. Default 30s.
+	AckWait time.Duration
+
+	// MaxAckPending bounds the messages delivered and not yet acked, for the
+	// whole fleet: it bounds each relay's memory. Default 20,000.
+	MaxAckPending int
+
+	// PullBatch is how many messages a relay asks for at a time. Default
+	// 500.
+	PullBatch int
+
+	// RetryDelay is how long JetStream waits before delivering again a
+	// message some endpoint could not take. Default 1s.
+	RetryDelay time.Duration
+
+	// Logger receives the ingress's log lines. Default: logrus' standard
+	// logger.
+	Logger logrus.FieldLogger
+}
+
+// Ingress pulls events from a JetStream stream with a durable pull consumer
+// and hands them to a relay's Deliver: any number of relays sharing the
+// consumer share the work. A message is acked only when every endpoint of
+// the relay has delivered its event or given it up for good (dead letter);
+// when an endpoint gave it up for a reason another attempt may fix (a full
+// queue, Close), it is nak'ed so JetStream delivers it again after
+// RetryDelay. While the relay works on a message it tells JetStream so every
+// AckWait/3 (InProgress), so that a webhook outage does not move messages
+// from relay to relay. A relay that dies holds nothing: it stops telling,
+// and JetStream delivers its unacked messages to the others after AckWait.
+// The relay keeps no spool in this mode.
+//
+// Each message is one event, as this module's endpoint publishes it: the
+// event's JSON, with its ID in Nats-Msg-Id. A message that is not an event
+// is terminated (never delivered again) and logged.
+type Ingress struct {
+	cfg   IngressConfig
+	conn  *nats.Conn
+	owned bool
+	log   logrus.FieldLogger
+
+	flight    *inFlight
+	keepAlive sync.Once // starts flight.keepAlive once
+	alive     atomic.Bool
+
+	// counters, for tests and logs
+	handled, acked, naked, terminated atomic.Int64
+}
+
+var _ relay.Ingress = (*Ingress)(nil)
+
+// NewIngress opens the ingress a relay configuration's relay.jetstream
+// section describes.
+func NewIngress(c config.JetStreamIngress, log logrus.FieldLogger) (*Ingress, error) {
+	opts, err := connectOptions(c.Credentials, c.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("relay.jetstream: %w", err)
+	}
+	return OpenIngress(IngressConfig{
+		URL: c.URL, Options: opts, Stream: c.Stream, Durable: c.Durable, FilterSubjects: c.FilterSubjects,
+		AckWait: c.AckWait, MaxAckPending: c.MaxAckPending, Logger: log,
+	})
+}
+
+// OpenIngress checks cfg and connects to NATS (retrying in the background
+// while no server answers). It does not touch the stream: Serve does.
+func OpenIngress(cfg IngressConfig) (*Ingress, error) {
+	if cfg.Stream == "" || cfg.Durable == "" {
+		return nil, errors.New("jetstream ingress: Stream and Durable are required")
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.MaxAckPending <= 0 {
+		cfg.MaxAckPending = DefaultMaxAckPending
+	}
+	if cfg.PullBatch <= 0 {
+		cfg.PullBatch = DefaultPullBatch
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), flight: newInFlight()}
+	if cfg.Conn != nil {
+		in.conn = cfg.Conn
+		return in, nil
+	}
+	opts := append([]nats.Option{
+		nats.Name("regnotify relay"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}, cfg.Options...)
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream ingress: connecting to NATS: %w", err)
+	}
+	in.conn, in.owned = nc, true
+	return in, nil
+}
+
+// Serve creates the durable consumer (or updates it to this configuration)
+// and hands every message to r.Deliver until ctx is cancelled. It retries
+// while the stream or the servers are away. r must have a Tracker.
+func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
+	js, err := natsjs.New(in.conn)
+	if err != nil {
+		return err
+	}
+	var cons natsjs.Consumer
+	for {
+		cons, err = js.CreateOrUpdateConsumer(ctx, in.cfg.Stream, natsjs.ConsumerConfig{
+			Durable:        in.cfg.Durable,
+			AckPolicy:      natsjs.AckExplicitPolicy,
+			DeliverPolicy:  natsjs.DeliverAllPolicy,
+			AckWait:        in.cfg.AckWait,
+			MaxAckPending:  in.cfg.MaxAckPending,
+			FilterSubjects: in.cfg.FilterSubjects,
+		})
+		if err == nil {
+			break
+		}
+		in.log.WithError(err).Warn("relay: JetStream consumer not ready; trying again")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	in.keepAlive.Do(func() {
+		in.alive.Store(true)
+		go in.flight.keepAlive(in.cfg.AckWait / 3)
+	})
+	in.log.Info("relay: taking events from JetStream")
+	for ctx.Err() == nil {
+		// Not cancelled by ctx: the server may have sent messages already,
+		// and they are handled as usual rather than left to AckWait.
+		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(fetchWait))
+		if err != nil {
+			in.log.WithError(err).Warn("relay: JetStream pull failed; trying again")
+			select {
+			case <-ctx.Done():
+			case <-time.After(fetchWait / 4):
+			}
+			continue
+		}
+		in.handleAll(r, batch.Messages())
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			in.log.WithError(err).Debug("relay: JetStream pull")
+		}
+	}
+	in.log.WithFields(logrus.Fields{"acked": in.acked.Load(), "naked": in.naked.Load(), "terminated": in.terminated.Load()}).
+		Info("relay: stopped taking events from JetStream")
+	return nil
+}
+
+// handleAll hands the messages of one pull to the relay as they come: each
+// time, every message already arrived goes in one Deliver.
+func (in *Ingress) handleAll(r *relay.Relay, msgs <-chan natsjs.Msg) {
+	var block []natsjs.Msg
+	for msg := range msgs {
+		block = append(block[:0], msg)
+	collect:
+		for len(block) < in.cfg.PullBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break collect
+				}
+				block = append(block, m)
+			default:
+				break collect
+			}
+		}
+		in.handle(r, block)
+	}
+}
+
+// handle decodes messages and delivers their events; each message is acked
+// or nak'ed once every endpoint has finished with its event.
+func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
+	in.handled.Add(int64(len(msgs)))
+	events := make([]notifications.Event, 0, len(msgs))
+	kept := make([]natsjs.Msg, 0, len(msgs)) // kept[i] carried events[i]
+	for _, msg := range msgs {
+		e, err := decodeMessage(msg)
+		if err != nil {
+			in.log.WithError(err).WithField("subject", msg.Subject()).Error("relay: message is not an event; terminated")
+			in.terminated.Add(1)
+			_ = msg.Term()
+			continue
+		}
+		events = append(events, e)
+		kept = append(kept, msg)
+	}
+	if len(events) == 0 {
+		return
+	}
+	keys := make([]uint64, len(kept))
+	for i, msg := range kept {
+		keys[i] = in.flight.add(msg)
+	}
+	err := r.Deliver(events, func(i int, ack bool) {
+		in.flight.remove(keys[i])
+		if ack {
+			in.acked.Add(1)
+			_ = kept[i].Ack()
+			return
+		}
+		in.naked.Add(1)
+		_ = kept[i].NakWithDelay(in.cfg.RetryDelay)
+	})
+	if err != nil {
+		in.log.WithError(err).Error("relay: cannot deliver")
+		for i, msg := range kept {
+			in.flight.remove(keys[i])
+			_ = msg.NakWithDelay(in.cfg.RetryDelay)
+		}
+	}
+}
+
+// decodeMessage returns the event a message carries: a structured
+// CloudEvent when its Content-Type says so (decoded as the receiver package
+// decodes webhooks), otherwise the event's JSON, with the ID from
+// Nats-Msg-Id when the body has none.
+func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
+	var e notifications.Event
+	header := http.Header(msg.Headers())
+	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == notifications.CloudEventsMediaType {
+		events, err := webhook.Decode(header, msg.Data())
+		if err != nil {
+			return e, err
+		}
+		if len(events) != 1 {
+			return e, fmt.Errorf("%d events in one message", len(events))
+		}
+		return events[0], nil
+	}
+	if err := json.Unmarshal(msg.Data(), &e); err != nil {
+		return e, fmt.Errorf("body is not an event: %w", err)
+	}
+	if e.ID == "" {
+		e.ID = header.Get(nats.MsgIdHdr)
+	}
+	if e.ID == "" {
+		return e, errors.New("event without an id")
+	}
+	return e, nil
+}
+
+// Close closes the NATS connection when the ingress opened it. Call it
+// after the relay's endpoints are closed (Relay.Run does), so that the
+// acks of their last deliveries go out.
+func (in *Ingress) Close() error {
+	in.keepAlive.Do(func() {}) // never start it after Close
+	in.flight.close(in.alive.Load())
+	if !in.owned {
+		return nil
+	}
+	err := in.conn.FlushTimeout(5 * time.Second)
+	in.conn.Close()
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,93 @@
+package relay
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/receiver"
+)
+
+// EventsPath is where the HTTP ingress takes events.
+const EventsPath = "/events"
+
+// shutdownGrace bounds how long a stopping HTTP server waits for the
+// requests it is answering.
+const shutdownGrace = 10 * time.Second
+
+// Handler returns the HTTP ingress's handler, for POST /events: the receiver
+// package's handler (every body it accepts, with its answers and its dedupe
+// by event ID), behind the bearer token when Config.Token is set (401
+// without it). It answers 200 only once Write returned nil for the
+// request's events, and 503 when an endpoint did not take them, so that the
+// registry sends them again.
+func (r *Relay) Handler() http.Handler {
+	h := receiver.New(receiver.Config{
+		Secrets:      r.cfg.Secrets,
+		MaxBodyBytes: r.cfg.MaxBodyBytes,
+		DedupeSize:   r.cfg.DedupeSize,
+		Logger:       r.log,
+	}, func(_ context.Context, events []notifications.Event) error {
+		return r.Write(events)
+	})
+	if r.cfg.Token != "" {
+		h = bearer(r.cfg.Token, h)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(EventsPath, h)
+	return mux
+}
+
+// bearer answers 401 to requests without "Authorization: Bearer <token>",
+// comparing in constant time.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got := []byte(req.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="regnotify relay"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// HTTPIngress serves the relay's Handler on Listener: registries POST their
+// notifications to it.
+type HTTPIngress struct {
+	// Listener is where the ingress listens. Serve closes it.
+	Listener net.Listener
+}
+
+var _ Ingress = (*HTTPIngress)(nil)
+
+// Serve answers requests until ctx is cancelled, then stops taking new
+// connections and waits (at most 10s) for the requests it is answering.
+func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
+	r.log.WithField("address", in.Listener.Addr().String()).Info("relay: taking events at POST " + EventsPath)
+	return serve(ctx, in.Listener, r.Handler())
+}
+
+// serve runs an HTTP server with handler on ln until ctx is cancelled.
+func serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(shutdown)
+	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

@@ -1,0 +1,264 @@
+// Package relay runs regnotify's endpoints for events that come from
+// elsewhere: registries that POST their own notifications (any registry:
+// registry:2, distribution v3, or anything that sends registry events), or,
+// in fleet mode, a JetStream stream those registries publish into.
+//
+// A Relay owns a set of endpoints. Write holds a block of events at every
+// endpoint that is not set to ignore them, and returns nil only once each
+// endpoint's Write returned nil for them: with a spool, the events are on
+// disk. An ingress (the HTTP one of this package, or the JetStream one of the
+// jetstream module) answers its sender only after that, so a relay that dies
+// loses nothing it had accepted.
+//
+//	r, err := relay.New(relay.Config{Endpoints: endpoints})
+//	...
+//	err = r.Run(ctx, &relay.HTTPIngress{Listener: ln}) // until ctx is cancelled; then flushes and closes the endpoints
+//
+// The regnotify command's relay subcommand builds a Relay from a YAML file
+// (package config).
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/regnotify/notifications"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultStatusInterval = time.Minute
+	DefaultDedupeSize     = 100_000
+)
+
+// Target is an endpoint of the relay and the events it is not sent beyond
+// those its own IgnoreConfig skips.
+type Target struct {
+	// Endpoint receives the events. The relay closes it.
+	Endpoint *notifications.Endpoint
+
+	// IgnoredMediaTypes are target media types this endpoint is not sent
+	// (distribution's ignoredmediatypes).
+	IgnoredMediaTypes []string
+}
+
+// Config configures a Relay.
+type Config struct {
+	// Targets are the endpoints events go to. The Relay owns them: Run and
+	// Close close them.
+	Targets []Target
+
+	// Token, when set, makes the HTTP ingress require the header
+	// "Authorization: Bearer <Token>".
+	Token string
+
+	// Secrets, when set, make the HTTP ingress require a Standard Webhooks
+	// signature by one of them.
+	Secrets []string
+
+	// MaxBodyBytes bounds a request body of the HTTP ingress. Zero: the
+	// receiver package's default, 10 MiB.
+	MaxBodyBytes int64
+
+	// DedupeSize is how many event IDs are remembered to drop events a
+	// sender sends again. Default 100,000.
+	DedupeSize int
+
+	// StatusInterval is how often Run logs where each endpoint stands.
+	// Default one minute.
+	StatusInterval time.Duration
+
+	// Logger receives the relay's log lines. Default: logrus' standard
+	// logger.
+	Logger logrus.FieldLogger
+
+	// Tracker, when set, lets Deliver report when every target has
+	// finished with each event. Its Finished method must be the OnFinished
+	// of every target's endpoint.
+	Tracker *Tracker
+}
+
+// ErrNotHeld is wrapped by Write's error when an endpoint did not take the
+// events (it is full, or closed): the sender should send them again.
+var ErrNotHeld = errors.New("relay: events not held by every endpoint")
+
+// Relay holds events at its endpoints. It is safe for concurrent use.
+type Relay struct {
+	cfg     Config
+	log     logrus.FieldLogger
+	partial *partialSet
+
+	mu      sync.Mutex
+	closing bool
+	closed  chan struct{}
+	err     error
+}
+
+// New returns a relay over cfg's targets, or an error when it has none. It
+// starts nothing: Run serves the ingresses.
+func New(cfg Config) (*Relay, error) {
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("relay: no endpoint")
+	}
+	for i, t := range cfg.Targets {
+		if t.Endpoint == nil {
+			return nil, fmt.Errorf("relay: target %d has no endpoint", i)
+		}
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = DefaultStatusInterval
+	}
+	if cfg.DedupeSize <= 0 {
+		cfg.DedupeSize = DefaultDedupeSize
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	return &Relay{cfg: cfg, log: cfg.Logger, partial: newPartialSet(cfg.DedupeSize, len(cfg.Targets)), closed: make(chan struct{})}, nil
+}
+
+// Write holds events at every target that does not ignore them and returns
+// nil once each target's Write returned nil (with a spool: once they are in
+// it). Otherwise it returns an error wrapping ErrNotHeld; the targets that
+// took the events remember their IDs (up to DedupeSize of them), so that
+// when the sender sends the block again only the others get it. Write never
+// blocks on delivery. Callers must not pass the same event ID in two calls
+// at once (the HTTP ingress ensures it).
+func (r *Relay) Write(events []notifications.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var failed []error
+	took := make([][]notifications.Event, len(r.cfg.Targets)) // what each target took, to remember after a failure
+	for i, t := range r.cfg.Targets {
+		block := make([]notifications.Event, 0, len(events))
+		for _, e := range events {
+			if !r.partial.held(e.ID, i) && !ignoresMediaType(t, &e) {
+				block = append(block, e)
+			}
+		}
+		if len(block) == 0 {
+			continue
+		}
+		if err := t.Endpoint.Write(slices.Clone(block)...); err != nil {
+			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), err))
+			continue
+		}
+		took[i] = block
+	}
+	if failed != nil {
+		for i, block := range took {
+			r.partial.mark(block, i)
+		}
+		err := fmt.Errorf("%w: %w", ErrNotHeld, errors.Join(failed...))
+		r.log.WithError(err).WithField("events", len(events)).Warn("relay: events refused; the sender must send them again")
+		return err
+	}
+	r.partial.forget(events)
+	return nil
+}
+
+// ignoresMediaType reports whether t is not sent e for its target media
+// type.
+func ignoresMediaType(t Target, e *notifications.Event) bool {
+	return len(t.IgnoredMediaTypes) > 0 && slices.Contains(t.IgnoredMediaTypes, mediaType(e))
+}
+
+// Ingress brings events into a relay: it calls Relay.Write and answers its
+// senders, until ctx is cancelled.
+type Ingress interface {
+	// Serve runs until ctx is cancelled or it fails. Once it returned, it
+	// calls Write no more.
+	Serve(ctx context.Context, r *Relay) error
+}
+
+// Run serves every ingress and logs where each endpoint stands every
+// StatusInterval, until ctx is cancelled or an ingress fails. Then it waits
+// for the ingresses to stop, closes every endpoint at once (each within its
+// own CloseTimeout; what a spooled endpoint could not deliver stays in its
+// spool), closes the ingresses that are io.Closers (after the endpoints,
+// so that an ingress can acknowledge what they finished) and returns: nil after a cancellation, otherwise the first
+// ingress's error. The endpoints' Close results are logged, not returned.
+func (r *Relay) Run(ctx context.Context, ingresses ...Ingress) error {
+	r.logTargets()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(ingresses))
+	for _, in := range ingresses {
+		go func() {
+			err := in.Serve(ctx, r)
+			if err != nil && ctx.Err() == nil {
+				errs <- err
+				cancel()
+				return
+			}
+			errs <- nil
+		}()
+	}
+	statusDone := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		r.logStatusEvery(ctx)
+	}()
+	var first error
+	for range ingresses {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if len(ingresses) == 0 {
+		<-ctx.Done()
+	}
+	cancel()
+	<-statusDone
+	_ = r.Close()
+	for _, in := range ingresses {
+		if c, ok := in.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				r.log.WithError(err).Warn("relay: closing the ingress")
+			}
+		}
+	}
+	return first
+}
+
+// Close closes every endpoint at once, each within its CloseTimeout, logs
+// how each one ended and returns their errors joined. A second Close returns
+// the first one's result.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		<-r.closed
+		return r.err
+	}
+	r.closing = true
+	r.mu.Unlock()
+	r.log.WithField("endpoints", len(r.cfg.Targets)).Info("relay: stopping: delivering what is pending")
+	errs := make([]error, len(r.cfg.Targets))
+	var wg sync.WaitGroup
+	for i, t := range r.cfg.Targets {
+		wg.Go(func() {
+			errs[i] = t.Endpoint.Close()
+			r.logClosed(t.Endpoint, errs[i])
+		})
+	}
+	wg.Wait()
+	r.err = errors.Join(errs...)
+	close(r.closed)
+	return r.err
+}
+
+// Stopping reports whether Close has begun.
+func (r *Relay) Stopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closing
+}

@@ -1,0 +1,342 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/receiver"
+)
+
+// sink is a webhook receiver behind the relay: it records every event it is
+// handed (the receiver package dedupes by ID, so a count above one means
+// the relay sent an event twice in separate requests it accepted... which
+// the receiver would drop; raw counts are kept in posts).
+type sink struct {
+	*httptest.Server
+	mu     sync.Mutex
+	events []notifications.Event
+	posts  int
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{}
+	h := receiver.New(receiver.Config{}, func(_ context.Context, events []notifications.Event) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.events = append(s.events, events...)
+		return nil
+	})
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.posts++
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sink) received() []notifications.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]notifications.Event(nil), s.events...)
+}
+
+// quiet is a logger that records instead of printing.
+func quiet() (logrus.FieldLogger, *test.Hook) {
+	l, hook := test.NewNullLogger()
+	l.SetLevel(logrus.DebugLevel)
+	return l, hook
+}
+
+// openEndpoint opens an endpoint to url with fast retries.
+func openEndpoint(t *testing.T, name, url string, config notifications.EndpointConfig) *notifications.Endpoint {
+	t.Helper()
+	config.Threshold, config.Backoff = 3, time.Millisecond
+	config.Logger, _ = quiet()
+	e, err := notifications.OpenEndpoint(name, url, config)
+	require.NoError(t, err)
+	return e
+}
+
+// events returns n events with IDs prefix-0, ... and every seed field set.
+func events(prefix string, n int) []notifications.Event {
+	out := make([]notifications.Event, n)
+	for i := range out {
+		e := &out[i]
+		e.ID = fmt.Sprintf("%s-%d", prefix, i)
+		e.Timestamp = time.Date(2026, 12, 1, 15, 0, i, 0, time.UTC)
+		e.Action = notifications.EventActionPush
+		e.Target.Type = notifications.EventTargetTypeManifest
+		e.Target.Name = "library/hello"
+		e.Target.Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		e.Target.Tag = "latest"
+		e.Target.URL = "http://registry.local/v2/library/hello/manifests/latest"
+		e.Request = notifications.RequestRecord{ID: "req", Addr: "10.0.0.1:1234", Host: "registry.local", Method: "PUT", UserAgent: "docker/27"}
+		e.Actor.Name = "ci"
+		e.Source = notifications.SourceRecord{Addr: "registry-1:5000", InstanceID: "instance"}
+	}
+	return out
+}
+
+// post sends events to the relay's ingress as a registry does and returns
+// the status.
+func post(t *testing.T, url, token string, events []notifications.Event) int {
+	t.Helper()
+	body, err := json.Marshal(notifications.Envelope{Events: events})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url+EventsPath, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", notifications.EventsMediaType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// newRelay returns a relay over endpoints, closed when the test ends, and
+// its ingress URL.
+func newRelay(t *testing.T, cfg Config, endpoints ...*notifications.Endpoint) (*Relay, string) {
+	t.Helper()
+	for _, e := range endpoints {
+		cfg.Targets = append(cfg.Targets, Target{Endpoint: e})
+	}
+	if cfg.Logger == nil {
+		cfg.Logger, _ = quiet()
+	}
+	r, err := New(cfg)
+	require.NoError(t, err)
+	srv := httptest.NewServer(r.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = r.Close()
+	})
+	return r, srv.URL
+}
+
+func TestRelayDeliversEveryField(t *testing.T) {
+	a, b := newSink(t), newSink(t)
+	r, url := newRelay(t, Config{}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}), openEndpoint(t, "b", b.URL, notifications.EndpointConfig{}))
+	sent := events("e", 5)
+	require.Equal(t, http.StatusOK, post(t, url, "", sent[:2]))
+	require.Equal(t, http.StatusOK, post(t, url, "", sent[2:]))
+	require.NoError(t, r.Close())
+	for _, s := range []*sink{a, b} {
+		got := s.received()
+		require.Len(t, got, len(sent))
+		for i := range sent {
+			assert.True(t, sent[i].Timestamp.Equal(got[i].Timestamp))
+			got[i].Timestamp = sent[i].Timestamp
+		}
+		assert.Equal(t, sent, got)
+	}
+}
+
+func TestRelayDedupesByID(t *testing.T) {
+	a := newSink(t)
+	r, url := newRelay(t, Config{}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
+	sent := events("dup", 3)
+	for range 3 { // a registry retrying an answer it lost
+		require.Equal(t, http.StatusOK, post(t, url, "", sent))
+	}
+	require.Equal(t, http.StatusOK, post(t, url, "", append(events("dup", 4)[3:], sent[0])))
+	require.NoError(t, r.Close())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	assert.Len(t, a.events, 4)
+	assert.Equal(t, 2, a.posts, "events sent again never leave the relay")
+}
+
+func TestRelayAnswers503UntilEveryEndpointHolds(t *testing.T) {
+	a := newSink(t)
+	open := openEndpoint(t, "open", a.URL, notifications.EndpointConfig{})
+	closed := openEndpoint(t, "closed", a.URL, notifications.EndpointConfig{})
+	require.NoError(t, closed.Close())
+	log, hook := quiet()
+	r, url := newRelay(t, Config{Logger: log}, open, closed)
+	sent := events("partial", 2)
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent))
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent), "the registry retries")
+	assert.Equal(t, 2, r.partial.len(), "the open endpoint's share is remembered")
+	require.NoError(t, open.Close())
+	assert.Len(t, a.received(), 2, "the endpoint that took the events is not given them again")
+	assert.Contains(t, hook.LastEntry().Message, "refused")
+	assert.Contains(t, fmt.Sprint(hook.LastEntry().Data["error"]), `endpoint "closed"`)
+}
+
+func TestRelayBearerToken(t *testing.T) {
+	a := newSink(t)
+	_, url := newRelay(t, Config{Token: "t0ken"}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
+	tests := []struct {
+		token string
+		want  int
+	}{
+		{"", http.StatusUnauthorized},
+		{"wrong", http.StatusUnauthorized},
+		{"t0ken", http.StatusOK},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, post(t, url, tt.token, events("tok-"+tt.token, 1)), "token %q", tt.token)
+	}
+}
+
+func TestRelaySignedIngress(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	a := newSink(t)
+	r, url := newRelay(t, Config{Secrets: []string{secret}}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
+	assert.Equal(t, http.StatusUnauthorized, post(t, url, "", events("unsigned", 1)))
+	// A regnotify endpoint that signs is a sender the relay accepts.
+	signer := openEndpoint(t, "signer", url+EventsPath, notifications.EndpointConfig{SigningSecrets: []string{secret}})
+	require.NoError(t, signer.Write(events("signed", 2)...))
+	require.NoError(t, signer.Close())
+	require.NoError(t, r.Close())
+	assert.Len(t, a.received(), 2)
+}
+
+func TestRunStopsIngressThenFlushes(t *testing.T) {
+	a := newSink(t)
+	log, hook := quiet()
+	r, err := New(Config{Targets: []Target{{Endpoint: openEndpoint(t, "a", a.URL, notifications.EndpointConfig{})}}, Logger: log, StatusInterval: time.Millisecond})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, &HTTPIngress{Listener: ln}) }()
+	url := "http://" + ln.Addr().String()
+	require.Equal(t, http.StatusOK, post(t, url, "", events("run", 3)))
+	require.Eventually(t, func() bool {
+		for _, e := range hook.AllEntries() {
+			if e.Message == "relay: endpoint status (counts since the last line)" {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond, "Run logs where each endpoint stands")
+	cancel()
+	require.NoError(t, <-done)
+	assert.Len(t, a.received(), 3)
+	assert.True(t, r.Stopping())
+	_, err = net.Dial("tcp", ln.Addr().String())
+	assert.Error(t, err, "the ingress no longer listens")
+	var closedLine bool
+	for _, e := range hook.AllEntries() {
+		closedLine = closedLine || (e.Message == "relay: endpoint closed, everything delivered" && e.Data["endpoint"] == "a")
+	}
+	assert.True(t, closedLine, "the log says how each endpoint ended")
+}
+
+func TestOperations(t *testing.T) {
+	a := newSink(t)
+	r, _ := newRelay(t, Config{}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "metrics here") })
+	ops := httptest.NewServer(r.Operations(metrics))
+	defer ops.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(ops.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get(MetricsPath)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "metrics here", body)
+	code, body = get(HealthPath)
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"state":"running","endpoints":[{"name":"a","state":"idle","pending":0,"delivered":0,"failures":0,"errors":0,"dropped":0}]}`, body)
+	require.NoError(t, r.Close())
+	code, body = get(HealthPath)
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, `"stopping"`)
+}
+
+func TestNewRefusesNoEndpoint(t *testing.T) {
+	_, err := New(Config{})
+	assert.Error(t, err)
+	_, err = New(Config{Targets: []Target{{}}})
+	assert.Error(t, err)
+}
+
+func TestPartialSetForgetsOldest(t *testing.T) {
+	s := newPartialSet(3, 2)
+	for i := range 10 {
+		s.mark(events(fmt.Sprint("p", i), 1), i%2)
+	}
+	assert.Equal(t, 3, s.len())
+	assert.True(t, s.held("p9-0", 1))
+	assert.False(t, s.held("p9-0", 0))
+	assert.False(t, s.held("p0-0", 0), "the oldest are forgotten")
+	s.forget(events("p9", 1))
+	assert.False(t, s.held("p9-0", 1))
+}
+
+// httptestServer serves h on loopback until the test ends and returns its
+// URL.
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// An endpoint at MaxPending refuses the block: the registry is answered 503
+// and, when it sends the events again once there is room, each endpoint gets
+// each event once.
+func TestRelayFullEndpointAnswers503(t *testing.T) {
+	gate := make(chan struct{})
+	full, roomy := newSink(t), newSink(t)
+	held := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-gate
+		full.Config.Handler.ServeHTTP(w, r)
+	})
+	r, url := newRelay(t, Config{},
+		openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1}),
+		openEndpoint(t, "roomy", roomy.URL, notifications.EndpointConfig{}))
+	require.Equal(t, http.StatusOK, post(t, url, "", events("one", 1)))
+	sent := events("two", 1)
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent), "the full endpoint cannot hold it")
+	close(gate)
+	require.Eventually(t, func() bool { return post(t, url, "", sent) == http.StatusOK }, 10*time.Second, 10*time.Millisecond,
+		"the registry's retry is taken once there is room")
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(full.received()))
+	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
+}
+
+// IgnoredMediaTypes (distribution's ignoredmediatypes) keep events of those
+// target media types from one endpoint, not from the others.
+func TestRelayIgnoredMediaTypes(t *testing.T) {
+	a, b := newSink(t), newSink(t)
+	log, _ := quiet()
+	r, err := New(Config{Logger: log, Targets: []Target{
+		{Endpoint: openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}), IgnoredMediaTypes: []string{"application/octet-stream"}},
+		{Endpoint: openEndpoint(t, "b", b.URL, notifications.EndpointConfig{})},
+	}})
+	require.NoError(t, err)
+	sent := events("mt", 2)
+	sent[0].Target.MediaType = "application/octet-stream"
+	sent[1].Target.MediaType = "application/vnd.oci.image.manifest.v1+json"
+	require.NoError(t, r.Write(sent))
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"mt-1"}, eventIDs(a.received()))
+	assert.Equal(t, []string{"mt-0", "mt-1"}, eventIDs(b.received()))
+}
