@@ -18,8 +18,10 @@ import (
 //
 // A segment that would overflow is sealed and the next one, created and
 // mapped ahead by the syncer goroutine, takes over; only when none is ready
-// does an appender create it. The syncer releases a sealed segment (fsync,
-// unmap, cut to its data, close) once no put into it is in flight.
+// does an appender create it. The syncer releases a sealed segment (msync,
+// unmap, cut to its data, fsync, close) once no put into it is in flight.
+// Readers never touch a mapping: they pread the file, whose pages the
+// mapping shares, so unmapping races no reader.
 
 // pending is a reserved record whose put may not have finished.
 type pending struct {

@@ -138,3 +138,20 @@ func FuzzRecoverSegment(f *testing.F) {
 		require.NoError(t, l.Close())
 	})
 }
+
+// A record larger than a segment gets a segment of its own size; the
+// segment created ahead, too small for it, stays empty in between.
+func TestAppendRecordLargerThanSegment(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SegmentSize: 1 << 10})
+	want := []string{"small", string(make([]byte, 5<<10)), "after"}
+	for _, item := range want {
+		_, err := l.Append(0, [][]byte{[]byte(item)}, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	l = openLog(t, dir, Options{SegmentSize: 1 << 10})
+	defer l.Close()
+	got, _ := drain(t, l, 1)
+	assert.Equal(t, want, got)
+}
