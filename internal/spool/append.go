@@ -106,16 +106,16 @@ func (l *Log) reserve(size int64) (*segment, uint64, error) {
 }
 
 // rotate seals the writer's segment and makes the next one the writer's,
-// creating it (large enough for need bytes) if the syncer has not. Called
-// with mu held; it releases mu while a segment is created.
+// creating it (large enough for need bytes) if the syncer has not; or, when
+// a segment is being created, waits for that and returns without rotating.
+// Called with mu held; it releases mu while it waits or creates.
 func (l *Log) rotate(need int64) error {
-	for l.next == nil {
-		if l.closed {
-			return ErrClosed
-		}
+	if l.next == nil {
 		if l.preparing {
+			// Once it is made, another appender may have rotated already:
+			// the caller checks again whether its record fits.
 			l.cond.Wait()
-			continue
+			return nil
 		}
 		s, err := l.prepareLocked(max(l.opt.SegmentSize, need))
 		if err != nil {
