@@ -34,6 +34,10 @@ type pending struct {
 
 var recordPool = sync.Pool{New: func() any { return new([]byte) }}
 
+// maxIdlePending bounds the pending queue's capacity kept while it is
+// empty.
+const maxIdlePending = 64
+
 // Append writes one record holding stamp and items (at least one) and
 // returns where it lies. When Append returns nil, the record is in the
 // kernel's page cache, in its segment file: it survives a crash of the
@@ -174,6 +178,9 @@ func (l *Log) finish(ticket uint64, failed bool) {
 	rest := copy(l.pending, l.pending[n:])
 	clear(l.pending[rest:])
 	l.pending = l.pending[:rest]
+	if rest == 0 && cap(l.pending) > maxIdlePending {
+		l.pending = nil // grown while an appender was descheduled mid-copy: let it go
+	}
 	l.pHead += uint64(n)
 	l.markDirty()
 	if l.closed {
