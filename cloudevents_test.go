@@ -43,7 +43,9 @@ func wantCloudEvent(e *Event) cloudEventJSON {
 
 func TestAppendCloudEventMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for range 5000 {
+	// 1,000 random batches cover every block of cloudevents.go and encode.go
+	// that 300 do; FuzzAppendCloudEvent explores further.
+	for range 1000 {
 		events := make([]Event, 1+r.IntN(3))
 		want := make([]cloudEventJSON, len(events))
 		for i := range events {

@@ -234,10 +234,10 @@ func TestEndpointChaos(t *testing.T) {
 		case roll < 10:
 			w.WriteHeader(http.StatusInternalServerError)
 		case roll < 15:
-			// The first few ask for a second's pause; the rest for none.
+			// The first asks for a second's pause; the rest for none.
 			mu.Lock()
 			busy++
-			wait := busy <= 2
+			wait := busy <= 1
 			mu.Unlock()
 			if wait {
 				w.Header().Set("Retry-After", "1")

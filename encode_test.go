@@ -91,7 +91,9 @@ func TestAppendEnvelopeMatchesEncodingJSON(t *testing.T) {
 		checkEncoding(t, []Event{{ID: string([]byte{byte(b)}), Timestamp: time.Now()}})
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 20000 {
+	// 2,000 random batches: 500 already reach every block of encode.go that
+	// 20,000 do (123 of 125); FuzzAppendEnvelope explores further.
+	for range 2000 {
 		events := make([]Event, 1+r.IntN(3))
 		for i := range events {
 			events[i] = randomEvent(r)

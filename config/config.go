@@ -237,7 +237,7 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 				"url":            d.str(&js.URL),
 				"stream":         d.str(&js.Stream),
 				"durable":        d.str(&js.Durable),
-				"filtersubjects": d.list(&js.FilterSubjects),
+				"filtersubjects": d.list(&js.FilterSubjects, nil),
 				"ackwait":        d.duration(&js.AckWait, false),
 				"maxackpending":  d.count(&js.MaxAckPending),
 				"credentials":    d.filePath(&js.Credentials),

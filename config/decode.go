@@ -214,13 +214,22 @@ func (d *decoder) duration(out *time.Duration, negativeOK bool) func(*yaml.Node,
 }
 
 // list decodes a sequence of strings (or a single string) into *out,
-// appending.
-func (d *decoder) list(out *[]string) func(*yaml.Node, string) {
+// appending; check, when not nil, vets each string and its error is a
+// problem.
+func (d *decoder) list(out *[]string, check func(string) error) func(*yaml.Node, string) {
 	return func(n *yaml.Node, key string) {
 		d.each(n, key, func(item *yaml.Node, ikey string) {
-			if s, ok := d.scalar(item, ikey); ok {
-				*out = append(*out, s)
+			s, ok := d.scalar(item, ikey)
+			if !ok {
+				return
 			}
+			if check != nil {
+				if err := check(s); err != nil {
+					d.fail(item, ikey, err)
+					return
+				}
+			}
+			*out = append(*out, s)
 		})
 	}
 }

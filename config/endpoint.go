@@ -37,13 +37,13 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"timeout":           d.duration(&c.Timeout, false),
 		"threshold":         d.count(&c.Threshold),
 		"backoff":           d.duration(&c.Backoff, false),
-		"ignoredmediatypes": d.list(&ignoredTypes),
+		"ignoredmediatypes": d.list(&ignoredTypes, nil),
 		"ignore": func(n *yaml.Node, key string) {
 			d.mapping(n, key, fields{
-				"mediatypes":   d.list(&ignoredTypes),
-				"actions":      d.list(&c.Ignore.Actions),
-				"targettypes":  d.list(&c.Ignore.TargetTypes),
-				"repositories": d.patterns(&c.Ignore.Repositories),
+				"mediatypes":   d.list(&ignoredTypes, nil),
+				"actions":      d.list(&c.Ignore.Actions, nil),
+				"targettypes":  d.list(&c.Ignore.TargetTypes, nil),
+				"repositories": d.list(&c.Ignore.Repositories, checkPattern),
 			})
 		},
 		// regnotify's keys: the other EndpointConfig fields
@@ -125,23 +125,6 @@ func (d *decoder) headers(out *http.Header) func(*yaml.Node, string) {
 	}
 }
 
-// patterns decodes path.Match patterns, checking each.
-func (d *decoder) patterns(out *[]string) func(*yaml.Node, string) {
-	return func(n *yaml.Node, key string) {
-		d.each(n, key, func(item *yaml.Node, ikey string) {
-			s, ok := d.scalar(item, ikey)
-			if !ok {
-				return
-			}
-			if _, err := path.Match(s, ""); err != nil {
-				d.failf(item, ikey, ErrBadValue, "pattern %q: %v", s, err)
-				return
-			}
-			*out = append(*out, s)
-		})
-	}
-}
-
 // jetStreamEndpoint decodes the jetstream: key of an endpoint.
 func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint {
 	js := &JetStreamEndpoint{}
@@ -183,6 +166,14 @@ func (d *decoder) format(out *notifications.Format, seen *int) func(*yaml.Node, 
 func checkSecret(s string) error {
 	if _, err := stdwebhooks.ParseSecret(s); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadValue, err)
+	}
+	return nil
+}
+
+// checkPattern refuses what path.Match cannot take as a pattern.
+func checkPattern(s string) error {
+	if _, err := path.Match(s, ""); err != nil {
+		return fmt.Errorf("%w: pattern %q: %v", ErrBadValue, s, err)
 	}
 	return nil
 }

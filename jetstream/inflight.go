@@ -18,9 +18,10 @@ type inFlight struct {
 	msgs map[uint64]natsjs.Msg
 	next uint64
 
-	stop chan struct{} // closed by close
-	done chan struct{} // closed when keepAlive returns
-	once sync.Once
+	started bool          // start ran keepAlive
+	closed  bool          // close was called
+	stop    chan struct{} // closed by close
+	done    chan struct{} // closed when keepAlive returns
 }
 
 func newInFlight() *inFlight {
@@ -51,7 +52,7 @@ func (f *inFlight) len() int {
 }
 
 // keepAlive sends InProgress for every message in flight each interval,
-// until close.
+// until close. start runs it.
 func (f *inFlight) keepAlive(interval time.Duration) {
 	defer close(f.done)
 	tick := time.NewTicker(interval)
@@ -74,9 +75,27 @@ func (f *inFlight) keepAlive(interval time.Duration) {
 	}
 }
 
+// start runs keepAlive with interval on a goroutine of its own: once, and
+// never after close.
+func (f *inFlight) start(interval time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.started || f.closed {
+		return
+	}
+	f.started = true
+	go f.keepAlive(interval)
+}
+
 // close stops keepAlive, if it runs, and waits for it.
-func (f *inFlight) close(started bool) {
-	f.once.Do(func() { close(f.stop) })
+func (f *inFlight) close() {
+	f.mu.Lock()
+	started, first := f.started, !f.closed
+	f.closed = true
+	f.mu.Unlock()
+	if first {
+		close(f.stop)
+	}
 	if started {
 		<-f.done
 	}

@@ -2,12 +2,8 @@ package jetstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
-	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/config"
-	webhook "github.com/regnotify/notifications/receiver" // kit_test.go has a type receiver
 	"github.com/regnotify/notifications/relay"
 )
 
@@ -93,17 +88,17 @@ type IngressConfig struct {
 // The relay keeps no spool in this mode.
 //
 // Each message is one event, as this module's endpoint publishes it: the
-// event's JSON, with its ID in Nats-Msg-Id. A message that is not an event
-// is terminated (never delivered again) and logged.
+// event's JSON, with its ID in Nats-Msg-Id, or, from an endpoint with
+// notifications.FormatCloudEvents, a structured CloudEvent. A message that
+// is not an event is terminated (never delivered again) and logged.
 type Ingress struct {
 	cfg   IngressConfig
 	conn  *nats.Conn
 	owned bool
 	log   logrus.FieldLogger
 
+	fetchWait time.Duration // how long one pull waits: the constant fetchWait; tests shorten it
 	flight    *inFlight
-	keepAlive sync.Once // starts flight.keepAlive once
-	alive     atomic.Bool
 
 	// counters, for tests and logs
 	handled, acked, naked, terminated atomic.Int64
@@ -145,7 +140,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.StandardLogger()
 	}
-	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), flight: newInFlight()}
+	in := &Ingress{cfg: cfg, log: cfg.Logger.WithFields(logrus.Fields{"stream": cfg.Stream, "durable": cfg.Durable}), fetchWait: fetchWait, flight: newInFlight()}
 	if cfg.Conn != nil {
 		in.conn = cfg.Conn
 		return in, nil
@@ -156,7 +151,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	}, cfg.Options...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream ingress: connecting to NATS: %w", err)
+		return nil, fmt.Errorf("jetstream ingress: connecting to %s: %w", redactURLs(cfg.URL), connectError(err))
 	}
 	in.conn, in.owned = nc, true
 	return in, nil
@@ -190,20 +185,17 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		case <-time.After(time.Second):
 		}
 	}
-	in.keepAlive.Do(func() {
-		in.alive.Store(true)
-		go in.flight.keepAlive(in.cfg.AckWait / 3)
-	})
+	in.flight.start(in.cfg.AckWait / 3)
 	in.log.Info("relay: taking events from JetStream")
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: the server may have sent messages already,
 		// and they are handled as usual rather than left to AckWait.
-		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(fetchWait))
+		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(in.fetchWait))
 		if err != nil {
 			in.log.WithError(err).Warn("relay: JetStream pull failed; trying again")
 			select {
 			case <-ctx.Done():
-			case <-time.After(fetchWait / 4):
+			case <-time.After(in.fetchWait / 4):
 			}
 			continue
 		}
@@ -282,41 +274,21 @@ func (in *Ingress) handle(r *relay.Relay, msgs []natsjs.Msg) {
 	}
 }
 
-// decodeMessage returns the event a message carries: a structured
-// CloudEvent when its Content-Type says so (decoded as the receiver package
-// decodes webhooks), otherwise the event's JSON, with the ID from
-// Nats-Msg-Id when the body has none.
+// decodeMessage returns the event a message carries (DecodeMessage), which
+// must have an ID: the relay follows each event by it.
 func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
-	var e notifications.Event
-	header := http.Header(msg.Headers())
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == notifications.CloudEventsMediaType {
-		events, err := webhook.Decode(header, msg.Data())
-		if err != nil {
-			return e, err
-		}
-		if len(events) != 1 {
-			return e, fmt.Errorf("%d events in one message", len(events))
-		}
-		return events[0], nil
+	e, err := DecodeMessage(msg)
+	if err == nil && e.ID == "" {
+		err = errors.New("event without an id")
 	}
-	if err := json.Unmarshal(msg.Data(), &e); err != nil {
-		return e, fmt.Errorf("body is not an event: %w", err)
-	}
-	if e.ID == "" {
-		e.ID = header.Get(nats.MsgIdHdr)
-	}
-	if e.ID == "" {
-		return e, errors.New("event without an id")
-	}
-	return e, nil
+	return e, err
 }
 
 // Close closes the NATS connection when the ingress opened it. Call it
 // after the relay's endpoints are closed (Relay.Run does), so that the
 // acks of their last deliveries go out.
 func (in *Ingress) Close() error {
-	in.keepAlive.Do(func() {}) // never start it after Close
-	in.flight.close(in.alive.Load())
+	in.flight.close()
 	if !in.owned {
 		return nil
 	}

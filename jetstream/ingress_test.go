@@ -37,6 +37,7 @@ func runFleetRelayAckWait(t testing.TB, natsURL, url string, endpoint notificati
 	require.NoError(t, err)
 	in, err := OpenIngress(IngressConfig{URL: natsURL, Stream: "EVENTS", Durable: "relays", AckWait: ackWait, RetryDelay: 10 * time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
+	in.fetchWait = 100 * time.Millisecond // a stopping relay waits for its last pull
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, in) }()

@@ -40,6 +40,7 @@ package jetstream
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -254,7 +255,7 @@ func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, err
 	}
 	conn, err := opts.Connect()
 	if err != nil {
-		return nil, false, nil, fmt.Errorf("%w: endpoint %q: connecting to %s: %w", notifications.ErrInvalidConfig, name, redactURLs(config.URL), err)
+		return nil, false, nil, fmt.Errorf("%w: endpoint %q: connecting to %s: %w", notifications.ErrInvalidConfig, name, redactURLs(config.URL), connectError(err))
 	}
 	return conn, true, closed, nil
 }
@@ -279,3 +280,14 @@ func target(config Config) string {
 // hold a ',' that would split it between two URLs, so the list is redacted
 // whole.
 func redactURLs(list string) string { return notifications.RedactURL(strings.TrimSpace(list)) }
+
+// connectError returns err, from connecting to NATS, fit to show: the
+// error of a server URL that does not parse quotes the URL, password
+// included, so it is replaced by one that quotes nothing.
+func connectError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return errors.New("a server URL does not parse (percent-encode '#', '/', '?', '@', '%', ',' and spaces in a user name or password)")
+	}
+	return err
+}

@@ -179,10 +179,10 @@ func TestCloudEventsMessages(t *testing.T) {
 	assert.Equal(t, "acme/released", msgs[2].Headers().Get("Registry-Repository"))
 }
 
-// TestBroadcasterHTTPAndJetStream sends 10,000 events through a broadcaster
+// TestBroadcasterHTTPAndJetStream sends 3,000 events through a broadcaster
 // with a webhook endpoint and a JetStream endpoint.
 func TestBroadcasterHTTPAndJetStream(t *testing.T) {
-	const total, block = 10000, 50
+	const total, block = 3000, 50 // three batches of the default MaxBatch, 1,000
 	s := startServer(t, t.TempDir(), -1)
 	_, js := dial(t, s)
 	createStream(t, js, "EVENTS", "registry.events.>")

@@ -70,11 +70,13 @@ var _ Ingress = (*HTTPIngress)(nil)
 // connections and waits (at most 10s) for the requests it is answering.
 func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
 	r.log.WithField("address", in.Listener.Addr().String()).Info("relay: taking events at POST " + EventsPath)
-	return serve(ctx, in.Listener, r.Handler())
+	return Serve(ctx, in.Listener, r.Handler())
 }
 
-// serve runs an HTTP server with handler on ln until ctx is cancelled.
-func serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
+// Serve runs an HTTP server with handler on ln until ctx is cancelled, then
+// shuts it down, waiting at most 10s for the requests it is answering. It
+// closes ln.
+func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
@@ -76,13 +75,6 @@ func (r *Relay) Operations(metrics http.Handler) http.Handler {
 		}{state, r.Status()})
 	})
 	return mux
-}
-
-// Serve runs an HTTP server with handler on ln until ctx is cancelled, then
-// shuts it down, waiting at most 10s for the requests it is answering. It
-// closes ln.
-func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
-	return serve(ctx, ln, handler)
 }
 
 // logTargets logs each endpoint as the relay starts.

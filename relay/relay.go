@@ -10,7 +10,7 @@
 // jetstream module) answers its sender only after that, so a relay that dies
 // loses nothing it had accepted.
 //
-//	r, err := relay.New(relay.Config{Endpoints: endpoints})
+//	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: e}}})
 //	...
 //	err = r.Run(ctx, &relay.HTTPIngress{Listener: ln}) // until ctx is cancelled; then flushes and closes the endpoints
 //
@@ -168,7 +168,7 @@ func (r *Relay) Write(events []notifications.Event) error {
 // ignoresMediaType reports whether t is not sent e for its target media
 // type.
 func ignoresMediaType(t Target, e *notifications.Event) bool {
-	return len(t.IgnoredMediaTypes) > 0 && slices.Contains(t.IgnoredMediaTypes, mediaType(e))
+	return len(t.IgnoredMediaTypes) > 0 && slices.Contains(t.IgnoredMediaTypes, e.Target.MediaType)
 }
 
 // Ingress brings events into a relay: it calls Relay.Write and answers its

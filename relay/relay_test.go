@@ -340,3 +340,22 @@ func TestRelayIgnoredMediaTypes(t *testing.T) {
 	assert.Equal(t, []string{"mt-1"}, eventIDs(a.received()))
 	assert.Equal(t, []string{"mt-0", "mt-1"}, eventIDs(b.received()))
 }
+
+// Status says idle with nothing pending, delivering with events pending,
+// and failing when failures grew since the last status while events are
+// pending (what the status log lines and /healthz report).
+func TestStatusStates(t *testing.T) {
+	down := httptestServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	e := openEndpoint(t, "down", down, notifications.EndpointConfig{CloseTimeout: time.Millisecond})
+	defer e.Close()
+	assert.Equal(t, "idle", status(e, nil).State)
+	require.NoError(t, e.Write(events("st", 1)...))
+	var s EndpointStatus
+	require.Eventually(t, func() bool { s = status(e, nil); return s.Failures > 0 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, "delivering", s.State, "no earlier status to compare with")
+	assert.Equal(t, 1, s.Pending)
+	assert.Equal(t, "failing", status(e, &EndpointStatus{}).State, "failures grew since the last status")
+	stale := s
+	stale.Failures, stale.Errors = s.Failures+1000, s.Errors+1000
+	assert.Equal(t, "delivering", status(e, &stale).State, "no new failure since the last status")
+}

@@ -8,7 +8,10 @@ import (
 // finished with it, for ingresses that must acknowledge their source only
 // then (JetStream). Install its Finished method as the OnFinished of every
 // target's EndpointConfig before opening the endpoints, and give it to
-// New in Config.Tracker; then use Relay.Deliver.
+// New in Config.Tracker; then use Relay.Deliver. The endpoints should have
+// no spool: events left in a spool at Close are never finished, so their
+// source is told nothing and sends them again only after its own timeout
+// (package config refuses spooldir in fleet mode).
 type Tracker struct {
 	mu      sync.Mutex
 	pending map[string]*tracked // by event ID

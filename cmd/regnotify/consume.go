@@ -7,13 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"mime"
-	"net/http"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
-	"github.com/regnotify/notifications"
-	"github.com/regnotify/notifications/receiver"
+
+	"github.com/regnotify/notifications/jetstream"
 )
 
 func init() {
@@ -101,7 +99,7 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // data it is) as a JSON line and acks msg. A message that is not an event is
 // reported on stderr and terminated.
 func printEvent(msg natsjs.Msg, stdout, stderr io.Writer) error {
-	e, err := messageEvent(msg)
+	e, err := jetstream.DecodeMessage(msg)
 	if err != nil {
 		fmt.Fprintf(stderr, "regnotify consume: message on %q is not an event, dropped: %v\n", msg.Subject(), err)
 		return msg.Term()
@@ -114,20 +112,4 @@ func printEvent(msg natsjs.Msg, stdout, stderr io.Writer) error {
 		return err // not acked: the next run prints it again
 	}
 	return msg.Ack()
-}
-
-// messageEvent decodes the event of a message the JetStream endpoint
-// published in either WireFormat.
-func messageEvent(msg natsjs.Msg) (notifications.Event, error) {
-	header := http.Header(msg.Headers())
-	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == notifications.CloudEventsMediaType {
-		events, err := receiver.Decode(header, msg.Data())
-		if err != nil {
-			return notifications.Event{}, err
-		}
-		return events[0], nil
-	}
-	var e notifications.Event
-	err := json.Unmarshal(msg.Data(), &e)
-	return e, err
 }
