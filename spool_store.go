@@ -108,8 +108,8 @@ func encodeBlock(events []Event) ([][]byte, error) {
 }
 
 // push encodes the block outside any lock and appends it; it returns once
-// the record was written. It may run on several goroutines at once: their
-// records share writes.
+// the record is in the kernel. It may run on several goroutines at once,
+// none waiting for another's write.
 func (s *spoolStore) push(b queuedBlock) error {
 	items, err := encodeBlock(b.events)
 	if err != nil {
