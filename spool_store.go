@@ -81,8 +81,8 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 }
 
 // push encodes the block, unless it comes encoded, outside any lock and
-// appends it; it returns once the record was written. It may run on
-// several goroutines at once: their records share writes.
+// appends it; it returns once the record is in the kernel. It may run on
+// several goroutines at once, none waiting for another's write.
 func (s *spoolStore) push(b queuedBlock) error {
 	if b.encoded == nil {
 		items, err := EncodeEvents(b.events)

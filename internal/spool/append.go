@@ -8,48 +8,47 @@ import (
 	"time"
 )
 
-// Appending: group commit. An appender encodes its record on its own, then
-// adds it to the current group under the mutex. If no write is in progress
-// it becomes the group's leader: it takes the group, releases the mutex,
-// writes the whole group with one write(2), and wakes the group's members.
-// Records that arrive meanwhile form the next group, written by one of
-// their appenders once the leader is done. No appender returns before its
-// own group was written.
+// Appending: no appender waits for another one's I/O. An appender encodes
+// its record on its own, then, under the mutex, reserves the record's range
+// at the end of the writer's segment and a place in the pending queue. It
+// puts the record into its range without the mutex — a copy into the
+// mapped file, on Linux — and then, under the mutex again, marks its
+// place done. Records become visible to readers (the committed end, the
+// memory tail, Len) in log order, as the pending queue's head is done.
+//
+// A segment that would overflow is sealed and the next one, created and
+// mapped ahead by the syncer goroutine, takes over; only when none is ready
+// does an appender create it. The syncer releases a sealed segment (msync,
+// unmap, cut to its data, fsync, close) once no put into it is in flight.
+// Readers never touch a mapping: they pread the file, whose pages the
+// mapping shares, so unmapping races no reader.
 
-// group is the records collected for one write.
-type group struct {
-	buf   []byte
-	items int
-	done  bool  // written, or failed
-	err   error // why the group was not written whole
-	seq   uint64
-	base  int64 // offset of buf[0] in segment seq
-	recs  []memRecord
+// pending is a reserved record whose put may not have finished.
+type pending struct {
+	span   Span
+	items  int
+	done   bool
+	failed bool
+	block  Block // for the memory tail, when Options.MemoryBytes > 0
 }
-
-// memRecord is what the tail keeps of a record of a group being written.
-type memRecord struct {
-	rel   int64 // offset in the group
-	size  int
-	stamp int64
-	items [][]byte
-	value any
-}
-
-// maxSpare bounds the group buffer kept for reuse.
-const maxSpare = 4 << 20
 
 var recordPool = sync.Pool{New: func() any { return new([]byte) }}
 
+// maxIdlePending bounds the pending queue's capacity kept while it is
+// empty.
+const maxIdlePending = 64
+
 // Append writes one record holding stamp and items (at least one) and
-// returns where it lies. When Append returns nil, the record was written
-// with write(2): it survives a crash of the process, and an fsync follows
-// within Options.SyncEvery. Concurrent appends share writes; their records
-// follow each other in the log in the order they joined a group.
+// returns where it lies. When Append returns nil, the record is in the
+// kernel's page cache, in its segment file: it survives a crash of the
+// process, and an fsync follows within Options.SyncEvery. Concurrent
+// appends do not wait for each other's writes; their records follow each
+// other in the log in the order they reserved their space.
 //
 // The record, its items (which the caller must not modify afterwards) and
 // value stay in memory while they fit in Options.MemoryBytes: Read returns
-// them from there, value included, from the moment they are written.
+// them from there, value included, once they and the records before them
+// are written.
 func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
 	if len(items) == 0 {
 		return Span{}, errors.New("spool: a record needs at least one item")
@@ -60,156 +59,235 @@ func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
 	}
 	rec := recordPool.Get().(*[]byte)
 	*rec = appendRecord((*rec)[:0], stamp, items)
+	defer recordPool.Put(rec)
 
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		recordPool.Put(rec)
-		return Span{}, ErrClosed
-	}
-	g := l.cur
-	rel := int64(len(g.buf))
-	g.buf = append(g.buf, *rec...)
-	g.items += len(items)
-	if l.opt.MemoryBytes > 0 {
-		g.recs = append(g.recs, memRecord{rel: rel, size: size, stamp: stamp, items: items, value: value})
-	}
-	recordPool.Put(rec)
-	for !g.done {
-		if !l.writing && l.cur == g {
-			l.lead()
-			continue
-		}
-		l.cond.Wait()
-	}
-	l.mu.Unlock()
-	if g.err != nil {
-		return Span{}, g.err
-	}
-	from := Position{Segment: g.seq, Offset: g.base + rel}
-	return Span{From: from, To: Position{Segment: g.seq, Offset: from.Offset + int64(size)}}, nil
-}
-
-// lead writes the current group. It is called with mu held, by a member of
-// the group, when no other write is in progress; it returns with mu held,
-// the group done.
-func (l *Log) lead() {
-	g := l.cur
-	l.cur = &group{buf: l.spare[:0]}
-	l.spare = nil
-	l.writing = true
-	rotate := l.wSize > 0 && l.wSize+int64(len(g.buf)) > l.opt.SegmentSize
-	l.mu.Unlock()
-
-	var n int
-	var err error
-	if rotate {
-		err = l.rotate()
-	}
-	if err == nil {
-		n, err = l.w.Write(g.buf)
-	}
-
-	l.mu.Lock()
-	g.seq, g.base = l.wSeq, l.wSize
-	l.wSize += int64(n) // a partial write stays as a torn record that readers skip
-	if err == nil {
-		l.items += g.items
-		l.remember(g)
-	} else {
-		g.err = fmt.Errorf("spool: %w", err)
-	}
-	if n > 0 && !l.dirty {
-		l.dirty = true
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
-	}
-	if cap(g.buf) <= maxSpare {
-		l.spare = g.buf[:0]
-	}
-	g.buf = nil
-	g.done = true
-	l.writing = false
-	l.cond.Broadcast()
-}
-
-// rotate starts the next segment and seals the writer's. Only a leader
-// calls it, without mu.
-func (l *Log) rotate() error {
-	seq := l.wSeq + 1
-	f, err := l.createSegment(seq)
+	seg, ticket, err := l.reserve(int64(size))
 	if err != nil {
-		return err
+		l.mu.Unlock()
+		return Span{}, err
 	}
+	p := &l.pending[ticket-l.pHead]
+	p.items = len(items)
+	if l.opt.MemoryBytes > 0 {
+		p.block = Block{Stamp: stamp, Items: items, Value: value, Span: p.span}
+	}
+	span := p.span
+	l.mu.Unlock()
+
+	err = seg.put(span.From.Offset, *rec)
+
 	l.mu.Lock()
-	l.toSeal = append(l.toSeal, l.w) // the syncer fsyncs and closes it, off the appenders' path
-	l.sealed[l.wSeq] = l.wSize
-	l.w, l.wSeq, l.wSize = f, seq, 0
-	l.segs = append(l.segs, seq)
+	l.finish(ticket, err != nil)
+	l.mu.Unlock()
+	if err != nil {
+		return Span{}, fmt.Errorf("spool: %w", err)
+	}
+	return span, nil
+}
+
+// reserve reserves size bytes at the end of the writer's segment, rotating
+// first if they do not fit, and queues them as pending. It returns the
+// segment and the pending record's ticket. Called with mu held; it may
+// release mu while it waits for a segment.
+func (l *Log) reserve(size int64) (*segment, uint64, error) {
+	for {
+		if l.closed {
+			return nil, 0, ErrClosed
+		}
+		if l.wSize+size <= l.w.size {
+			break
+		}
+		if err := l.rotate(size); err != nil {
+			return nil, 0, err
+		}
+	}
+	from := Position{Segment: l.w.seq, Offset: l.wSize}
+	l.wSize += size
+	ticket := l.pHead + uint64(len(l.pending))
+	l.pending = append(l.pending, pending{span: Span{From: from, To: Position{Segment: from.Segment, Offset: l.wSize}}})
+	return l.w, ticket, nil
+}
+
+// rotate seals the writer's segment and makes the next one the writer's,
+// creating it (large enough for need bytes) if the syncer has not; or, when
+// a segment is being created, waits for that and returns without rotating.
+// Called with mu held; it releases mu while it waits or creates.
+func (l *Log) rotate(need int64) error {
+	if l.next == nil {
+		if l.preparing {
+			// Once it is made, another appender may have rotated already:
+			// the caller checks again whether its record fits.
+			l.cond.Wait()
+			return nil
+		}
+		s, err := l.prepareLocked(max(l.opt.SegmentSize, need))
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		l.next = s
+	}
+	l.w.end = l.wSize
+	l.toSeal = append(l.toSeal, l.w)
+	l.sealed[l.w.seq] = l.wSize
+	l.w, l.wSize, l.next = l.next, 0, nil
+	l.segs = append(l.segs, l.w.seq)
+	l.markDirty()
+	select { // the syncer prepares the next one
+	case l.want <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// prepareLocked creates the segment after the writer's, of size bytes.
+// Called with mu held and no creation under way; it releases mu meanwhile,
+// and wakes those who waited for it.
+func (l *Log) prepareLocked(size int64) (*segment, error) {
+	l.preparing = true
+	seq := l.w.seq + 1
+	l.mu.Unlock()
+	s, err := l.createSegment(seq, size)
+	l.mu.Lock()
+	l.preparing = false
+	l.cond.Broadcast()
+	return s, err
+}
+
+// finish marks the pending record of ticket done and commits the done
+// records at the queue's head: the committed end moves past them, they
+// count in Len and join the memory tail. A failed record's range stays in
+// the segment as bytes readers skip. Called with mu held.
+func (l *Log) finish(ticket uint64, failed bool) {
+	p := &l.pending[ticket-l.pHead]
+	p.done, p.failed = true, failed
+	n := 0
+	for ; n < len(l.pending) && l.pending[n].done; n++ {
+		p := &l.pending[n]
+		l.end = p.span.To
+		if !p.failed {
+			l.items.Add(int64(p.items))
+			if l.opt.MemoryBytes > 0 {
+				l.remember(p.block)
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
+	rest := copy(l.pending, l.pending[n:])
+	clear(l.pending[rest:])
+	l.pending = l.pending[:rest]
+	if rest == 0 && cap(l.pending) > maxIdlePending {
+		l.pending = nil // grown while an appender was descheduled mid-copy: let it go
+	}
+	l.pHead += uint64(n)
+	l.markDirty()
+	if l.closed {
+		l.cond.Broadcast() // Close waits for the pending records
+	}
+}
+
+// markDirty records that there is something to fsync and wakes the
+// syncer. Called with mu held.
+func (l *Log) markDirty() {
+	if l.dirty {
+		return
+	}
 	l.dirty = true
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	l.mu.Unlock()
-	return nil
 }
 
-// syncLoop is the log's goroutine: after a write made the log dirty it
-// waits SyncEvery, then fsyncs. It ends when Close closes done.
+// syncLoop is the log's goroutine. It keeps the next segment ready, and
+// after a write made the log dirty it waits SyncEvery, then fsyncs and
+// releases the sealed segments. It ends when Close closes done.
 func (l *Log) syncLoop() {
 	defer close(l.syncerDone)
+	var tick <-chan time.Time
 	for {
+		l.prepareNext()
 		select {
 		case <-l.kick:
+			if tick == nil {
+				tick = time.After(l.opt.SyncEvery)
+			}
+		case <-l.want:
+		case <-tick:
+			tick = nil
+			if l.sync() {
+				tick = time.After(l.opt.SyncEvery)
+			}
 		case <-l.done:
-			return
+			return // Close syncs
 		}
-		l.waitSync()
 	}
 }
 
-// waitSync waits SyncEvery (or until Close) and fsyncs what was written.
-func (l *Log) waitSync() {
-	select {
-	case <-time.After(l.opt.SyncEvery):
-	case <-l.done:
-		return // Close syncs
+// prepareNext creates the next segment if none is ready.
+func (l *Log) prepareNext() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next != nil || l.preparing || l.closed {
+		return
 	}
+	s, err := l.prepareLocked(l.opt.SegmentSize)
+	if err != nil {
+		// The appender that needs it tries again and returns the error.
+		l.log.WithError(err).Error("notifications: spool: creating the next segment failed")
+		return
+	}
+	l.next = s
+}
+
+// sync fsyncs what was written and releases the sealed segments no put is
+// in flight for. It reports whether a sealed segment is left to release.
+func (l *Log) sync() bool {
 	l.mu.Lock()
 	if !l.dirty {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	l.dirty = false
-	w, sealed := l.w, l.toSeal
-	l.toSeal = nil
+	w, wEnd := l.w, l.wSize // only this goroutine, and Close after it ended, release w
+	var done []*segment
+	for len(l.toSeal) > 0 && (len(l.pending) == 0 || l.toSeal[0].seq < l.pending[0].span.From.Segment) {
+		done = append(done, l.toSeal[0])
+		l.toSeal = l.toSeal[1:]
+	}
+	more := len(l.toSeal) > 0
 	l.mu.Unlock()
-	for _, f := range append(sealed, w) { // w stays open: only Close closes it
-		if err := f.Sync(); err != nil {
-			l.log.WithError(err).Error("notifications: spool: fsync failed")
+	for _, s := range done {
+		if err := s.release(s.end); err != nil {
+			l.log.WithError(err).Error("notifications: spool: sealing a segment failed")
 		}
 	}
-	for _, f := range sealed {
-		_ = f.Close()
+	if err := w.sync(wEnd); err != nil {
+		l.log.WithError(err).Error("notifications: spool: fsync failed")
 	}
 	_ = l.cursor.Sync() // closed only after this goroutine ended
+	return more
 }
 
-// remember adds the records of a written group to the tail kept in memory,
-// forgetting the oldest past Options.MemoryBytes. Called with mu held.
-func (l *Log) remember(g *group) {
-	for _, r := range g.recs {
-		from := Position{Segment: g.seq, Offset: g.base + r.rel}
-		l.tail = append(l.tail, Block{
-			Stamp: r.stamp, Items: r.items, Value: r.value,
-			Span: Span{From: from, To: Position{Segment: g.seq, Offset: from.Offset + int64(r.size)}},
-		})
-		l.tailLen += r.size
+// remember adds a committed record to the tail kept in memory, forgetting
+// the oldest past Options.MemoryBytes. Called with mu held.
+func (l *Log) remember(b Block) {
+	if len(l.tail) == cap(l.tail) {
+		// The tail slides through its array as the oldest are forgotten:
+		// move it back to the array's front rather than grow a new one.
+		if len(l.tail) <= cap(l.tailBase)/2 {
+			n := copy(l.tailBase, l.tail)
+			clear(l.tailBase[n:])
+			l.tail = l.tailBase[:n]
+		} else {
+			l.tailBase = make([]Block, max(2*len(l.tail), 64))
+			l.tail = l.tailBase[:copy(l.tailBase, l.tail)]
+		}
 	}
-	g.recs = nil
+	l.tail = append(l.tail, b)
+	l.tailLen += int(b.Span.To.Offset - b.Span.From.Offset)
 	for len(l.tail) > 0 && l.tailLen > l.opt.MemoryBytes {
 		l.forgetOldest()
 	}
@@ -222,10 +300,10 @@ func (l *Log) forgetOldest() {
 	l.tail = l.tail[1:]
 }
 
-// inMemory returns the record kept in memory that starts at p, and
-// otherwise the offset in p's segment where the next one kept starts (or
-// -1). Called with mu held.
-func (l *Log) inMemory(p Position) (Block, bool, int64) {
+// inMemory returns the index in the tail of the record kept in memory that
+// starts at p, and otherwise the offset in p's segment where the next one
+// kept starts (or -1). Called with mu held.
+func (l *Log) inMemory(p Position) (int, bool, int64) {
 	i, found := slices.BinarySearchFunc(l.tail, p, func(b Block, p Position) int {
 		switch {
 		case b.Span.From.Less(p):
@@ -236,10 +314,10 @@ func (l *Log) inMemory(p Position) (Block, bool, int64) {
 		return 0
 	})
 	if found {
-		return l.tail[i], true, 0
+		return i, true, 0
 	}
 	if i < len(l.tail) && l.tail[i].Span.From.Segment == p.Segment {
-		return Block{}, false, l.tail[i].Span.From.Offset
+		return i, false, l.tail[i].Span.From.Offset
 	}
-	return Block{}, false, -1
+	return i, false, -1
 }

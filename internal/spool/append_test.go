@@ -3,6 +3,8 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -34,6 +36,12 @@ func TestAppendConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 2*writers*per, l.Len())
 	require.NoError(t, l.Close())
+	segs := segmentFiles(t, dir)
+	for _, name := range segs[:len(segs)-1] {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Greater(t, fi.Size(), int64(4<<10-100), "%s: rotated only when full", name)
+	}
 
 	l = openLog(t, dir, Options{})
 	defer l.Close()

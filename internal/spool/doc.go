@@ -7,11 +7,13 @@
 //
 // [Open] locks a directory, recovers what a previous [Log] left and starts
 // a fresh segment. [Log.Append] writes one block and returns once its
-// record was handed to the kernel with write(2): concurrent appenders share
-// one write (group commit). [Log.Read] returns whole blocks from a
-// position, a batch at a time; [Log.Ack] records that everything before a
-// position was consumed and removes the segments wholly before it.
-// [Log.Close] waits for appends in flight, fsyncs and releases the lock.
+// record is in the kernel: an appender reserves its record's place under a
+// short lock and copies the record there itself, without a system call on
+// Linux and without waiting for any other appender's write. [Log.Read]
+// returns whole blocks from a position, a batch at a time; [Log.Ack]
+// records that everything before a position was consumed and removes the
+// segments wholly before it. [Log.Close] waits for appends in flight,
+// fsyncs and releases the lock.
 //
 // # On-disk format
 //
@@ -31,10 +33,22 @@
 //	payload          stamp (int64), then count times:
 //	                   size uint32, then size bytes of the item
 //
-// The magic lets a reader find the next record after a damaged one: torn
-// or corrupt bytes are logged and skipped, never returned. A segment grows
-// past its nominal size by at most one group of records, never splitting a
-// record; the reader moves to the next segment at a segment's end.
+// A segment is created at its full size, [Options.SegmentSize] (or one
+// record's size, when larger), with its blocks allocated (fallocate(2)
+// where the file system has it), so that a full disk fails the creation,
+// never a copy; the log's goroutine creates the next segment ahead of the
+// appenders. Records follow each other from offset 0 and never straddle
+// two segments. When a segment is left for the next one, and when the Log
+// is closed, the file is cut to its records; a segment left by a crash
+// keeps its size, and after its records come zeros.
+//
+// Zeros where a record would start are not a record: the unused end of a
+// segment, or the room of an append that never finished (concurrent
+// appends finish in any order, and the process may die between a
+// reservation and its copy; such an Append never returned nil). A reader
+// skips them silently. Anything else that is not a whole record with its
+// checksum — torn or corrupt bytes — is logged and skipped, never
+// returned; the magic lets the reader find the next record after it.
 //
 // The cursor file holds 20 bytes: segment (uint64), offset (uint64) and the
 // CRC-32C of those 16 bytes. A missing or damaged cursor, or one naming a
@@ -43,14 +57,20 @@
 //
 // # Durability
 //
-// When Append returns nil the record is in the kernel's page cache: it
-// survives the death of the process (kill -9). An fsync follows at most
-// [Options.SyncEvery] later, on the log's own goroutine, so a power cut can
-// lose what was appended in that window. New segments are made durable in
-// their directory before they are written to.
+// When Append returns nil the record is in the kernel's page cache: on
+// Linux copied into the segment file mapped shared (mmap(2) MAP_SHARED),
+// elsewhere written with pwrite(2). Either way it survives the death of
+// the process (kill -9), not a power cut or a kernel crash: an msync(2)
+// (fsync(2) where the file is not mapped) follows at most
+// [Options.SyncEvery] later, on the log's own goroutine, so a power cut
+// can lose what was appended in that window. A new segment's size is
+// fsynced, and its directory entry too, before it is written to.
 //
 // # Concurrency
 //
-// Every method is safe for concurrent use. Appenders never wait for
-// readers; a reader waits for an appender only while it swaps segments.
+// Every method is safe for concurrent use. Appenders never wait for each
+// other's writes nor for readers; they wait for the log's goroutine only
+// when it has not created the next segment in time. A record becomes
+// visible to readers, and counts in Len, once it and every record before
+// it are copied.
 package spool

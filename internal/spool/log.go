@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -91,33 +92,34 @@ type Log struct {
 	lock *os.File
 
 	// mu guards what appenders, readers and the syncer share.
-	mu      sync.Mutex
-	cond    *sync.Cond // signalled when a group was written
-	closed  bool
-	segs    []uint64         // segments from the acknowledged one to the writer's, oldest first
-	sealed  map[uint64]int64 // sizes of the segments no longer appended to
-	items   int              // items appended and not acknowledged
-	lost    int              // items counted, then found unreadable
-	start   Position         // where unacknowledged data starts
-	cur     *group           // records collected for the next write
-	writing bool             // a leader is writing a group
-	spare   []byte           // a written group's buffer, for reuse
-	dirty   bool             // written since the last fsync
-	tail    []Block          // the newest records, in log order, for readers
-	tailLen int              // bytes of tail's records
-	wSize   int64            // bytes written to the writer's segment
-	wSeq    uint64           // the writer's segment
-	cursor  *os.File
-
-	// Only the leader of a group touches w (and only under mu otherwise).
-	w      *os.File
-	toSeal []*os.File // segments rotated away from, for the syncer to fsync and close
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled when a segment was created, and on commits after Close began
+	closed    bool
+	segs      []uint64         // segments from the acknowledged one to the writer's, oldest first
+	sealed    map[uint64]int64 // sizes of the segments no longer appended to
+	items     atomic.Int64     // items appended and not acknowledged; written under mu, read without
+	lost      int              // items counted, then found unreadable
+	start     Position         // where unacknowledged data starts
+	end       Position         // the committed end: every record before it is written
+	pending   []pending        // reserved records from the committed end on, in log order
+	pHead     uint64           // the ticket of pending[0]
+	dirty     bool             // written since the last fsync
+	tail      []Block          // the newest committed records, in log order, for readers
+	tailBase  []Block          // the array tail slides through
+	tailLen   int              // bytes of tail's records
+	w         *segment         // the writer's segment
+	wSize     int64            // bytes reserved in w
+	next      *segment         // created ahead, to follow w
+	preparing bool             // a segment is being created (mu released meanwhile)
+	toSeal    []*segment       // segments rotated away from, for the syncer to release
+	cursor    *os.File
 
 	rmu  sync.Mutex // the reader's file
 	r    *os.File
 	rSeq uint64
 
 	kick       chan struct{} // a write made the log dirty
+	want       chan struct{} // a rotation took the next segment
 	done       chan struct{} // closed by Close: the syncer ends
 	syncerDone chan struct{}
 }
@@ -145,7 +147,7 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	}
 	l := &Log{
 		dir: dir, opt: opt, log: opt.Logger, sealed: map[uint64]int64{},
-		cur: &group{}, kick: make(chan struct{}, 1), done: make(chan struct{}), syncerDone: make(chan struct{}),
+		kick: make(chan struct{}, 1), want: make(chan struct{}, 1), done: make(chan struct{}), syncerDone: make(chan struct{}),
 	}
 	l.cond = sync.NewCond(&l.mu)
 	if l.lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
@@ -169,11 +171,10 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if len(l.segs) > 0 {
 		next = l.segs[len(l.segs)-1] + 1
 	}
-	f, err := l.createSegment(next)
-	if err != nil {
+	if l.w, err = l.createSegment(next, opt.SegmentSize); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	l.w, l.wSeq = f, next
+	l.end = Position{Segment: next}
 	l.segs = append(l.segs, next)
 	if len(l.segs) == 1 {
 		l.start = Position{Segment: next}
@@ -226,16 +227,18 @@ func (l *Log) recover() error {
 			return err
 		}
 		l.sealed[seq] = size
-		l.items += n
+		l.items.Add(int64(n))
 	}
-	if l.items > 0 {
-		l.log.WithField("events", l.items).Info("notifications: spool: delivering events left by a previous run")
+	if n := l.items.Load(); n > 0 {
+		l.log.WithField("events", n).Info("notifications: spool: delivering events left by a previous run")
 	}
 	return nil
 }
 
-// countSegment returns the size of segment seq and the item count of its
-// valid records from offset from, reading through buf.
+// countSegment returns where the data of segment seq ends (after its last
+// valid record, or at from) and the item count of its valid records from
+// offset from, reading through buf. A segment left by a crash keeps its
+// pre-allocated zeros after its data.
 func (l *Log) countSegment(seq uint64, from int64, buf []byte) (int64, int, error) {
 	f, err := os.Open(l.segmentPath(seq))
 	if err != nil {
@@ -246,22 +249,23 @@ func (l *Log) countSegment(seq uint64, from int64, buf []byte) (int64, int, erro
 	if err != nil {
 		return 0, 0, err
 	}
-	count := 0
-	_, err = l.scan(f, seq, min(from, fi.Size()), fi.Size(), buf, func(_ int64, items [][]byte, _ Span) (bool, bool) {
+	count, end := 0, min(from, fi.Size())
+	_, err = l.scan(f, seq, end, fi.Size(), buf, func(_ int64, items [][]byte, span Span) (bool, bool) {
 		count += len(items)
+		end = span.To.Offset
 		return true, true
 	})
-	return fi.Size(), count, err
+	return end, count, err
 }
 
 func (l *Log) segmentPath(seq uint64) string {
 	return filepath.Join(l.dir, fmt.Sprintf("%016x%s", seq, segmentSuffix))
 }
 
-// createSegment creates segment seq, syncing the directory so that the new
-// file survives a power cut.
-func (l *Log) createSegment(seq uint64) (*os.File, error) {
-	f, err := os.OpenFile(l.segmentPath(seq), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+// createSegment creates segment seq with room for size bytes, syncing the
+// directory so that the new file survives a power cut.
+func (l *Log) createSegment(seq uint64, size int64) (*segment, error) {
+	s, err := newSegment(l.segmentPath(seq), seq, size)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +273,7 @@ func (l *Log) createSegment(seq uint64) (*os.File, error) {
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	return f, nil
+	return s, nil
 }
 
 func (l *Log) logSkip(seq uint64, off, n int64, err error) {
@@ -299,11 +303,9 @@ func encodeCursor(p Position) [cursorSize]byte {
 }
 
 // Len returns how many items were appended (or recovered) and not
-// acknowledged.
+// acknowledged. It takes no lock.
 func (l *Log) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.items
+	return int(l.items.Load())
 }
 
 // Lost returns how many items were counted (at open) and then found
@@ -332,7 +334,7 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
-	for l.writing || len(l.cur.buf) > 0 {
+	for len(l.pending) > 0 || l.preparing {
 		l.cond.Wait()
 	}
 	l.mu.Unlock()
@@ -344,26 +346,30 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
-	for _, f := range append(l.toSeal, l.w, l.cursor) {
-		errs = append(errs, f.Sync())
+	l.w.end = l.wSize
+	wSeq := l.w.seq
+	for _, s := range append(l.toSeal, l.w) {
+		errs = append(errs, s.release(s.end))
 	}
-	for _, f := range l.toSeal {
-		_ = f.Close()
+	l.toSeal, l.w = nil, nil
+	if l.next != nil {
+		l.next.discard()
+		l.next = nil
 	}
-	l.toSeal = nil
+	errs = append(errs, l.cursor.Sync())
 	// Files are removed while the lock is held, so that no log opens them
 	// meanwhile; the cursor goes first, so that a crash in between leaves
 	// segments without a cursor (all read again), never a stale cursor.
 	l.closeData()
-	l.tail, l.tailLen = nil, 0
+	l.tail, l.tailBase, l.tailLen = nil, nil, 0
 	switch {
-	case l.items == 0:
+	case l.items.Load() == 0:
 		errs = append(errs, os.Remove(filepath.Join(l.dir, cursorName)))
 		for _, seq := range l.segs {
 			errs = append(errs, os.Remove(l.segmentPath(seq)))
 		}
 	case l.wSize == 0: // the next open starts its own segment
-		errs = append(errs, os.Remove(l.segmentPath(l.wSeq)))
+		errs = append(errs, os.Remove(l.segmentPath(wSeq)))
 	}
 	l.unlock()
 	if err := errors.Join(errs...); err != nil {
@@ -380,7 +386,10 @@ func (l *Log) closeFiles() {
 
 // closeData closes the segment and cursor files.
 func (l *Log) closeData() {
-	for _, f := range []*os.File{l.r, l.w, l.cursor} {
+	if l.w != nil {
+		_ = l.w.release(l.wSize)
+	}
+	for _, f := range []*os.File{l.r, l.cursor} {
 		if f != nil {
 			_ = f.Close()
 		}

@@ -65,6 +65,13 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 			} else if errors.Is(err, errRecordShort) && partial {
 				break // the chunk cut the header
 			}
+			if err != nil && data[p] == 0 {
+				// Zeros where a record would start: the unused room of a
+				// pre-allocated segment, or an append that never finished
+				// (and so never returned nil). Not damage.
+				p = nonZero(data, p)
+				continue
+			}
 			if err == nil {
 				var stamp int64
 				var items [][]byte
@@ -90,6 +97,15 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 		off += int64(p)
 	}
 	return off, nil
+}
+
+// nonZero returns the offset of the first byte after from that is not
+// zero, or len(data).
+func nonZero(data []byte, from int) int {
+	for from < len(data) && data[from] == 0 {
+		from++
+	}
+	return from
 }
 
 // nextMagic returns the offset of the next record magic at or after from,
@@ -129,17 +145,21 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 	n := 0
 	pos := from
 	for n < maxItems || len(out) == 0 {
-		b, found, limit, next, err := l.nextAt(pos)
+		var added int
+		var found bool
+		var limit int64
+		var next uint64
+		var err error
+		out, added, found, limit, next, err = l.nextAt(pos, out, maxItems-n)
 		if err != nil {
 			return out, err
 		}
 		if found {
-			if len(out) > 0 && n+len(b.Items) > maxItems {
+			if added == 0 {
 				break
 			}
-			out = append(out, b)
-			n += len(b.Items)
-			pos = b.Span.To
+			n += added
+			pos = out[len(out)-1].Span.To
 			continue
 		}
 		if pos.Offset >= limit {
@@ -190,41 +210,61 @@ func (l *Log) skippedTo(pos Position) {
 	if l.start.Less(pos) {
 		l.start = pos
 	}
-	if l.items > 0 && pos == (Position{Segment: l.wSeq, Offset: l.wSize}) {
+	if items := int(l.items.Load()); items > 0 && !pos.Less(l.end) {
 		// What was counted was not found again (the files changed under
 		// us): forget it rather than wait for it for ever.
-		l.log.WithField("events", l.items).Error("notifications: spool: events counted but unreadable")
-		l.lost += l.items
-		l.items = 0
+		l.log.WithField("events", items).Error("notifications: spool: events counted but unreadable")
+		l.lost += items
+		l.items.Store(0)
 	}
 }
 
-// nextAt returns the record at p when it is kept in memory; otherwise how
-// far p's segment may be read from the disk (up to the next record kept in
-// memory, the end of what was written, or the segment's end) and the
-// segment after it (0: none).
-func (l *Log) nextAt(p Position) (b Block, found bool, limit int64, next uint64, err error) {
+// nextAt appends to out, when the record at p is kept in memory, it and
+// the records kept after it that follow each other in its segment, holding
+// at most budget items (at least one record when out is empty). Otherwise
+// it returns how far p's segment may be read from the disk (up to the next
+// record kept in memory, the committed end, or the segment's end) and the
+// segment after it (0: none). One lock for a run of records: the reader
+// keeps out of the appenders' way.
+func (l *Log) nextAt(p Position, out []Block, budget int) (_ []Block, added int, found bool, limit int64, next uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, found, memory := l.inMemory(p)
+	i, found, memory := l.inMemory(p)
 	if found {
-		return b, true, 0, 0, nil
+		for j := i; j < len(l.tail); j++ {
+			b := l.tail[j]
+			if j > i && b.Span.From != l.tail[j-1].Span.To {
+				break
+			}
+			if len(out) > 0 && added+len(b.Items) > budget {
+				break
+			}
+			out = append(out, b)
+			added += len(b.Items)
+			if added >= budget {
+				break
+			}
+		}
+		return out, added, true, 0, 0, nil
 	}
 	limit, next, err = l.segmentEnd(p.Segment)
 	if memory >= 0 && memory < limit {
 		limit = memory
 	}
-	return Block{}, false, limit, next, err
+	return out, 0, false, limit, next, err
 }
 
-// segmentEnd returns how far segment seq may be read (the writer's segment
-// up to what was written, the others whole) and the segment after it (0:
-// none). Called with mu held.
+// segmentEnd returns how far segment seq may be read (up to the committed
+// end; sealed segments before it whole) and the segment after it (0: none,
+// or not yet). Called with mu held.
 func (l *Log) segmentEnd(seq uint64) (limit int64, next uint64, err error) {
-	if seq == l.wSeq {
-		return l.wSize, 0, nil
+	if seq > l.end.Segment {
+		return 0, 0, nil
 	}
 	size, ok := l.sealed[seq]
+	if seq == l.end.Segment && (!ok || l.end.Offset < size) {
+		return l.end.Offset, 0, nil
+	}
 	if !ok {
 		return 0, 0, fmt.Errorf("spool: segment %016x is not in the log", seq)
 	}
@@ -270,7 +310,7 @@ func (l *Log) Ack(to Position, items int) error {
 		return nil
 	}
 	l.start = to
-	l.items = max(l.items-items, 0)
+	l.items.Store(max(l.items.Load()-int64(items), 0))
 	for len(l.tail) > 0 && l.tail[0].Span.From.Less(to) {
 		l.forgetOldest()
 	}
