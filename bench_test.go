@@ -173,25 +173,36 @@ func BenchmarkEndpointDeliver(b *testing.B) {
 
 // BenchmarkEnvelopeEncode measures the JSON encoding of one envelope, as the
 // HTTP deliverer encodes it (append) and as encoding/json would, and the
-// same events as CloudEvents, of 1, 100 and 1000 events.
+// same events as CloudEvents, of 1, 100 and 1000 events; "spliced" builds
+// the bodies from the events' JSON, as for spooled events and fan-out.
 func BenchmarkEnvelopeEncode(b *testing.B) {
 	encoders := []struct {
 		name   string
-		encode func(buf []byte, events []Event) ([]byte, error)
+		encode func(buf []byte, events []Event, eventJSON [][]byte) ([]byte, error)
 	}{
-		{"append", appendEnvelope}, // what endpoints use: into a reused buffer
-		{"encoding-json", func(_ []byte, events []Event) ([]byte, error) { return json.Marshal(Envelope{Events: events}) }},
-		{"cloudevents", appendCloudEvents}, // WireFormat: FormatCloudEvents
+		{"append", func(buf []byte, events []Event, _ [][]byte) ([]byte, error) { return appendEnvelope(buf, events) }}, // what endpoints use: into a reused buffer
+		{"encoding-json", func(_ []byte, events []Event, _ [][]byte) ([]byte, error) {
+			return json.Marshal(Envelope{Events: events})
+		}},
+		{"spliced", envelopeEncoding.appendJSON},
+		{"cloudevents", func(buf []byte, events []Event, _ [][]byte) ([]byte, error) {
+			return appendCloudEvents(buf, events, nil)
+		}}, // WireFormat: FormatCloudEvents
+		{"cloudevents-spliced", appendCloudEvents},
 	}
 	for _, enc := range encoders {
 		for _, n := range []int{1, 100, 1000} {
 			events := bridgeEvents(n)
+			eventJSON, err := EncodeEvents(events)
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.Run(enc.name+"/events="+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
 				var buf []byte
 				for b.Loop() {
 					var err error
-					if buf, err = enc.encode(buf[:0], events); err != nil {
+					if buf, err = enc.encode(buf[:0], events, eventJSON); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -200,5 +211,33 @@ func BenchmarkEnvelopeEncode(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
 			})
 		}
+	}
+}
+
+// BenchmarkBroadcasterFanout measures a Broadcaster of 1 and 8 HTTP
+// endpoints end to end, as BenchmarkEndpointDeliver does one: b.N events
+// written one per Write, then Close. With 8, each event is encoded once
+// and its JSON spliced into every endpoint's envelopes.
+func BenchmarkBroadcasterFanout(b *testing.B) {
+	events := bridgeEvents(4096)
+	for _, n := range []int{1, 8} {
+		b.Run("endpoints="+strconv.Itoa(n), func(b *testing.B) {
+			srv, _ := benchReceiver(b, 0)
+			var sinks []Sink
+			for i := range n {
+				sinks = append(sinks, NewEndpoint("bench-"+strconv.Itoa(i), srv.URL, EndpointConfig{Logger: benchLogger()}))
+			}
+			bc := NewBroadcaster(sinks...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := bc.Write(events[i%len(events)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := bc.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }

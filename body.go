@@ -8,12 +8,34 @@ import (
 	"sync"
 )
 
-// bodyBuffer is an encoded request body. Its memory is reused for a later
-// batch once no request reads it and its batch was released.
+// bodyBuffer is an encoded request body: bytes, or, when json is not nil,
+// the envelope of the events whose JSON objects json holds, read from them
+// without being built (see splicedReader). Its memory is reused for a
+// later batch once no request reads it and its batch was released.
 type bodyBuffer struct {
 	bytes []byte
+	json  [][]byte
 	refs  int // open request bodies, plus one until the batch is released
 }
+
+// size returns the length of the body.
+func (b *bodyBuffer) size() int {
+	if b.json == nil {
+		return len(b.bytes)
+	}
+	n := len(envelopePrefix) + len(envelopeSuffix) + len(b.json) - 1
+	for _, js := range b.json {
+		n += len(js)
+	}
+	return n
+}
+
+// The pieces of an envelope around its events' JSON objects, which commas
+// separate.
+const (
+	envelopePrefix = `{"events":[`
+	envelopeSuffix = `]}`
+)
 
 // bodyPool recycles the buffers of request bodies. The transport closes
 // request bodies from its own goroutines, and the queue encodes the next
@@ -29,16 +51,7 @@ const maxFreeBodies = 3
 // encode writes the body of events with appendBody into a recycled or new
 // buffer, held once (by its batch).
 func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]byte, error)) (*bodyBuffer, error) {
-	bb.mu.Lock()
-	var b *bodyBuffer
-	if k := len(bb.free); k > 0 {
-		b, bb.free = bb.free[k-1], bb.free[:k-1]
-	} else {
-		b = &bodyBuffer{}
-	}
-	b.refs = 1
-	bb.mu.Unlock()
-
+	b := bb.take()
 	var err error
 	if b.bytes, err = appendBody(b.bytes[:0], events); err != nil {
 		bb.release(b)
@@ -47,9 +60,31 @@ func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]b
 	return b, nil
 }
 
+// splice returns the body of the envelope of events whose JSON objects are
+// eventJSON, at least one, without building it: its readers read eventJSON.
+func (bb *bodyPool) splice(eventJSON [][]byte) *bodyBuffer {
+	b := bb.take()
+	b.json = eventJSON
+	return b
+}
+
+// take returns a recycled or new buffer, held once (by its batch).
+func (bb *bodyPool) take() *bodyBuffer {
+	bb.mu.Lock()
+	defer bb.mu.Unlock()
+	var b *bodyBuffer
+	if k := len(bb.free); k > 0 {
+		b, bb.free = bb.free[k-1], bb.free[:k-1]
+	} else {
+		b = &bodyBuffer{}
+	}
+	b.json, b.refs = nil, 1
+	return b
+}
+
 // attach makes b the body of req, with a GetBody for redirects.
 func (bb *bodyPool) attach(req *http.Request, b *bodyBuffer) {
-	req.ContentLength = int64(len(b.bytes))
+	req.ContentLength = int64(b.size())
 	req.Body = bb.open(b)
 	req.GetBody = func() (io.ReadCloser, error) { return bb.open(b), nil }
 }
@@ -59,7 +94,13 @@ func (bb *bodyPool) open(b *bodyBuffer) io.ReadCloser {
 	bb.mu.Lock()
 	b.refs++
 	bb.mu.Unlock()
-	return &bodyReader{reader: bytes.NewReader(b.bytes), owner: bb, buf: b}
+	r := &bodyReader{owner: bb, buf: b}
+	if b.json != nil {
+		r.reader = &splicedReader{json: b.json}
+	} else {
+		r.reader = bytes.NewReader(b.bytes)
+	}
+	return r
 }
 
 func (bb *bodyPool) release(b *bodyBuffer) {
@@ -73,6 +114,7 @@ func (bb *bodyPool) releaseLocked(b *bodyBuffer) {
 		return
 	}
 	if b.refs--; b.refs == 0 && len(bb.free) < maxFreeBodies {
+		b.json = nil
 		bb.free = append(bb.free, b)
 	}
 }
@@ -93,7 +135,7 @@ type bodyReader struct {
 	buf   *bodyBuffer
 
 	mu     sync.Mutex
-	reader *bytes.Reader
+	reader io.Reader
 	closed bool
 }
 
@@ -118,3 +160,47 @@ func (r *bodyReader) Close() error {
 
 // errBodyClosed is what a request body read after Close returns.
 var errBodyClosed = errors.New("request body closed")
+
+// splicedReader reads the envelope of events whose JSON objects json
+// holds, at least one: the prefix, each object with commas between, the
+// suffix. It copies each byte once, into the reader's buffer, where
+// building the body first would copy it twice.
+type splicedReader struct {
+	json  [][]byte
+	piece int    // the next piece: 0 the prefix, 2i+1 json[i], 2i+2 a comma or, last, the suffix
+	cur   []byte // what is left of the piece being read
+}
+
+func (r *splicedReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(r.cur) == 0 {
+			if r.piece > 2*len(r.json) {
+				break
+			}
+			r.cur = r.pieceAt(r.piece)
+			r.piece++
+			continue
+		}
+		k := copy(p[n:], r.cur)
+		r.cur = r.cur[k:]
+		n += k
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// pieceAt returns piece k of the body.
+func (r *splicedReader) pieceAt(k int) []byte {
+	switch {
+	case k == 0:
+		return []byte(envelopePrefix)
+	case k == 2*len(r.json):
+		return []byte(envelopeSuffix)
+	case k%2 == 1:
+		return r.json[k/2]
+	}
+	return []byte{','}
+}

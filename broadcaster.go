@@ -12,10 +12,13 @@ import (
 // provided by wrapping incoming sinks.
 //
 // Write hands each block, whole, to every sink in turn and returns when they
-// all took it; Close may race with Write and never hangs on it.
+// all took it; Close may race with Write and never hangs on it. When two or
+// more of its sinks are EncodedSinks (Endpoints are), Write encodes each
+// event once and hands them all the same bytes.
 type Broadcaster struct {
-	sinks []Sink
-	log   logrus.FieldLogger
+	sinks   []Sink
+	encoded int // how many of sinks are EncodedSinks that use the JSON
+	log     logrus.FieldLogger
 
 	// mu is held for reading by every Write in progress and for writing by
 	// Close, so that Close waits for the writes under way and no write
@@ -24,15 +27,57 @@ type Broadcaster struct {
 	closed bool
 }
 
-var _ Sink = (*Broadcaster)(nil)
+var _ EncodedSink = (*Broadcaster)(nil)
+
+// An EncodedSink is a Sink that also takes events with their JSON already
+// encoded, so that whoever writes the same events to several sinks encodes
+// them once: a Broadcaster does, for its EncodedSinks. Endpoints are
+// EncodedSinks; one whose deliverer is a JSONEncoder (an HTTP endpoint is)
+// sends those bytes as they are, in either WireFormat, and a spooled one
+// stores them.
+type EncodedSink interface {
+	Sink
+
+	// WriteEncoded is Write for events whose JSON objects are eventJSON:
+	// one for each event, in order, byte for byte as EncodeEvents returns
+	// them (the sink may send them without checking). The caller cedes
+	// both slices to the sink and must not modify them afterwards. A sink
+	// may ignore eventJSON, and does when its length is not the events'.
+	WriteEncoded(events []Event, eventJSON [][]byte) error
+}
 
 // NewBroadcaster returns a broadcaster that writes every block of events to
 // each of sinks, in order. The broadcaster behavior will be affected by the
 // properties of the sink. Generally, the sink should accept all messages and
 // deal with reliability on its own: an Endpoint does.
 func NewBroadcaster(sinks ...Sink) *Broadcaster {
-	return &Broadcaster{sinks: append([]Sink(nil), sinks...), log: logrus.StandardLogger()}
+	b := &Broadcaster{sinks: append([]Sink(nil), sinks...), log: logrus.StandardLogger()}
+	for _, sink := range b.sinks {
+		if usesJSON(sink) {
+			b.encoded++
+		}
+	}
+	return b
 }
+
+// usesJSON reports whether sink is an EncodedSink that makes use of the
+// JSON WriteEncoded passes it, as far as it says (jsonUser).
+func usesJSON(sink Sink) bool {
+	if _, ok := sink.(EncodedSink); !ok {
+		return false
+	}
+	u, ok := sink.(jsonUser)
+	return !ok || u.usesJSON()
+}
+
+// jsonUser is a sink of this package that knows whether the JSON written
+// with WriteEncoded saves it work: an endpoint whose deliverer does not
+// splice and whose store does not keep JSON would only drop it.
+type jsonUser interface {
+	usesJSON() bool
+}
+
+func (b *Broadcaster) usesJSON() bool { return b.encoded > 0 }
 
 // Write accepts a block of events to be dispatched to all sinks. It returns
 // once every sink's Write returned; with Endpoints, that is without waiting
@@ -42,13 +87,36 @@ func NewBroadcaster(sinks ...Sink) *Broadcaster {
 // Write returns ErrSinkClosed after Close, even for an empty block. The caller cedes the slice memory to the
 // broadcaster and should not modify it after calling write.
 func (b *Broadcaster) Write(events ...Event) error {
+	var eventJSON [][]byte
+	if b.encoded > 1 && len(events) > 0 {
+		// An event encoding/json refuses leaves eventJSON nil: each
+		// sink then meets the error itself.
+		eventJSON, _ = EncodeEvents(events)
+	}
+	return b.WriteEncoded(events, eventJSON)
+}
+
+// WriteEncoded is Write for events whose JSON objects are eventJSON (see
+// EncodedSink): the broadcaster hands them to its EncodedSinks, and the
+// events alone to its other sinks. eventJSON nil is allowed: it writes the
+// events to every sink with Write.
+func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return ErrSinkClosed
 	}
+	if len(eventJSON) != len(events) {
+		eventJSON = nil
+	}
 	for _, sink := range b.sinks {
-		if err := sink.Write(events...); err != nil && !errors.Is(err, ErrQueueFull) {
+		var err error
+		if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
+			err = es.WriteEncoded(events, eventJSON)
+		} else {
+			err = sink.Write(events...)
+		}
+		if err != nil && !errors.Is(err, ErrQueueFull) {
 			b.log.WithError(err).WithField("events", len(events)).Error("notifications: broadcaster: sink write failed")
 		}
 	}

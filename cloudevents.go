@@ -142,6 +142,12 @@ var errNoID = errors.New("event without an id cannot be a CloudEvent")
 // unchanged and an error for an event without an ID or with a timestamp
 // JSON cannot hold.
 func AppendCloudEvent(dst []byte, e *Event) ([]byte, error) {
+	return appendCloudEventJSON(dst, e, nil)
+}
+
+// appendCloudEventJSON is AppendCloudEvent, with eventJSON as the data
+// when it is not nil: the JSON object of e (see EncodeEvents), spliced.
+func appendCloudEventJSON(dst []byte, e *Event, eventJSON []byte) ([]byte, error) {
 	if e.ID == "" {
 		return dst, errNoID
 	}
@@ -149,7 +155,20 @@ func AppendCloudEvent(dst []byte, e *Event) ([]byte, error) {
 		return dst, fmt.Errorf("event %q: timestamp %v cannot be encoded", e.ID, e.Timestamp)
 	}
 	out := jsonOut{b: dst}
-	w := beginObject(&out)
+	writeCloudEventAttributes(&out, e)
+	if eventJSON != nil {
+		out.b = append(out.b, eventJSON...)
+	} else {
+		writeEvent(&out, e)
+	}
+	out.byte('}')
+	return out.b, nil
+}
+
+// writeCloudEventAttributes writes the CloudEvent of e up to its data's
+// value: from "{" to `"data":`.
+func writeCloudEventAttributes(out *jsonOut, e *Event) {
+	w := beginObject(out)
 	w.field(`"specversion":`, CloudEventsSpecVersion)
 	w.field(`"id":`, e.ID)
 	w.field(`"source":`, CloudEventSource(e.Source))
@@ -161,23 +180,42 @@ func AppendCloudEvent(dst []byte, e *Event) ([]byte, error) {
 	}
 	w.field(`"datacontenttype":`, "application/json")
 	w.key(`"data":`)
-	writeEvent(&out, e)
-	w.end()
-	return out.b, nil
+}
+
+// cloudEventSize returns the bytes e adds to a batch of CloudEvents, comma
+// included, given the length of its JSON object; for an event that cannot
+// be a CloudEvent, which fails the batch, just that length.
+func cloudEventSize(e *Event, jsonLen int) int {
+	if e.ID == "" || !timeEncodable(e.Timestamp) {
+		return jsonLen
+	}
+	out := jsonOut{counting: true}
+	writeCloudEventAttributes(&out, e)
+	return out.n + jsonLen + len("},")
 }
 
 // AppendCloudEventBatch appends events as a JSON array of CloudEvents (what
 // CloudEventsBatchMediaType names), each as AppendCloudEvent writes it. On
 // error it returns dst unchanged.
 func AppendCloudEventBatch(dst []byte, events []Event) ([]byte, error) {
+	return appendCloudEventBatchJSON(dst, events, nil)
+}
+
+// appendCloudEventBatchJSON is AppendCloudEventBatch, splicing eventJSON[i]
+// as the data of events[i] when eventJSON is not nil.
+func appendCloudEventBatchJSON(dst []byte, events []Event, eventJSON [][]byte) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, '[')
 	for i := range events {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		var data []byte
+		if eventJSON != nil {
+			data = eventJSON[i]
+		}
 		var err error
-		if dst, err = AppendCloudEvent(dst, &events[i]); err != nil {
+		if dst, err = appendCloudEventJSON(dst, &events[i], data); err != nil {
 			return dst[:start], err
 		}
 	}
@@ -194,15 +232,25 @@ func (f Format) valid() bool {
 var cloudEventsEncoding = bodyEncoding{
 	contentType:       CloudEventsBatchMediaType,
 	singleContentType: CloudEventsMediaType,
-	appendBody:        appendCloudEvents,
+	appendBody: func(dst []byte, events []Event) ([]byte, error) {
+		return appendCloudEvents(dst, events, nil)
+	},
+	appendJSON: appendCloudEvents,
+	overhead:   len("[]"),
+	eventSize:  cloudEventSize,
 }
 
-// appendCloudEvents appends one event as a CloudEvent, several as a batch.
-func appendCloudEvents(dst []byte, events []Event) ([]byte, error) {
+// appendCloudEvents appends one event as a CloudEvent, several as a batch,
+// splicing eventJSON as their data when it is not nil.
+func appendCloudEvents(dst []byte, events []Event, eventJSON [][]byte) ([]byte, error) {
 	if len(events) == 1 {
-		return AppendCloudEvent(dst, &events[0])
+		var data []byte
+		if eventJSON != nil {
+			data = eventJSON[0]
+		}
+		return appendCloudEventJSON(dst, &events[0], data)
 	}
-	return AppendCloudEventBatch(dst, events)
+	return appendCloudEventBatchJSON(dst, events, eventJSON)
 }
 
 // encoding returns how an HTTP endpoint writes its bodies in format f.

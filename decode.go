@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"unicode/utf16"
@@ -92,6 +93,13 @@ func (r *jsonReader) str() (string, bool) {
 		return "", false
 	}
 	start := r.i
+	for r.i+8 <= len(r.b) { // eight bytes at a time past plain ones
+		v := binary.LittleEndian.Uint64(r.b[r.i:])
+		if hasByte(v, '"') || hasByte(v, '\\') || (v-lowBits*0x20)&^v&highBits != 0 {
+			break
+		}
+		r.i += 8
+	}
 	for r.i < len(r.b) {
 		switch c := r.b[r.i]; {
 		case c == '"':

@@ -3,6 +3,7 @@ package notifications
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +97,25 @@ func BenchmarkDecodeEvent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Strings whose escapes and quotes fall at every position of the eight
+// bytes the decoder skips at once decode as encoding/json decodes them.
+func TestDecodeEventStringsAtEveryOffset(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 16, 17} {
+		for pos := range n {
+			for _, c := range []string{`"`, `\`, "\n", "\x01", "é", "\u2028", "<"} {
+				s := strings.Repeat("a", pos) + c + strings.Repeat("b", n-pos-1)
+				var want Event
+				want.ID, want.Target.Tag, want.Request.UserAgent = s, s+s, "x"+s
+				js, err := json.Marshal(&want)
+				require.NoError(t, err)
+				var got Event
+				require.NoError(t, decodeEvent(js, &got), "%q", js)
+				assert.Equal(t, want.ID, got.ID)
+				assert.Equal(t, want.Target.Tag, got.Target.Tag)
+				assert.Equal(t, want.Request.UserAgent, got.Request.UserAgent)
+			}
+		}
+	}
 }

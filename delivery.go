@@ -92,6 +92,24 @@ type Encoder interface {
 	DeliverEncoded(ctx context.Context, batch Encoded) Delivery
 }
 
+// A JSONEncoder is an Encoder that can make a batch from its events' JSON
+// objects instead of encoding the events again. An endpoint whose
+// Deliverer is a JSONEncoder calls EncodeJSON, instead of Encode, for each
+// batch whose JSON it holds: events read back from its spool, which stores
+// them as JSON, and events written with WriteEncoded (see EncodedSink). The
+// HTTP deliverer is one: it splices the stored bytes into the body, in
+// either WireFormat, without encoding the events again.
+type JSONEncoder interface {
+	Encoder
+
+	// EncodeJSON is Encode for events whose JSON objects are eventJSON, one
+	// for each event and in the same order, byte for byte as EncodeEvents
+	// returns them. It may send those bytes as they are, so they must be
+	// the events' JSON. The rules of Encode apply; it modifies neither
+	// slice and may keep both until the batch is released.
+	EncodeJSON(events []Event, eventJSON [][]byte) (Encoded, error)
+}
+
 // Encoded is a batch an Encoder made ready to send.
 type Encoded interface {
 	// Release says that the endpoint is done with the batch: no

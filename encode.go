@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -145,6 +146,57 @@ func appendEnvelope(dst []byte, events []Event) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// appendEnvelopeJSON appends the JSON of the envelope of events whose
+// JSON objects are eventJSON (what appendEvent writes for each): the bytes
+// appendEnvelope would write, spliced instead of encoded.
+func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
+	if len(eventJSON) == 0 {
+		return append(dst, "{}"...)
+	}
+	size := len(`{"events":[]}`)
+	for _, js := range eventJSON {
+		size += len(js) + 1
+	}
+	dst = slices.Grow(dst, size)
+	dst = append(dst, `{"events":[`...)
+	for i, js := range eventJSON {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, js...)
+	}
+	return append(dst, "]}"...)
+}
+
+// EncodeEvents returns the JSON object of each event, byte for byte as
+// json.Marshal writes it, which is what an envelope carries for it: the
+// input WriteEncoded and EncodeJSON expect. The objects share one buffer.
+// It fails only for an event encoding/json cannot encode (a timestamp
+// outside the years 0-9999).
+func EncodeEvents(events []Event) ([][]byte, error) {
+	buf := make([]byte, 0, 768*len(events)) // about a blob push's size; grows if need be
+	ends := make([]int, len(events))
+	for i := range events {
+		start := len(buf)
+		var ok bool
+		if buf, ok = appendEvent(buf, &events[i]); !ok {
+			js, err := json.Marshal(&events[i])
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf[:start], js...)
+		}
+		ends[i] = len(buf)
+	}
+	items := make([][]byte, len(events))
+	start := 0
+	for i, end := range ends {
+		items[i] = buf[start:end:end]
+		start = end
+	}
+	return items, nil
+}
+
 // appendEventArray appends the JSON array of events to dst, as json.Marshal
 // would write it.
 func appendEventArray(dst []byte, events []Event) ([]byte, error) {
@@ -169,7 +221,7 @@ func appendEventArray(dst []byte, events []Event) ([]byte, error) {
 // jsonStringLen returns the length of appendJSONString(nil, s).
 func jsonStringLen(s string) int {
 	n := len(s) + 2
-	for i := 0; i < len(s); {
+	for i := safePrefix(s); i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if !jsonSafe[b] {

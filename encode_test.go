@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -113,4 +115,28 @@ func FuzzAppendEnvelope(f *testing.F) {
 		e.Target.Name, e.Request.UserAgent = name, userAgent
 		checkEncoding(t, []Event{e, goldenEvent()})
 	})
+}
+
+// safePrefix, eight bytes at a time, agrees with a byte-at-a-time scan for
+// every byte value at every position of strings of several lengths.
+func TestSafePrefixMatchesByteScan(t *testing.T) {
+	naive := func(s string) int {
+		i := 0
+		for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+			i++
+		}
+		return i
+	}
+	for _, n := range []int{1, 7, 8, 9, 17, 24} {
+		base := []byte(strings.Repeat("a", n))
+		for pos := range n {
+			for c := range 256 {
+				b := bytes.Clone(base)
+				b[pos] = byte(c)
+				if got, want := safePrefix(string(b)), naive(string(b)); got != want {
+					t.Fatalf("safePrefix(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
 }

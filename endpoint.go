@@ -58,7 +58,9 @@ type EndpointConfig struct {
 
 	// MaxBatch is the most events sent in one envelope when several
 	// written blocks are waiting: they go out together, whole and in order,
-	// in at most 1 MiB of JSON. An idle endpoint sends a lone block at once.
+	// in at most 1 MiB of request body, in either WireFormat (a block
+	// larger than that goes alone). An idle endpoint sends a lone block at
+	// once.
 	// 1 sends each written block alone, as the original package did.
 	// Default 1000.
 	MaxBatch int
@@ -349,6 +351,27 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 	e.Sink = newEventQueue(name, d, store, config, e.metrics, out)
 	register(e)
 	return e, nil
+}
+
+var _ EncodedSink = (*Endpoint)(nil)
+
+// WriteEncoded is Write for events whose JSON objects are eventJSON (see
+// EncodedSink): the endpoint keeps those bytes, stores them as they are in
+// its spool, and sends them without encoding the events again. An
+// endpoint whose Sink was replaced by one that is not an EncodedSink
+// writes the events alone.
+func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
+	if s, ok := e.Sink.(EncodedSink); ok {
+		return s.WriteEncoded(events, eventJSON)
+	}
+	return e.Sink.Write(events...)
+}
+
+// usesJSON reports whether the endpoint sends or stores what WriteEncoded
+// gives it (see Broadcaster).
+func (e *Endpoint) usesJSON() bool {
+	q, ok := e.Sink.(*eventQueue)
+	return ok && (q.jsonEncoder != nil || q.store.durable())
 }
 
 // Name returns the name of the endpoint, generally used for debugging.

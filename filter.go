@@ -86,3 +86,19 @@ func (c IgnoreConfig) split(events []Event) (kept, ignored []Event) {
 	}
 	return kept, ignored
 }
+
+// splitEncoded is split for events whose JSON objects are eventJSON (or
+// nil, when unknown): it also returns the JSON of the events kept.
+func (c IgnoreConfig) splitEncoded(events []Event, eventJSON [][]byte) (kept []Event, keptJSON [][]byte, ignored []Event) {
+	kept, ignored = c.split(events)
+	if eventJSON == nil || len(ignored) == 0 {
+		return kept, eventJSON, ignored
+	}
+	keptJSON = make([][]byte, 0, len(kept))
+	for i := range events {
+		if !c.ignores(&events[i]) {
+			keptJSON = append(keptJSON, eventJSON[i])
+		}
+	}
+	return kept, keptJSON, ignored
+}

@@ -58,10 +58,11 @@ type outcomes struct {
 	log        logrus.FieldLogger
 }
 
-// delivered reports events the destination accepted after attempts
-// attempts; written is when the oldest of them was written.
-func (o *outcomes) delivered(events []Event, attempts int, written time.Time) {
-	o.metrics.delivered(len(events), time.Since(written))
+// delivered reports n events the destination accepted after attempts
+// attempts; written is when the oldest of them was written. events may be
+// nil when there is no OnFinished to give them to.
+func (o *outcomes) delivered(n int, events []Event, attempts int, written time.Time) {
+	o.metrics.delivered(n, time.Since(written))
 	o.finish(Finished{Endpoint: o.endpoint, Events: events, Attempts: attempts})
 }
 

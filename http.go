@@ -65,7 +65,7 @@ type httpDeliverer struct {
 	statuses map[int]string
 }
 
-var _ Encoder = (*httpDeliverer)(nil)
+var _ JSONEncoder = (*httpDeliverer)(nil)
 
 // bodyEncoding is how an HTTP endpoint writes a batch as a request body.
 // Every body an endpoint sends goes through its encoding.
@@ -79,6 +79,24 @@ type bodyEncoding struct {
 
 	// appendBody appends the body of events to dst.
 	appendBody func(dst []byte, events []Event) ([]byte, error)
+
+	// appendJSON appends the body of events whose JSON objects are
+	// eventJSON (see EncodeEvents) to dst: what appendBody writes, by
+	// splicing eventJSON.
+	appendJSON func(dst []byte, events []Event, eventJSON [][]byte) ([]byte, error)
+
+	// overhead is the size of a body without events, and eventSize the
+	// bytes one more event adds to it, separator included, given the
+	// length of its JSON object: the queue sums them to keep each body
+	// within maxEnvelopeBytes. The sum may exceed the body's size by a few
+	// bytes, never fall short of it.
+	overhead  int
+	eventSize func(e *Event, jsonLen int) int
+
+	// spliced says that a body appendJSON writes is the envelope of the
+	// events' JSON objects, which a splicedReader reads without building
+	// it.
+	spliced bool
 }
 
 // contentTypeFor returns the Content-Type of a batch of n events.
@@ -90,7 +108,32 @@ func (e bodyEncoding) contentTypeFor(n int) string {
 }
 
 // envelopeEncoding is the original package's: one Envelope, as JSON.
-var envelopeEncoding = bodyEncoding{contentType: EventsMediaType, appendBody: appendEnvelope}
+var envelopeEncoding = bodyEncoding{
+	contentType: EventsMediaType,
+	appendBody:  appendEnvelope,
+	appendJSON: func(dst []byte, _ []Event, eventJSON [][]byte) ([]byte, error) {
+		return appendEnvelopeJSON(dst, eventJSON), nil
+	},
+	overhead:  len(`{"events":[]}`),
+	eventSize: func(_ *Event, jsonLen int) int { return jsonLen + len(",") },
+	spliced:   true,
+}
+
+// bodySize returns the size of the body of events, in e, at most: when
+// eventJSON is nil the events' JSON is measured.
+func (e bodyEncoding) bodySize(events []Event, eventJSON [][]byte) int {
+	size := e.overhead
+	for i := range events {
+		var n int
+		if eventJSON != nil {
+			n = len(eventJSON[i])
+		} else {
+			n = eventJSONSize(&events[i])
+		}
+		size += e.eventSize(&events[i], n)
+	}
+	return size
+}
 
 // errNotAccepted is the error of an answer whose status is not accepted;
 // the status itself is in the Delivery.
@@ -132,7 +175,8 @@ func newTransport() *http.Transport {
 
 // httpBatch is a batch encoded as a request body.
 type httpBatch struct {
-	events []Event
+	events []Event // nil for a batch spliceJSON made
+	n      int     // how many events
 	body   *bodyBuffer
 	pool   *bodyPool
 }
@@ -151,8 +195,42 @@ func (h *httpDeliverer) Encode(events []Event) (Encoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &httpBatch{events: events, body: body, pool: &h.bodies}, nil
+	return &httpBatch{events: events, n: len(events), body: body, pool: &h.bodies}, nil
 }
+
+// EncodeJSON writes events as a request body in the endpoint's encoding,
+// splicing eventJSON, each event's JSON object, instead of encoding them.
+func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded, error) {
+	if len(eventJSON) != len(events) {
+		return nil, errors.New("not one JSON object per event")
+	}
+	if enc, ok := h.spliceJSON(eventJSON); ok {
+		return enc, nil
+	}
+	body, err := h.bodies.encode(events, func(dst []byte, events []Event) ([]byte, error) {
+		return h.encoding.appendJSON(dst, events, eventJSON)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &httpBatch{events: events, n: len(events), body: body, pool: &h.bodies}, nil
+}
+
+// spliceJSON makes the batch of the events whose JSON objects are
+// eventJSON without the events themselves, when its body needs nothing
+// else: an envelope, not signed (a signature covers the event IDs).
+func (h *httpDeliverer) spliceJSON(eventJSON [][]byte) (Encoded, bool) {
+	if !h.encoding.spliced || h.signer != nil || len(eventJSON) == 0 {
+		return nil, false
+	}
+	return &httpBatch{n: len(eventJSON), body: h.bodies.splice(eventJSON), pool: &h.bodies}, true
+}
+
+var _ splicer = (*httpDeliverer)(nil)
+
+// wireEncoding returns how the deliverer writes its bodies, for the queue
+// to size its batches.
+func (h *httpDeliverer) wireEncoding() bodyEncoding { return h.encoding }
 
 // Deliver encodes events and POSTs them: for a caller that does not hold
 // the batch's encoding.
@@ -184,7 +262,7 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	for name, values := range h.headers {
 		req.Header[name] = append([]string(nil), values...)
 	}
-	req.Header.Set("Content-Type", h.encoding.contentTypeFor(len(b.events)))
+	req.Header.Set("Content-Type", h.encoding.contentTypeFor(b.n))
 	if h.signer != nil {
 		h.signer.sign(req.Header, b.events, b.body.bytes)
 	}

@@ -25,11 +25,48 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// Eight bytes at a time: masks for the tests of safePrefix.
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// hasByte reports whether a byte of v is c.
+func hasByte(v uint64, c byte) bool {
+	x := v ^ (lowBits * uint64(c))
+	return (x-lowBits)&^x&highBits != 0
+}
+
+// safePrefix returns the length of the longest prefix of s that
+// encoding/json writes as it is: printable ASCII but for '"', '\\', '<',
+// '>' and '&'. It tests eight bytes at a time.
+func safePrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if v&highBits != 0 || // a byte of 0x80 or more
+			(v-lowBits*0x20)&^v&highBits != 0 || // a control byte
+			hasByte(v, '"') || hasByte(v, '\\') || hasByte(v, '<') || hasByte(v, '>') || hasByte(v, '&') {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+		i++
+	}
+	return i
+}
+
 // appendJSONString appends s as a JSON string.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	i := safePrefix(s)
+	if i == len(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if jsonSafe[b] {
 				i++

@@ -23,7 +23,9 @@ type eventQueue struct {
 	name         string
 	store        eventStore
 	deliverer    Deliverer
-	encoder      Encoder // deliverer, when it encodes ahead; else nil
+	encoder      Encoder      // deliverer, when it encodes ahead; else nil
+	jsonEncoder  JSONEncoder  // deliverer, when it splices events' JSON; else nil
+	wire         bodyEncoding // how bodies are sized, for maxEnvelopeBytes
 	ignore       IgnoreConfig
 	policy       BackoffPolicy
 	threshold    int           // refusals of one event before it is given up
@@ -36,11 +38,13 @@ type eventQueue struct {
 	log          logrus.FieldLogger
 	storeRetry   time.Duration // wait before reading a store that failed again
 	lookahead    bool          // take and encode the next batch while one is out
+	durable      bool          // store.durable(): its push runs outside the mutex
 
 	// Owned by the goroutine.
-	seq       uint64 // of the last batch made
-	failures  int    // attempts in a row that may succeed later (Retry), across batches
-	ahead     *batch // taken while the previous batch was out
+	seq       uint64        // of the last batch made
+	failures  int           // attempts in a row that may succeed later (Retry), across batches
+	ahead     *batch        // taken while the previous batch was out
+	spare     []batchMemory // of batches done with, to flatten the next into (see recycle)
 	failLog   failureLog
 	abandoned int // events given up because ctx ended their delivery
 
@@ -54,7 +58,7 @@ type eventQueue struct {
 	pushing int        // events of Writes storing their block now, outside the mutex
 }
 
-var _ Sink = (*eventQueue)(nil)
+var _ EncodedSink = (*eventQueue)(nil)
 
 // newEventQueue starts the queue of endpoint name over store, delivering
 // through d; store.len() events already in it count as pending. config
@@ -80,7 +84,15 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	if e, ok := d.(Encoder); ok {
 		q.encoder = e
 	}
-	q.lookahead = q.encoder != nil || store.durable()
+	if e, ok := d.(JSONEncoder); ok {
+		q.jsonEncoder = e
+	}
+	q.wire = envelopeEncoding
+	if w, ok := d.(interface{ wireEncoding() bodyEncoding }); ok {
+		q.wire = w.wireEncoding()
+	}
+	q.durable = store.durable()
+	q.lookahead = q.encoder != nil || q.durable
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
@@ -97,7 +109,23 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	kept, ignored := q.ignore.split(events)
+	return q.write(events, nil)
+}
+
+// WriteEncoded is Write for events whose JSON objects are eventJSON (see
+// EncodedSink): the queue keeps them with the events, and a deliverer that
+// is a JSONEncoder sends them without encoding the events again. A spool
+// stores them as they are. eventJSON not of the events' length is ignored.
+func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
+	if len(eventJSON) != len(events) {
+		eventJSON = nil
+	}
+	return q.write(events, eventJSON)
+}
+
+// write is Write, with the events' JSON when known (else nil).
+func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
+	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -111,16 +139,21 @@ func (q *eventQueue) Write(events ...Event) error {
 		q.mu.Unlock()
 		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
 	default:
-		// The store encodes and writes outside the mutex, so that
+		// A durable store encodes and writes outside the mutex, so that
 		// concurrent Writes share one disk write; pushing keeps the
-		// goroutine and Close waiting for them.
+		// goroutine and Close waiting for them. A memory store only
+		// appends: that is done under the mutex.
 		// Counted before the push: once stored, the block may be
 		// delivered before the push returns.
 		q.pushing += len(kept)
 		q.metrics.received(len(kept))
-		q.mu.Unlock()
-		err = q.store.push(queuedBlock{events: kept, written: time.Now()})
-		q.mu.Lock()
+		if q.durable {
+			q.mu.Unlock()
+		}
+		err = q.store.push(queuedBlock{events: kept, written: time.Now(), encoded: keptJSON})
+		if q.durable {
+			q.mu.Lock()
+		}
 		q.pushing -= len(kept)
 		if err != nil {
 			q.metrics.unreceived(len(kept))
@@ -140,12 +173,24 @@ func (q *eventQueue) Write(events ...Event) error {
 
 // batch is what the queue delivers at once: the events of whole blocks.
 type batch struct {
-	seq     uint64 // 1 for the endpoint's first batch, then one more each
-	events  []Event
+	seq     uint64        // 1 for the endpoint's first batch, then one more each
+	events  []Event       // nil until needed when the batch has its JSON (see eventList)
+	n       int           // events in the batch
+	json    [][]byte      // each event's JSON object, when every block held it; else nil
+	fitted  []queuedBlock // its blocks, until eventList flattens them
+	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
 	written time.Time // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
 	enc     Encoded   // the encoder's form of events, once encoded
+	owned   bool      // events and json are the queue's, not a written block's
+}
+
+// batchMemory is the memory of a batch of several blocks: its events and
+// their JSON, flattened.
+type batchMemory struct {
+	events []Event
+	json   [][]byte
 }
 
 // release gives the batch's encoding back to the encoder.
@@ -187,11 +232,12 @@ func (q *eventQueue) take() (*batch, bool) {
 		}
 		if a := q.ahead; a != nil {
 			q.ahead = nil
-			if a.full || q.store.len() == len(a.events) {
+			if a.full || q.store.len() == a.n {
 				q.mu.Unlock()
 				return a, true // nothing came since that would join it
 			}
 			a.release()
+			q.recycle(a)
 		}
 		q.mu.Unlock()
 		blocks, more, err := q.peekStore(0, 0)
@@ -231,15 +277,78 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 // batchOf makes the next batch of the leading blocks that fit in an
 // envelope. It runs outside the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
-	fitted := fitEnvelope(blocks)
+	fitted := fitEnvelope(blocks, q.wire)
 	q.seq++
-	return &batch{
+	b := &batch{
 		seq:     q.seq,
-		events:  flatten(fitted),
 		blocks:  len(fitted),
 		written: fitted[0].written,
 		full:    more || len(fitted) < len(blocks),
 	}
+	for _, f := range fitted {
+		b.n += len(f.events)
+	}
+	if len(fitted) == 1 {
+		b.events, b.json = fitted[0].events, flattenJSON(fitted)
+		return b
+	}
+	var m batchMemory
+	if k := len(q.spare); k > 0 {
+		m, q.spare = q.spare[k-1], q.spare[:k-1]
+	}
+	// Room for a full batch, so that the memory serves the next ones.
+	b.room = min(q.maxBatch, DefaultMaxBatch)
+	b.json = flattenJSONInto(m.json, fitted, b.room)
+	b.owned = true
+	b.fitted, b.events = fitted, m.events
+	if b.json == nil || q.jsonEncoder == nil { // the events are needed now
+		b.eventList()
+	}
+	return b
+}
+
+// eventList returns the events of b, flattening its blocks the first time
+// they are needed: a batch that has its events' JSON and is accepted at
+// its first attempt never needs them, unless OnFinished wants them.
+func (b *batch) eventList() []Event {
+	if b.fitted != nil {
+		b.events = flattenInto(b.events, b.fitted, b.room)
+		b.fitted = nil
+	}
+	return b.events
+}
+
+// part returns the part that is the whole batch, taking over its
+// encoding.
+func (b *batch) part() *part {
+	p := &part{json: b.json, enc: b.enc}
+	b.enc = nil
+	if b.fitted != nil {
+		p.lazy = b
+	} else {
+		p.events = b.events
+	}
+	return p
+}
+
+// maxSpare bounds the event slices the queue keeps for reuse: one batch
+// out, one taken ahead.
+const maxSpare = 2
+
+// recycle keeps the memory of b, which the queue is done with, for a later
+// batch; its events only when OnFinished cannot hold them (Finished.Events
+// shares the batch's memory). Deliverers and encoders keep neither past
+// the batch's release, and the dead letter sink gets a copy of events. It
+// runs on the goroutine.
+func (q *eventQueue) recycle(b *batch) {
+	if b.owned && len(q.spare) < maxSpare {
+		m := batchMemory{json: b.json[:0]}
+		if q.out.onFinished == nil || b.fitted != nil { // never handed out
+			m.events = b.events[:0]
+		}
+		q.spare = append(q.spare, m)
+	}
+	b.events, b.json, b.fitted, b.owned = nil, nil, nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
@@ -253,7 +362,7 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 		return false
 	}
 	err := q.store.pop(b.blocks)
-	q.metrics.finished(len(b.events))
+	q.metrics.finished(b.n)
 	if err != nil {
 		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
 	}
@@ -262,26 +371,50 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 		q.out.givenUp(unfinished, 0, ErrCloseTimeout)
 		return false
 	}
+	q.recycle(b)
 	return true
 }
 
-// fitEnvelope returns the leading blocks whose events encode in at most
-// maxEnvelopeBytes of envelope JSON, at least one block. It runs outside
+// fitEnvelope returns the leading blocks whose events take at most
+// maxEnvelopeBytes of body in encoding, at least one block. It runs outside
 // the mutex.
-func fitEnvelope(blocks []queuedBlock) []queuedBlock {
+func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
 	}
-	size := len(`{"events":[]}`) - 1 // each event adds a comma but the first
+	size := encoding.overhead
 	for i, b := range blocks {
-		for j := range b.events {
-			size += eventJSONSize(&b.events[j]) + 1
+		json := b.encoded
+		if len(json) != len(b.events) {
+			json = nil
 		}
+		size += encoding.bodySize(b.events, json) - encoding.overhead
 		if size > maxEnvelopeBytes && i > 0 {
 			return blocks[:i]
 		}
 	}
 	return blocks
+}
+
+// encode has the encoder encode the events of p, from their JSON objects
+// when it has them and the encoder splices; without the events themselves
+// when the encoder can (see splicer).
+func (q *eventQueue) encode(p *part) (Encoded, error) {
+	if p.json != nil && q.jsonEncoder != nil {
+		if s, ok := q.jsonEncoder.(splicer); ok && p.lazy != nil {
+			if enc, ok := s.spliceJSON(p.json); ok {
+				return enc, nil
+			}
+		}
+		return q.jsonEncoder.EncodeJSON(p.eventList(), p.json)
+	}
+	return q.encoder.Encode(p.eventList())
+}
+
+// splicer is an encoder of this package that can make a batch from its
+// events' JSON alone, or says it needs the events too.
+type splicer interface {
+	spliceJSON(eventJSON [][]byte) (Encoded, bool)
 }
 
 // Close stops accepting events and waits until the queue has drained, or

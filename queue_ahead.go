@@ -23,13 +23,13 @@ func (q *eventQueue) deliverAhead(b *batch) []Event {
 // prepare takes the batch that follows b and encodes it, or returns nil
 // when there is none yet or the store cannot be read (take reads it again).
 func (q *eventQueue) prepare(b *batch) *batch {
-	blocks, more, err := q.peekStore(b.blocks, len(b.events))
+	blocks, more, err := q.peekStore(b.blocks, b.n)
 	if err != nil || len(blocks) == 0 {
 		return nil
 	}
 	next := q.batchOf(blocks, more)
 	if q.encoder != nil {
-		if enc, err := q.encoder.Encode(next.events); err == nil {
+		if enc, err := q.encode(next.part()); err == nil {
 			next.enc = enc
 		} // else the attempt meets the error itself
 	}

@@ -16,8 +16,10 @@ import (
 // halves.
 type part struct {
 	events   []Event
-	enc      Encoded // the encoder's form of events, once encoded
-	attempts int     // attempts that carried these events so far
+	lazy     *batch   // when set, the batch whose events these are, not yet flattened
+	json     [][]byte // each event's JSON object, when known; else nil
+	enc      Encoded  // the encoder's form of events, once encoded
+	attempts int      // attempts that carried these events so far
 
 	// suspect is set when the destination refused the part's parent and
 	// accepted the half before this one: this half holds what was refused,
@@ -33,11 +35,33 @@ func (p *part) release() {
 	}
 }
 
+// eventList returns the events of p, flattening them from its batch the
+// first time.
+func (p *part) eventList() []Event {
+	if p.lazy != nil {
+		p.events = p.lazy.eventList()
+		p.lazy = nil
+	}
+	return p.events
+}
+
+// count returns how many events p holds.
+func (p *part) count() int {
+	if p.lazy != nil {
+		return p.lazy.n
+	}
+	return len(p.events)
+}
+
 // halves splits p in two parts, keeping its attempt count.
 func (p *part) halves() []*part {
+	p.eventList()
 	mid := len(p.events) / 2
 	second := &part{events: p.events[mid:], attempts: p.attempts}
 	first := &part{events: p.events[:mid], attempts: p.attempts, sibling: second}
+	if p.json != nil {
+		first.json, second.json = p.json[:mid], p.json[mid:]
+	}
 	return []*part{first, second}
 }
 
@@ -48,12 +72,11 @@ func (p *part) halves() []*part {
 // refused threshold times is given up. Events older than maxAge are given
 // up before any attempt.
 func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
-	work := []*part{{events: b.events, enc: b.enc}}
-	b.enc = nil // the part owns it now
+	work := []*part{b.part()} // which owns b's encoding now
 	for len(work) > 0 {
 		p := work[0]
 		work = work[1:]
-		if p.suspect && len(p.events) > 1 {
+		if p.suspect && p.count() > 1 {
 			p.release()
 			work = append(p.halves(), work...)
 			continue
@@ -62,27 +85,31 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 		p.release()
 		switch r.verdict {
 		case accepted:
-			q.out.delivered(p.events, p.attempts, b.written)
+			var events []Event
+			if q.out.onFinished != nil {
+				events = p.eventList()
+			}
+			q.out.delivered(p.count(), events, p.attempts, b.written)
 			if p.sibling != nil {
 				p.sibling.suspect = true
 			}
 		case refused:
-			if len(p.events) > 1 {
+			if p.count() > 1 {
 				work = append(p.halves(), work...)
 				continue
 			}
-			q.out.givenUp(p.events, p.attempts, r.err)
+			q.out.givenUp(p.eventList(), p.attempts, r.err)
 		case expired:
-			kept, old := q.expired(p.events)
+			kept, old := q.expired(p.eventList())
 			q.out.givenUp(old, p.attempts, ErrEventTooOld)
 			if len(kept) > 0 {
 				work = append([]*part{{events: kept, attempts: p.attempts, sibling: p.sibling}}, work...)
 			}
 		case cancelled:
-			unfinished := p.events
+			unfinished := p.eventList()
 			for _, w := range work {
 				w.release()
-				unfinished = append(slices.Clip(unfinished), w.events...)
+				unfinished = append(slices.Clip(unfinished), w.eventList()...)
 			}
 			return unfinished
 		}
@@ -119,7 +146,7 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 	refusals := 0
 	for {
 		if q.maxAge > 0 {
-			if _, old := q.expired(p.events); len(old) > 0 {
+			if _, old := q.expired(p.eventList()); len(old) > 0 {
 				return result{verdict: expired}
 			}
 		}
@@ -133,7 +160,7 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 			return result{verdict: accepted}
 		case Reject:
 			q.failures = 0
-			if refusals++; len(p.events) > 1 || refusals >= q.threshold {
+			if refusals++; p.count() > 1 || refusals >= q.threshold {
 				return result{verdict: refused, err: &DeliveryError{Endpoint: q.name, Delivery: d}}
 			}
 		default:
@@ -157,9 +184,9 @@ func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
 	var d Delivery
 	switch {
 	case q.encoder == nil:
-		d = q.deliverer.Deliver(ctx, p.events)
+		d = q.deliverer.Deliver(ctx, p.eventList())
 	case p.enc == nil:
-		enc, err := q.encoder.Encode(p.events)
+		enc, err := q.encode(p)
 		if err != nil {
 			d = Delivery{Outcome: Reject, Err: fmt.Errorf("encoding: %w", err)}
 			break
@@ -173,8 +200,8 @@ func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
 		return d, false
 	}
 	p.attempts++
-	q.metrics.attempted(len(p.events), d)
-	q.failLog.attempted(len(p.events), d)
+	q.metrics.attempted(p.count(), d)
+	q.failLog.attempted(p.count(), d)
 	return d, true
 }
 

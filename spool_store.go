@@ -1,7 +1,6 @@
 package notifications
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -20,7 +19,7 @@ var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint
 // spoolStore is the eventStore of a spooled endpoint, over the storage
 // engine in internal/spool. A block is one record; each event is one item,
 // its JSON exactly as an envelope carries it, so that a batch read back can
-// be sent by splicing stored bytes (appendStoredEnvelope).
+// be sent by splicing stored bytes (JSONEncoder).
 //
 // The engine keeps the newest records in memory with their block, so that
 // a reader keeping up with the writers never reads or decodes the disk; a
@@ -81,42 +80,18 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 	return &spoolStore{log: l, logger: log}, nil
 }
 
-// encodeBlock returns each event's JSON, as appendEvent writes it (or, for
-// an event it cannot encode, encoding/json), sharing one buffer.
-func encodeBlock(events []Event) ([][]byte, error) {
-	buf := make([]byte, 0, 768*len(events))
-	ends := make([]int, len(events))
-	for i := range events {
-		start := len(buf)
-		var ok bool
-		if buf, ok = appendEvent(buf, &events[i]); !ok {
-			js, err := json.Marshal(&events[i])
-			if err != nil {
-				return nil, err
-			}
-			buf = append(buf[:start], js...)
-		}
-		ends[i] = len(buf)
-	}
-	items := make([][]byte, len(events))
-	start := 0
-	for i, end := range ends {
-		items[i] = buf[start:end:end]
-		start = end
-	}
-	return items, nil
-}
-
-// push encodes the block outside any lock and appends it; it returns once
-// the record is in the kernel. It may run on several goroutines at once,
-// none waiting for another's write.
+// push encodes the block, unless it comes encoded, outside any lock and
+// appends it; it returns once the record is in the kernel. It may run on
+// several goroutines at once, none waiting for another's write.
 func (s *spoolStore) push(b queuedBlock) error {
-	items, err := encodeBlock(b.events)
-	if err != nil {
-		return fmt.Errorf("spool: encoding events: %w", err)
+	if b.encoded == nil {
+		items, err := EncodeEvents(b.events)
+		if err != nil {
+			return fmt.Errorf("spool: encoding events: %w", err)
+		}
+		b.encoded = items
 	}
-	b.encoded = items
-	_, err = s.log.Append(b.written.UnixNano(), items, b)
+	_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
 	return err
 }
 
@@ -248,26 +223,4 @@ func (s *spoolStore) close() error {
 		return err
 	}
 	return nil
-}
-
-// appendStoredEnvelope appends the envelope of the blocks' events by
-// splicing their stored JSON: the bytes appendEnvelope would write for
-// flatten(blocks). It reports false, appending nothing, when a block has no
-// stored JSON.
-func appendStoredEnvelope(dst []byte, blocks []queuedBlock) ([]byte, bool) {
-	for _, b := range blocks {
-		if len(b.encoded) != len(b.events) || len(b.events) == 0 {
-			return dst, false
-		}
-	}
-	dst = append(dst, `{"events":[`...)
-	for i, b := range blocks {
-		for j, e := range b.encoded {
-			if i > 0 || j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, e...)
-		}
-	}
-	return append(dst, "]}"...), true
 }

@@ -39,8 +39,9 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 			}
 			assert.Equal(t, want, got)
 
-			spliced, ok := appendStoredEnvelope(nil, blocks)
-			require.True(t, ok)
+			stored := flattenJSON(blocks)
+			require.Len(t, stored, len(want))
+			spliced := appendEnvelopeJSON(nil, stored)
 			encoded, err := appendEnvelope(nil, want)
 			require.NoError(t, err)
 			assert.Equal(t, string(encoded), string(spliced), "stored bytes are the wire bytes")
@@ -62,9 +63,12 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 	}
 }
 
-func TestAppendStoredEnvelopeNeedsStoredBytes(t *testing.T) {
-	_, ok := appendStoredEnvelope(nil, []queuedBlock{{events: testEvents("a", 1)}})
-	assert.False(t, ok, "a block from the memory store has no stored JSON")
+func TestFlattenJSONNeedsEveryBlocksJSON(t *testing.T) {
+	encoded, err := EncodeEvents(testEvents("b", 1))
+	require.NoError(t, err)
+	blocks := []queuedBlock{{events: testEvents("a", 1)}, {events: testEvents("b", 1), encoded: encoded}}
+	assert.Nil(t, flattenJSON(blocks), "a block written with Write has no JSON")
+	assert.Len(t, flattenJSON(blocks[1:]), 1)
 }
 
 // A block whose JSON does not decode (written by another version, say) is

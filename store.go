@@ -10,8 +10,9 @@ type queuedBlock struct {
 	events  []Event
 	written time.Time
 
-	// encoded is each event's JSON as stored, the bytes an envelope
-	// carries (see appendStoredEnvelope); nil when the store keeps none.
+	// encoded is each event's JSON, the bytes an envelope carries (see
+	// EncodeEvents), when known: stored by a spool, or written with
+	// WriteEncoded; else nil.
 	encoded [][]byte
 }
 
@@ -53,53 +54,94 @@ type eventStore interface {
 	close() error
 }
 
-// memoryStore keeps blocks in a slice used as a queue.
+// memoryStore keeps blocks in a queue of chunks: pushing never moves the
+// blocks already stored (a slice grown by append would copy them all each
+// time it doubles), and a popped chunk is left to the collector.
 type memoryStore struct {
 	mu     sync.Mutex
-	blocks []queuedBlock // blocks[head:] are live
+	chunks [][]queuedBlock // chunks[0][head:], then the others, are live
 	head   int
 	events int
 }
 
 var _ eventStore = (*memoryStore)(nil)
 
+// Chunk capacities, in blocks: the first is small for an endpoint that
+// keeps up, each next twice the last, up to maxChunkBlocks.
+const (
+	minChunkBlocks = 64
+	maxChunkBlocks = 4096
+)
+
 func (m *memoryStore) push(b queuedBlock) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.blocks = append(m.blocks, b)
+	k := len(m.chunks)
+	if k == 0 || len(m.chunks[k-1]) == cap(m.chunks[k-1]) {
+		size := minChunkBlocks
+		if k > 0 {
+			size = min(2*cap(m.chunks[k-1]), maxChunkBlocks)
+		}
+		m.chunks = append(m.chunks, make([]queuedBlock, 0, size))
+		k++
+	}
+	m.chunks[k-1] = append(m.chunks[k-1], b)
 	m.events += len(b.events)
 	return nil
 }
 
-// peek cuts the capacity of what it returns, so that a push appends
-// elsewhere.
+// peek returns the blocks in their chunk's memory, its capacity cut so that
+// a push appends elsewhere, when they lie in one chunk; else a copy.
 func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	start := m.head + skip
-	if start >= len(m.blocks) {
+	c, i := 0, m.head+skip // chunk and index of the first block
+	for c < len(m.chunks) && i >= len(m.chunks[c]) {
+		i -= len(m.chunks[c])
+		c++
+	}
+	if c == len(m.chunks) {
 		return nil, nil
 	}
-	end, n := start+1, len(m.blocks[start].events)
-	for end < len(m.blocks) && n+len(m.blocks[end].events) <= maxEvents {
-		n += len(m.blocks[end].events)
+	chunk := m.chunks[c]
+	end, n := i+1, len(chunk[i].events)
+	for end < len(chunk) && n+len(chunk[end].events) <= maxEvents {
+		n += len(chunk[end].events)
 		end++
 	}
-	return m.blocks[start:end:end], nil
+	if end < len(chunk) || c == len(m.chunks)-1 || n+len(m.chunks[c+1][0].events) > maxEvents {
+		return chunk[i:end:end], nil
+	}
+	out := append([]queuedBlock(nil), chunk[i:end]...)
+	for c++; c < len(m.chunks); c++ {
+		for _, b := range m.chunks[c] {
+			if n+len(b.events) > maxEvents {
+				return out, nil
+			}
+			out = append(out, b)
+			n += len(b.events)
+		}
+	}
+	return out, nil
 }
 
 func (m *memoryStore) pop(n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, b := range m.blocks[m.head : m.head+n] {
-		m.events -= len(b.events)
-	}
-	clear(m.blocks[m.head : m.head+n])
-	m.head += n
-	if m.head > len(m.blocks)/2 { // keep the dead prefix from growing forever
-		live := copy(m.blocks, m.blocks[m.head:])
-		clear(m.blocks[live:])
-		m.blocks, m.head = m.blocks[:live], 0
+	for n > 0 && len(m.chunks) > 0 {
+		chunk := m.chunks[0]
+		k := min(n, len(chunk)-m.head)
+		for _, b := range chunk[m.head : m.head+k] {
+			m.events -= len(b.events)
+		}
+		clear(chunk[m.head : m.head+k]) // the events are no longer held
+		m.head += k
+		n -= k
+		if m.head == len(chunk) && (len(m.chunks) > 1 || len(chunk) == cap(chunk)) {
+			m.chunks[0] = nil
+			m.chunks = m.chunks[1:]
+			m.head = 0
+		}
 	}
 	return nil
 }
@@ -117,7 +159,7 @@ func (m *memoryStore) durable() bool { return false }
 func (m *memoryStore) close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.blocks, m.head, m.events = nil, 0, 0
+	m.chunks, m.head, m.events = nil, 0, 0
 	return nil
 }
 
@@ -128,13 +170,54 @@ func flatten(blocks []queuedBlock) []Event {
 	if len(blocks) == 1 {
 		return blocks[0].events
 	}
+	return flattenInto(nil, blocks, 0)
+}
+
+// flattenInto returns the events of blocks in order, in dst's memory when
+// it has room, else in new memory of at least size events.
+func flattenInto(dst []Event, blocks []queuedBlock, size int) []Event {
 	n := 0
 	for _, b := range blocks {
 		n += len(b.events)
 	}
-	out := make([]Event, 0, n)
+	out := dst[:0]
+	if cap(out) < n {
+		out = make([]Event, 0, max(n, size))
+	}
 	for _, b := range blocks {
 		out = append(out, b.events...)
+	}
+	return out
+}
+
+// flattenJSON returns the JSON of the events of blocks in order, as flatten
+// returns the events, or nil when a block does not hold its events' JSON.
+func flattenJSON(blocks []queuedBlock) [][]byte {
+	if len(blocks) == 1 {
+		if len(blocks[0].encoded) != len(blocks[0].events) {
+			return nil
+		}
+		return blocks[0].encoded
+	}
+	return flattenJSONInto(nil, blocks, 0)
+}
+
+// flattenJSONInto is flattenJSON in dst's memory when it has room, else
+// in new memory of at least size objects.
+func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
+	n := 0
+	for _, b := range blocks {
+		if len(b.encoded) != len(b.events) {
+			return nil
+		}
+		n += len(b.events)
+	}
+	out := dst[:0]
+	if cap(out) < n {
+		out = make([][]byte, 0, max(n, size))
+	}
+	for _, b := range blocks {
+		out = append(out, b.encoded...)
 	}
 	return out
 }

@@ -43,6 +43,7 @@ type options struct {
 	pending   int           // events for the heap-per-pending-event measurement; 0: skip
 	fanout    int           // endpoints of the fan-out CPU measurement; 0 or 1: skip
 	backlog   int           // events of the backlog measurement; 0: skip
+	bursts    []int         // also run the in-memory pipeline with rounds of exactly these many events
 	only      string        // run only the pipelines whose name contains this (and the ceiling)
 	log       io.Writer     // pipelines' log output
 	progress  io.Writer
@@ -54,13 +55,14 @@ func main() {
 		return
 	}
 	var o options
-	var latencies, receiverMode string
+	var latencies, receiverMode, bursts string
 	flag.IntVar(&o.events, "events", 100000, "events per round for regnotify (the most, when calibrating)")
 	flag.IntVar(&o.v3Events, "v3-events", 5000, "events per round for distribution v3 (the most, when calibrating); v3 opens a connection per event, keep it under ~6000 so that 3 rounds stay within the ephemeral port range")
 	flag.IntVar(&o.minEvents, "min-events", 500, "fewest events per round when calibrating")
 	flag.DurationVar(&o.roundTime, "round-time", 3*time.Second, "size each pipeline's rounds, from a warm-up round, to last about this long (within -min-events and -events/-v3-events); 0 uses -events and -v3-events as they are")
 	flag.IntVar(&o.rounds, "rounds", 3, "timed rounds per pipeline and latency")
 	flag.StringVar(&latencies, "latencies", "0,2ms", "comma-separated receiver latencies")
+	flag.StringVar(&bursts, "bursts", "20000", "comma-separated burst sizes: the in-memory pipeline also runs rounds of exactly this many events (at most -events; empty: none)")
 	flag.IntVar(&o.writers, "writers", 4, "goroutines writing events")
 	flag.DurationVar(&o.timeout, "timeout", time.Second, "endpoint request timeout (both pipelines)")
 	flag.StringVar(&receiverMode, "receiver", "process", `where the receiver runs: "process" (a child process: sender allocations are measured alone) or "local" (this process: allocation columns include the receiver's)`)
@@ -79,6 +81,10 @@ func main() {
 
 	var err error
 	if o.latencies, err = parseLatencies(latencies); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if o.bursts, err = parseBursts(bursts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
@@ -117,6 +123,21 @@ func quickOptions(o options) options {
 	o.events, o.v3Events, o.minEvents, o.roundTime, o.rounds = 3000, 200, 100, 0, 1
 	o.pending, o.backlog = min(o.pending, 2000), min(o.backlog, 5000)
 	return o
+}
+
+func parseBursts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad burst size %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func parseLatencies(s string) ([]time.Duration, error) {
@@ -275,13 +296,20 @@ func run(o options, out io.Writer) error {
 	}
 	defer ctl.Close()
 
-	pipelines := []pipeline{ours{}, ours{spool: true}, upstream{}}
+	pipelines := []pipeline{ours{}}
+	for _, n := range o.bursts {
+		pipelines = append(pipelines, ours{burst: min(n, o.events)})
+	}
+	pipelines = append(pipelines, ours{spool: true}, upstream{})
 	if o.only != "" {
 		pipelines = slices.DeleteFunc(pipelines, func(p pipeline) bool { return !strings.Contains(p.name(), o.only) })
 	}
 	maxEvents := func(p pipeline) int {
 		if _, ok := p.(upstream); ok {
 			return o.v3Events
+		}
+		if b := p.(ours).burst; b > 0 {
+			return b
 		}
 		return o.events
 	}
@@ -292,6 +320,9 @@ func run(o options, out io.Writer) error {
 			sizes[p.name()] = maxEvents(p)
 			if o.roundTime <= 0 {
 				continue
+			}
+			if o, ok := p.(ours); ok && o.burst > 0 {
+				continue // a fixed size, and a fresh pipeline: no warm-up
 			}
 			warm := min(maxEvents(p), 1000)
 			if latency > 0 {

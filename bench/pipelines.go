@@ -71,10 +71,13 @@ func benchHeaders() http.Header {
 
 // ours is this library: a broadcaster in front of endpoints endpoints (0
 // counts as 1), each with its events in memory or, with spool, in a spool
-// directory of its own that close removes.
+// directory of its own that close removes. burst, when set, fixes the
+// events of every round (no calibration): a short burst on a fresh
+// pipeline.
 type ours struct {
 	spool     bool
 	endpoints int
+	burst     int
 }
 
 func (p ours) name() string {
@@ -86,6 +89,9 @@ func (p ours) name() string {
 	}
 	if p.endpoints > 1 {
 		name += fmt.Sprintf(" ×%d", p.endpoints)
+	}
+	if p.burst > 0 {
+		name += fmt.Sprintf(" %dk burst", p.burst/1000)
 	}
 	return name
 }

@@ -1,0 +1,75 @@
+package notifications
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The memory store, across its chunks, peeks and pops as a plain slice of
+// the same blocks would: whole blocks, in order, as many as fit.
+func TestMemoryStoreMatchesASlice(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	m := &memoryStore{}
+	var model [][]string // the blocks' IDs, oldest first
+	pushed, events := 0, 0
+	for step := range 2000 {
+		switch {
+		case r.IntN(3) > 0 || len(model) == 0: // push a burst
+			for range r.IntN(300) {
+				block := testEvents(fmt.Sprint("b", pushed), 1+r.IntN(3))
+				pushed++
+				require.NoError(t, m.push(queuedBlock{events: block, written: time.Now()}))
+				model = append(model, ids(block))
+				events += len(block)
+			}
+		default:
+			skip := r.IntN(min(len(model), 3) + 1)
+			maxEvents := 1 + r.IntN(1200)
+			got, err := m.peek(skip, maxEvents)
+			require.NoError(t, err)
+			var want [][]string
+			n := 0
+			for _, b := range model[min(skip, len(model)):] {
+				if len(want) > 0 && n+len(b) > maxEvents {
+					break
+				}
+				want = append(want, b)
+				n += len(b)
+			}
+			require.Len(t, got, len(want), "step %d", step)
+			for i := range got {
+				assert.Equal(t, want[i], ids(got[i].events))
+			}
+			if skip == 0 && len(got) > 0 {
+				k := 1 + r.IntN(len(got))
+				require.NoError(t, m.pop(k))
+				for _, b := range model[:k] {
+					events -= len(b)
+				}
+				model = model[k:]
+			}
+		}
+		require.Equal(t, events, m.len())
+	}
+}
+
+// A push never changes blocks a peek returned.
+func TestMemoryStorePeekSurvivesPush(t *testing.T) {
+	m := &memoryStore{}
+	for i := range minChunkBlocks - 1 {
+		require.NoError(t, m.push(queuedBlock{events: testEvents(fmt.Sprint("a", i), 1)}))
+	}
+	peeked, err := m.peek(0, 1000)
+	require.NoError(t, err)
+	require.Len(t, peeked, minChunkBlocks-1)
+	before := ids(flatten(peeked))
+	for i := range 3 * minChunkBlocks {
+		require.NoError(t, m.push(queuedBlock{events: testEvents(fmt.Sprint("b", i), 1)}))
+	}
+	assert.Equal(t, before, ids(flatten(peeked)))
+}
