@@ -137,6 +137,9 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		if err != nil || len(read) == 0 {
 			break
 		}
+		if blocks == nil {
+			blocks, peeked = make([]queuedBlock, 0, len(read)), make([]peekedBlock, 0, len(read))
+		}
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
 			if !ok {
