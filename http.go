@@ -95,7 +95,7 @@ type bodyEncoding struct {
 
 	// spliced says that a body appendJSON writes is the envelope of the
 	// events' JSON objects, which a splicedReader reads without building
-	// it.
+	// it, and that eventSize does not read the event.
 	spliced bool
 }
 
@@ -120,9 +120,16 @@ var envelopeEncoding = bodyEncoding{
 }
 
 // bodySize returns the size of the body of events, in e, at most: when
-// eventJSON is nil the events' JSON is measured.
+// eventJSON is nil the events' JSON is measured. events may be nil when e
+// is spliced: eventJSON alone is measured.
 func (e bodyEncoding) bodySize(events []Event, eventJSON [][]byte) int {
 	size := e.overhead
+	if events == nil && e.spliced {
+		for _, j := range eventJSON {
+			size += e.eventSize(nil, len(j))
+		}
+		return size
+	}
 	for i := range events {
 		var n int
 		if eventJSON != nil {

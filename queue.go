@@ -269,13 +269,14 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 	}
 	n := 0
 	for _, b := range blocks {
-		n += len(b.events)
+		n += b.count()
 	}
 	return blocks, q.store.len() > skipped+n, err
 }
 
 // batchOf makes the next batch of the leading blocks that fit in an
-// envelope. It runs outside the mutex.
+// envelope. The events of blocks read back from a spool are decoded only
+// when something needs them (see eventList). It runs outside the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 	fitted := fitEnvelope(blocks, q.wire)
 	q.seq++
@@ -286,9 +287,9 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 		full:    more || len(fitted) < len(blocks),
 	}
 	for _, f := range fitted {
-		b.n += len(f.events)
+		b.n += f.count()
 	}
-	if len(fitted) == 1 {
+	if len(fitted) == 1 && fitted[0].events != nil {
 		b.events, b.json = fitted[0].events, flattenJSON(fitted)
 		return b
 	}
@@ -376,16 +377,22 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 }
 
 // fitEnvelope returns the leading blocks whose events take at most
-// maxEnvelopeBytes of body in encoding, at least one block. It runs outside
-// the mutex.
+// maxEnvelopeBytes of body in encoding, at least one block. A block read
+// back from a spool is measured by its JSON alone when encoding splices it;
+// otherwise its events are decoded, in blocks, once. It runs outside the
+// mutex.
 func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
 	}
 	size := encoding.overhead
-	for i, b := range blocks {
+	for i := range blocks {
+		if blocks[i].events == nil && !encoding.spliced {
+			blocks[i].events = appendEvents(nil, blocks[i])
+		}
+		b := blocks[i]
 		json := b.encoded
-		if len(json) != len(b.events) {
+		if len(json) != b.count() {
 			json = nil
 		}
 		size += encoding.bodySize(b.events, json) - encoding.overhead

@@ -22,8 +22,9 @@ var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint
 // be sent by splicing stored bytes (JSONEncoder).
 //
 // The engine keeps the newest records in memory with their block, so that
-// a reader keeping up with the writers never reads or decodes the disk; a
-// backlog is read back from the disk a batch at a time, and decoded.
+// a reader keeping up with the writers never reads the disk; a backlog is
+// read back from the disk a batch at a time, its events decoded only when
+// something needs their values (appendEvents).
 type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
@@ -110,19 +111,21 @@ func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 
 // readFrom returns the blocks from p on, whole, at most maxEvents events
 // (at least one block): from memory where it has them, else from the disk.
-// A block whose events do not decode is logged and, when it comes first
-// and fromStart, acknowledged as lost.
+// A block read from the disk carries its events' JSON only, decoded when
+// something needs the values (see appendEvents). A block whose items are
+// not JSON objects is logged and, when it comes first and fromStart,
+// acknowledged as lost.
 func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, []peekedBlock, error) {
 	var blocks []queuedBlock
 	var peeked []peekedBlock
 	n := 0
 	add := func(b queuedBlock, end spool.Position) bool {
-		if len(blocks) > 0 && n+len(b.events) > maxEvents {
+		if len(blocks) > 0 && n+b.count() > maxEvents {
 			return false
 		}
 		blocks = append(blocks, b)
-		peeked = append(peeked, peekedBlock{end: end, events: len(b.events)})
-		n += len(b.events)
+		peeked = append(peeked, peekedBlock{end: end, events: b.count()})
+		n += b.count()
 		p = end
 		return true
 	}
@@ -134,12 +137,14 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		if err != nil || len(read) == 0 {
 			break
 		}
-		slab := eventSlab(read)
+		if blocks == nil {
+			blocks, peeked = make([]queuedBlock, 0, len(read)), make([]peekedBlock, 0, len(read))
+		}
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
 			if !ok {
-				if b, err = decodeBlock(r, &slab); err != nil {
-					s.logger.WithError(err).WithField("events", len(r.Items)).Error("notifications: spool: events that do not decode")
+				if !jsonObjects(r.Items) {
+					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: events that are not JSON objects")
 					if len(blocks) > 0 || !fromStart {
 						return blocks, peeked, nil
 					}
@@ -150,6 +155,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					p = r.Span.To
 					continue
 				}
+				b = queuedBlock{written: time.Unix(0, r.Stamp), encoded: r.Items}
 			}
 			if !add(b, r.Span.To) {
 				return blocks, peeked, nil
@@ -159,33 +165,17 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 	return blocks, peeked, nil
 }
 
-// eventSlab returns one slice with room for the events of the blocks read
-// from the disk, which decodeBlock cuts up: one allocation a read.
-func eventSlab(read []spool.Block) []Event {
-	n := 0
-	for _, r := range read {
-		if r.Value == nil {
-			n += len(r.Items)
+// jsonObjects reports whether items, a record's, is not empty and each
+// item is framed as a JSON object, as EncodeEvents writes them: what the
+// spool checks of a record read back before sending it as it is. The
+// record's checksum vouches for the rest.
+func jsonObjects(items [][]byte) bool {
+	for _, item := range items {
+		if len(item) < 2 || item[0] != '{' || item[len(item)-1] != '}' {
+			return false
 		}
 	}
-	return make([]Event, n)
-}
-
-// decodeBlock makes the block of a record read back, its events taken
-// from the front of *slab (or allocated, when it is too short).
-func decodeBlock(r spool.Block, slab *[]Event) (queuedBlock, error) {
-	events := *slab
-	if len(events) < len(r.Items) {
-		events = make([]Event, len(r.Items))
-	}
-	events, *slab = events[:len(r.Items):len(r.Items)], events[len(r.Items):]
-	b := queuedBlock{events: events, written: time.Unix(0, r.Stamp), encoded: r.Items}
-	for i, item := range r.Items {
-		if err := decodeEvent(item, &b.events[i]); err != nil {
-			return queuedBlock{}, err
-		}
-	}
-	return b, nil
+	return len(items) > 0
 }
 
 func (s *spoolStore) pop(n int) error {

@@ -1,12 +1,17 @@
 package notifications
 
 import (
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // queuedBlock is one written block with the time it was written.
 type queuedBlock struct {
+	// events are the block's events; nil for a block read back from a
+	// spool, which carries only its events' JSON (encoded) until something
+	// needs their values: appendEvents decodes them.
 	events  []Event
 	written time.Time
 
@@ -14,6 +19,37 @@ type queuedBlock struct {
 	// EncodeEvents), when known: stored by a spool, or written with
 	// WriteEncoded; else nil.
 	encoded [][]byte
+}
+
+// count returns how many events b holds.
+func (b *queuedBlock) count() int {
+	if b.events == nil {
+		return len(b.encoded)
+	}
+	return len(b.events)
+}
+
+// decodedEvents counts the events appendEvents decoded from stored JSON;
+// tests read it to see that a batch was delivered without decoding.
+var decodedEvents atomic.Int64
+
+// appendEvents appends the events of b to dst, decoding them from their
+// JSON when b carries only that: the one place where events read back
+// from a spool are decoded. The spool checked the JSON's shape when it read
+// the record; an event whose JSON passes that check but does not decode
+// (which EncodeEvents never writes) is appended as far as it decoded.
+func appendEvents(dst []Event, b queuedBlock) []Event {
+	if b.events != nil {
+		return append(dst, b.events...)
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, len(b.encoded))[:n+len(b.encoded)]
+	clear(dst[n:]) // decodeEvent decodes into zero events
+	for i, item := range b.encoded {
+		_ = decodeEvent(item, &dst[n+i])
+	}
+	decodedEvents.Add(int64(len(b.encoded)))
+	return dst
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
@@ -167,7 +203,7 @@ func (m *memoryStore) close() error {
 // when there is only one. Blocks may share memory with other sinks' copies,
 // so it never appends to one.
 func flatten(blocks []queuedBlock) []Event {
-	if len(blocks) == 1 {
+	if len(blocks) == 1 && blocks[0].events != nil {
 		return blocks[0].events
 	}
 	return flattenInto(nil, blocks, 0)
@@ -178,14 +214,14 @@ func flatten(blocks []queuedBlock) []Event {
 func flattenInto(dst []Event, blocks []queuedBlock, size int) []Event {
 	n := 0
 	for _, b := range blocks {
-		n += len(b.events)
+		n += b.count()
 	}
 	out := dst[:0]
 	if cap(out) < n {
 		out = make([]Event, 0, max(n, size))
 	}
 	for _, b := range blocks {
-		out = append(out, b.events...)
+		out = appendEvents(out, b)
 	}
 	return out
 }
@@ -194,7 +230,7 @@ func flattenInto(dst []Event, blocks []queuedBlock, size int) []Event {
 // returns the events, or nil when a block does not hold its events' JSON.
 func flattenJSON(blocks []queuedBlock) [][]byte {
 	if len(blocks) == 1 {
-		if len(blocks[0].encoded) != len(blocks[0].events) {
+		if len(blocks[0].encoded) != blocks[0].count() {
 			return nil
 		}
 		return blocks[0].encoded
@@ -207,10 +243,10 @@ func flattenJSON(blocks []queuedBlock) [][]byte {
 func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
 	n := 0
 	for _, b := range blocks {
-		if len(b.encoded) != len(b.events) {
+		if len(b.encoded) != b.count() {
 			return nil
 		}
-		n += len(b.events)
+		n += b.count()
 	}
 	out := dst[:0]
 	if cap(out) < n {
