@@ -111,7 +111,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	return q.write(events, nil)
+	return q.write(events, nil, time.Time{})
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -122,11 +122,21 @@ func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
-	return q.write(events, eventJSON)
+	return q.write(events, eventJSON, time.Time{})
 }
 
-// write is Write, with the events' JSON when known (else nil).
-func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
+// writeEncodedAt is WriteEncoded for a block written at now: a Broadcaster
+// reads the clock once for all its endpoints.
+func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error {
+	if len(eventJSON) != len(events) {
+		eventJSON = nil
+	}
+	return q.write(events, eventJSON, now)
+}
+
+// write is Write, with the events' JSON when known (else nil), of a block
+// written at now (zero: when stored).
+func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) error {
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	q.mu.Lock()
 	if q.closed {
@@ -152,7 +162,10 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
 		if q.durable {
 			q.mu.Unlock()
 		}
-		err = q.store.push(queuedBlock{events: kept, written: time.Now(), encoded: keptJSON})
+		if now.IsZero() {
+			now = time.Now()
+		}
+		err = q.store.push(queuedBlock{events: kept, written: now, encoded: keptJSON})
 		if q.durable {
 			q.mu.Lock()
 		}
