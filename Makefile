@@ -40,6 +40,7 @@ fuzz:
 	go test ./receiver -run '^$$' -fuzz '^FuzzDecodeDialects$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendCloudEvent$$' -fuzztime $(FUZZTIME)
 	go test ./internal/spool -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
+	go test ./internal/spool -run '^$$' -fuzz '^FuzzRecoverSegment$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 
