@@ -3,6 +3,7 @@ package notifications
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -109,9 +110,15 @@ func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
+	var now time.Time // read once for the sinks that take it
 	for _, sink := range b.sinks {
 		var err error
-		if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
+		if ss, ok := sink.(stampedSink); ok && eventJSON != nil {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			err = ss.writeEncodedAt(events, eventJSON, now)
+		} else if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
 			err = es.WriteEncoded(events, eventJSON)
 		} else {
 			err = sink.Write(events...)
@@ -122,6 +129,18 @@ func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	}
 	return nil
 }
+
+// stampedSink is a sink of this package that stores when events were
+// written: WriteEncoded, with that time given, so that a broadcaster reads
+// the clock once per Write, not once per endpoint.
+type stampedSink interface {
+	writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error
+}
+
+var (
+	_ stampedSink = (*Endpoint)(nil)
+	_ stampedSink = (*eventQueue)(nil)
+)
 
 // Close the broadcaster, ensuring that all messages are flushed to the
 // underlying sink before returning. It waits for the writes under way,

@@ -109,3 +109,33 @@ func (s *closeFailingSink) Close() error {
 	}
 	return s.err
 }
+
+// A Broadcaster reads the clock once per Write: its endpoints store the
+// block as written at that one time.
+func TestBroadcasterStampsEndpointsOnce(t *testing.T) {
+	hold := make(chan struct{})
+	var stores []*memoryStore
+	var sinks []Sink
+	for range 2 {
+		m := &memoryStore{}
+		q, _, _ := newTestQueueOver(&fakeDeliverer{hold: hold}, m, EndpointConfig{})
+		stores, sinks = append(stores, m), append(sinks, q)
+	}
+	b := NewBroadcaster(sinks...)
+	events := testEvents("stamp", 2)
+	eventJSON, err := EncodeEvents(events)
+	require.NoError(t, err)
+	require.NoError(t, b.WriteEncoded(events, eventJSON))
+	var written []time.Time
+	for _, m := range stores {
+		blocks, err := m.peek(0, 10)
+		require.NoError(t, err)
+		require.Len(t, blocks, 1)
+		assert.Equal(t, eventJSON, blocks[0].encoded, "the JSON is kept")
+		written = append(written, blocks[0].written)
+	}
+	assert.False(t, written[0].IsZero())
+	assert.Equal(t, written[0], written[1], "one stamp for both endpoints")
+	close(hold)
+	require.NoError(t, b.Close())
+}

@@ -367,6 +367,15 @@ func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	return e.Sink.Write(events...)
 }
 
+// writeEncodedAt is WriteEncoded for events written at now (see
+// stampedSink).
+func (e *Endpoint) writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error {
+	if q, ok := e.Sink.(*eventQueue); ok {
+		return q.writeEncodedAt(events, eventJSON, now)
+	}
+	return e.WriteEncoded(events, eventJSON)
+}
+
 // usesJSON reports whether the endpoint sends or stores what WriteEncoded
 // gives it (see Broadcaster).
 func (e *Endpoint) usesJSON() bool {

@@ -142,6 +142,27 @@ func (e bodyEncoding) bodySize(events []Event, eventJSON [][]byte) int {
 	return size
 }
 
+// measures reports whether sizing the body of blocks, held in memory,
+// would measure their events' JSON, which costs about as much as encoding
+// them: some block is without its events' JSON, or the encoding does not
+// splice it.
+func (e bodyEncoding) measures(blocks []queuedBlock) bool {
+	for _, b := range blocks {
+		if b.events == nil {
+			return false
+		}
+	}
+	if !e.spliced {
+		return true
+	}
+	for _, b := range blocks {
+		if len(b.encoded) != b.count() {
+			return true
+		}
+	}
+	return false
+}
+
 // errNotAccepted is the error of an answer whose status is not accepted;
 // the status itself is in the Delivery.
 var errNotAccepted = errors.New("answer not accepted")

@@ -39,6 +39,7 @@ type eventQueue struct {
 	storeRetry   time.Duration // wait before reading a store that failed again
 	lookahead    bool          // take and encode the next batch while one is out
 	durable      bool          // store.durable(): its push runs outside the mutex
+	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// Owned by the goroutine.
 	seq       uint64        // of the last batch made
@@ -91,6 +92,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	if w, ok := d.(interface{ wireEncoding() bodyEncoding }); ok {
 		q.wire = w.wireEncoding()
 	}
+	_, q.measured = d.(*httpDeliverer)
 	q.durable = store.durable()
 	q.lookahead = q.encoder != nil || q.durable
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
@@ -109,7 +111,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	return q.write(events, nil)
+	return q.write(events, nil, time.Time{})
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -120,11 +122,21 @@ func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
-	return q.write(events, eventJSON)
+	return q.write(events, eventJSON, time.Time{})
 }
 
-// write is Write, with the events' JSON when known (else nil).
-func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
+// writeEncodedAt is WriteEncoded for a block written at now: a Broadcaster
+// reads the clock once for all its endpoints.
+func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error {
+	if len(eventJSON) != len(events) {
+		eventJSON = nil
+	}
+	return q.write(events, eventJSON, now)
+}
+
+// write is Write, with the events' JSON when known (else nil), of a block
+// written at now (zero: when stored).
+func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) error {
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	q.mu.Lock()
 	if q.closed {
@@ -150,7 +162,10 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte) error {
 		if q.durable {
 			q.mu.Unlock()
 		}
-		err = q.store.push(queuedBlock{events: kept, written: time.Now(), encoded: keptJSON})
+		if now.IsZero() {
+			now = time.Now()
+		}
+		err = q.store.push(queuedBlock{events: kept, written: now, encoded: keptJSON})
 		if q.durable {
 			q.mu.Lock()
 		}
@@ -278,13 +293,43 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 // envelope. The events of blocks read back from a spool are decoded only
 // when something needs them (see eventList). It runs outside the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
-	fitted := fitEnvelope(blocks, q.wire)
 	q.seq++
+	if q.measured && len(blocks) > 1 && q.wire.measures(blocks) {
+		if b := q.encodedBatchOf(blocks, more); b != nil {
+			return b
+		}
+	}
+	fitted := fitEnvelope(blocks, q.wire)
+	return q.makeBatch(fitted, more || len(fitted) < len(blocks))
+}
+
+// encodedBatchOf makes the batch of all blocks, held in memory, and
+// encodes it: sizing the events first would cost as much as encoding
+// them. It returns nil, having encoded nothing, when the body would exceed
+// maxEnvelopeBytes or the events cannot be encoded: batchOf fits the
+// blocks then.
+func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) *batch {
+	b := q.makeBatch(blocks, more)
+	enc, err := q.encode(b.part())
+	if err == nil {
+		if s, ok := enc.(*httpBatch); ok && s.body.size() <= maxEnvelopeBytes {
+			b.enc = enc
+			return b
+		}
+		enc.Release()
+	}
+	q.recycle(b)
+	return nil
+}
+
+// makeBatch makes the batch of the fitted blocks; full says that more
+// blocks wait behind them.
+func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	b := &batch{
 		seq:     q.seq,
 		blocks:  len(fitted),
 		written: fitted[0].written,
-		full:    more || len(fitted) < len(blocks),
+		full:    full,
 	}
 	for _, f := range fitted {
 		b.n += f.count()

@@ -28,7 +28,7 @@ func (q *eventQueue) prepare(b *batch) *batch {
 		return nil
 	}
 	next := q.batchOf(blocks, more)
-	if q.encoder != nil {
+	if q.encoder != nil && next.enc == nil {
 		if enc, err := q.encode(next.part()); err == nil {
 			next.enc = enc
 		} // else the attempt meets the error itself

@@ -3,6 +3,7 @@ package notifications
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -379,6 +380,56 @@ func TestSplicedBatchesRefusedAndFinished(t *testing.T) {
 					assert.Equal(t, ev.ID != "bad-0", byID[ev.ID].Delivered(), ev.ID)
 					assert.Equal(t, ev, byID[ev.ID].Events[0], "OnFinished gets the events themselves")
 				}
+			}
+		})
+	}
+}
+
+// An envelope endpoint encodes a backlog of events held in memory without
+// sizing them first, and fits the blocks to 1 MiB only when the envelope
+// of all of them would be larger: either way every body stays within
+// 1 MiB and holds whole blocks, in order.
+func TestEnvelopeBacklogBodiesStayUnderOneMiB(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		urlBytes int // about the size of each event's JSON, less 250 B
+		requests int // for the backlog; 0: several
+	}{
+		{"fits in one envelope", 750, 1},
+		{"needs several envelopes", 1500, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newRawReceiver(t, true)
+			e, err := OpenEndpoint("env", rc.URL, fastConfig())
+			require.NoError(t, err)
+			require.NoError(t, e.Write(testEvents("first", 1)...)) // held while the rest queue up
+			eventually(t, func() bool { return len(rc.received()) == 1 }, "the first request is out")
+			var want []string
+			for i := range 10 { // MaxBatch events
+				block := testEvents(fmt.Sprint("block-", i), 100)
+				for j := range block {
+					block[j].Target.URL = strings.Repeat("u", tt.urlBytes)
+				}
+				want = append(want, ids(block)...)
+				require.NoError(t, e.Write(block...))
+			}
+			close(rc.hold)
+			require.NoError(t, e.Close())
+
+			var got []string
+			bodies := rc.received()[1:]
+			for _, body := range bodies {
+				assert.LessOrEqual(t, len(body), maxEnvelopeBytes)
+				var env Envelope
+				require.NoError(t, json.Unmarshal(body, &env))
+				assert.Zero(t, len(env.Events)%100, "whole blocks")
+				got = append(got, ids(env.Events)...)
+			}
+			assert.Equal(t, want, got, "in order")
+			if tt.requests > 0 {
+				assert.Len(t, bodies, tt.requests)
+			} else {
+				assert.Greater(t, len(bodies), 1, "the backlog went out in several requests")
 			}
 		})
 	}

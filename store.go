@@ -92,12 +92,14 @@ type eventStore interface {
 
 // memoryStore keeps blocks in a queue of chunks: pushing never moves the
 // blocks already stored (a slice grown by append would copy them all each
-// time it doubles), and a popped chunk is left to the collector.
+// time it doubles). The largest chunk popped is kept for the next push
+// that needs one; the others are left to the collector.
 type memoryStore struct {
 	mu     sync.Mutex
 	chunks [][]queuedBlock // chunks[0][head:], then the others, are live
 	head   int
 	events int
+	spare  []queuedBlock // a chunk popped whole and cleared, or nil
 }
 
 var _ eventStore = (*memoryStore)(nil)
@@ -118,7 +120,13 @@ func (m *memoryStore) push(b queuedBlock) error {
 		if k > 0 {
 			size = min(2*cap(m.chunks[k-1]), maxChunkBlocks)
 		}
-		m.chunks = append(m.chunks, make([]queuedBlock, 0, size))
+		chunk := m.spare
+		if cap(chunk) >= size {
+			m.spare = nil
+		} else {
+			chunk = make([]queuedBlock, 0, size)
+		}
+		m.chunks = append(m.chunks, chunk)
 		k++
 	}
 	m.chunks[k-1] = append(m.chunks[k-1], b)
@@ -174,8 +182,13 @@ func (m *memoryStore) pop(n int) error {
 		m.head += k
 		n -= k
 		if m.head == len(chunk) && (len(m.chunks) > 1 || len(chunk) == cap(chunk)) {
-			m.chunks[0] = nil
-			m.chunks = m.chunks[1:]
+			if cap(chunk) > cap(m.spare) { // peek hands out no block popped
+				m.spare = chunk[:0]
+			}
+			// Shifted down, so that the next append reuses the array.
+			k := copy(m.chunks, m.chunks[1:])
+			m.chunks[k] = nil
+			m.chunks = m.chunks[:k]
 			m.head = 0
 		}
 	}
@@ -195,7 +208,7 @@ func (m *memoryStore) durable() bool { return false }
 func (m *memoryStore) close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.chunks, m.head, m.events = nil, 0, 0
+	m.chunks, m.head, m.events, m.spare = nil, 0, 0, nil
 	return nil
 }
 

@@ -73,3 +73,21 @@ func TestMemoryStorePeekSurvivesPush(t *testing.T) {
 	}
 	assert.Equal(t, before, ids(flatten(peeked)))
 }
+
+// A store that keeps up, drained batch after batch, reuses the chunk it
+// popped instead of allocating a new one each time.
+func TestMemoryStoreReusesPoppedChunk(t *testing.T) {
+	m := &memoryStore{}
+	block := queuedBlock{events: testEvents("r", 1)}
+	cycles := func() {
+		for range 50 { // batches of 1000 blocks: 12 chunks' worth
+			for range 1000 {
+				_ = m.push(block)
+			}
+			_ = m.pop(1000)
+		}
+	}
+	cycles()
+	assert.Zero(t, testing.AllocsPerRun(3, cycles), "a store that keeps up allocates no chunk")
+	assert.Zero(t, m.len())
+}
