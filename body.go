@@ -16,6 +16,12 @@ type bodyBuffer struct {
 	bytes []byte
 	json  [][]byte
 	refs  int // open request bodies, plus one until the batch is released
+
+	// jsonMem is json's memory, the buffer's own: the caller's slice of
+	// objects may be reused once the batch is released, while a request
+	// body still open (net/http may read one after RoundTrip returned)
+	// reads json.
+	jsonMem [][]byte
 }
 
 // size returns the length of the body.
@@ -61,10 +67,13 @@ func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]b
 }
 
 // splice returns the body of the envelope of events whose JSON objects are
-// eventJSON, at least one, without building it: its readers read eventJSON.
+// eventJSON, at least one, without building it: its readers read the
+// objects of eventJSON, whose slice it copies (not the bytes), so that the
+// caller may reuse that slice once the batch is released.
 func (bb *bodyPool) splice(eventJSON [][]byte) *bodyBuffer {
 	b := bb.take()
-	b.json = eventJSON
+	b.jsonMem = append(b.jsonMem[:0], eventJSON...)
+	b.json = b.jsonMem
 	return b
 }
 
@@ -114,7 +123,8 @@ func (bb *bodyPool) releaseLocked(b *bodyBuffer) {
 		return
 	}
 	if b.refs--; b.refs == 0 && len(bb.free) < maxFreeBodies {
-		b.json = nil
+		clear(b.jsonMem) // holds no event's JSON while free
+		b.json, b.jsonMem = nil, b.jsonMem[:0]
 		bb.free = append(bb.free, b)
 	}
 }
