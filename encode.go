@@ -174,27 +174,40 @@ func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
 // It fails only for an event encoding/json cannot encode (a timestamp
 // outside the years 0-9999).
 func EncodeEvents(events []Event) ([][]byte, error) {
-	buf := make([]byte, 0, 768*len(events)) // about a blob push's size; grows if need be
-	ends := make([]int, len(events))
+	// About a blob push's size each; grows if need be.
+	buf, ends, err := appendEventObjects(make([]byte, 0, 768*len(events)), make([]int, 0, len(events)), events)
+	if err != nil {
+		return nil, err
+	}
+	return splitObjects(make([][]byte, 0, len(events)), buf, ends), nil
+}
+
+// appendEventObjects appends the JSON object of each event to buf, as
+// EncodeEvents writes them, and where each ends to ends.
+func appendEventObjects(buf []byte, ends []int, events []Event) ([]byte, []int, error) {
 	for i := range events {
 		start := len(buf)
 		var ok bool
 		if buf, ok = appendEvent(buf, &events[i]); !ok {
 			js, err := json.Marshal(&events[i])
 			if err != nil {
-				return nil, err
+				return buf[:start], ends, err
 			}
 			buf = append(buf[:start], js...)
 		}
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
-	items := make([][]byte, len(events))
+	return buf, ends, nil
+}
+
+// splitObjects appends to items the objects of buf that end at ends.
+func splitObjects(items [][]byte, buf []byte, ends []int) [][]byte {
 	start := 0
-	for i, end := range ends {
-		items[i] = buf[start:end:end]
+	for _, end := range ends {
+		items = append(items, buf[start:end:end])
 		start = end
 	}
-	return items, nil
+	return items
 }
 
 // appendEventArray appends the JSON array of events to dst, as json.Marshal

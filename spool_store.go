@@ -81,19 +81,65 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 	return &spoolStore{log: l, logger: log}, nil
 }
 
-// push encodes the block, unless it comes encoded, outside any lock and
-// appends it; it returns once the record is in the kernel. It may run on
-// several goroutines at once, none waiting for another's write.
+// push appends the block to the log; it returns once the record is in the
+// kernel. It may run on several goroutines at once, none waiting for
+// another's write. A block that comes with its JSON is stored, and kept in
+// memory, as it is; otherwise its events are encoded, outside any lock,
+// into a buffer used again by the next push, and the memory keeps the
+// block as it came (the queue encodes its events at delivery, as from a
+// memory store): Write allocates nothing for the spool.
 func (s *spoolStore) push(b queuedBlock) error {
-	if b.encoded == nil {
-		items, err := EncodeEvents(b.events)
-		if err != nil {
-			return fmt.Errorf("spool: encoding events: %w", err)
-		}
-		b.encoded = items
+	if b.encoded != nil {
+		_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
+		return err
 	}
-	_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
+	sc := takeEncodeScratch()
+	defer sc.give()
+	var err error
+	if sc.buf, sc.ends, err = appendEventObjects(sc.buf[:0], sc.ends[:0], b.events); err != nil {
+		return fmt.Errorf("spool: encoding events: %w", err)
+	}
+	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
+	_, err = s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
 	return err
+}
+
+// encodeScratch is where push encodes a block's events: a few of them are
+// kept between pushes, as many as pushes run at once, outside the reach
+// of the garbage collector's clearing of a sync.Pool, so that a Write
+// neither allocates nor grows a buffer again after a collection.
+type encodeScratch struct {
+	buf   []byte
+	ends  []int
+	items [][]byte
+}
+
+// encodeScratches holds the idle scratch buffers, of every spooled
+// endpoint in the process.
+var encodeScratches = make(chan *encodeScratch, 16)
+
+// maxScratchBytes is the largest buffer kept for the next push.
+const maxScratchBytes = 1 << 20
+
+func takeEncodeScratch() *encodeScratch {
+	select {
+	case sc := <-encodeScratches:
+		return sc
+	default:
+		return &encodeScratch{buf: make([]byte, 0, 4096)}
+	}
+}
+
+// give returns sc for another push, unless it grew too large to keep.
+func (sc *encodeScratch) give() {
+	if cap(sc.buf) > maxScratchBytes {
+		return
+	}
+	clear(sc.items[:cap(sc.items)]) // the next push writes them again
+	select {
+	case encodeScratches <- sc:
+	default:
+	}
 }
 
 func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run only the pipelines whose name contains this string (the ceiling always runs)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (sender side) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (sender side) to this file")
+	traceFile := flag.String("trace", "", "write an execution trace of the whole run (sender side) to this file")
 	quick := flag.Bool("quick", false, "a quick run with small sizes, to check that everything works (overrides the sizes)")
 	flag.Parse()
 	if *quick {
@@ -104,6 +106,17 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer trace.Stop()
+	}
 	err = run(o, os.Stdout)
 	if *memProfile != "" {
 		if f, ferr := os.Create(*memProfile); ferr == nil {
@@ -113,6 +126,7 @@ func main() {
 	}
 	if err != nil {
 		pprof.StopCPUProfile()
+		trace.Stop()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -32,11 +31,12 @@ type pending struct {
 	block  Block // for the memory tail, when Options.MemoryBytes > 0
 }
 
-var recordPool = sync.Pool{New: func() any { return new([]byte) }}
-
 // maxIdlePending bounds the pending queue's capacity kept while it is
-// empty.
-const maxIdlePending = 64
+// empty. The queue grows past a few entries when an appender is
+// descheduled mid-copy while the others go on (at full speed, thousands
+// in a scheduler's time slice); keeping that room (at most about 4 MiB)
+// spares the next such stall its allocations under the mutex.
+const maxIdlePending = 1 << 15
 
 // Append writes one record holding stamp and items (at least one) and
 // returns where it lies. When Append returns nil, the record is in the
@@ -50,6 +50,20 @@ const maxIdlePending = 64
 // them from there, value included, once they and the records before them
 // are written.
 func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
+	return l.append(stamp, items, value, true)
+}
+
+// AppendCopy is Append for items the caller reuses as soon as it returns
+// (an encoding buffer, say): they are written to the file and not kept.
+// The memory keeps value alone, when it is not nil: Read returns such a
+// block from memory with its Value and Count and without Items, and from
+// the disk with its Items as usual. With a nil value the record is read
+// from the disk only.
+func (l *Log) AppendCopy(stamp int64, items [][]byte, value any) (Span, error) {
+	return l.append(stamp, items, value, false)
+}
+
+func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Span, error) {
 	if len(items) == 0 {
 		return Span{}, errors.New("spool: a record needs at least one item")
 	}
@@ -57,9 +71,6 @@ func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
 	if size-recordHeaderSize > MaxRecordPayload {
 		return Span{}, fmt.Errorf("spool: a block of %d bytes is larger than a record may be", size)
 	}
-	rec := recordPool.Get().(*[]byte)
-	*rec = appendRecord((*rec)[:0], stamp, items)
-	defer recordPool.Put(rec)
 
 	l.mu.Lock()
 	seg, ticket, err := l.reserve(int64(size))
@@ -69,13 +80,18 @@ func (l *Log) Append(stamp int64, items [][]byte, value any) (Span, error) {
 	}
 	p := &l.pending[ticket-l.pHead]
 	p.items = len(items)
-	if l.opt.MemoryBytes > 0 {
-		p.block = Block{Stamp: stamp, Items: items, Value: value, Span: p.span}
+	if l.opt.MemoryBytes > 0 && (keepItems || value != nil) {
+		p.block = Block{Stamp: stamp, Value: value, Span: p.span, Count: len(items)}
+		if keepItems {
+			p.block.Items = items
+		}
 	}
 	span := p.span
 	l.mu.Unlock()
 
-	err = seg.put(span.From.Offset, *rec)
+	// The record is encoded straight into its range (see putRecord): no
+	// buffer of ours, no allocation, in the appender's own time.
+	err = seg.putRecord(span.From.Offset, size, stamp, items)
 
 	l.mu.Lock()
 	l.finish(ticket, err != nil)
@@ -167,7 +183,7 @@ func (l *Log) finish(ticket uint64, failed bool) {
 		l.end = p.span.To
 		if !p.failed {
 			l.items.Add(int64(p.items))
-			if l.opt.MemoryBytes > 0 {
+			if p.block.Count > 0 {
 				l.remember(p.block)
 			}
 		}

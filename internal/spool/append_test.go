@@ -200,3 +200,52 @@ func TestReadFromMemoryAndDisk(t *testing.T) {
 		})
 	}
 }
+
+// AppendCopy writes from a buffer the caller reuses: the memory keeps the
+// value alone (a block from memory has no Items, and its Count), the disk
+// the bytes as they were when AppendCopy returned; without a value the
+// record is read from the disk.
+func TestAppendCopy(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer l.Close()
+	buf := make([]byte, 0, 64)
+	var want []string
+	for i := range 6 {
+		buf = fmt.Appendf(buf[:0], "item-%d", i)
+		want = append(want, string(buf))
+		var value any
+		if i%2 == 0 {
+			value = i
+		}
+		_, err := l.AppendCopy(int64(i), [][]byte{buf}, value)
+		require.NoError(t, err)
+	}
+	buf = append(buf[:0], "clobbered"...)
+
+	blocks, err := l.Read(l.Start(), 100)
+	require.NoError(t, err)
+	require.Len(t, blocks, 6)
+	for i, b := range blocks {
+		assert.Equal(t, 1, b.Count)
+		if i%2 == 0 {
+			assert.Equal(t, i, b.Value, "from memory")
+			assert.Nil(t, b.Items)
+		} else {
+			assert.Nil(t, b.Value, "from the disk")
+			assert.Equal(t, want[i], string(b.Items[0]))
+		}
+	}
+	assert.Equal(t, 6, l.Len())
+
+	// Read from the disk alone, all of it as it was written.
+	l2 := openLog(t, t.TempDir(), Options{MemoryBytes: -1})
+	defer l2.Close()
+	for i := range 3 {
+		buf = fmt.Appendf(buf[:0], "item-%d", i)
+		_, err := l2.AppendCopy(int64(i), [][]byte{buf}, i)
+		require.NoError(t, err)
+	}
+	buf = append(buf[:0], "clobbered"...)
+	got, _ := drain(t, l2, 2)
+	assert.Equal(t, want[:3], got)
+}

@@ -8,8 +8,11 @@
 // [Open] locks a directory, recovers what a previous [Log] left and starts
 // a fresh segment. [Log.Append] writes one block and returns once its
 // record is in the kernel: an appender reserves its record's place under a
-// short lock and copies the record there itself, without a system call on
-// Linux and without waiting for any other appender's write. [Log.Read]
+// short lock and encodes the record there itself, without a system call
+// or a buffer of its own on Linux and without waiting for any other
+// appender's write. [Log.AppendCopy] is Append for items in a buffer the
+// caller reuses: the memory of recent blocks keeps only the caller's
+// value for them. [Log.Read]
 // returns whole blocks from a position, a batch at a time; [Log.Ack]
 // records that everything before a position was consumed and removes the
 // segments wholly before it. [Log.Close] waits for appends in flight,
@@ -58,7 +61,7 @@
 // # Durability
 //
 // When Append returns nil the record is in the kernel's page cache: on
-// Linux copied into the segment file mapped shared (mmap(2) MAP_SHARED),
+// Linux written into the segment file mapped shared (mmap(2) MAP_SHARED),
 // elsewhere written with pwrite(2). Either way it survives the death of
 // the process (kill -9), not a power cut or a kernel crash: an msync(2)
 // (fsync(2) where the file is not mapped) follows at most

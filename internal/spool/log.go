@@ -77,7 +77,8 @@ type Span struct{ From, To Position }
 // Block is one record read back.
 type Block struct {
 	Stamp int64    // as passed to Append
-	Items [][]byte // as passed to Append; read from disk, they share one buffer
+	Items [][]byte // as passed to Append; read from disk, they share one buffer; nil from memory after AppendCopy
+	Count int      // how many items the record holds
 	Span  Span     // where the record lies
 	// Value is what was passed to Append, when the block came from memory;
 	// nil when it was read from the disk.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -150,6 +151,9 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 		var limit int64
 		var next uint64
 		var err error
+		// Room for a run of records, made before nextAt takes the
+		// mutex: the appenders never wait for an allocation of ours.
+		out = slices.Grow(out, min(maxItems-n, memoryRun))
 		out, added, found, limit, next, err = l.nextAt(pos, out, maxItems-n)
 		if err != nil {
 			return out, err
@@ -180,7 +184,7 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 				stopped = true
 				return false, false
 			}
-			out = append(out, Block{Stamp: stamp, Items: items, Span: span})
+			out = append(out, Block{Stamp: stamp, Items: items, Count: len(items), Span: span})
 			n += len(items)
 			stopped = n >= maxItems
 			return true, !stopped
@@ -219,9 +223,14 @@ func (l *Log) skippedTo(pos Position) {
 	}
 }
 
+// memoryRun is the most records Read copies from memory under one hold of
+// the mutex.
+const memoryRun = 128
+
 // nextAt appends to out, when the record at p is kept in memory, it and
 // the records kept after it that follow each other in its segment, holding
-// at most budget items (at least one record when out is empty). Otherwise
+// at most budget items (at least one record when out is empty), as many as
+// out has room for (at least one). Otherwise
 // it returns how far p's segment may be read from the disk (up to the next
 // record kept in memory, the committed end, or the segment's end) and the
 // segment after it (0: none). One lock for a run of records: the reader
@@ -236,11 +245,11 @@ func (l *Log) nextAt(p Position, out []Block, budget int) (_ []Block, added int,
 			if j > i && b.Span.From != l.tail[j-1].Span.To {
 				break
 			}
-			if len(out) > 0 && added+len(b.Items) > budget {
+			if len(out) > 0 && (added+b.Count > budget || len(out) == cap(out)) {
 				break
 			}
 			out = append(out, b)
-			added += len(b.Items)
+			added += b.Count
 			if added >= budget {
 				break
 			}

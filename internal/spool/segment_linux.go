@@ -39,18 +39,22 @@ func (s *segment) allocate() error {
 	return nil
 }
 
-// put copies rec into the mapping at off: the bytes are then in the page
-// cache, which the death of the process does not lose. A fault on the
-// mapping (an I/O error, or a disk that filled although the blocks were
-// reserved) is returned as an error, not a crash.
-func (s *segment) put(off int64, rec []byte) (err error) {
+// putRecord encodes the record of stamp and items, size bytes, straight
+// into the mapping at off: the bytes are then in the page cache, which the
+// death of the process does not lose. A fault on the mapping (an I/O
+// error, or a disk that filled although the blocks were reserved) is
+// returned as an error, not a crash.
+func (s *segment) putRecord(off int64, size int, stamp int64, items [][]byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("writing segment %016x at %d: %v", s.seq, off, r)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	copy(s.data[off:off+int64(len(rec))], rec)
+	dst := s.data[off : off : off+int64(size)]
+	if rec := appendRecord(dst, stamp, items); len(rec) != size { // then it did not grow out of dst
+		return fmt.Errorf("writing segment %016x at %d: a record of %d bytes, %d reserved", s.seq, off, len(rec), size)
+	}
 	return nil
 }
 

@@ -2,6 +2,11 @@
 
 package spool
 
+import (
+	"fmt"
+	"sync"
+)
+
 // Where the file is not mapped, a segment is pre-sized with ftruncate and
 // each record is put with its own pwrite at its reserved offset: no
 // appender waits for another one's write.
@@ -13,10 +18,18 @@ func (s *segment) allocate() error {
 	return s.f.Sync()
 }
 
-// put writes rec at off with pwrite(2): once it returned, the bytes are in
-// the kernel.
-func (s *segment) put(off int64, rec []byte) error {
-	_, err := s.f.WriteAt(rec, off)
+var recordPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// putRecord encodes the record of stamp and items, size bytes, and writes
+// it at off with pwrite(2): once it returned, the bytes are in the kernel.
+func (s *segment) putRecord(off int64, size int, stamp int64, items [][]byte) error {
+	rec := recordPool.Get().(*[]byte)
+	defer recordPool.Put(rec)
+	*rec = appendRecord((*rec)[:0], stamp, items)
+	if len(*rec) != size {
+		return fmt.Errorf("writing segment %016x at %d: a record of %d bytes, %d reserved", s.seq, off, len(*rec), size)
+	}
+	_, err := s.f.WriteAt(*rec, off)
 	return err
 }
 
