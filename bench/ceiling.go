@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	notifications "github.com/regnotify/notifications"
@@ -21,10 +22,34 @@ const ceilingBatch = 1000
 
 const ceilingName = "ceiling"
 
+// burstCeilingName names the ceiling of a burst of n events: the yardstick
+// of the pipeline that writes exactly that many (see ours.burst).
+func burstCeilingName(n int) string { return fmt.Sprintf("%s %dk", ceilingName, n/1000) }
+
+// ceilingOf is the name of the ceiling a pipeline's rate is measured
+// against: a burst's own, for the same number of events (a short round
+// costs the receiver more per event, the ceiling's as much as any
+// pipeline's), else the ceiling.
+func ceilingOf(pipeline string) string {
+	var n int
+	if _, err := fmt.Sscanf(pipeline, ceilingName+" %dk", &n); err == nil {
+		return pipeline
+	}
+	if i := strings.Index(pipeline, "k burst"); i > 0 {
+		if j := strings.LastIndex(pipeline[:i], " "); j >= 0 {
+			if _, err := fmt.Sscanf(pipeline[j+1:i], "%d", &n); err == nil {
+				return burstCeilingName(n * 1000)
+			}
+		}
+	}
+	return ceilingName
+}
+
 // runCeiling posts n events (rounded up to whole envelopes) and returns the
-// round's result, timed like runRound's: first POST to the last answer.
-func runCeiling(ctl receiverCtl, n int, latency time.Duration) (result, error) {
-	r := result{pipeline: ceilingName, latency: latency}
+// round's result, named name, timed like runRound's: first POST to the
+// last answer.
+func runCeiling(ctl receiverCtl, name string, n int, latency time.Duration) (result, error) {
+	r := result{pipeline: name, latency: latency}
 	var s oursSender
 	s.prepare(n)
 	var bodies [][]byte

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -352,13 +353,21 @@ func run(o options, out io.Writer) error {
 				p.name(), latency, r.events, r.rate, sizes[p.name()])
 		}
 		for round := range o.rounds {
-			r, err := runCeiling(ctl, o.events, latency)
-			if err != nil {
-				return err
+			ceilings := map[string]int{ceilingName: o.events}
+			for _, p := range pipelines {
+				if o, ok := p.(ours); ok && o.burst > 0 {
+					ceilings[burstCeilingName(o.burst)] = o.burst
+				}
 			}
-			fmt.Fprintf(o.progress, "round %d  %-20s latency %-5v %6d events %9.0f events/s %6d POSTs\n",
-				round+1, r.pipeline, latency, r.events, r.rate, r.posts)
-			results = append(results, r)
+			for _, name := range slices.Sorted(maps.Keys(ceilings)) {
+				r, err := runCeiling(ctl, name, ceilings[name], latency)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(o.progress, "round %d  %-20s latency %-5v %6d events %9.0f events/s %6d POSTs\n",
+					round+1, r.pipeline, latency, r.events, r.rate, r.posts)
+				results = append(results, r)
+			}
 			for _, p := range pipelines {
 				r, err := runRound(p, ctl, sizes[p.name()], o.writers, latency, o)
 				if err != nil {
@@ -488,13 +497,17 @@ func printTable(out io.Writer, o options, results []result) []summary {
 		sums = append(sums, summarize(groups[k]))
 	}
 	slices.SortStableFunc(sums, func(a, b summary) int { return cmp.Compare(a.latency, b.latency) })
-	ref, ceiling := map[time.Duration]summary{}, map[time.Duration]summary{}
+	type at struct {
+		latency time.Duration
+		name    string
+	}
+	ref, ceiling := map[time.Duration]summary{}, map[at]summary{}
 	for _, s := range sums {
-		switch s.pipeline {
-		case (upstream{}).name():
+		switch {
+		case s.pipeline == (upstream{}).name():
 			ref[s.latency] = s
-		case ceilingName:
-			ceiling[s.latency] = s
+		case strings.HasPrefix(s.pipeline, ceilingName):
+			ceiling[at{s.latency, s.pipeline}] = s
 		}
 	}
 	for _, s := range sums {
@@ -503,15 +516,18 @@ func printTable(out io.Writer, o options, results []result) []summary {
 			ratio = fmt.Sprintf("%.1f", s.rate/v.rate)
 		}
 		ofCeiling := "—"
-		if c, ok := ceiling[s.latency]; ok {
+		if c, ok := ceiling[at{s.latency, ceilingOf(s.pipeline)}]; ok {
 			ofCeiling = fmt.Sprintf("**%.2f**", s.rate/c.rate)
+			if full, ok := ceiling[at{s.latency, ceilingName}]; ok && c.pipeline != ceilingName {
+				ofCeiling += fmt.Sprintf(" (%.2f of %s)", s.rate/full.rate, ceilingName)
+			}
 		}
 		rxCPU := "—"
 		if s.rxCPU > 0 {
 			rxCPU = roundDur(s.rxCPU).String()
 		}
 		p50, p99, bytes, allocs := roundDur(s.p50).String(), roundDur(s.p99).String(), fmt.Sprintf("%.0f", s.bytes), fmt.Sprintf("%.1f", s.allocs)
-		if s.pipeline == ceilingName { // no Write, encoded before the clock
+		if strings.HasPrefix(s.pipeline, ceilingName) { // no Write, encoded before the clock
 			p50, p99, bytes, allocs = "—", "—", "—", "—"
 		}
 		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %s | %.0f | %.1f | %s | %s | %s | %s | %v | %s | %s | %d/%d |\n",
@@ -520,7 +536,7 @@ func printTable(out io.Writer, o options, results []result) []summary {
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "events/s: first Write to the receiver's last answer; the receiver decodes each envelope, then waits the latency, then answers. Write p50/p99: time.Since around each Write call.")
-	fmt.Fprintf(out, "ceiling: the same receiver fed the events as envelopes of %d, encoded before the clock starts, POSTed back to back on one keep-alive connection; of ceiling: events/s over the ceiling's.\n", ceilingBatch)
+	fmt.Fprintf(out, "ceiling: the same receiver fed the events as envelopes of %d, encoded before the clock starts, POSTed back to back on one keep-alive connection; of ceiling: events/s over the ceiling's. A burst's ceiling is that of the same number of events (a short round costs the receiver more per event, whoever sends); in brackets, its ratio to the full-size ceiling.\n", ceilingBatch)
 	fmt.Fprintln(out, "CPU/event: user+system CPU time of the sender process over the round (getrusage), per event; receiver CPU/event likewise for the receiver process.")
 	if o.local {
 		fmt.Fprintln(out, "B/event and allocs/event: this process over the round (runtime.MemStats), event building excluded, receiver decoding INCLUDED.")

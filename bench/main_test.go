@@ -167,3 +167,19 @@ func TestPercentileAndMedian(t *testing.T) {
 		t.Errorf("parseLatencies = %v, %v", ls, err)
 	}
 }
+
+func TestCeilingOf(t *testing.T) {
+	for pipeline, want := range map[string]string{
+		"regnotify memory":             "ceiling",
+		"regnotify spool":              "ceiling",
+		"distribution v3.1.2":          "ceiling",
+		"ceiling":                      "ceiling",
+		"regnotify memory 20k burst":   "ceiling 20k",
+		"ceiling 20k":                  "ceiling 20k",
+		"regnotify memory ×8 5k burst": "ceiling 5k",
+	} {
+		if got := ceilingOf(pipeline); got != want {
+			t.Errorf("ceilingOf(%q) = %q, want %q", pipeline, got, want)
+		}
+	}
+}
