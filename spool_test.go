@@ -168,16 +168,43 @@ func TestSpoolCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestSpoolSurvivesKill")
 	}
+	writeUntilKilled(openCrashEndpoint(dir, "crash"))
+}
+
+// crashChildBroadcastEnv names the spool directory of
+// TestSpoolCrashChildBroadcast.
+const crashChildBroadcastEnv = "REGNOTIFY_CRASH_CHILD_BROADCAST"
+
+// TestSpoolCrashChildBroadcast is TestSpoolCrashChild writing through a
+// Broadcaster of two spooled endpoints: each event is encoded once and
+// both spools store those bytes (WriteEncoded), as they are.
+func TestSpoolCrashChildBroadcast(t *testing.T) {
+	dir := os.Getenv(crashChildBroadcastEnv)
+	if dir == "" {
+		t.Skip("run by TestSpoolBroadcastSurvivesKill")
+	}
+	writeUntilKilled(NewBroadcaster(openCrashEndpoint(dir, "crash-a"), openCrashEndpoint(dir, "crash-b")))
+}
+
+// openCrashEndpoint opens the spooled endpoint name under dir, posting
+// where nothing listens, or exits the child process.
+func openCrashEndpoint(dir, name string) *Endpoint {
 	config := EndpointConfig{SpoolDir: dir, Threshold: 1, Backoff: time.Hour, Logger: testLogger()}
-	e, err := OpenEndpoint("crash", "http://127.0.0.1:1/", config) // nothing listens there
+	e, err := OpenEndpoint(name, "http://127.0.0.1:1/", config) // nothing listens there
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(3)
 	}
+	return e
+}
+
+// writeUntilKilled writes blocks of one or two events to sink and prints
+// the ID of every event of a Write that returned nil, until it is killed.
+func writeUntilKilled(sink Sink) {
 	out := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
 		block := testEvents(fmt.Sprint("crash-", i), 1+i%2)
-		if err := e.Write(block...); err != nil {
+		if err := sink.Write(block...); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(3)
 		}
@@ -194,12 +221,31 @@ func TestSpoolSurvivesKill(t *testing.T) {
 	}
 	dir := t.TempDir()
 	written := crashtest.KillMidStream(t, "TestSpoolCrashChild", crashChildEnv, dir, 3000)
+	assertSpoolDelivers(t, dir, "crash", written)
+}
 
+// Through a Broadcaster, whose endpoints store the JSON it encoded once:
+// the same guarantee, for each endpoint.
+func TestSpoolBroadcastSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	written := crashtest.KillMidStream(t, "TestSpoolCrashChildBroadcast", crashChildBroadcastEnv, dir, 3000)
+	for _, name := range []string{"crash-a", "crash-b"} {
+		t.Run(name, func(t *testing.T) { assertSpoolDelivers(t, dir, name, written) })
+	}
+}
+
+// assertSpoolDelivers opens the spooled endpoint name under dir and checks
+// that it delivers the events written, in order, first.
+func assertSpoolDelivers(t *testing.T, dir, name string, written []string) {
+	t.Helper()
 	up := newReceiver(t, nil)
 	config := fastConfig()
 	config.SpoolDir = dir
 	config.Logger = testLogger()
-	e, err := OpenEndpoint("crash", up.URL, config)
+	e, err := OpenEndpoint(name, up.URL, config)
 	require.NoError(t, err)
 	require.NoError(t, e.Close())
 	got := ids(up.received())
