@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -172,7 +173,10 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 func (m *memoryStore) pop(n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for n > 0 && len(m.chunks) > 0 {
+	for n > 0 {
+		if len(m.chunks) == 0 || m.head == len(m.chunks[0]) {
+			return fmt.Errorf("notifications: memory store: %d more blocks to remove than it holds", n)
+		}
 		chunk := m.chunks[0]
 		k := min(n, len(chunk)-m.head)
 		for _, b := range chunk[m.head : m.head+k] {

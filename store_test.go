@@ -91,3 +91,20 @@ func TestMemoryStoreReusesPoppedChunk(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(3, cycles), "a store that keeps up allocates no chunk")
 	assert.Zero(t, m.len())
 }
+
+// Asked to remove more blocks than it holds, the store removes what it
+// has and says so, rather than loop for ever under its mutex.
+func TestMemoryStorePopPastTheEnd(t *testing.T) {
+	for _, held := range []int{0, 3, minChunkBlocks, minChunkBlocks + 2} {
+		t.Run(fmt.Sprint(held), func(t *testing.T) {
+			m := &memoryStore{}
+			for i := range held {
+				require.NoError(t, m.push(queuedBlock{events: testEvents(fmt.Sprint("p", i), 1)}))
+			}
+			assert.Error(t, m.pop(held+1))
+			assert.Zero(t, m.len())
+			require.NoError(t, m.push(queuedBlock{events: testEvents("after", 1)}))
+			assert.Equal(t, 1, m.len(), "usable afterwards")
+		})
+	}
+}
