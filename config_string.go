@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 )
 
 // String describes the configuration for logs and debugging output. Header
@@ -49,4 +50,48 @@ func (config EndpointConfig) MarshalJSON() ([]byte, error) {
 		redacted.Headers = redactHeaders(config.Headers)
 	}
 	return json.Marshal(redacted)
+}
+
+// endpointConfigYAML is what MarshalYAML writes: the plain settings, under
+// the lower-case names a YAML encoder gives untagged fields.
+type endpointConfigYAML struct {
+	Headers              map[string][]string `yaml:"headers,omitempty"`
+	Timeout              time.Duration       `yaml:"timeout"`
+	Threshold            int                 `yaml:"threshold"`
+	Backoff              time.Duration       `yaml:"backoff"`
+	MaxBackoff           time.Duration       `yaml:"maxbackoff"`
+	MaxEventAge          time.Duration       `yaml:"maxeventage"`
+	MaxBatch             int                 `yaml:"maxbatch"`
+	MaxPending           int                 `yaml:"maxpending"`
+	CloseTimeout         time.Duration       `yaml:"closetimeout"`
+	SpoolDir             string              `yaml:"spooldir,omitempty"`
+	SpoolSync            time.Duration       `yaml:"spoolsync"`
+	SigningSecrets       []string            `yaml:"signingsecrets,omitempty"`
+	BlockPrivateNetworks bool                `yaml:"blockprivatenetworks"`
+	WireFormat           Format              `yaml:"wireformat,omitempty"`
+	Ignore               IgnoreConfig        `yaml:"ignore"`
+}
+
+// MarshalYAML gives a YAML encoder (go.yaml.in/yaml/v3 and its kin) the
+// configuration's plain settings, durations as "5s", every header value and
+// signing secret replaced by "<redacted>": printing an effective
+// configuration as YAML leaks no credential. The fields a YAML encoder
+// cannot write (the policies, OnFinished, the transport, the logger, the
+// dead letter sink) are left out; without this method encoding fails on
+// them.
+func (config EndpointConfig) MarshalYAML() (any, error) {
+	view := endpointConfigYAML{
+		Timeout: config.Timeout, Threshold: config.Threshold, Backoff: config.Backoff,
+		MaxBackoff: config.MaxBackoff, MaxEventAge: config.MaxEventAge, MaxBatch: config.MaxBatch,
+		MaxPending: config.MaxPending, CloseTimeout: config.CloseTimeout, SpoolDir: config.SpoolDir,
+		SpoolSync: config.SpoolSync, BlockPrivateNetworks: config.BlockPrivateNetworks,
+		WireFormat: config.WireFormat, Ignore: config.Ignore,
+	}
+	if config.Headers != nil {
+		view.Headers = redactHeaders(config.Headers)
+	}
+	for range config.SigningSecrets {
+		view.SigningSecrets = append(view.SigningSecrets, redactedValue)
+	}
+	return view, nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 func TestConfigPrintingHidesCredentials(t *testing.T) {
@@ -86,6 +88,32 @@ func TestConfigEveryVerbHidesCredentials(t *testing.T) {
 			assert.NotContains(t, out, "topsecret", "%s of %T", verb, value)
 			assert.NotContains(t, out, "746f70736563726574", "%s of %T, hex", verb, value)
 			assert.NotContains(t, out, "746F70736563726574", "%s of %T, HEX", verb, value)
+		}
+	}
+}
+
+// YAML, as an operator prints an effective configuration: the settings,
+// never a header value or a secret; an Endpoint encodes as its
+// configuration.
+func TestConfigYAMLHidesCredentials(t *testing.T) {
+	config := EndpointConfig{
+		Headers:        http.Header{"Authorization": {"Bearer topsecret-value"}},
+		SigningSecrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+		StatusPolicy:   DefaultStatusPolicy,
+		OnFinished:     func(Finished) {},
+		Timeout:        5 * time.Second,
+		Threshold:      3,
+		Ignore:         IgnoreConfig{Actions: []string{EventActionPull}},
+	}
+	e := NewEndpoint("yaml", "http://127.0.0.1:1/", config)
+	defer e.Close()
+	for _, value := range []any{config, &config, e} {
+		out, err := yaml.Marshal(value)
+		require.NoError(t, err, "%T", value)
+		assert.NotContains(t, string(out), "topsecret", "%T", value)
+		assert.NotContains(t, string(out), "MfKQ9r8", "%T", value)
+		for _, want := range []string{"Authorization", "timeout: 5s", "threshold: 3", "- pull", "signingsecrets:\n    - <redacted>"} {
+			assert.Contains(t, string(out), want, "%T", value)
 		}
 	}
 }
