@@ -29,19 +29,32 @@ func (b *bodyBuffer) size() int {
 	if b.json == nil {
 		return len(b.bytes)
 	}
-	n := len(envelopePrefix) + len(envelopeSuffix) + len(b.json) - 1
-	for _, js := range b.json {
-		n += len(js)
-	}
-	return n
+	return splicedEnvelopeSize(b.json)
 }
 
 // The pieces of an envelope around its events' JSON objects, which commas
-// separate.
+// separate; as slices, shared by every spliced body, which only reads
+// them.
 const (
 	envelopePrefix = `{"events":[`
 	envelopeSuffix = `]}`
 )
+
+var (
+	envelopePrefixPiece = []byte(envelopePrefix)
+	envelopeSuffixPiece = []byte(envelopeSuffix)
+	commaPiece          = []byte{','}
+)
+
+// splicedEnvelopeSize is the length of the envelope of the events whose
+// JSON objects are eventJSON, at least one.
+func splicedEnvelopeSize(eventJSON [][]byte) int {
+	n := len(envelopePrefix) + len(envelopeSuffix) + len(eventJSON) - 1
+	for _, js := range eventJSON {
+		n += len(js)
+	}
+	return n
+}
 
 // bodyPool recycles the buffers of request bodies. The transport closes
 // request bodies from its own goroutines, and the queue encodes the next
@@ -206,11 +219,11 @@ func (r *splicedReader) Read(p []byte) (int, error) {
 func (r *splicedReader) pieceAt(k int) []byte {
 	switch {
 	case k == 0:
-		return []byte(envelopePrefix)
+		return envelopePrefixPiece
 	case k == 2*len(r.json):
-		return []byte(envelopeSuffix)
+		return envelopeSuffixPiece
 	case k%2 == 1:
 		return r.json[k/2]
 	}
-	return []byte{','}
+	return commaPiece
 }

@@ -14,8 +14,9 @@ import (
 //
 // Write hands each block, whole, to every sink in turn and returns when they
 // all took it; Close may race with Write and never hangs on it. When two or
-// more of its sinks are EncodedSinks (Endpoints are), Write encodes each
-// event once and hands them all the same bytes.
+// more of its sinks are EncodedSinks that use the events' JSON (an
+// Endpoint does when its deliverer splices it or it has a spool), Write
+// encodes each event once and hands them all the same bytes.
 type Broadcaster struct {
 	sinks   []Sink
 	encoded int // how many of sinks are EncodedSinks that use the JSON

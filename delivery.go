@@ -81,7 +81,9 @@ type Encoder interface {
 
 	// Encode makes events ready to be sent, in order, as one batch. It may
 	// run on another goroutine while DeliverEncoded sends the previous
-	// batch, never concurrently with another Encode. It must not modify
+	// batch, and concurrently with another Encode (the next batch's, taken
+	// ahead, while the current one is encoded): it must be safe for
+	// concurrent use. It must not modify
 	// events; it may keep them until the batch is released. An error makes
 	// the endpoint handle the batch as refused (Reject), without sending it.
 	Encode(events []Event) (Encoded, error)

@@ -153,19 +153,15 @@ func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
 	if len(eventJSON) == 0 {
 		return append(dst, "{}"...)
 	}
-	size := len(`{"events":[]}`)
-	for _, js := range eventJSON {
-		size += len(js) + 1
-	}
-	dst = slices.Grow(dst, size)
-	dst = append(dst, `{"events":[`...)
+	dst = slices.Grow(dst, splicedEnvelopeSize(eventJSON))
+	dst = append(dst, envelopePrefix...)
 	for i, js := range eventJSON {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, js...)
 	}
-	return append(dst, "]}"...)
+	return append(dst, envelopeSuffix...)
 }
 
 // EncodeEvents returns the JSON object of each event, byte for byte as

@@ -65,38 +65,36 @@ func (c IgnoreConfig) clone() IgnoreConfig {
 // ignores, each in order. When it ignores none, kept is events itself; the
 // caller's slice is never modified.
 func (c IgnoreConfig) split(events []Event) (kept, ignored []Event) {
+	kept, _, ignored = c.splitEncoded(events, nil)
+	return kept, ignored
+}
+
+// splitEncoded is split for events whose JSON objects are eventJSON (or
+// nil, when unknown): it also returns the JSON of the events kept (nil
+// with eventJSON nil), in one pass.
+func (c IgnoreConfig) splitEncoded(events []Event, eventJSON [][]byte) (kept []Event, keptJSON [][]byte, ignored []Event) {
 	if c.empty() {
-		return events, nil
+		return events, eventJSON, nil
 	}
 	first := 0
 	for first < len(events) && !c.ignores(&events[first]) {
 		first++
 	}
 	if first == len(events) {
-		return events, nil // nothing ignored: the block as it came
+		return events, eventJSON, nil // nothing ignored: the block as it came
 	}
 	kept = append(make([]Event, 0, len(events)-1), events[:first]...)
+	if eventJSON != nil {
+		keptJSON = append(make([][]byte, 0, len(events)-1), eventJSON[:first]...)
+	}
 	ignored = []Event{events[first]}
 	for i := first + 1; i < len(events); i++ {
 		if c.ignores(&events[i]) {
 			ignored = append(ignored, events[i])
-		} else {
-			kept = append(kept, events[i])
+			continue
 		}
-	}
-	return kept, ignored
-}
-
-// splitEncoded is split for events whose JSON objects are eventJSON (or
-// nil, when unknown): it also returns the JSON of the events kept.
-func (c IgnoreConfig) splitEncoded(events []Event, eventJSON [][]byte) (kept []Event, keptJSON [][]byte, ignored []Event) {
-	kept, ignored = c.split(events)
-	if eventJSON == nil || len(ignored) == 0 {
-		return kept, eventJSON, ignored
-	}
-	keptJSON = make([][]byte, 0, len(kept))
-	for i := range events {
-		if !c.ignores(&events[i]) {
+		kept = append(kept, events[i])
+		if eventJSON != nil {
 			keptJSON = append(keptJSON, eventJSON[i])
 		}
 	}

@@ -114,7 +114,7 @@ var envelopeEncoding = bodyEncoding{
 	appendJSON: func(dst []byte, _ []Event, eventJSON [][]byte) ([]byte, error) {
 		return appendEnvelopeJSON(dst, eventJSON), nil
 	},
-	overhead:  len(`{"events":[]}`),
+	overhead:  len(envelopePrefix) + len(envelopeSuffix),
 	eventSize: func(_ *Event, jsonLen int) int { return jsonLen + len(",") },
 	spliced:   true,
 }
@@ -255,10 +255,6 @@ func (h *httpDeliverer) spliceJSON(eventJSON [][]byte) (Encoded, bool) {
 }
 
 var _ splicer = (*httpDeliverer)(nil)
-
-// wireEncoding returns how the deliverer writes its bodies, for the queue
-// to size its batches.
-func (h *httpDeliverer) wireEncoding() bodyEncoding { return h.encoding }
 
 // Deliver encodes events and POSTs them: for a caller that does not hold
 // the batch's encoding.

@@ -41,7 +41,9 @@ type eventQueue struct {
 	durable      bool          // store.durable(): its push runs outside the mutex
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
-	// Owned by the goroutine.
+	// Owned by the goroutine, and by the look-ahead goroutine it starts
+	// and waits for (see deliverAhead), which makes the next batch: seq
+	// and spare are only touched by whichever of the two makes batches.
 	seq       uint64        // of the last batch made
 	failures  int           // attempts in a row that may succeed later (Retry), across batches
 	ahead     *batch        // taken while the previous batch was out
@@ -89,10 +91,9 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		q.jsonEncoder = e
 	}
 	q.wire = envelopeEncoding
-	if w, ok := d.(interface{ wireEncoding() bodyEncoding }); ok {
-		q.wire = w.wireEncoding()
+	if h, ok := d.(*httpDeliverer); ok {
+		q.wire, q.measured = h.encoding, true
 	}
-	_, q.measured = d.(*httpDeliverer)
 	q.durable = store.durable()
 	q.lookahead = q.encoder != nil || q.durable
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
@@ -355,7 +356,8 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 
 // eventList returns the events of b, flattening its blocks the first time
 // they are needed: a batch that has its events' JSON and is accepted at
-// its first attempt never needs them, unless OnFinished wants them.
+// its first attempt never needs them, unless OnFinished or MaxEventAge
+// wants them.
 func (b *batch) eventList() []Event {
 	if b.fitted != nil {
 		b.events = flattenInto(b.events, b.fitted, b.room)

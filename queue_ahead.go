@@ -7,10 +7,12 @@ package notifications
 // disk and the encoder while the receiver idles.
 
 // deliverAhead delivers b and returns the events left unfinished. When the
-// queue looks ahead, a goroutine of its own, which ends before deliverAhead
-// returns, meanwhile takes and encodes the batch after b.
+// queue looks ahead and events wait behind b, a goroutine of its own, which
+// ends before deliverAhead returns, meanwhile takes and encodes the batch
+// after b. (Events written during the delivery are taken afterwards, by
+// take.)
 func (q *eventQueue) deliverAhead(b *batch) []Event {
-	if !q.lookahead {
+	if !q.lookahead || q.store.len() <= b.n {
 		return q.deliver(q.ctx, b)
 	}
 	ahead := make(chan *batch, 1)

@@ -81,6 +81,24 @@ func TestSplicedReaderReadsTheEnvelope(t *testing.T) {
 	}
 }
 
+// Reading a spliced body copies bytes and allocates nothing, however
+// many events it holds.
+func TestSplicedReaderAllocatesNothing(t *testing.T) {
+	eventJSON, err := EncodeEvents(bridgeEvents(100))
+	require.NoError(t, err)
+	r := &splicedReader{}
+	buf := make([]byte, 32<<10)
+	allocs := testing.AllocsPerRun(20, func() {
+		*r = splicedReader{json: eventJSON}
+		for {
+			if _, err := r.Read(buf); err == io.EOF {
+				return
+			}
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
 func TestEncodeEventsMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	events := make([]Event, 200)

@@ -87,7 +87,8 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // memory, as it is; otherwise its events are encoded, outside any lock,
 // into a buffer used again by the next push, and the memory keeps the
 // block as it came (the queue encodes its events at delivery, as from a
-// memory store): Write allocates nothing for the spool.
+// memory store): Write allocates for the spool only the block the memory
+// keeps.
 func (s *spoolStore) push(b queuedBlock) error {
 	if b.encoded != nil {
 		_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
@@ -135,7 +136,7 @@ func (sc *encodeScratch) give() {
 	if cap(sc.buf) > maxScratchBytes {
 		return
 	}
-	clear(sc.items[:cap(sc.items)]) // the next push writes them again
+	clear(sc.items) // past its length the array holds nothing: cleared before, or new
 	select {
 	case encodeScratches <- sc:
 	default:

@@ -54,9 +54,11 @@ func appendEvents(dst []Event, b queuedBlock) []Event {
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
-// calls push from the writers' goroutines, possibly several at once, and
-// the other methods one at a time; none under its mutex, so that encoding,
-// disk writes and reads stay out of its critical section. A store
+// calls push from the writers' goroutines, possibly several at once (a
+// memory store's under the queue's mutex; a durable store's outside it,
+// so that encoding and disk writes stay out of its critical section), len
+// from any goroutine, and peek, pop and takeLost from its own goroutine
+// and the look-ahead (outside the mutex, but under it at Close). A store
 // synchronizes these calls itself.
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
