@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// Appending: no appender waits for another one's I/O. An appender encodes
-// its record on its own, then, under the mutex, reserves the record's range
-// at the end of the writer's segment and a place in the pending queue. It
-// puts the record into its range without the mutex — a copy into the
-// mapped file, on Linux — and then, under the mutex again, marks its
-// place done. Records become visible to readers (the committed end, the
+// Appending: no appender waits for another one's I/O. An appender, under
+// the mutex, reserves its record's range at the end of the writer's
+// segment and a place in the pending queue. It puts the record into its
+// range without the mutex — encoded straight into the mapped file, on
+// Linux; written with pwrite from a buffer elsewhere — and then, under the
+// mutex again, marks its place done. Records become visible to readers (the committed end, the
 // memory tail, Len) in log order, as the pending queue's head is done.
 //
 // A segment that would overflow is sealed and the next one, created and
@@ -276,7 +276,7 @@ func (l *Log) sync() bool {
 	more := len(l.toSeal) > 0
 	l.mu.Unlock()
 	for _, s := range done {
-		if err := s.release(s.end); err != nil {
+		if err := s.release(); err != nil {
 			l.log.WithError(err).Error("notifications: spool: sealing a segment failed")
 		}
 	}

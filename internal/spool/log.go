@@ -201,21 +201,18 @@ func (l *Log) recover() error {
 	slices.Sort(l.segs)
 	l.start = l.readCursor()
 	if !slices.Contains(l.segs, l.start.Segment) {
-		// A cursor whose segment is gone is stale (left by a crash while
-		// an empty log was being cleared): trust the segments instead.
+		// No cursor, or a stale one (its segment is gone: left by a crash
+		// while an empty log was being cleared): trust the segments.
 		l.start = Position{}
+		if len(l.segs) > 0 {
+			l.start.Segment = l.segs[0]
+		}
 	}
 	for len(l.segs) > 0 && l.segs[0] < l.start.Segment {
 		if err := os.Remove(l.segmentPath(l.segs[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		l.segs = l.segs[1:]
-	}
-	if len(l.segs) == 0 || l.segs[0] != l.start.Segment {
-		l.start = Position{}
-		if len(l.segs) > 0 {
-			l.start.Segment = l.segs[0]
-		}
 	}
 	buf := make([]byte, readChunk)
 	for i, seq := range l.segs {
@@ -350,7 +347,7 @@ func (l *Log) Close() error {
 	l.w.end = l.wSize
 	wSeq := l.w.seq
 	for _, s := range append(l.toSeal, l.w) {
-		errs = append(errs, s.release(s.end))
+		errs = append(errs, s.release())
 	}
 	l.toSeal, l.w = nil, nil
 	if l.next != nil {
@@ -387,9 +384,6 @@ func (l *Log) closeFiles() {
 
 // closeData closes the segment and cursor files.
 func (l *Log) closeData() {
-	if l.w != nil {
-		_ = l.w.release(l.wSize)
-	}
 	for _, f := range []*os.File{l.r, l.cursor} {
 		if f != nil {
 			_ = f.Close()

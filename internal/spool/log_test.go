@@ -293,7 +293,9 @@ func TestLogClosedRefuses(t *testing.T) {
 	_, err = l.Read(Position{}, 1)
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.ErrorIs(t, l.Ack(Position{Segment: 9}, 1), ErrClosed)
-	_, err = openLog(t, t.TempDir(), Options{}).Append(0, nil, nil)
+	l2 := openLog(t, t.TempDir(), Options{})
+	defer l2.Close()
+	_, err = l2.Append(0, nil, nil)
 	assert.Error(t, err, "an empty block")
 }
 

@@ -1,12 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 )
 
 // Reading back: Read scans segments through the page cache, a chunk at a
@@ -115,7 +115,7 @@ func nextMagic(data []byte, from int) int {
 	if from >= len(data) {
 		return len(data)
 	}
-	if i := strings.Index(string(data[from:]), string(recordMagic[:])); i >= 0 {
+	if i := bytes.Index(data[from:], recordMagic[:]); i >= 0 {
 		return from + i
 	}
 	return len(data)
@@ -343,6 +343,9 @@ func (l *Log) Ack(to Position, items int) error {
 	}
 	buf := encodeCursor(to)
 	_, err := l.cursor.WriteAt(buf[:], 0)
+	l.mu.Lock()
+	l.markDirty() // the syncer fsyncs the cursor: a log only drained does too
+	l.mu.Unlock()
 	if err = errors.Join(append(errs, err)...); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -38,10 +38,10 @@ func newSegment(path string, seq uint64, size int64) (*segment, error) {
 	return s, nil
 }
 
-// release ends appending to the segment: it is made durable, cut to its
-// data, and closed. No put may be in flight or follow.
-func (s *segment) release(end int64) error {
-	errs := []error{s.sync(end), s.unmap(), s.f.Truncate(end), s.f.Sync()}
+// release ends appending to the segment, sealed at end: it is made
+// durable, cut to its data, and closed. No put may be in flight or follow.
+func (s *segment) release() error {
+	errs := []error{s.sync(s.end), s.unmap(), s.f.Truncate(s.end), s.f.Sync()}
 	return errors.Join(append(errs, s.f.Close())...)
 }
 
