@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	notifications "github.com/regnotify/notifications"
@@ -24,32 +23,32 @@ const ceilingName = "ceiling"
 
 // burstCeilingName names the ceiling of a burst of n events: the yardstick
 // of the pipeline that writes exactly that many (see ours.burst).
-func burstCeilingName(n int) string { return fmt.Sprintf("%s %dk", ceilingName, n/1000) }
+func burstCeilingName(n int) string { return ceilingName + " " + countLabel(n) }
 
-// ceilingOf is the name of the ceiling a pipeline's rate is measured
-// against: a burst's own, for the same number of events (a short round
-// costs the receiver more per event, the ceiling's as much as any
-// pipeline's), else the ceiling.
-func ceilingOf(pipeline string) string {
-	var n int
-	if _, err := fmt.Sscanf(pipeline, ceilingName+" %dk", &n); err == nil {
-		return pipeline
+// countLabel writes n as "20k" when it is a multiple of 1000.
+func countLabel(n int) string {
+	if n%1000 == 0 {
+		return fmt.Sprintf("%dk", n/1000)
 	}
-	if i := strings.Index(pipeline, "k burst"); i > 0 {
-		if j := strings.LastIndex(pipeline[:i], " "); j >= 0 {
-			if _, err := fmt.Sscanf(pipeline[j+1:i], "%d", &n); err == nil {
-				return burstCeilingName(n * 1000)
-			}
-		}
+	return fmt.Sprint(n)
+}
+
+// ceilingFor is the name of the ceiling p's rate is measured against: a
+// burst's own, of the same number of events (a short round costs the
+// receiver more per event, the ceiling's as much as any pipeline's), else
+// the ceiling.
+func ceilingFor(p pipeline) string {
+	if o, ok := p.(ours); ok && o.burst > 0 {
+		return burstCeilingName(o.burst)
 	}
 	return ceilingName
 }
 
-// runCeiling posts n events (rounded up to whole envelopes) and returns the
-// round's result, named name, timed like runRound's: first POST to the
-// last answer.
+// runCeiling posts n events, in envelopes of ceilingBatch (the last one
+// partial), and returns the round's result, named name, timed like
+// runRound's: first POST to the last answer.
 func runCeiling(ctl receiverCtl, name string, n int, latency time.Duration) (result, error) {
-	r := result{pipeline: name, latency: latency}
+	r := result{pipeline: name, ceiling: name, latency: latency}
 	var s oursSender
 	s.prepare(n)
 	var bodies [][]byte
@@ -88,19 +87,7 @@ func runCeiling(ctl receiverCtl, name string, n int, latency time.Duration) (res
 	if err != nil {
 		return r, err
 	}
-	r.events = n
-	r.elapsed = time.Duration(stats.Last - t0.UnixNano())
-	r.rate = float64(stats.Unique) / r.elapsed.Seconds()
-	r.posts = stats.Posts
-	r.dups, r.lost, r.bad, r.media = stats.Dups, n-stats.Unique, stats.Bad, stats.Media
-	r.cpuPerEv = (processCPU() - cpu0) / time.Duration(n)
-	r.rxCPUPerEv = stats.CPU / time.Duration(n)
-	r.rxBytesPerEv, r.rxAllocsPerE = nan(), nan()
-	if stats.Separate {
-		r.rxBytesPerEv = float64(stats.Bytes) / float64(n)
-		r.rxAllocsPerE = float64(stats.Mallocs) / float64(n)
-	}
-	return r, nil
+	return r, r.fill(stats, n, t0, processCPU()-cpu0)
 }
 
 // encodeEnvelope is the envelope's JSON as encoding/json writes it, byte

@@ -1,7 +1,8 @@
-// Command bench measures regnotify against distribution v3.1.2's
-// notifications: both pipelines, wired as a registry wires them, post to the
-// same loopback receiver in alternating rounds, and a markdown table of the
-// medians goes to stdout.
+// Command bench measures regnotify (in memory, in short bursts, with a
+// spool) against distribution v3.1.2's notifications and against the
+// ceiling, the receiver's own limit: every pipeline, wired as a registry
+// wires it, posts to the same loopback receiver in alternating rounds, and
+// a markdown table of the medians goes to stdout.
 //
 //	go run . -events 20000 -v3-events 5000 -rounds 3 -latencies 0,2ms
 //
@@ -175,6 +176,7 @@ func parseLatencies(s string) ([]time.Duration, error) {
 // result is one round's measurement.
 type result struct {
 	pipeline     string
+	ceiling      string // the ceiling's name its rate is measured against; its own for a ceiling
 	latency      time.Duration
 	events       int
 	elapsed      time.Duration // first Write to last answer
@@ -196,7 +198,7 @@ type result struct {
 // runRound writes n events through a freshly opened pipeline p and waits for
 // the receiver to have them all.
 func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration, o options) (result, error) {
-	r := result{pipeline: p.name(), latency: latency}
+	r := result{pipeline: p.name(), ceiling: ceilingFor(p), latency: latency}
 	n = max(n/writers, 1) * writers
 	per := n / writers
 	s := p.open(ctl.URL(), o.timeout, o.log)
@@ -252,28 +254,45 @@ func runRound(p pipeline, ctl receiverCtl, n, writers int, latency time.Duration
 	if we := sumInts(writeErrs[:]); we > 0 {
 		return r, fmt.Errorf("%s: %d writes failed", p.name(), we)
 	}
-	r.events = n
-	r.elapsed = time.Duration(stats.Last - t0.UnixNano())
-	r.rate = float64(stats.Unique) / r.elapsed.Seconds()
-	r.posts = stats.Posts
-	r.dups, r.lost, r.bad, r.media = stats.Dups-(copies(p)-1)*n, n-stats.Unique, stats.Bad, stats.Media
+	err = r.fill(stats, n, t0, cpu)
+	r.dups -= (copies(p) - 1) * n
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	r.p50, r.p99 = percentile(all, 0.50), percentile(all, 0.99)
 	r.bytesPerEv = float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
 	r.allocsPerEv = float64(m1.Mallocs-m0.Mallocs) / float64(n)
+	return r, err
+}
+
+// fill sets what a round of n events started at t0 measured on both sides,
+// the sender process having used cpu: the receiver's stats, the rate and
+// the CPU per event. It returns an error when the receiver gave up waiting.
+func (r *result) fill(stats roundStats, n int, t0 time.Time, cpu time.Duration) error {
+	r.events = n
+	r.elapsed = time.Duration(stats.Last - t0.UnixNano())
+	r.rate = float64(stats.Unique) / r.elapsed.Seconds()
+	r.posts = stats.Posts
+	r.dups, r.lost, r.bad, r.media = stats.Dups, n-stats.Unique, stats.Bad, stats.Media
 	r.cpuPerEv = cpu / time.Duration(n)
 	r.rxCPUPerEv = stats.CPU / time.Duration(n)
+	r.rxBytesPerEv, r.rxAllocsPerE = nan(), nan()
 	if stats.Separate {
 		r.rxBytesPerEv = float64(stats.Bytes) / float64(n)
 		r.rxAllocsPerE = float64(stats.Mallocs) / float64(n)
-	} else {
-		r.rxBytesPerEv, r.rxAllocsPerE = nan(), nan()
 	}
 	if stats.TimedOut {
-		return r, fmt.Errorf("%s: receiver got %d of %d events before the timeout", p.name(), stats.Unique, n)
+		return fmt.Errorf("%s: receiver got %d of %d events before the timeout", r.pipeline, stats.Unique, n)
 	}
-	return r, nil
+	return nil
+}
+
+// burstOf is the fixed number of events of p's rounds when p is a burst,
+// else 0.
+func burstOf(p pipeline) int {
+	if o, ok := p.(ours); ok {
+		return o.burst
+	}
+	return 0
 }
 
 // copies is how many times the receiver gets each event from p: once per
@@ -323,10 +342,16 @@ func run(o options, out io.Writer) error {
 		if _, ok := p.(upstream); ok {
 			return o.v3Events
 		}
-		if b := p.(ours).burst; b > 0 {
+		if b := burstOf(p); b > 0 {
 			return b
 		}
 		return o.events
+	}
+	ceilings := map[string]int{ceilingName: o.events}
+	for _, p := range pipelines {
+		if b := burstOf(p); b > 0 {
+			ceilings[ceilingFor(p)] = b
+		}
 	}
 	var results []result
 	for _, latency := range o.latencies {
@@ -336,7 +361,7 @@ func run(o options, out io.Writer) error {
 			if o.roundTime <= 0 {
 				continue
 			}
-			if o, ok := p.(ours); ok && o.burst > 0 {
+			if burstOf(p) > 0 {
 				continue // a fixed size, and a fresh pipeline: no warm-up
 			}
 			warm := min(maxEvents(p), 1000)
@@ -353,12 +378,6 @@ func run(o options, out io.Writer) error {
 				p.name(), latency, r.events, r.rate, sizes[p.name()])
 		}
 		for round := range o.rounds {
-			ceilings := map[string]int{ceilingName: o.events}
-			for _, p := range pipelines {
-				if o, ok := p.(ours); ok && o.burst > 0 {
-					ceilings[burstCeilingName(o.burst)] = o.burst
-				}
-			}
 			for _, name := range slices.Sorted(maps.Keys(ceilings)) {
 				r, err := runCeiling(ctl, name, ceilings[name], latency)
 				if err != nil {
@@ -417,7 +436,7 @@ func run(o options, out io.Writer) error {
 
 // summary holds the medians over one pipeline's rounds at one latency.
 type summary struct {
-	pipeline                string
+	pipeline, ceiling       string
 	latency                 time.Duration
 	events, posts           float64
 	rate                    float64
@@ -430,7 +449,7 @@ type summary struct {
 }
 
 func summarize(rs []result) summary {
-	s := summary{pipeline: rs[0].pipeline, latency: rs[0].latency, rounds: len(rs)}
+	s := summary{pipeline: rs[0].pipeline, ceiling: rs[0].ceiling, latency: rs[0].latency, rounds: len(rs)}
 	f := func(get func(result) float64) float64 {
 		xs := make([]float64, len(rs))
 		for i, r := range rs {
@@ -506,7 +525,7 @@ func printTable(out io.Writer, o options, results []result) []summary {
 		switch {
 		case s.pipeline == (upstream{}).name():
 			ref[s.latency] = s
-		case strings.HasPrefix(s.pipeline, ceilingName):
+		case s.pipeline == s.ceiling:
 			ceiling[at{s.latency, s.pipeline}] = s
 		}
 	}
@@ -516,7 +535,7 @@ func printTable(out io.Writer, o options, results []result) []summary {
 			ratio = fmt.Sprintf("%.1f", s.rate/v.rate)
 		}
 		ofCeiling := "—"
-		if c, ok := ceiling[at{s.latency, ceilingOf(s.pipeline)}]; ok {
+		if c, ok := ceiling[at{s.latency, s.ceiling}]; ok {
 			ofCeiling = fmt.Sprintf("**%.2f**", s.rate/c.rate)
 			if full, ok := ceiling[at{s.latency, ceilingName}]; ok && c.pipeline != ceilingName {
 				ofCeiling += fmt.Sprintf(" (%.2f of %s)", s.rate/full.rate, ceilingName)
@@ -527,7 +546,7 @@ func printTable(out io.Writer, o options, results []result) []summary {
 			rxCPU = roundDur(s.rxCPU).String()
 		}
 		p50, p99, bytes, allocs := roundDur(s.p50).String(), roundDur(s.p99).String(), fmt.Sprintf("%.0f", s.bytes), fmt.Sprintf("%.1f", s.allocs)
-		if strings.HasPrefix(s.pipeline, ceilingName) { // no Write, encoded before the clock
+		if s.pipeline == s.ceiling { // no Write, encoded before the clock
 			p50, p99, bytes, allocs = "—", "—", "—", "—"
 		}
 		fmt.Fprintf(out, "| %v | %s | %.0f | %.0f | %s | %s | %.0f | %.1f | %s | %s | %s | %s | %v | %s | %s | %d/%d |\n",

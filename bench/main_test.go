@@ -168,18 +168,19 @@ func TestPercentileAndMedian(t *testing.T) {
 	}
 }
 
-func TestCeilingOf(t *testing.T) {
-	for pipeline, want := range map[string]string{
-		"regnotify memory":             "ceiling",
-		"regnotify spool":              "ceiling",
-		"distribution v3.1.2":          "ceiling",
-		"ceiling":                      "ceiling",
-		"regnotify memory 20k burst":   "ceiling 20k",
-		"ceiling 20k":                  "ceiling 20k",
-		"regnotify memory ×8 5k burst": "ceiling 5k",
+func TestCeilingFor(t *testing.T) {
+	for _, c := range []struct {
+		p    pipeline
+		want string
+	}{
+		{ours{}, "ceiling"},
+		{ours{spool: true}, "ceiling"},
+		{upstream{}, "ceiling"},
+		{ours{burst: 20000}, "ceiling 20k"},
+		{ours{burst: 1500, endpoints: 8}, "ceiling 1500"},
 	} {
-		if got := ceilingOf(pipeline); got != want {
-			t.Errorf("ceilingOf(%q) = %q, want %q", pipeline, got, want)
+		if got := ceilingFor(c.p); got != c.want {
+			t.Errorf("ceilingFor(%s) = %q, want %q", c.p.name(), got, c.want)
 		}
 	}
 }

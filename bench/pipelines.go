@@ -91,7 +91,7 @@ func (p ours) name() string {
 		name += fmt.Sprintf(" ×%d", p.endpoints)
 	}
 	if p.burst > 0 {
-		name += fmt.Sprintf(" %dk burst", p.burst/1000)
+		name += " " + countLabel(p.burst) + " burst"
 	}
 	return name
 }
