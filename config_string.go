@@ -29,7 +29,8 @@ func (config EndpointConfig) String() string {
 	return b.String()
 }
 
-// GoString is String: %#v does not leak credentials either.
+// GoString is String, for code that calls it (fmt's %#v goes through
+// Format): it does not leak credentials either.
 func (config EndpointConfig) GoString() string { return config.String() }
 
 // Format writes String whatever the verb and flags: %d, %x, %U and the other
@@ -39,7 +40,8 @@ func (config EndpointConfig) Format(f fmt.State, _ rune) { _, _ = io.WriteString
 
 // MarshalJSON encodes the configuration with its usual field names, every
 // header value replaced by "<redacted>"; the fields tagged `json:"-"`
-// (signing secrets, transport, logger, dead letter sink) are left out. An
+// (signing secrets, the policies, OnFinished, transport, logger, dead
+// letter sink) are left out. An
 // Endpoint, which embeds the configuration, encodes as its configuration.
 // Logging a configuration or an endpoint with logrus' JSONFormatter uses it.
 // Decoding is unchanged: a configuration file can still set Headers.

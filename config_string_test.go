@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -115,5 +116,21 @@ func TestConfigYAMLHidesCredentials(t *testing.T) {
 		for _, want := range []string{"Authorization", "timeout: 5s", "threshold: 3", "- pull", "signingsecrets:\n    - <redacted>"} {
 			assert.Contains(t, string(out), want, "%T", value)
 		}
+	}
+}
+
+// Every field of EndpointConfig is either in what MarshalYAML writes or
+// one it leaves out on purpose: a field added to the configuration must be
+// placed here, redacted if it can hold a credential.
+func TestConfigYAMLCoversEveryField(t *testing.T) {
+	leftOut := map[string]bool{
+		"DeadLetter": true, "BackoffPolicy": true, "StatusPolicy": true, "OnFinished": true,
+		"Transport": true, "Logger": true,
+	}
+	view, config := reflect.TypeFor[endpointConfigYAML](), reflect.TypeFor[EndpointConfig]()
+	for i := range config.NumField() {
+		field := config.Field(i)
+		_, written := view.FieldByName(field.Name)
+		assert.True(t, written != leftOut[field.Name], "EndpointConfig.%s: written %t, left out %t", field.Name, written, leftOut[field.Name])
 	}
 }

@@ -17,8 +17,7 @@ import (
 // (loopback, private-use, link-local, shared, documentation, benchmarking,
 // reserved and the like: the README's Security section lists them), or is
 // multicast, or is an IPv6 form (NAT64, 6to4, Teredo) of such an IPv4
-// address. Such attempts count as
-// Errors.
+// address. Such attempts count as Errors.
 var ErrBlockedAddress = errors.New("notifications: address refused by BlockPrivateNetworks")
 
 // checkAddress returns an error wrapping ErrBlockedAddress when the
