@@ -21,11 +21,16 @@ type IgnoreConfig struct {
 	// repository name, such as "library/*" or "scratch". OpenEndpoint refuses
 	// a malformed pattern; NewEndpoint logs it, and it matches nothing.
 	Repositories []string
+
+	// MediaTypes are target media types, such as
+	// "application/octet-stream", compared exactly (distribution's
+	// ignoredmediatypes).
+	MediaTypes []string
 }
 
 // empty reports whether c ignores nothing.
 func (c IgnoreConfig) empty() bool {
-	return len(c.Actions) == 0 && len(c.TargetTypes) == 0 && len(c.Repositories) == 0
+	return len(c.Actions) == 0 && len(c.TargetTypes) == 0 && len(c.Repositories) == 0 && len(c.MediaTypes) == 0
 }
 
 // validate returns an error wrapping ErrInvalidConfig for the first
@@ -41,7 +46,8 @@ func (c IgnoreConfig) validate(name string) error {
 
 // ignores reports whether c ignores e.
 func (c IgnoreConfig) ignores(e *Event) bool {
-	if slices.Contains(c.Actions, e.Action) || slices.Contains(c.TargetTypes, e.Target.Type) {
+	if slices.Contains(c.Actions, e.Action) || slices.Contains(c.TargetTypes, e.Target.Type) ||
+		slices.Contains(c.MediaTypes, e.Target.MediaType) {
 		return true
 	}
 	for _, pattern := range c.Repositories {
@@ -58,6 +64,7 @@ func (c IgnoreConfig) clone() IgnoreConfig {
 		Actions:      slices.Clone(c.Actions),
 		TargetTypes:  slices.Clone(c.TargetTypes),
 		Repositories: slices.Clone(c.Repositories),
+		MediaTypes:   slices.Clone(c.MediaTypes),
 	}
 }
 

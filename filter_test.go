@@ -20,6 +20,10 @@ func mixedEvents() []Event {
 				var e Event
 				e.ID = action + " " + typ + " " + repo
 				e.Action, e.Target.Type, e.Target.Name = action, typ, repo
+				e.Target.MediaType = "application/octet-stream"
+				if typ == EventTargetTypeManifest {
+					e.Target.MediaType = "application/vnd.oci.image.manifest.v1+json"
+				}
 				events = append(events, e)
 			}
 		}
@@ -38,6 +42,8 @@ func TestEndpointIgnore(t *testing.T) {
 			func(e Event) bool { return e.Action != EventActionPull }},
 		{"target types alone", IgnoreConfig{TargetTypes: []string{EventTargetTypeBlob}},
 			func(e Event) bool { return e.Target.Type != EventTargetTypeBlob }},
+		{"media types alone", IgnoreConfig{MediaTypes: []string{"application/octet-stream"}},
+			func(e Event) bool { return e.Target.MediaType != "application/octet-stream" }},
 		{"repositories alone", IgnoreConfig{Repositories: []string{"library/*"}},
 			func(e Event) bool { return e.Target.Name != "library/ubuntu" && e.Target.Name != "library/alpine" }},
 		{"exact repository", IgnoreConfig{Repositories: []string{"scratch"}},

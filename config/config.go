@@ -155,10 +155,6 @@ type Endpoint struct {
 
 	// TLS names the files Config.Transport was built from.
 	TLS TLSFiles
-
-	// IgnoredMediaTypes are the target media types this endpoint is not
-	// sent: ignoredmediatypes and ignore.mediatypes together.
-	IgnoredMediaTypes []string
 }
 
 // JetStreamEndpoint is the jetstream: key of an endpoint that publishes

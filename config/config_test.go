@@ -63,7 +63,7 @@ func TestParseDistributionBlock(t *testing.T) {
 	assert.Equal(t, time.Second, e.Config.Timeout)
 	assert.Equal(t, 10, e.Config.Threshold)
 	assert.Equal(t, time.Second, e.Config.Backoff)
-	assert.Equal(t, []string{"application/octet-stream", "application/vnd.oci.image.config.v1+json"}, e.IgnoredMediaTypes)
+	assert.Equal(t, []string{"application/octet-stream", "application/vnd.oci.image.config.v1+json"}, e.Config.Ignore.MediaTypes)
 	assert.Equal(t, []string{"pull"}, e.Config.Ignore.Actions)
 	assert.Nil(t, e.Config.Transport)
 	assert.Equal(t, DefaultListen, c.Relay.Listen)

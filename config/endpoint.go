@@ -25,7 +25,6 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		e.Line = n.Line
 	}
 	c := &e.Config
-	var ignoredTypes []string
 	tlsNode := n // where TLS problems are reported: the tls: value once seen
 	formats := 0 // format: and wireformat: are one setting
 	d.mapping(n, key, fields{
@@ -37,10 +36,10 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"timeout":           d.duration(&c.Timeout, false),
 		"threshold":         d.count(&c.Threshold),
 		"backoff":           d.duration(&c.Backoff, false),
-		"ignoredmediatypes": d.list(&ignoredTypes, nil),
+		"ignoredmediatypes": d.list(&c.Ignore.MediaTypes, nil),
 		"ignore": func(n *yaml.Node, key string) {
 			d.mapping(n, key, fields{
-				"mediatypes":   d.list(&ignoredTypes, nil),
+				"mediatypes":   d.list(&c.Ignore.MediaTypes, nil),
 				"actions":      d.list(&c.Ignore.Actions, nil),
 				"targettypes":  d.list(&c.Ignore.TargetTypes, nil),
 				"repositories": d.list(&c.Ignore.Repositories, checkPattern),
@@ -64,7 +63,6 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		},
 		"jetstream": func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
 	})
-	e.IgnoredMediaTypes = ignoredTypes
 	switch {
 	case e.Name == "":
 		d.failf(n, join(key, "name"), ErrMissing, "every endpoint needs a name")

@@ -47,10 +47,6 @@ func (r *Relay) Deliver(events []notifications.Event, done func(i int, ack bool)
 	for _, t := range r.cfg.Targets {
 		refused := 0
 		for _, e := range fresh {
-			if ignoresMediaType(t, &e) {
-				tr.finish([]string{e.ID}, false)
-				continue
-			}
 			// One block per event: events from separate messages are not
 			// related, and MaxBatch then bounds the events of a request.
 			if err := t.Endpoint.Write(e); err != nil {

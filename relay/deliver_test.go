@@ -73,6 +73,25 @@ func TestDeliverAcksOnceEveryEndpointDelivered(t *testing.T) {
 	assert.Zero(t, r.cfg.Tracker.Pending())
 }
 
+// An event one endpoint ignores (its IgnoreConfig reports it as ignored)
+// is acked once the others delivered it.
+func TestDeliverAcksWhatAnEndpointIgnores(t *testing.T) {
+	tr := NewTracker(0)
+	a, b := newSink(t), newSink(t)
+	ignoring := notifications.EndpointConfig{OnFinished: tr.Finished,
+		Ignore: notifications.IgnoreConfig{MediaTypes: []string{"application/octet-stream"}}}
+	r, _ := newRelay(t, Config{Tracker: tr},
+		openEndpoint(t, "a", a.URL, ignoring), openEndpoint(t, "b", b.URL, notifications.EndpointConfig{OnFinished: tr.Finished}))
+	sent := events("ig", 1)
+	sent[0].Target.MediaType = "application/octet-stream"
+	var o outcomes
+	require.NoError(t, r.Deliver(sent, o.done))
+	require.Eventually(t, func() bool { return len(o.snapshot()) == 1 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, map[int][]bool{0: {true}}, o.snapshot())
+	assert.Empty(t, a.received())
+	assert.Len(t, b.received(), 1)
+}
+
 func TestDeliverDedupes(t *testing.T) {
 	gate := make(chan struct{})
 	r, a, _ := trackedRelay(t, gate)

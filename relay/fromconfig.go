@@ -66,7 +66,7 @@ func FromConfig(c *config.Config, opts Options) (*Relay, error) {
 		if err != nil {
 			return fail(fmt.Errorf("%s:%d: %w", c.File, e.Line, err))
 		}
-		targets = append(targets, Target{Endpoint: endpoint, IgnoredMediaTypes: e.IgnoredMediaTypes})
+		targets = append(targets, Target{Endpoint: endpoint})
 	}
 	if len(targets) == 0 {
 		return nil, errors.New("relay: no enabled endpoint in notifications.endpoints")

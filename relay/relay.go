@@ -38,15 +38,13 @@ const (
 	DefaultDedupeSize     = 100_000
 )
 
-// Target is an endpoint of the relay and the events it is not sent beyond
-// those its own IgnoreConfig skips.
+// Target is an endpoint of the relay. The events it is not sent are its
+// own IgnoreConfig's (distribution's ignoredmediatypes is
+// IgnoreConfig.MediaTypes): it reports them as ignored, which the relay
+// counts as done.
 type Target struct {
 	// Endpoint receives the events. The relay closes it.
 	Endpoint *notifications.Endpoint
-
-	// IgnoredMediaTypes are target media types this endpoint is not sent
-	// (distribution's ignoredmediatypes).
-	IgnoredMediaTypes []string
 }
 
 // Config configures a Relay.
@@ -140,7 +138,7 @@ func (r *Relay) Write(events []notifications.Event) error {
 	for i, t := range r.cfg.Targets {
 		block := make([]notifications.Event, 0, len(events))
 		for _, e := range events {
-			if !r.partial.held(e.ID, i) && !ignoresMediaType(t, &e) {
+			if !r.partial.held(e.ID, i) {
 				block = append(block, e)
 			}
 		}
@@ -163,12 +161,6 @@ func (r *Relay) Write(events []notifications.Event) error {
 	}
 	r.partial.forget(events)
 	return nil
-}
-
-// ignoresMediaType reports whether t is not sent e for its target media
-// type.
-func ignoresMediaType(t Target, e *notifications.Event) bool {
-	return len(t.IgnoredMediaTypes) > 0 && slices.Contains(t.IgnoredMediaTypes, e.Target.MediaType)
 }
 
 // Ingress brings events into a relay: it calls Relay.Write and answers its

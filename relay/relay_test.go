@@ -322,13 +322,13 @@ func TestRelayFullEndpointAnswers503(t *testing.T) {
 	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
 }
 
-// IgnoredMediaTypes (distribution's ignoredmediatypes) keep events of those
+// Ignore.MediaTypes (distribution's ignoredmediatypes) keep events of those
 // target media types from one endpoint, not from the others.
 func TestRelayIgnoredMediaTypes(t *testing.T) {
 	a, b := newSink(t), newSink(t)
 	log, _ := quiet()
 	r, err := New(Config{Logger: log, Targets: []Target{
-		{Endpoint: openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}), IgnoredMediaTypes: []string{"application/octet-stream"}},
+		{Endpoint: openEndpoint(t, "a", a.URL, notifications.EndpointConfig{Ignore: notifications.IgnoreConfig{MediaTypes: []string{"application/octet-stream"}}})},
 		{Endpoint: openEndpoint(t, "b", b.URL, notifications.EndpointConfig{})},
 	}})
 	require.NoError(t, err)
