@@ -44,13 +44,6 @@ func (f *inFlight) remove(key uint64) {
 	delete(f.msgs, key)
 }
 
-// len returns how many messages are in flight.
-func (f *inFlight) len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.msgs)
-}
-
 // keepAlive sends InProgress for every message in flight each interval,
 // until close. start runs it.
 func (f *inFlight) keepAlive(interval time.Duration) {

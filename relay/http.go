@@ -74,8 +74,8 @@ func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
 }
 
 // Serve runs an HTTP server with handler on ln until ctx is cancelled, then
-// shuts it down, waiting at most 10s for the requests it is answering. It
-// closes ln.
+// shuts it down, waiting at most 10s for the requests it is answering
+// (then closing their connections). It closes ln.
 func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
@@ -88,6 +88,9 @@ func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(shutdown)
+	if err != nil {
+		_ = srv.Close() // the requests still running lose their connections
+	}
 	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

@@ -23,12 +23,30 @@ func newPartialSet(size, targets int) *partialSet {
 	return &partialSet{size: size, targets: targets, holders: make(map[string][]bool)}
 }
 
-// held reports whether target holds the event with this ID.
-func (s *partialSet) held(id string, target int) bool {
+// unheld returns the events target does not hold, in order: events itself
+// when it holds none of them.
+func (s *partialSet) unheld(events []notifications.Event, target int) []notifications.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h, ok := s.holders[id]
-	return ok && h[target]
+	if len(s.holders) == 0 {
+		return events
+	}
+	var out []notifications.Event
+	for i, e := range events {
+		if h, ok := s.holders[e.ID]; ok && h[target] {
+			if out == nil {
+				out = append(make([]notifications.Event, 0, len(events)), events[:i]...)
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, e)
+		}
+	}
+	if out == nil {
+		return events
+	}
+	return out
 }
 
 // mark records that target holds events.

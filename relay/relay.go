@@ -23,19 +23,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/receiver"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultStatusInterval = time.Minute
-	DefaultDedupeSize     = 100_000
+	DefaultDedupeSize     = receiver.DefaultDedupeSize
 )
 
 // Target is an endpoint of the relay. The events it is not sent are its
@@ -135,17 +135,22 @@ func (r *Relay) Write(events []notifications.Event) error {
 	}
 	var failed []error
 	took := make([][]notifications.Event, len(r.cfg.Targets)) // what each target took, to remember after a failure
+	var eventJSON [][]byte
+	if len(r.cfg.Targets) > 1 {
+		// Encoded once for every target, as a Broadcaster does (on error,
+		// nil: each endpoint encodes the events itself).
+		eventJSON, _ = notifications.EncodeEvents(events)
+	}
 	for i, t := range r.cfg.Targets {
-		block := make([]notifications.Event, 0, len(events))
-		for _, e := range events {
-			if !r.partial.held(e.ID, i) {
-				block = append(block, e)
-			}
-		}
+		block := r.partial.unheld(events, i)
 		if len(block) == 0 {
 			continue
 		}
-		if err := t.Endpoint.Write(slices.Clone(block)...); err != nil {
+		blockJSON := eventJSON
+		if len(block) != len(events) {
+			blockJSON = nil // a block sent again, to the targets that refused it
+		}
+		if err := t.Endpoint.WriteEncoded(block, blockJSON); err != nil {
 			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), err))
 			continue
 		}
