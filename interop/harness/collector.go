@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,53 +21,32 @@ import (
 type Collector struct {
 	*httptest.Server
 
-	handler http.Handler
+	tap *Tap // in front of the receiver: the objects as sent
 
 	mu           sync.Mutex
 	events       []notifications.Event
-	raw          map[string]map[string]any // event objects as sent, by ID
 	contentTypes []string
 }
 
 // NewCollector starts a collector with cfg; it stops when the test ends.
 func NewCollector(t testing.TB, cfg receiver.Config) *Collector {
-	c := &Collector{raw: map[string]map[string]any{}}
-	c.handler = receiver.New(cfg, func(_ context.Context, events []notifications.Event) error {
+	c := &Collector{}
+	c.tap = NewTap(receiver.New(cfg, func(_ context.Context, events []notifications.Event) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.events = append(c.events, events...)
 		return nil
-	})
+	}))
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Close)
 	return c
 }
 
 func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := httptest.NewRecorder()
-	c.handler.ServeHTTP(rec, r)
 	c.mu.Lock()
 	c.contentTypes = append(c.contentTypes, r.Header.Get("Content-Type"))
-	var env struct{ Events []map[string]any }
-	if rec.Code == http.StatusOK && json.Unmarshal(body, &env) == nil {
-		for _, e := range env.Events {
-			if id, ok := e["id"].(string); ok {
-				c.raw[id] = e
-			}
-		}
-	}
 	c.mu.Unlock()
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	c.tap.ServeHTTP(w, r)
 }
 
 // Events returns the events accepted so far, in order.
@@ -80,11 +58,7 @@ func (c *Collector) Events() []notifications.Event {
 
 // Raw returns the event object with this ID as the sender wrote it in an
 // envelope, or nil.
-func (c *Collector) Raw(id string) map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.raw[id]
-}
+func (c *Collector) Raw(id string) map[string]any { return c.tap.Sent(id) }
 
 // ContentTypes returns the Content-Type of every request, in order.
 func (c *Collector) ContentTypes() []string {

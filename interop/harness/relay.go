@@ -3,12 +3,12 @@ package harness
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/receiver"
@@ -116,34 +116,30 @@ func CheckRelayed(t *testing.T, tap *Tap, c *Collector) {
 	if len(ids) == 0 {
 		t.Fatal("the registry sent no event through the relay")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := map[string]notifications.Event{}
-		for _, e := range c.Events() {
+	byID := func(events []notifications.Event) map[string]notifications.Event {
+		got := make(map[string]notifications.Event, len(events))
+		for _, e := range events {
 			got[e.ID] = e
 		}
-		missing := 0
+		return got
+	}
+	got := byID(c.WaitFor(t, fmt.Sprintf("the %d events the relay answered 2xx for", len(ids)), func(events []notifications.Event) bool {
+		got := byID(events)
 		for _, id := range ids {
 			if _, ok := got[id]; !ok {
-				missing++
+				return false
 			}
 		}
-		if missing == 0 {
-			for _, id := range ids {
-				diff, err := ReencodedDiff(tap.Sent(id), got[id])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff != "" {
-					t.Errorf("event %s changed on its way through the relay:\n%s", id, diff)
-				}
-			}
-			return
+		return true
+	}))
+	for _, id := range ids {
+		diff, err := ReencodedDiff(tap.Sent(id), got[id])
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of the %d events the relay answered 2xx for never reached the webhook", missing, len(ids))
+		if diff != "" {
+			t.Errorf("event %s changed on its way through the relay:\n%s", id, diff)
 		}
-		time.Sleep(5 * time.Millisecond) // polling the collector
 	}
 }
 
