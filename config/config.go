@@ -31,6 +31,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -237,7 +238,7 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 				"ackwait":        d.duration(&js.AckWait, false),
 				"maxackpending":  d.count(&js.MaxAckPending),
 				"credentials":    d.filePath(&js.Credentials),
-				"tls":            d.tlsFiles(&js.TLS),
+				"tls":            func(n *yaml.Node, key string) { d.tlsFiles(&js.TLS, n, key) },
 			})
 			for _, req := range []struct{ name, value string }{{"url", js.URL}, {"stream", js.Stream}, {"durable", js.Durable}} {
 				if req.value == "" {
@@ -280,19 +281,27 @@ func (d *decoder) notifications(n *yaml.Node, key string, c *Config) {
 	})
 }
 
-// tlsFiles decodes a tls: mapping, distribution's way: rootcas, certificate,
-// key.
-func (d *decoder) tlsFiles(out *TLSFiles) func(*yaml.Node, string) {
-	return func(n *yaml.Node, key string) {
-		d.mapping(n, key, fields{
-			"rootcas":     d.filePaths(&out.RootCAs),
-			"certificate": d.filePath(&out.Certificate),
-			"key":         d.filePath(&out.Key),
-		})
-		if (out.Certificate == "") != (out.Key == "") {
-			d.failf(n, key, ErrMissing, "certificate and key go together")
-		}
+// tlsFiles decodes a tls: mapping, distribution's way (rootcas,
+// certificate, key), into out and loads the files, wherever the key is (an
+// endpoint's, the relay's jetstream:), so that a bad file stops Parse, not
+// a connection later. It returns the configuration they make, nil when
+// they name none or cannot be loaded (then reported).
+func (d *decoder) tlsFiles(out *TLSFiles, n *yaml.Node, key string) *tls.Config {
+	d.mapping(n, key, fields{
+		"rootcas":     d.filePaths(&out.RootCAs),
+		"certificate": d.filePath(&out.Certificate),
+		"key":         d.filePath(&out.Key),
+	})
+	if (out.Certificate == "") != (out.Key == "") {
+		d.failf(n, key, ErrMissing, "certificate and key go together")
+		return nil
 	}
+	cfg, err := out.Config()
+	if err != nil {
+		d.fail(n, key, err)
+		return nil
+	}
+	return cfg
 }
 
 // filePaths decodes a list of file names.

@@ -25,8 +25,8 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		e.Line = n.Line
 	}
 	c := &e.Config
-	tlsNode := n // where TLS problems are reported: the tls: value once seen
-	formats := 0 // format: and wireformat: are one setting
+	var tlsConfig *tls.Config // loaded from e.TLS
+	formats := 0              // format: and wireformat: are one setting
 	d.mapping(n, key, fields{
 		// distribution's keys
 		"name":              d.str(&e.Name),
@@ -57,11 +57,8 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"blockprivatenetworks": d.boolean(&c.BlockPrivateNetworks),
 		"format":               d.format(&c.WireFormat, &formats),
 		"wireformat":           d.format(&c.WireFormat, &formats), // the field's name; format: as the issue and README say
-		"tls": func(n *yaml.Node, key string) {
-			tlsNode = n
-			d.tlsFiles(&e.TLS)(n, key)
-		},
-		"jetstream": func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
+		"tls":                  func(n *yaml.Node, key string) { tlsConfig = d.tlsFiles(&e.TLS, n, key) },
+		"jetstream":            func(n *yaml.Node, key string) { e.JetStream = d.jetStreamEndpoint(n, key) },
 	})
 	switch {
 	case e.Name == "":
@@ -71,10 +68,9 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 	case e.URL != "" && e.JetStream != nil:
 		d.failf(n, key, ErrBadValue, "endpoint %q has both url and jetstream", e.Name)
 	}
-	if t, err := e.TLS.transport(); err != nil {
-		d.fail(tlsNode, join(key, "tls"), err)
-	} else {
-		c.Transport = t
+	if tlsConfig != nil && e.JetStream == nil { // a jetstream endpoint connects with e.TLS itself
+		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		c.Transport.TLSClientConfig = tlsConfig
 	}
 	return e
 }
@@ -182,18 +178,6 @@ func checkHeaderValue(s string) error {
 		return fmt.Errorf("%w: header value holds a line break or NUL", ErrBadValue)
 	}
 	return nil
-}
-
-// transport returns an HTTP transport trusting RootCAs and presenting the
-// client certificate, or nil when no file is named.
-func (f TLSFiles) transport() (*http.Transport, error) {
-	cfg, err := f.Config()
-	if cfg == nil || err != nil {
-		return nil, err
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = cfg
-	return t, nil
 }
 
 // Config returns the TLS client configuration the files describe, or nil

@@ -72,4 +72,11 @@ notifications:
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+
+	// The relay's connection to NATS: its files are read by Parse too.
+	_, err = Parse(file, []byte("relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d, tls: {rootcas: [junk.pem]}}\nnotifications:\n  endpoints: [{name: a, url: http://a/}]\n"), env)
+	var ce *Error
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "relay.jetstream.tls", ce.Key)
+	assert.Contains(t, err.Error(), "holds no PEM certificate")
 }
