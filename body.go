@@ -1,7 +1,6 @@
 package notifications
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -113,16 +112,21 @@ func (bb *bodyPool) attach(req *http.Request, b *bodyBuffer) {
 
 // open returns a reader of b that holds it until closed.
 func (bb *bodyPool) open(b *bodyBuffer) io.ReadCloser {
-	bb.mu.Lock()
-	b.refs++
-	bb.mu.Unlock()
+	bb.hold(b)
 	r := &bodyReader{owner: bb, buf: b}
 	if b.json != nil {
 		r.reader = &splicedReader{json: b.json}
 	} else {
-		r.reader = bytes.NewReader(b.bytes)
+		r.reader = &bytesBody{rest: b.bytes}
 	}
 	return r
+}
+
+// hold keeps b from reuse until a matching release.
+func (bb *bodyPool) hold(b *bodyBuffer) {
+	bb.mu.Lock()
+	b.refs++
+	bb.mu.Unlock()
 }
 
 func (bb *bodyPool) release(b *bodyBuffer) {

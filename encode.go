@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"time"
@@ -170,12 +171,15 @@ func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
 // It fails only for an event encoding/json cannot encode (a timestamp
 // outside the years 0-9999).
 func EncodeEvents(events []Event) ([][]byte, error) {
-	// About a blob push's size each; grows if need be.
-	buf, ends, err := appendEventObjects(make([]byte, 0, 768*len(events)), make([]int, 0, len(events)), events)
-	if err != nil {
+	// Encoded in a scratch buffer, then copied into one of the right size:
+	// two allocations, and none grown.
+	sc := takeEncodeScratch()
+	defer sc.give()
+	var err error
+	if sc.buf, sc.ends, err = appendEventObjects(sc.buf[:0], sc.ends[:0], events); err != nil {
 		return nil, err
 	}
-	return splitObjects(make([][]byte, 0, len(events)), buf, ends), nil
+	return splitObjects(make([][]byte, 0, len(events)), bytes.Clone(sc.buf), sc.ends), nil
 }
 
 // appendEventObjects appends the JSON object of each event to buf, as
@@ -284,4 +288,41 @@ func eventJSONSize(e *Event) int {
 	out := jsonOut{counting: true}
 	writeEvent(&out, e)
 	return out.n
+}
+
+// encodeScratch is where a spooled push and EncodeEvents encode events: a
+// few of them are kept between uses, as many as run at once, outside the
+// reach of the garbage collector's clearing of a sync.Pool, so that a Write
+// neither allocates nor grows a buffer again after a collection.
+type encodeScratch struct {
+	buf   []byte
+	ends  []int
+	items [][]byte
+}
+
+// encodeScratches holds the idle scratch buffers of the process.
+var encodeScratches = make(chan *encodeScratch, 16)
+
+// maxScratchBytes is the largest buffer kept for the next use.
+const maxScratchBytes = 1 << 20
+
+func takeEncodeScratch() *encodeScratch {
+	select {
+	case sc := <-encodeScratches:
+		return sc
+	default:
+		return &encodeScratch{buf: make([]byte, 0, 4096)}
+	}
+}
+
+// give returns sc for another use, unless it grew too large to keep.
+func (sc *encodeScratch) give() {
+	if cap(sc.buf) > maxScratchBytes {
+		return
+	}
+	clear(sc.items) // past its length the array holds nothing: cleared before, or new
+	select {
+	case encodeScratches <- sc:
+	default:
+	}
 }

@@ -54,6 +54,10 @@ func guardControl(_ context.Context, _, address string, _ syscall.RawConn) error
 // blocked host having seen a TCP handshake (or a TLS one). OpenEndpoint
 // refuses such a transport (checkTransport); NewEndpoint logs that error and
 // dials through the guard.
+//
+// The clone's TCP connections write request bodies with writev (see
+// dialVectored), unless the caller's transport dials with the deprecated
+// Dial.
 func endpointTransport(config EndpointConfig) *http.Transport {
 	var t *http.Transport
 	if config.Transport == nil {
@@ -68,6 +72,12 @@ func endpointTransport(config EndpointConfig) *http.Transport {
 		t.DialTLS = nil        // deprecated, the caller's
 		t.Proxy = nil          // a proxy connects to an address the guard cannot see
 		t.OnProxyConnectResponse = nil
+	}
+	switch {
+	case t.DialContext != nil:
+		t.DialContext = dialVectored(t.DialContext)
+	case t.Dial == nil: // net/http would dial with a zero net.Dialer
+		t.DialContext = dialVectored((&net.Dialer{}).DialContext)
 	}
 	return t
 }

@@ -105,44 +105,6 @@ func (s *spoolStore) push(b queuedBlock) error {
 	return err
 }
 
-// encodeScratch is where push encodes a block's events: a few of them are
-// kept between pushes, as many as pushes run at once, outside the reach
-// of the garbage collector's clearing of a sync.Pool, so that a Write
-// neither allocates nor grows a buffer again after a collection.
-type encodeScratch struct {
-	buf   []byte
-	ends  []int
-	items [][]byte
-}
-
-// encodeScratches holds the idle scratch buffers, of every spooled
-// endpoint in the process.
-var encodeScratches = make(chan *encodeScratch, 16)
-
-// maxScratchBytes is the largest buffer kept for the next push.
-const maxScratchBytes = 1 << 20
-
-func takeEncodeScratch() *encodeScratch {
-	select {
-	case sc := <-encodeScratches:
-		return sc
-	default:
-		return &encodeScratch{buf: make([]byte, 0, 4096)}
-	}
-}
-
-// give returns sc for another push, unless it grew too large to keep.
-func (sc *encodeScratch) give() {
-	if cap(sc.buf) > maxScratchBytes {
-		return
-	}
-	clear(sc.items) // past its length the array holds nothing: cleared before, or new
-	select {
-	case encodeScratches <- sc:
-	default:
-	}
-}
-
 func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -23,7 +23,7 @@ func runFanout(ctl receiverCtl, o options, out io.Writer) error {
 			if r.lost > 0 || r.dups > 0 {
 				return fmt.Errorf("%s: %d lost, %d duplicates", p.name(), r.lost, r.dups)
 			}
-			fmt.Fprintf(o.progress, "fan-out round %d  %-22s %6d events  CPU/event %v  %d POSTs\n", round+1, p.name(), r.events, roundDur(r.cpuPerEv), r.posts)
+			fmt.Fprintf(o.progress, "fan-out round %d  %-22s %6d events  CPU/event %v  %d POSTs  %.0f B/ev %.1f allocs/ev\n", round+1, p.name(), r.events, roundDur(r.cpuPerEv), r.posts, r.bytesPerEv, r.allocsPerEv)
 			cpu[p.name()] = append(cpu[p.name()], float64(r.cpuPerEv))
 		}
 	}
