@@ -43,6 +43,7 @@ fuzz:
 	go test ./internal/spool -run '^$$' -fuzz '^FuzzRecoverSegment$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
+	go test . -run '^$$' -fuzz '^FuzzBinaryEvent$$' -fuzztime $(FUZZTIME)
 
 demo:
 	go run ./cmd/regnotify demo

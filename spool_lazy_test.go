@@ -18,7 +18,9 @@ import (
 // spoolBacklog writes blocks of events, named prefix-i, into the spool of
 // endpoint name under dir, as an endpoint that could not deliver them
 // leaves it, and returns them in order. Read back, they come from the disk.
-func spoolBacklog(t *testing.T, dir, name string, prefixes ...string) []Event {
+// With withJSON the blocks come with their JSON, as a Broadcaster's do, and
+// are stored as that JSON; else as Write's, in their binary form.
+func spoolBacklog(t *testing.T, dir, name string, withJSON bool, prefixes ...string) []Event {
 	t.Helper()
 	s, err := openSpoolMemory(dir, name, time.Second, testLogger(), -1)
 	require.NoError(t, err)
@@ -29,7 +31,12 @@ func spoolBacklog(t *testing.T, dir, name string, prefixes ...string) []Event {
 			block[i] = goldenEvent()
 			block[i].ID = fmt.Sprintf("%s-%d", prefix, i)
 		}
-		require.NoError(t, s.push(queuedBlock{events: block, written: time.Now()}))
+		b := queuedBlock{events: block, written: time.Now()}
+		if withJSON {
+			b.encoded, err = EncodeEvents(block)
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.push(b))
 		all = append(all, block...)
 	}
 	require.NoError(t, s.close())
@@ -47,13 +54,16 @@ func sameJSON(t *testing.T, want, got []Event, msg string) {
 	assert.Equal(t, w, g, msg)
 }
 
-// A backlog read back from the spool is sent as it is stored: its events
-// are decoded only when something needs their values (OnFinished, the dead
-// letter sink after a refusal), and then those consumers see the events
-// written.
+// A backlog of JSON (a Broadcaster's) read back from the spool is sent as
+// it is stored: its events are decoded only when something needs their
+// values (OnFinished, the dead letter sink after a refusal), and then those
+// consumers see the events written. A backlog of Writes, stored in binary,
+// is decoded from that as it is read, never from JSON, and its consumers
+// see the same.
 func TestSpooledBatchesDecodedOnlyWhenNeeded(t *testing.T) {
 	tests := []struct {
 		name       string
+		binary     bool
 		onFinished bool
 		refuse     bool // the destination refuses the envelopes holding bad-0
 		decoded    bool
@@ -62,11 +72,13 @@ func TestSpooledBatchesDecodedOnlyWhenNeeded(t *testing.T) {
 		{name: "accepted, OnFinished", onFinished: true, decoded: true},
 		{name: "refused", refuse: true, decoded: true},
 		{name: "refused, OnFinished", refuse: true, onFinished: true, decoded: true},
+		{name: "binary, accepted", binary: true},
+		{name: "binary, refused, OnFinished", binary: true, refuse: true, onFinished: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			all := spoolBacklog(t, dir, "lazy", "a", "b", "bad", "c", "d")
+			all := spoolBacklog(t, dir, "lazy", !tt.binary, "a", "b", "bad", "c", "d")
 
 			var mu sync.Mutex
 			var received []Event

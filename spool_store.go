@@ -17,14 +17,17 @@ import (
 var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint")
 
 // spoolStore is the eventStore of a spooled endpoint, over the storage
-// engine in internal/spool. A block is one record; each event is one item,
-// its JSON exactly as an envelope carries it, so that a batch read back can
-// be sent by splicing stored bytes (JSONEncoder).
+// engine in internal/spool. A block is one record; each event is one item:
+// for a block written with its JSON (a Broadcaster's), that JSON exactly
+// as an envelope carries it, so that a batch read back can be sent by
+// splicing stored bytes (JSONEncoder); for any other, the event's binary
+// form (spool_codec.go), the cheapest for a Write to store.
 //
 // The engine keeps the newest records in memory with their block, so that
 // a reader keeping up with the writers never reads the disk; a backlog is
-// read back from the disk a batch at a time, its events decoded only when
-// something needs their values (appendEvents).
+// read back from the disk a batch at a time, binary events decoded as they
+// are read, JSON ones only when something needs their values
+// (appendEvents).
 type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
@@ -84,11 +87,11 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // push appends the block to the log; it returns once the record is in the
 // kernel. It may run on several goroutines at once, none waiting for
 // another's write. A block that comes with its JSON is stored, and kept in
-// memory, as it is; otherwise its events are encoded, outside any lock,
-// into a buffer used again by the next push, and the memory keeps the
-// block as it came (the queue encodes its events at delivery, as from a
-// memory store): Write allocates for the spool only the block the memory
-// keeps.
+// memory, as it is; otherwise its events are written in their binary form
+// (spool_codec.go), outside any lock, into a buffer used again by the next
+// push, and the memory keeps the block as it came (the queue encodes its
+// events at delivery, as from a memory store): Write allocates for the
+// spool only the block the memory keeps.
 func (s *spoolStore) push(b queuedBlock) error {
 	if b.encoded != nil {
 		_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
@@ -96,12 +99,16 @@ func (s *spoolStore) push(b queuedBlock) error {
 	}
 	sc := takeEncodeScratch()
 	defer sc.give()
-	var err error
-	if sc.buf, sc.ends, err = appendEventObjects(sc.buf[:0], sc.ends[:0], b.events); err != nil {
-		return fmt.Errorf("spool: encoding events: %w", err)
+	sc.buf, sc.ends = sc.buf[:0], sc.ends[:0]
+	for i := range b.events {
+		var err error
+		if sc.buf, err = appendBinaryEvent(sc.buf, &b.events[i]); err != nil {
+			return fmt.Errorf("spool: encoding events: %w", err)
+		}
+		sc.ends = append(sc.ends, len(sc.buf))
 	}
 	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
-	_, err = s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
+	_, err := s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
 	return err
 }
 
@@ -120,10 +127,10 @@ func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 
 // readFrom returns the blocks from p on, whole, at most maxEvents events
 // (at least one block): from memory where it has them, else from the disk.
-// A block read from the disk carries its events' JSON only, decoded when
-// something needs the values (see appendEvents). A block whose items are
-// not JSON objects is logged and, when it comes first and fromStart,
-// acknowledged as lost.
+// A block read from the disk carries its events decoded from their binary
+// form, or its events' JSON only, decoded when something needs the values
+// (see appendEvents). A block whose items are neither is logged and, when
+// it comes first and fromStart, acknowledged as lost.
 func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, []peekedBlock, error) {
 	var blocks []queuedBlock
 	var peeked []peekedBlock
@@ -149,11 +156,12 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		if blocks == nil {
 			blocks, peeked = make([]queuedBlock, 0, len(read)), make([]peekedBlock, 0, len(read))
 		}
+		var slab []Event // the events decoded from this read share it
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
 			if !ok {
-				if !jsonObjects(r.Items) {
-					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: events that are not JSON objects")
+				if b, slab, ok = blockOf(r, slab, read); !ok {
+					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
 					if len(blocks) > 0 || !fromStart {
 						return blocks, peeked, nil
 					}
@@ -164,7 +172,6 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					p = r.Span.To
 					continue
 				}
-				b = queuedBlock{written: time.Unix(0, r.Stamp), encoded: r.Items}
 			}
 			if !add(b, r.Span.To) {
 				return blocks, peeked, nil
@@ -172,6 +179,39 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		}
 	}
 	return blocks, peeked, nil
+}
+
+// blockOf returns the block of r, a record of read read from the disk:
+// its events decoded from their binary form, or their JSON kept to be sent
+// as it is. It reports false for a record that is neither. Decoded events
+// are taken from slab, made for the binary records of read when empty; it
+// returns what is left of slab.
+func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Event, bool) {
+	b := queuedBlock{written: time.Unix(0, r.Stamp)}
+	switch {
+	case jsonObjects(r.Items):
+		b.encoded = r.Items
+	case binaryItems(r.Items):
+		if len(slab) < len(r.Items) {
+			n := 0
+			for _, r := range read {
+				if r.Value == nil {
+					n += len(r.Items)
+				}
+			}
+			slab = make([]Event, max(n, len(r.Items)))
+		}
+		b.events, slab = slab[:len(r.Items):len(r.Items)], slab[len(r.Items):]
+		for i, item := range r.Items {
+			if decodeBinaryEvent(item, &b.events[i]) != nil {
+				clear(b.events)
+				return queuedBlock{}, slab, false
+			}
+		}
+	default:
+		return queuedBlock{}, slab, false
+	}
+	return b, slab, true
 }
 
 // jsonObjects reports whether items, a record's, is not empty and each

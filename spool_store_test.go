@@ -12,60 +12,67 @@ import (
 )
 
 // The same blocks read back from memory and from the disk: the same
-// events, and stored JSON that splices into the envelope appendEnvelope
-// writes.
+// events; and for blocks written with their JSON (a Broadcaster's), stored
+// JSON that splices into the envelope appendEnvelope writes, while a
+// Write's events, stored in binary, come back as events, encoded at
+// delivery.
 func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 	for _, memory := range []int{0, -1} {
-		t.Run(fmt.Sprint("memory ", memory), func(t *testing.T) {
-			s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), memory)
-			require.NoError(t, err)
-			defer s.close()
-			var want []Event
-			for i, size := range []int{1, 3, 2} {
-				block := testEvents(fmt.Sprint("b", i), size)
-				block[0].Target.Tag = "<tag & \u2028>" // escaped alike
-				want = append(want, block...)
-				require.NoError(t, s.push(queuedBlock{events: block, written: time.Unix(0, int64(i+1))}))
-			}
-			blocks, err := s.peek(0, 100)
-			require.NoError(t, err)
-			require.Len(t, blocks, 3)
-			assert.Equal(t, int64(1), blocks[0].written.UnixNano())
-			got := flatten(blocks)
-			require.Len(t, got, len(want))
-			for i := range want {
-				assert.True(t, want[i].Timestamp.Equal(got[i].Timestamp))
-				got[i].Timestamp = want[i].Timestamp
-			}
-			assert.Equal(t, want, got)
-
-			stored := flattenJSON(blocks)
-			if memory >= 0 {
-				// Kept in memory as written: the events, encoded again at
-				// delivery (the spool's copy was encoded in a reused buffer).
-				assert.Nil(t, stored)
-			} else {
-				require.Len(t, stored, len(want))
-				spliced := appendEnvelopeJSON(nil, stored)
-				encoded, err := appendEnvelope(nil, want)
+		for _, withJSON := range []bool{false, true} {
+			t.Run(fmt.Sprint("memory ", memory, " JSON ", withJSON), func(t *testing.T) {
+				s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), memory)
 				require.NoError(t, err)
-				assert.Equal(t, string(encoded), string(spliced), "stored bytes are the wire bytes")
-			}
+				defer s.close()
+				var want []Event
+				for i, size := range []int{1, 3, 2} {
+					block := testEvents(fmt.Sprint("b", i), size)
+					block[0].Target.Tag = "<tag & \u2028>" // escaped alike
+					want = append(want, block...)
+					b := queuedBlock{events: block, written: time.Unix(0, int64(i+1))}
+					if withJSON {
+						b.encoded, err = EncodeEvents(block)
+						require.NoError(t, err)
+					}
+					require.NoError(t, s.push(b))
+				}
+				blocks, err := s.peek(0, 100)
+				require.NoError(t, err)
+				require.Len(t, blocks, 3)
+				assert.Equal(t, int64(1), blocks[0].written.UnixNano())
+				got := flatten(blocks)
+				require.Len(t, got, len(want))
+				for i := range want {
+					assert.True(t, want[i].Timestamp.Equal(got[i].Timestamp))
+					got[i].Timestamp = want[i].Timestamp
+				}
+				assert.Equal(t, want, got)
 
-			ahead, err := s.peek(1, 100)
-			require.NoError(t, err)
-			assert.Equal(t, ids(want[1:]), ids(flatten(ahead)), "look-ahead past the first block")
-			require.NoError(t, s.pop(1))
-			assert.Equal(t, 5, s.len())
-			more := testEvents("more", 2)
-			require.NoError(t, s.push(queuedBlock{events: more, written: time.Now()}))
-			blocks, err = s.peek(2, 100)
-			require.NoError(t, err)
-			assert.Equal(t, ids(more), ids(flatten(blocks)), "past the blocks peeked ahead, what came since")
-			blocks, err = s.peek(0, 100)
-			require.NoError(t, err)
-			assert.Equal(t, append(ids(want[1:]), ids(more)...), ids(flatten(blocks)))
-		})
+				stored := flattenJSON(blocks)
+				if !withJSON {
+					assert.Nil(t, stored)
+				} else {
+					require.Len(t, stored, len(want))
+					spliced := appendEnvelopeJSON(nil, stored)
+					encoded, err := appendEnvelope(nil, want)
+					require.NoError(t, err)
+					assert.Equal(t, string(encoded), string(spliced), "stored bytes are the wire bytes")
+				}
+
+				ahead, err := s.peek(1, 100)
+				require.NoError(t, err)
+				assert.Equal(t, ids(want[1:]), ids(flatten(ahead)), "look-ahead past the first block")
+				require.NoError(t, s.pop(1))
+				assert.Equal(t, 5, s.len())
+				more := testEvents("more", 2)
+				require.NoError(t, s.push(queuedBlock{events: more, written: time.Now()}))
+				blocks, err = s.peek(2, 100)
+				require.NoError(t, err)
+				assert.Equal(t, ids(more), ids(flatten(blocks)), "past the blocks peeked ahead, what came since")
+				blocks, err = s.peek(0, 100)
+				require.NoError(t, err)
+				assert.Equal(t, append(ids(want[1:]), ids(more)...), ids(flatten(blocks)))
+			})
+		}
 	}
 }
 
@@ -77,21 +84,30 @@ func TestFlattenJSONNeedsEveryBlocksJSON(t *testing.T) {
 	assert.Len(t, flattenJSON(blocks[1:]), 1)
 }
 
-// A block whose JSON does not decode (written by another version, say) is
-// logged and acknowledged, not retried for ever.
+// A block whose events do not decode (written by another version, say)
+// is logged and acknowledged, not retried for ever: items that are
+// neither JSON objects nor binary events, and binary events cut short.
 func TestSpoolStoreSkipsUndecodableBlocks(t *testing.T) {
-	s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), -1)
+	e := goldenEvent()
+	binary, err := appendBinaryEvent(nil, &e)
 	require.NoError(t, err)
-	defer s.close()
-	_, err = s.log.Append(0, [][]byte{[]byte("not json"), []byte("{")}, nil)
-	require.NoError(t, err)
-	want := pushBlocks(t, s, "a", 2)
-	require.Equal(t, 4, s.len())
-	got, _ := drainSpool(t, s, 100)
-	assert.Equal(t, want, got)
-	assert.Zero(t, s.len())
-	assert.Equal(t, 2, s.takeLost(), "counted as lost")
-	assert.Zero(t, s.takeLost(), "once")
+	for _, items := range [][][]byte{
+		{[]byte("not json"), []byte("{")},
+		{binary, binary[:len(binary)-1]},
+	} {
+		s, err := openSpoolMemory(t.TempDir(), "e", time.Second, testLogger(), -1)
+		require.NoError(t, err)
+		_, err = s.log.Append(0, items, nil)
+		require.NoError(t, err)
+		want := pushBlocks(t, s, "a", 2)
+		require.Equal(t, 4, s.len())
+		got, _ := drainSpool(t, s, 100)
+		assert.Equal(t, want, got)
+		assert.Zero(t, s.len())
+		assert.Equal(t, 2, s.takeLost(), "counted as lost")
+		assert.Zero(t, s.takeLost(), "once")
+		require.NoError(t, s.close())
+	}
 }
 
 // Writes race Close on a spooled endpoint: every Write that returned nil
