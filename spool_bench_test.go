@@ -13,8 +13,8 @@ import (
 )
 
 // BenchmarkSpoolPush measures the cost a spooled endpoint adds to Write:
-// encoding one event and appending its record (encoded into the mapped
-// segment on Linux, with pwrite elsewhere).
+// writing one event's binary form and appending its record (copied into
+// the mapped segment on Linux, with pwrite elsewhere).
 func BenchmarkSpoolPush(b *testing.B) {
 	s, err := openSpool(b.TempDir(), "bench", time.Second, testLogger())
 	require.NoError(b, err)
