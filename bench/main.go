@@ -76,6 +76,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run only the pipelines whose name contains this string (the ceiling always runs)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (sender side) to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (sender side) to this file")
+	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run (sender side) to this file")
 	traceFile := flag.String("trace", "", "write an execution trace of the whole run (sender side) to this file")
 	quick := flag.Bool("quick", false, "a quick run with small sizes, to check that everything works (overrides the sizes)")
 	flag.Parse()
@@ -119,10 +120,16 @@ func main() {
 		}
 		defer trace.Stop()
 	}
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+	}
 	err = run(o, os.Stdout)
-	if *memProfile != "" {
-		if f, ferr := os.Create(*memProfile); ferr == nil {
-			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+	for file, profile := range map[string]string{*memProfile: "allocs", *mutexProfile: "mutex"} {
+		if file == "" {
+			continue
+		}
+		if f, ferr := os.Create(file); ferr == nil {
+			_ = pprof.Lookup(profile).WriteTo(f, 0)
 			_ = f.Close()
 		}
 	}
