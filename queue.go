@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -56,9 +57,11 @@ type eventQueue struct {
 	done   chan struct{} // closed when the goroutine has ended
 
 	mu      sync.Mutex
-	cond    *sync.Cond // signalled on push, Close and cancel
-	closed  bool       // no more writes
-	pushing int        // events of Writes storing their block now, outside the mutex
+	cond    *sync.Cond   // signalled on push, Close and cancel
+	closed  bool         // no more writes
+	closing atomic.Bool  // closed, for the Writes that do not take mu (writeDurable)
+	pushing atomic.Int64 // events of Writes storing their block now, outside the mutex
+	waiters atomic.Int32 // goroutines under mu about to wait on cond, or waiting
 }
 
 var _ EncodedSink = (*eventQueue)(nil)
@@ -138,45 +141,20 @@ func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, now time
 // write is Write, with the events' JSON when known (else nil), of a block
 // written at now (zero: when stored).
 func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) error {
-	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
 	}
+	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	var err error
 	switch {
 	case len(kept) == 0:
-		q.mu.Unlock()
-	case q.maxPending > 0 && q.store.len()+q.pushing+len(kept) > q.maxPending:
-		q.mu.Unlock()
-		err = fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
+	case q.durable && q.maxPending <= 0:
+		err = q.writeDurable(kept, keptJSON, now)
 	default:
-		// A durable store encodes and writes outside the mutex, so that
-		// concurrent Writes share one disk write; pushing keeps the
-		// goroutine and Close waiting for them. A memory store only
-		// appends: that is done under the mutex.
-		// Counted before the push: once stored, the block may be
-		// delivered before the push returns.
-		q.pushing += len(kept)
-		q.metrics.received(len(kept))
-		if q.durable {
-			q.mu.Unlock()
-		}
-		if now.IsZero() {
-			now = time.Now()
-		}
-		err = q.store.push(queuedBlock{events: kept, written: now, encoded: keptJSON})
-		if q.durable {
-			q.mu.Lock()
-		}
-		q.pushing -= len(kept)
-		if err != nil {
-			q.metrics.unreceived(len(kept))
-			err = fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
-		}
-		q.cond.Broadcast()
-		q.mu.Unlock()
+		err = q.writeLocked(kept, keptJSON, now)
+	}
+	if err == ErrSinkClosed {
+		return err // nothing of it is the queue's to report
 	}
 	if len(ignored) > 0 {
 		q.out.ignored(ignored)
@@ -185,6 +163,79 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) er
 		q.out.givenUp(kept, 0, err)
 	}
 	return err
+}
+
+// writeLocked stores a block under the mutex: a memory store's append, or
+// a durable store's push once MaxPending was checked (the push itself runs
+// outside the mutex, so that concurrent Writes share no lock while they
+// encode and copy).
+func (q *eventQueue) writeLocked(kept []Event, keptJSON [][]byte, now time.Time) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrSinkClosed
+	}
+	if q.maxPending > 0 && q.store.len()+int(q.pushing.Load())+len(kept) > q.maxPending {
+		q.mu.Unlock()
+		return fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
+	}
+	// Counted before the push: once stored, the block may be delivered
+	// before the push returns.
+	q.pushing.Add(int64(len(kept)))
+	q.metrics.received(len(kept))
+	if q.durable {
+		q.mu.Unlock()
+	}
+	err := q.push(kept, keptJSON, now)
+	if q.durable {
+		q.mu.Lock()
+	}
+	q.pushing.Add(-int64(len(kept)))
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	return err
+}
+
+// writeDurable stores a block in a durable store when no MaxPending needs
+// checking, without the mutex: a spooled Write shares no lock with the
+// goroutine, nor with another Write but for the store's own. It takes the
+// mutex only to wake the goroutine, or Close, when they wait: each counts
+// itself in waiters before it looks at the store and pushing, and a Write
+// looks at waiters after it stored its block and counted it out of
+// pushing, so that one of the two sees the other.
+func (q *eventQueue) writeDurable(kept []Event, keptJSON [][]byte, now time.Time) error {
+	q.pushing.Add(int64(len(kept)))
+	if q.closing.Load() { // Close counts on pushing only once closing is set
+		q.donePushing(len(kept))
+		return ErrSinkClosed
+	}
+	q.metrics.received(len(kept)) // before the push, as in writeLocked
+	err := q.push(kept, keptJSON, now)
+	q.donePushing(len(kept))
+	return err
+}
+
+// push stores the block of kept events, written at now (zero: now), and
+// counts them out of the metrics if that fails.
+func (q *eventQueue) push(kept []Event, keptJSON [][]byte, now time.Time) error {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if err := q.store.push(queuedBlock{events: kept, written: now, encoded: keptJSON}); err != nil {
+		q.metrics.unreceived(len(kept))
+		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
+	}
+	return nil
+}
+
+// donePushing counts n events out of pushing and wakes whoever waits.
+func (q *eventQueue) donePushing(n int) {
+	q.pushing.Add(-int64(n))
+	if q.waiters.Load() > 0 {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	}
 }
 
 // batch is what the queue delivers at once: the events of whole blocks.
@@ -239,9 +290,11 @@ func (q *eventQueue) run() {
 func (q *eventQueue) take() (*batch, bool) {
 	for {
 		q.mu.Lock()
-		for q.store.len() == 0 && (!q.closed || q.pushing > 0) && q.ctx.Err() == nil {
+		q.waiters.Add(1) // before looking: see writeDurable
+		for q.store.len() == 0 && (!q.closed || q.pushing.Load() > 0) && q.ctx.Err() == nil {
 			q.cond.Wait()
 		}
+		q.waiters.Add(-1)
 		if q.ctx.Err() != nil || q.store.len() == 0 {
 			q.mu.Unlock()
 			return nil, false
@@ -482,6 +535,7 @@ func (q *eventQueue) Close() error {
 		return errAlreadyClosed
 	}
 	q.closed = true
+	q.closing.Store(true)
 	q.cond.Broadcast()
 	q.mu.Unlock()
 
@@ -499,9 +553,11 @@ func (q *eventQueue) Close() error {
 	errs := []error{q.deliverer.Close()}
 
 	q.mu.Lock()
-	for q.pushing > 0 { // a Write that got in before Close is stored or refused
+	q.waiters.Add(1)
+	for q.pushing.Load() > 0 { // a Write that got in before Close is stored or refused
 		q.cond.Wait()
 	}
+	q.waiters.Add(-1)
 	left := q.store.len()
 	durable := q.store.durable()
 	var dropped []Event

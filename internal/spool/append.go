@@ -7,36 +7,28 @@ import (
 	"time"
 )
 
-// Appending: no appender waits for another one's I/O. An appender, under
-// the mutex, reserves its record's range at the end of the writer's
-// segment and a place in the pending queue. It puts the record into its
-// range without the mutex — encoded straight into the mapped file, on
-// Linux; written with pwrite from a buffer elsewhere — and then, under the
-// mutex again, marks its place done. Records become visible to readers (the committed end, the
-// memory tail, Len) in log order, as the pending queue's head is done.
+// Appending: no appender waits for another one, nor takes the mutex in
+// the common case. An appender reserves its record's range at the end of
+// the writer's segment, and a ticket, with one compare-and-swap of the
+// reservation word (see reserve.go); it puts the record into its range —
+// encoded straight into the mapped file, on Linux; written with pwrite
+// from a buffer elsewhere — marks its ticket's slot in the ring of pending
+// records done, and commits: records become visible
+// to readers (the committed end, the memory tail, Len) in ticket order,
+// which is log order, as the slots from the committed ticket on are done.
+// An appender that finds another one committing leaves its record to it:
+// a committer looks again at the next slot when it is done, so a record
+// done while it committed is never left behind.
 //
-// A segment that would overflow is sealed and the next one, created and
-// mapped ahead by the syncer goroutine, takes over; only when none is ready
-// does an appender create it. The syncer releases a sealed segment (msync,
-// unmap, cut to its data, fsync, close) once no put into it is in flight.
-// Readers never touch a mapping: they pread the file, whose pages the
-// mapping shares, so unmapping races no reader.
-
-// pending is a reserved record whose put may not have finished.
-type pending struct {
-	span   Span
-	items  int
-	done   bool
-	failed bool
-	block  Block // for the memory tail, when Options.MemoryBytes > 0
-}
-
-// maxIdlePending bounds the pending queue's capacity kept while it is
-// empty. The queue grows past a few entries when an appender is
-// descheduled mid-copy while the others go on (at full speed, thousands
-// in a scheduler's time slice); keeping that room (at most about 4 MiB)
-// spares the next such stall its allocations under the mutex.
-const maxIdlePending = 1 << 15
+// The mutex is taken by an appender only to rotate (a record that does not
+// fit: the segment is sealed where the word says its reservations end, and
+// the next one, created and mapped ahead by the syncer goroutine, takes
+// over; only when none is ready does an appender create it), when the ring
+// is full (an appender descheduled mid-put holds the committed ticket back
+// while the others go on: they wait for it), and to commit, one appender
+// at a time. The syncer releases a sealed segment (msync, unmap, cut to
+// its data, fsync, close) once every ticket reserved in it was committed. Readers never touch a mapping: they pread the file, whose
+// pages the mapping shares, so unmapping races no reader.
 
 // Append writes one record holding stamp and items (at least one) and
 // returns where it lies. When Append returns nil, the record is in the
@@ -71,137 +63,32 @@ func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Sp
 	if size-recordHeaderSize > MaxRecordPayload {
 		return Span{}, fmt.Errorf("spool: a block of %d bytes is larger than a record may be", size)
 	}
-
-	l.mu.Lock()
-	seg, ticket, err := l.reserve(int64(size))
+	seg, ticket, span, err := l.reserve(int64(size))
 	if err != nil {
-		l.mu.Unlock()
 		return Span{}, err
 	}
-	p := &l.pending[ticket-l.pHead]
-	p.items = len(items)
+	sl := &l.ring[ticket%ringSize]
+	sl.span, sl.items = span, len(items)
 	if l.opt.MemoryBytes > 0 && (keepItems || value != nil) {
-		p.block = Block{Stamp: stamp, Value: value, Span: p.span, Count: len(items)}
+		sl.block = Block{Stamp: stamp, Value: value, Span: span, Count: len(items)}
 		if keepItems {
-			p.block.Items = items
+			sl.block.Items = items
 		}
 	}
-	span := p.span
-	l.mu.Unlock()
 
 	// The record is encoded straight into its range (see putRecord): no
 	// buffer of ours, no allocation, in the appender's own time.
+	if l.beforePut != nil {
+		l.beforePut(ticket)
+	}
 	err = seg.putRecord(span.From.Offset, size, stamp, items)
-
-	l.mu.Lock()
-	l.finish(ticket, err != nil)
-	l.mu.Unlock()
+	sl.failed = err != nil
+	sl.done.Store(ticket + 1)
+	l.commit()
 	if err != nil {
 		return Span{}, fmt.Errorf("spool: %w", err)
 	}
 	return span, nil
-}
-
-// reserve reserves size bytes at the end of the writer's segment, rotating
-// first if they do not fit, and queues them as pending. It returns the
-// segment and the pending record's ticket. Called with mu held; it may
-// release mu while it waits for a segment.
-func (l *Log) reserve(size int64) (*segment, uint64, error) {
-	for {
-		if l.closed {
-			return nil, 0, ErrClosed
-		}
-		if l.wSize+size <= l.w.size {
-			break
-		}
-		if err := l.rotate(size); err != nil {
-			return nil, 0, err
-		}
-	}
-	from := Position{Segment: l.w.seq, Offset: l.wSize}
-	l.wSize += size
-	ticket := l.pHead + uint64(len(l.pending))
-	l.pending = append(l.pending, pending{span: Span{From: from, To: Position{Segment: from.Segment, Offset: l.wSize}}})
-	return l.w, ticket, nil
-}
-
-// rotate seals the writer's segment and makes the next one the writer's,
-// creating it (large enough for need bytes) if the syncer has not; or, when
-// a segment is being created, waits for that and returns without rotating.
-// Called with mu held; it releases mu while it waits or creates.
-func (l *Log) rotate(need int64) error {
-	if l.next == nil {
-		if l.preparing {
-			// Once it is made, another appender may have rotated already:
-			// the caller checks again whether its record fits.
-			l.cond.Wait()
-			return nil
-		}
-		s, err := l.prepareLocked(max(l.opt.SegmentSize, need))
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		l.next = s
-	}
-	l.w.end = l.wSize
-	l.toSeal = append(l.toSeal, l.w)
-	l.sealed[l.w.seq] = l.wSize
-	l.w, l.wSize, l.next = l.next, 0, nil
-	l.segs = append(l.segs, l.w.seq)
-	l.markDirty()
-	select { // the syncer prepares the next one
-	case l.want <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// prepareLocked creates the segment after the writer's, of size bytes.
-// Called with mu held and no creation under way; it releases mu meanwhile,
-// and wakes those who waited for it.
-func (l *Log) prepareLocked(size int64) (*segment, error) {
-	l.preparing = true
-	seq := l.w.seq + 1
-	l.mu.Unlock()
-	s, err := l.createSegment(seq, size)
-	l.mu.Lock()
-	l.preparing = false
-	l.cond.Broadcast()
-	return s, err
-}
-
-// finish marks the pending record of ticket done and commits the done
-// records at the queue's head: the committed end moves past them, they
-// count in Len and join the memory tail. A failed record's range stays in
-// the segment as bytes readers skip. Called with mu held.
-func (l *Log) finish(ticket uint64, failed bool) {
-	p := &l.pending[ticket-l.pHead]
-	p.done, p.failed = true, failed
-	n := 0
-	for ; n < len(l.pending) && l.pending[n].done; n++ {
-		p := &l.pending[n]
-		l.end = p.span.To
-		if !p.failed {
-			l.items.Add(int64(p.items))
-			if p.block.Count > 0 {
-				l.remember(p.block)
-			}
-		}
-	}
-	if n == 0 {
-		return
-	}
-	rest := copy(l.pending, l.pending[n:])
-	clear(l.pending[rest:])
-	l.pending = l.pending[:rest]
-	if rest == 0 && cap(l.pending) > maxIdlePending {
-		l.pending = nil // grown while an appender was descheduled mid-copy: let it go
-	}
-	l.pHead += uint64(n)
-	l.markDirty()
-	if l.closed {
-		l.cond.Broadcast() // Close waits for the pending records
-	}
 }
 
 // markDirty records that there is something to fsync and wakes the
@@ -267,9 +154,11 @@ func (l *Log) sync() bool {
 		return false
 	}
 	l.dirty = false
-	w, wEnd := l.w, l.wSize // only this goroutine, and Close after it ended, release w
+	// Only this goroutine, and Close after it ended, release w; what is
+	// reserved in it may be past what is written yet (a later sync has it).
+	w, wEnd := l.w, reservation(l.res.Load()).offset()
 	var done []*segment
-	for len(l.toSeal) > 0 && (len(l.pending) == 0 || l.toSeal[0].seq < l.pending[0].span.From.Segment) {
+	for len(l.toSeal) > 0 && l.toSeal[0].sealedAt <= l.committed.Load() {
 		done = append(done, l.toSeal[0])
 		l.toSeal = l.toSeal[1:]
 	}

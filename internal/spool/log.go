@@ -44,7 +44,7 @@ type Options struct {
 	// makes it durable against a power cut. Default DefaultSyncEvery.
 	SyncEvery time.Duration
 	// SegmentSize is the size in bytes past which appends go to a new
-	// segment. Default DefaultSegmentSize.
+	// segment, at most 1 GiB. Default DefaultSegmentSize.
 	SegmentSize int64
 	// Logger receives what recovery and reading skip. Default: logrus'
 	// standard logger.
@@ -102,18 +102,28 @@ type Log struct {
 	lost      int              // items counted, then found unreadable
 	start     Position         // where unacknowledged data starts
 	end       Position         // the committed end: every record before it is written
-	pending   []pending        // reserved records from the committed end on, in log order
-	pHead     uint64           // the ticket of pending[0]
 	dirty     bool             // written since the last fsync
 	tail      []Block          // the newest committed records, in log order, for readers
 	tailBase  []Block          // the array tail slides through
 	tailLen   int              // bytes of tail's records
 	w         *segment         // the writer's segment
-	wSize     int64            // bytes reserved in w
 	next      *segment         // created ahead, to follow w
 	preparing bool             // a segment is being created (mu released meanwhile)
 	toSeal    []*segment       // segments rotated away from, for the syncer to release
 	cursor    *os.File
+
+	// Appending (see append.go): the reservation word, the writer's
+	// segment of each epoch modulo 4 (w's is the current epoch's), the
+	// ring of reserved records and the tickets committed (written under
+	// mu), whether an appender is committing, and how many appenders
+	// wait (under mu) for room in the ring.
+	res         atomic.Uint64
+	wsegs       [4]atomic.Pointer[segment]
+	ring        []slot
+	committed   atomic.Uint64
+	committing  atomic.Bool
+	ringWaiters int
+	beforePut   func(ticket uint64) // tests: called by an appender before its put
 
 	rmu  sync.Mutex // the reader's file
 	r    *os.File
@@ -172,9 +182,11 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if len(l.segs) > 0 {
 		next = l.segs[len(l.segs)-1] + 1
 	}
-	if l.w, err = l.createSegment(next, opt.SegmentSize); err != nil {
+	if l.w, err = l.createSegment(next, min(opt.SegmentSize, maxSegmentSize)); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	l.wsegs[0].Store(l.w)
+	l.ring = make([]slot, ringSize)
 	l.end = Position{Segment: next}
 	l.segs = append(l.segs, next)
 	if len(l.segs) == 1 {
@@ -332,7 +344,17 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
-	for len(l.pending) > 0 || l.preparing {
+	for {
+		w := l.res.Load()
+		if l.res.CompareAndSwap(w, w|closedBit) {
+			break
+		}
+	}
+	for {
+		l.commitLocked() // records whose appenders wait for mu to commit them
+		if !l.pendingLocked() && !l.preparing {
+			break
+		}
 		l.cond.Wait()
 	}
 	l.mu.Unlock()
@@ -344,7 +366,8 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
-	l.w.end = l.wSize
+	wSize := reservation(l.res.Load()).offset()
+	l.w.end = wSize
 	wSeq := l.w.seq
 	for _, s := range append(l.toSeal, l.w) {
 		errs = append(errs, s.release())
@@ -366,7 +389,7 @@ func (l *Log) Close() error {
 		for _, seq := range l.segs {
 			errs = append(errs, os.Remove(l.segmentPath(seq)))
 		}
-	case l.wSize == 0: // the next open starts its own segment
+	case wSize == 0: // the next open starts its own segment
 		errs = append(errs, os.Remove(l.segmentPath(wSeq)))
 	}
 	l.unlock()

@@ -19,6 +19,8 @@ type segment struct {
 	size int64  // capacity: the file's size while appended to
 	end  int64  // where its data ends, set when it is sealed
 	data []byte // the file mapped shared, where the platform maps it
+
+	sealedAt uint64 // the tickets reserved in it, set when it is sealed
 }
 
 // newSegment creates the segment file at path, sized to size bytes, and
