@@ -162,7 +162,7 @@ type bodyReader struct {
 	buf   *bodyBuffer
 
 	mu     sync.Mutex
-	reader io.Reader
+	reader bodyPieces
 	closed bool
 }
 

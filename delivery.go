@@ -97,8 +97,9 @@ type Encoder interface {
 // A JSONEncoder is an Encoder that can make a batch from its events' JSON
 // objects instead of encoding the events again. An endpoint whose
 // Deliverer is a JSONEncoder calls EncodeJSON, instead of Encode, for each
-// batch whose JSON it holds: events read back from its spool, which stores
-// them as JSON, and events written with WriteEncoded (see EncodedSink). The
+// batch whose JSON it holds: events written with WriteEncoded (see
+// EncodedSink), whether from memory or read back from its spool, which
+// stores them as that JSON. The
 // HTTP deliverer is one: it splices the stored bytes into the body, in
 // either WireFormat, without encoding the events again.
 type JSONEncoder interface {

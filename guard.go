@@ -55,9 +55,9 @@ func guardControl(_ context.Context, _, address string, _ syscall.RawConn) error
 // refuses such a transport (checkTransport); NewEndpoint logs that error and
 // dials through the guard.
 //
-// The clone's TCP connections write request bodies with writev (see
-// dialVectored), unless the caller's transport dials with the deprecated
-// Dial.
+// The clone's plain-HTTP (not TLS) connections write request bodies with
+// writev (see dialVectored), when it has a DialContext: the default
+// transport's, the guard's or the caller's.
 func endpointTransport(config EndpointConfig) *http.Transport {
 	var t *http.Transport
 	if config.Transport == nil {
@@ -73,11 +73,8 @@ func endpointTransport(config EndpointConfig) *http.Transport {
 		t.Proxy = nil          // a proxy connects to an address the guard cannot see
 		t.OnProxyConnectResponse = nil
 	}
-	switch {
-	case t.DialContext != nil:
+	if t.DialContext != nil { // else net/http's own dialer: setting one would turn HTTP/2 off
 		t.DialContext = dialVectored(t.DialContext)
-	case t.Dial == nil: // net/http would dial with a zero net.Dialer
-		t.DialContext = dialVectored((&net.Dialer{}).DialContext)
 	}
 	return t
 }

@@ -3,6 +3,7 @@ package notifications
 import (
 	"expvar"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,11 +38,16 @@ type EndpointMetrics struct {
 	LastFailureTime time.Time `json:",omitzero"`
 }
 
-// endpointMetrics is the live, lock-protected counterpart of
-// EndpointMetrics that the stages of an endpoint update.
+// endpointMetrics is the live counterpart of EndpointMetrics that the
+// stages of an endpoint update: under its mutex, but for the two counters
+// every Write moves, atomics, so that a Write shares no lock with the
+// endpoint's goroutine (see writeDurable).
 type endpointMetrics struct {
+	events  atomic.Int64 // EndpointMetrics.Events
+	pending atomic.Int64 // EndpointMetrics.Pending
+
 	mu      sync.Mutex
-	m       EndpointMetrics
+	m       EndpointMetrics // but for Events and Pending
 	latency latencyHistogram
 }
 
@@ -51,10 +57,8 @@ func newEndpointMetrics() *endpointMetrics {
 
 // received counts n events written to the endpoint and now pending.
 func (em *endpointMetrics) received(n int) {
-	em.mu.Lock()
-	em.m.Events += n
-	em.m.Pending += n
-	em.mu.Unlock()
+	em.events.Add(int64(n))
+	em.pending.Add(int64(n))
 }
 
 // unreceived takes back received(n), for events the store then refused.
@@ -64,9 +68,7 @@ func (em *endpointMetrics) unreceived(n int) {
 
 // recovered counts n events found in a spool at start as pending.
 func (em *endpointMetrics) recovered(n int) {
-	em.mu.Lock()
-	em.m.Pending += n
-	em.mu.Unlock()
+	em.pending.Add(int64(n))
 }
 
 // dropped counts n events given up.
@@ -78,9 +80,7 @@ func (em *endpointMetrics) dropped(n int) {
 
 // finished counts n events that left the queue: delivered or given up.
 func (em *endpointMetrics) finished(n int) {
-	em.mu.Lock()
-	em.m.Pending -= n
-	em.mu.Unlock()
+	em.pending.Add(-int64(n))
 }
 
 // attempted counts one delivery attempt of n events with its result.
@@ -112,6 +112,7 @@ func (em *endpointMetrics) read(out *EndpointMetrics) {
 	em.mu.Lock()
 	defer em.mu.Unlock()
 	*out = em.m
+	out.Events, out.Pending = int(em.events.Load()), int(em.pending.Load())
 	out.Statuses = make(map[string]int, len(em.m.Statuses))
 	for k, v := range em.m.Statuses {
 		out.Statuses[k] = v

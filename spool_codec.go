@@ -36,6 +36,9 @@ var errBinaryEvent = errors.New("not a binary event")
 func appendBinaryEvent(dst []byte, e *Event) ([]byte, error) {
 	if !timeEncodable(e.Timestamp) {
 		_, err := json.Marshal(e.Timestamp)
+		if err == nil { // encoding/json and timeEncodable agree today
+			err = errors.New("a timestamp JSON cannot carry")
+		}
 		return dst, err
 	}
 	dst = append(dst, binaryEventTag)
@@ -94,7 +97,8 @@ func appendBinaryDescriptor(dst []byte, d *Descriptor) []byte {
 	for k, v := range d.Annotations {
 		dst = appendBinaryString(appendBinaryString(dst, k), v)
 	}
-	dst = appendBinaryString(dst, string(d.Data))
+	dst = binary.AppendUvarint(dst, uint64(len(d.Data)))
+	dst = append(dst, d.Data...)
 	if p := d.Platform; p == nil {
 		dst = append(dst, 0)
 	} else {
@@ -135,9 +139,8 @@ func decodeBinaryEvent(item []byte, e *Event) error {
 			loc = time.FixedZone("", int(offset))
 		}
 		e.Timestamp = time.Unix(sec, int64(nsec)).In(loc)
-	} else {
-		r.ok = false
 	}
+	r.ok = r.ok && timeEncodable(e.Timestamp) // what no endpoint could send is damage
 	e.Action = r.string()
 
 	t := &e.Target
@@ -148,7 +151,7 @@ func decodeBinaryEvent(item []byte, e *Event) error {
 		d.MediaType, d.Size, d.Digest, d.URLs, d.Annotations, d.Data, d.Platform, d.ArtifactType
 	t.Length = r.varint()
 	t.Repository, t.FromRepository, t.Tag, t.URL = r.string(), r.string(), r.string(), r.string()
-	if n := r.count(); n > 0 {
+	if n := r.count(minDescriptorBytes); n > 0 {
 		t.References = make([]Descriptor, n)
 		for i := range t.References {
 			r.descriptor(&t.References[i])
@@ -200,10 +203,19 @@ func (r *binaryReader) varint() int64 {
 	return v
 }
 
-// count reads a number of elements, each at least one byte long.
-func (r *binaryReader) count() int {
+// The fewest bytes an element's binary form takes, so that a count read
+// from a damaged form never makes more room than the form could fill:
+// a descriptor (six lengths and counts, its size and its platform flag)
+// and an annotation (two lengths).
+const (
+	minDescriptorBytes = 8
+	minAnnotationBytes = 2
+)
+
+// count reads a number of elements, each at least minBytes long.
+func (r *binaryReader) count(minBytes int) int {
 	n := r.uvarint()
-	if n > uint64(len(r.s)-r.i) {
+	if n > uint64((len(r.s)-r.i)/minBytes) {
 		r.ok = false
 		return 0
 	}
@@ -211,7 +223,7 @@ func (r *binaryReader) count() int {
 }
 
 func (r *binaryReader) string() string {
-	n := r.count()
+	n := r.count(1)
 	if !r.ok {
 		return ""
 	}
@@ -221,7 +233,7 @@ func (r *binaryReader) string() string {
 }
 
 func (r *binaryReader) strings() []string {
-	n := r.count()
+	n := r.count(1)
 	if n == 0 {
 		return nil
 	}
@@ -237,7 +249,7 @@ func (r *binaryReader) descriptor(d *Descriptor) {
 	d.Size = r.varint()
 	d.Digest = digest.Digest(r.string())
 	d.URLs = r.strings()
-	if n := r.count(); n > 0 {
+	if n := r.count(minAnnotationBytes); n > 0 {
 		d.Annotations = make(map[string]string, n)
 		for range n {
 			k := r.string()

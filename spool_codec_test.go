@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -80,6 +81,29 @@ func TestBinaryEventRejectsDamage(t *testing.T) {
 		}
 	}
 	assert.Error(t, decodeBinaryEvent([]byte(`{"id":"json"}`), new(Event)), "JSON is not the binary form")
+
+	// A timestamp no endpoint could send (year 36812) is damage.
+	e = goldenEvent()
+	e.ID, e.Timestamp = "id", time.Unix(0, 0).UTC()
+	item, err = appendBinaryEvent(nil, &e)
+	require.NoError(t, err)
+	prefix := appendBinaryString([]byte{binaryEventTag}, "id")
+	require.Equal(t, byte(0), item[len(prefix)], "the seconds' varint")
+	far := binary.AppendVarint(prefix[:len(prefix):len(prefix)], 1<<40)
+	far = append(far, item[len(prefix)+1:]...)
+	var got Event
+	assert.Error(t, decodeBinaryEvent(far, &got))
+	assert.Equal(t, Event{}, got)
+}
+
+// The smallest descriptor's form is as long as count assumes the shortest
+// is, so that no count of references is refused that a form can hold.
+func TestBinaryDescriptorMinimum(t *testing.T) {
+	assert.Len(t, appendBinaryDescriptor(nil, &Descriptor{}), minDescriptorBytes)
+	e := Event{}
+	e.Target.References = make([]Descriptor, 3)
+	e.Target.References[1].Annotations = map[string]string{"": ""}
+	assert.Equal(t, e.Target.References, binaryRoundTrip(t, e).Target.References[:3])
 }
 
 // A record holds binary events when each of its items begins with the tag.

@@ -194,9 +194,9 @@ func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Ev
 	case binaryItems(r.Items):
 		if len(slab) < len(r.Items) {
 			n := 0
-			for _, r := range read {
-				if r.Value == nil {
-					n += len(r.Items)
+			for _, other := range read {
+				if other.Value == nil && binaryItems(other.Items) {
+					n += len(other.Items)
 				}
 			}
 			slab = make([]Event, max(n, len(r.Items)))

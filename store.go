@@ -10,9 +10,10 @@ import (
 
 // queuedBlock is one written block with the time it was written.
 type queuedBlock struct {
-	// events are the block's events; nil for a block read back from a
-	// spool, which carries only its events' JSON (encoded) until something
-	// needs their values: appendEvents decodes them.
+	// events are the block's events; nil for a block of JSON read back
+	// from a spool (a Broadcaster's), which carries only its events' JSON
+	// (encoded) until something needs their values: appendEvents decodes
+	// them.
 	events  []Event
 	written time.Time
 
@@ -35,8 +36,9 @@ func (b *queuedBlock) count() int {
 var decodedEvents atomic.Int64
 
 // appendEvents appends the events of b to dst, decoding them from their
-// JSON when b carries only that: the one place where events read back
-// from a spool are decoded. The spool checked the JSON's shape when it read
+// JSON when b carries only that: the one place where events stored as
+// JSON in a spool are decoded (those stored in binary are decoded as the
+// spool reads them, spool_codec.go). The spool checked the JSON's shape when it read
 // the record; an event whose JSON passes that check but does not decode
 // (which EncodeEvents never writes) is appended as far as it decoded.
 func appendEvents(dst []Event, b queuedBlock) []Event {

@@ -15,7 +15,10 @@ import (
 // endpoint's plain TCP connections are wrapped in a vectoredConn, whose
 // ReadFrom, which net/http calls with the body, hands the body's own
 // pieces to the kernel in one writev(2) per maxPieces; any other reader is
-// copied as the connection would copy it.
+// copied as the connection would copy it. (A TLS connection has no
+// ReadFrom: net/http copies its bodies through its buffer as before, and
+// the first bytes of every body go through net/http's 4 KiB buffer with
+// the headers.)
 
 // dialVectored wraps the connections dial makes to write request bodies
 // with writev (see vectoredConn); connections that are not TCP ones (a
@@ -71,14 +74,9 @@ type bodyPieces interface {
 // writev under way but never frees a buffer the kernel still reads.
 func (r *bodyReader) writeVectored(c *net.TCPConn, lr *io.LimitedReader) (int64, error) {
 	r.mu.Lock()
-	pieces, ok := r.reader.(bodyPieces)
-	switch {
-	case r.closed:
+	if r.closed {
 		r.mu.Unlock()
 		return 0, errBodyClosed
-	case !ok:
-		r.mu.Unlock()
-		return c.ReadFrom(lr)
 	}
 	r.owner.hold(r.buf)
 	r.mu.Unlock()
@@ -93,7 +91,7 @@ func (r *bodyReader) writeVectored(c *net.TCPConn, lr *io.LimitedReader) (int64,
 			r.mu.Unlock()
 			return written, errBodyClosed
 		}
-		vec, n := pieces.appendPieces(list[:0], lr.N)
+		vec, n := r.reader.appendPieces(list[:0], lr.N)
 		r.mu.Unlock()
 		if n == 0 {
 			break

@@ -135,14 +135,13 @@ func TestVectoredConnCopiesOtherReaders(t *testing.T) {
 
 // An endpoint's requests go out through a vectoredConn with their bodies
 // intact, with the default transport and with a caller's that dials on its
-// own.
+// own. A caller's transport without a dialer keeps net/http's (and HTTP/2).
 func TestEndpointWritesBodiesVectored(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		transport func() *http.Transport
 	}{
 		{"default", func() *http.Transport { return nil }},
-		{"zero transport", func() *http.Transport { return &http.Transport{} }},
 		{"caller's dialer", func() *http.Transport {
 			return &http.Transport{DialContext: (&net.Dialer{}).DialContext}
 		}},
@@ -185,4 +184,10 @@ func TestEndpointWritesBodiesVectored(t *testing.T) {
 			assert.Equal(t, string(want), string(<-got))
 		})
 	}
+}
+
+func TestTransportWithoutDialerKeepsItsOwn(t *testing.T) {
+	config := fastConfig()
+	config.Transport = &http.Transport{}
+	assert.Nil(t, endpointTransport(config).DialContext)
 }

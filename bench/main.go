@@ -124,15 +124,8 @@ func main() {
 		runtime.SetMutexProfileFraction(1)
 	}
 	err = run(o, os.Stdout)
-	for file, profile := range map[string]string{*memProfile: "allocs", *mutexProfile: "mutex"} {
-		if file == "" {
-			continue
-		}
-		if f, ferr := os.Create(file); ferr == nil {
-			_ = pprof.Lookup(profile).WriteTo(f, 0)
-			_ = f.Close()
-		}
-	}
+	writeProfile(*memProfile, "allocs")
+	writeProfile(*mutexProfile, "mutex")
 	if err != nil {
 		pprof.StopCPUProfile()
 		trace.Stop()
@@ -615,4 +608,15 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// writeProfile writes the runtime profile name to file, unless file is "".
+func writeProfile(file, name string) {
+	if file == "" {
+		return
+	}
+	if f, err := os.Create(file); err == nil {
+		_ = pprof.Lookup(name).WriteTo(f, 0)
+		_ = f.Close()
+	}
 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Appending: no appender waits for another one, nor takes the mutex in
-// the common case. An appender reserves its record's range at the end of
+// Appending: no appender waits for another one's write, and an appender
+// takes the mutex at most once, to commit, and not at all while another
+// one is committing. An appender reserves its record's range at the end of
 // the writer's segment, and a ticket, with one compare-and-swap of the
 // reservation word (see reserve.go); it puts the record into its range —
 // encoded straight into the mapped file, on Linux; written with pwrite

@@ -94,7 +94,7 @@ type Log struct {
 
 	// mu guards what appenders, readers and the syncer share.
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when a segment was created, and on commits after Close began
+	cond      *sync.Cond // signalled when a segment was created, on Close, and on commits after Close began or while appenders wait for room in the ring
 	closed    bool
 	segs      []uint64         // segments from the acknowledged one to the writer's, oldest first
 	sealed    map[uint64]int64 // sizes of the segments no longer appended to
@@ -147,6 +147,7 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if opt.SegmentSize <= 0 {
 		opt.SegmentSize = DefaultSegmentSize
 	}
+	opt.SegmentSize = min(opt.SegmentSize, maxSegmentSize)
 	if opt.Logger == nil {
 		opt.Logger = logrus.StandardLogger()
 	}
@@ -182,7 +183,7 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if len(l.segs) > 0 {
 		next = l.segs[len(l.segs)-1] + 1
 	}
-	if l.w, err = l.createSegment(next, min(opt.SegmentSize, maxSegmentSize)); err != nil {
+	if l.w, err = l.createSegment(next, opt.SegmentSize); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	l.wsegs[0].Store(l.w)
@@ -344,12 +345,8 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
-	for {
-		w := l.res.Load()
-		if l.res.CompareAndSwap(w, w|closedBit) {
-			break
-		}
-	}
+	l.res.Or(closedBit)
+	l.cond.Broadcast() // appenders waiting for room in the ring return ErrClosed
 	for {
 		l.commitLocked() // records whose appenders wait for mu to commit them
 		if !l.pendingLocked() && !l.preparing {

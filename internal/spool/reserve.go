@@ -7,8 +7,8 @@ import (
 
 // The reservation word packs what an appender reserves with: the next
 // ticket (its low 24 bits), the writer segment's epoch (how many
-// rotations, modulo 256: a word from before a rotation never matches
-// one after), whether the log is closed, and the bytes reserved in the
+// rotations, modulo 256: a word from before a rotation cannot match one
+// after short of 2^24 reservations in between), whether the log is closed, and the bytes reserved in the
 // writer's segment. A word and the segment of its epoch (wsegs) together
 // say where a record goes; the compare-and-swap that moves the word on
 // fails if anything changed since it was read.
@@ -39,6 +39,15 @@ func fullTicket(committed uint64, low uint32) uint64 {
 	return committed + uint64((low-uint32(committed))&ticketMask)
 }
 
+// inFlight returns how many tickets w has reserved past committed, when
+// committed was loaded after w (or under mu): at most w's ticket, unless
+// the word moved on since, when the count is wrong (huge, or short by a
+// multiple of 2^24 for a reader stalled that long) but the word's
+// compare-and-swap fails anyway.
+func inFlight(w reservation, committed uint64) uint64 {
+	return uint64((w.ticket() - uint32(committed)) & ticketMask)
+}
+
 // ringSize is how many records may be reserved past the committed ticket;
 // a power of two.
 const ringSize = 1 << 11
@@ -57,11 +66,11 @@ type slot struct {
 // ticket and the record's span.
 func (l *Log) reserve(size int64) (*segment, uint64, Span, error) {
 	for {
-		committed := l.committed.Load() // first: at most the word's ticket
 		w := reservation(l.res.Load())
+		committed := l.committed.Load() // after the word: see inFlight
 		seg := l.wsegs[w.epoch()%uint8(len(l.wsegs))].Load()
-		ticket := fullTicket(committed, w.ticket())
-		if w.closed() || w.offset()+size > seg.size || ticket-committed >= ringSize {
+		ahead := inFlight(w, committed)
+		if w.closed() || w.offset()+size > seg.size || ahead >= ringSize {
 			l.mu.Lock()
 			err := l.reserveSlow(size)
 			l.mu.Unlock()
@@ -73,7 +82,7 @@ func (l *Log) reserve(size int64) (*segment, uint64, Span, error) {
 		next := makeReservation(w.ticket()+1, w.epoch(), w.offset()+size)
 		if l.res.CompareAndSwap(uint64(w), uint64(next)) {
 			from := Position{Segment: seg.seq, Offset: w.offset()}
-			return seg, ticket, Span{From: from, To: Position{Segment: seg.seq, Offset: from.Offset + size}}, nil
+			return seg, committed + ahead, Span{From: from, To: Position{Segment: seg.seq, Offset: from.Offset + size}}, nil
 		}
 	}
 }
@@ -84,12 +93,13 @@ func (l *Log) reserve(size int64) (*segment, uint64, Span, error) {
 // mu while it waits.
 func (l *Log) reserveSlow(size int64) error {
 	for {
+		// Committed first: then, under mu, it is at most the word's ticket.
+		l.commitLocked()
 		w := reservation(l.res.Load())
 		if w.closed() {
 			return ErrClosed
 		}
-		l.commitLocked()
-		if fullTicket(l.committed.Load(), w.ticket())-l.committed.Load() >= ringSize {
+		if inFlight(w, l.committed.Load()) >= ringSize {
 			l.ringWaiters++
 			l.cond.Wait()
 			l.ringWaiters--
@@ -151,7 +161,7 @@ func (l *Log) prepareLocked(size int64) (*segment, error) {
 	l.preparing = true
 	seq := l.w.seq + 1
 	l.mu.Unlock()
-	s, err := l.createSegment(seq, min(size, maxSegmentSize))
+	s, err := l.createSegment(seq, size)
 	l.mu.Lock()
 	l.preparing = false
 	l.cond.Broadcast()
@@ -163,7 +173,9 @@ func (l *Log) prepareLocked(size int64) (*segment, error) {
 // takes the mutex (waiting, if need be, for a reader, the syncer or Close)
 // and, once it dropped the flag, looks again at the next ticket, so that
 // a record done while it committed is never left behind: the appender of
-// that record stored its done flag before it found the flag taken.
+// that record stored its done flag before it found the flag taken. So a
+// record counts in Len when its Append returns, or else once the
+// committer of the moment is done.
 func (l *Log) commit() {
 	for l.committing.CompareAndSwap(false, true) {
 		l.mu.Lock()
@@ -182,7 +194,8 @@ func (l *Log) commit() {
 // memory tail. A failed record's range stays in the segment as bytes
 // readers skip. Called with mu held.
 func (l *Log) commitLocked() {
-	c, start := l.committed.Load(), l.committed.Load()
+	start := l.committed.Load()
+	c := start
 	for {
 		sl := &l.ring[c%ringSize]
 		if sl.done.Load() != c+1 {
@@ -211,6 +224,5 @@ func (l *Log) commitLocked() {
 // pendingLocked reports whether a reserved record is not committed yet.
 // Called with mu held.
 func (l *Log) pendingLocked() bool {
-	c := l.committed.Load()
-	return fullTicket(c, reservation(l.res.Load()).ticket()) != c
+	return inFlight(reservation(l.res.Load()), l.committed.Load()) != 0
 }

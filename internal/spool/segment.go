@@ -7,8 +7,8 @@ import (
 
 // segment is a segment file being appended to. It is created at its full
 // capacity, so that running out of disk shows when a segment is created,
-// never while a record is copied; appenders reserve ranges of it under the
-// log's mutex and put their records there concurrently, each in its own
+// never while a record is copied; appenders reserve ranges of it (see
+// reserve.go) and put their records there concurrently, each in its own
 // range. How a record reaches the file is the platform's: on Linux a copy
 // into the file mapped shared (segment_linux.go), elsewhere a pwrite
 // (segment_other.go). Either way, once put returned, the bytes are in the
