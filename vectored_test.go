@@ -93,11 +93,15 @@ func TestVectoredWriteIsTheBody(t *testing.T) {
 // nothing) returns at once; its buffer is not reused until the writev
 // returned, and the writing stops there.
 func TestVectoredWriteHoldsTheBufferPastClose(t *testing.T) {
-	eventJSON, err := EncodeEvents(bridgeEvents(20000)) // more than the socket buffers hold
+	eventJSON, err := EncodeEvents(bridgeEvents(5000)) // more than the socket buffers hold
 	require.NoError(t, err)
 	var bb bodyPool
 	b := bb.splice(eventJSON)
 	c, peer := tcpPair(t)
+	// Small socket buffers, so that the kernel cannot take the whole body
+	// while the peer reads nothing (loopback's grow to tens of MiB).
+	require.NoError(t, c.SetWriteBuffer(4<<10))
+	require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4<<10))
 	r := bb.open(b).(*bodyReader)
 	bb.release(b) // the batch is done: the request alone holds the buffer
 
