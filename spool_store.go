@@ -32,10 +32,11 @@ type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
 
-	mu     sync.Mutex // guards what follows
-	peeked []peekedBlock
-	lost   int // events of undecodable blocks, since takeLost
-	seen   int // the engine's Lost at the last takeLost
+	mu      sync.Mutex // guards what follows
+	peeked  []peekedBlock
+	readBuf spool.ReadBuffer // the disk's records are read into it, and decoded from it
+	lost    int              // events of undecodable blocks, since takeLost
+	seen    int              // the engine's Lost at the last takeLost
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -146,7 +147,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		return true
 	}
 	for n < maxEvents || len(blocks) == 0 {
-		read, err := s.log.Read(p, max(maxEvents-n, 1))
+		read, err := s.log.ReadInto(&s.readBuf, p, max(maxEvents-n, 1))
 		if err != nil && len(blocks) == 0 {
 			return nil, nil, err
 		}
@@ -159,6 +160,11 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		var slab []Event // the events decoded from this read share it
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
+			if !ok && jsonObjects(r.Items) {
+				// Sent as they are: the buffer is theirs now (binary
+				// records are copied out as they are decoded).
+				s.readBuf = spool.ReadBuffer{}
+			}
 			if !ok {
 				if b, slab, ok = blockOf(r, slab, read); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")

@@ -249,3 +249,44 @@ func TestAppendCopy(t *testing.T) {
 	got, _ := drain(t, l2, 2)
 	assert.Equal(t, want[:3], got)
 }
+
+// ReadInto reads what Read reads, a disk chunk at a time into the buffer
+// it is lent again each time: records small and larger than a chunk, from
+// memory and from the disk, across segments.
+func TestReadIntoReadsWhatReadReads(t *testing.T) {
+	for _, memory := range []int{-1, 64 << 10} {
+		t.Run(fmt.Sprint(memory), func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Options{MemoryBytes: memory, SegmentSize: 1 << 20})
+			defer l.Close()
+			var want []string
+			for i := range 3000 {
+				item := fmt.Sprintf("%d-%s", i, make([]byte, (i%7)*100))
+				if i%1000 == 500 {
+					item = fmt.Sprintf("%d-%s", i, make([]byte, readChunk+1000)) // alone in its read
+				}
+				want = append(want, item)
+				_, err := l.Append(int64(i), [][]byte{[]byte(item)}, nil)
+				require.NoError(t, err)
+			}
+
+			var buf ReadBuffer
+			var got []string
+			reads := 0
+			for p := l.Start(); ; reads++ {
+				blocks, err := l.ReadInto(&buf, p, 1000)
+				require.NoError(t, err)
+				if len(blocks) == 0 {
+					break
+				}
+				for _, b := range blocks {
+					got = append(got, string(b.Items[0])) // copied: the buffer is lent again
+					p = b.Span.To
+				}
+			}
+			require.Equal(t, len(want), len(got))
+			assert.Equal(t, want, got)
+			assert.Greater(t, reads, 3, "at most one chunk of the disk a read")
+		})
+	}
+}

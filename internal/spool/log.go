@@ -227,13 +227,13 @@ func (l *Log) recover() error {
 		}
 		l.segs = l.segs[1:]
 	}
-	buf := make([]byte, readChunk)
+	var buf ReadBuffer
 	for i, seq := range l.segs {
 		from := int64(0)
 		if i == 0 {
 			from = l.start.Offset
 		}
-		size, n, err := l.countSegment(seq, from, buf)
+		size, n, err := l.countSegment(seq, from, &buf)
 		if err != nil {
 			return err
 		}
@@ -250,7 +250,7 @@ func (l *Log) recover() error {
 // valid record, or at from) and the item count of its valid records from
 // offset from, reading through buf. A segment left by a crash keeps its
 // pre-allocated zeros after its data.
-func (l *Log) countSegment(seq uint64, from int64, buf []byte) (int64, int, error) {
+func (l *Log) countSegment(seq uint64, from int64, buf *ReadBuffer) (int64, int, error) {
 	f, err := os.Open(l.segmentPath(seq))
 	if err != nil {
 		return 0, 0, err
@@ -261,7 +261,7 @@ func (l *Log) countSegment(seq uint64, from int64, buf []byte) (int64, int, erro
 		return 0, 0, err
 	}
 	count, end := 0, min(from, fi.Size())
-	_, err = l.scan(f, seq, end, fi.Size(), buf, func(_ int64, items [][]byte, span Span) (bool, bool) {
+	_, err = l.scan(f, seq, end, fi.Size(), buf, false, func(_ int64, items [][]byte, span Span) (bool, bool) {
 		count += len(items)
 		end = span.To.Offset
 		return true, true

@@ -17,6 +17,28 @@ import (
 // whole.
 const readChunk = 256 << 10
 
+// A ReadBuffer is memory a reader lends ReadInto again and again: the
+// records ReadInto reads from the disk are read into it, and the items of
+// the blocks it returned last lie in it until the next ReadInto with it.
+// The zero value is ready to use.
+type ReadBuffer struct {
+	data []byte
+	slab [][]byte
+}
+
+// chunk returns room for n bytes and a slab for the items of a chunk of n
+// bytes, reusing b's memory.
+func (b *ReadBuffer) chunk(n int) ([]byte, [][]byte) {
+	if cap(b.data) < n {
+		b.data = make([]byte, n)
+	}
+	if k := n / 256; cap(b.slab) < k {
+		b.slab = make([][]byte, k)
+	}
+	clear(b.slab) // holds no item of the last chunk
+	return b.data[:n], b.slab[:cap(b.slab)]
+}
+
 // visitFunc receives one valid record during a scan. take says whether the
 // record is consumed (false: the scan stops before it); more whether the
 // scan goes on after it.
@@ -25,16 +47,20 @@ type visitFunc func(stamp int64, items [][]byte, span Span) (take, more bool)
 // scan reads segment seq (open as f) from off up to limit and calls visit
 // for each valid record. Damaged bytes are logged and skipped. It returns
 // the offset up to which records were consumed or skipped. When buf is not
-// nil it is reused for every chunk, so visit must not keep items.
-func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit visitFunc) (int64, error) {
+// nil it is reused for every chunk, so visit must not keep items past the
+// chunk; with oneChunk, scan returns after the first chunk it took a
+// record from.
+func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf *ReadBuffer, oneChunk bool, visit visitFunc) (int64, error) {
 	need := readChunk
 	for off < limit {
 		want := int(min(limit-off, int64(need)))
 		var data []byte
-		if cap(buf) >= want {
-			data = buf[:want]
+		var slab [][]byte // the items of the chunk's records
+		if buf != nil {
+			data, slab = buf.chunk(want)
 		} else {
-			data = make([]byte, want)
+			// Room for items of 256 bytes and more; smaller ones allocate.
+			data, slab = make([]byte, want), make([][]byte, want/256)
 		}
 		n, err := f.ReadAt(data, off)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -48,10 +74,7 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 		}
 		data = data[:n]
 		partial := off+int64(n) < limit // more of the segment follows data
-		var slab [][]byte               // the items of the chunk's records, when data is not reused
-		if buf == nil {
-			slab = make([][]byte, len(data)/256) // room for items of 256 bytes and more; smaller ones allocate
-		}
+		took := false
 		p := 0
 		for p < len(data) {
 			at := off + int64(p)
@@ -81,6 +104,7 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 					if !take {
 						return at, nil
 					}
+					took = true
 					p += size
 					if !more {
 						return off + int64(p), nil
@@ -96,6 +120,9 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf []byte, visit v
 			p = next
 		}
 		off += int64(p)
+		if oneChunk && took {
+			return off, nil
+		}
 	}
 	return off, nil
 }
@@ -129,6 +156,21 @@ func nextMagic(data []byte, from int) int {
 // can be read, Len drops to zero (the caller may compare Len before and
 // after to count them lost).
 func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
+	return l.read(nil, from, maxItems)
+}
+
+// ReadInto is Read for a reader that copies what it keeps of the items:
+// the records it reads from the disk are read into buf, and their items
+// are valid until the next ReadInto with buf. It reads at most one chunk
+// of the disk (of 256 KiB, or one record larger than that), so it may
+// return fewer items than maxItems while more follow; it returns no
+// blocks only where Read would. Blocks from memory are as Read returns
+// them.
+func (l *Log) ReadInto(buf *ReadBuffer, from Position, maxItems int) ([]Block, error) {
+	return l.read(buf, from, maxItems)
+}
+
+func (l *Log) read(buf *ReadBuffer, from Position, maxItems int) ([]Block, error) {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	l.mu.Lock()
@@ -179,7 +221,7 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 		}
 		stopped := false
 		before := pos.Offset
-		pos.Offset, err = l.scan(f, pos.Segment, pos.Offset, limit, nil, func(stamp int64, items [][]byte, span Span) (bool, bool) {
+		pos.Offset, err = l.scan(f, pos.Segment, pos.Offset, limit, buf, buf != nil, func(stamp int64, items [][]byte, span Span) (bool, bool) {
 			if len(out) > 0 && n+len(items) > maxItems {
 				stopped = true
 				return false, false
@@ -192,7 +234,7 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 		if err != nil {
 			return out, fmt.Errorf("spool: %w", err)
 		}
-		if stopped {
+		if stopped || (buf != nil && len(out) > 0) { // ReadInto: one chunk
 			break
 		}
 		if pos.Offset == before && next != 0 { // the file is shorter than recorded
