@@ -2,8 +2,8 @@ package notifications
 
 import (
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
