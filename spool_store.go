@@ -160,11 +160,6 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		var slab []Event // the events decoded from this read share it
 		for _, r := range read {
 			b, ok := r.Value.(queuedBlock)
-			if !ok && jsonObjects(r.Items) {
-				// Sent as they are: the buffer is theirs now (binary
-				// records are copied out as they are decoded).
-				s.readBuf = spool.ReadBuffer{}
-			}
 			if !ok {
 				if b, slab, ok = blockOf(r, slab, read); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
@@ -177,6 +172,11 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					s.lost += len(r.Items)
 					p = r.Span.To
 					continue
+				}
+				if b.encoded != nil {
+					// JSON sent as it is: the buffer is its now (binary
+					// records are copied out as they are decoded).
+					s.readBuf = spool.ReadBuffer{}
 				}
 			}
 			if !add(b, r.Span.To) {

@@ -250,9 +250,9 @@ func TestAppendCopy(t *testing.T) {
 	assert.Equal(t, want[:3], got)
 }
 
-// ReadInto reads what Read reads, a disk chunk at a time into the buffer
-// it is lent again each time: records small and larger than a chunk, from
-// memory and from the disk, across segments.
+// ReadInto reads back every record appended, in order, a disk chunk at a
+// time into the buffer it is lent again each time: records small and
+// larger than a chunk, from memory and from the disk, across segments.
 func TestReadIntoReadsWhatReadReads(t *testing.T) {
 	for _, memory := range []int{-1, 64 << 10} {
 		t.Run(fmt.Sprint(memory), func(t *testing.T) {
@@ -287,6 +287,7 @@ func TestReadIntoReadsWhatReadReads(t *testing.T) {
 			require.Equal(t, len(want), len(got))
 			assert.Equal(t, want, got)
 			assert.Greater(t, reads, 3, "at most one chunk of the disk a read")
+			assert.LessOrEqual(t, cap(buf.data), readChunk, "a large record does not pin its size")
 		})
 	}
 }

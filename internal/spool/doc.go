@@ -13,8 +13,10 @@
 // once (to commit, unless another appender is) and without waiting for
 // any other appender's write. [Log.AppendCopy] is Append for items in a buffer the
 // caller reuses: the memory of recent blocks keeps only the caller's
-// value for them. [Log.Read]
-// returns whole blocks from a position, a batch at a time; [Log.Ack]
+// value for them. [Log.Read] returns whole blocks from a position, a batch
+// at a time; [Log.ReadInto] does for a reader that copies what it keeps,
+// reading one chunk of the disk a call into a [ReadBuffer] it lends again
+// (the items of the blocks it returned last lie there); [Log.Ack]
 // records that everything before a position was consumed and removes the
 // segments wholly before it. [Log.Close] waits for appends in flight,
 // fsyncs and releases the lock.

@@ -27,16 +27,23 @@ type ReadBuffer struct {
 }
 
 // chunk returns room for n bytes and a slab for the items of a chunk of n
-// bytes, reusing b's memory.
+// bytes: b's memory, made once, for a chunk of readChunk bytes at most;
+// for a record larger than that, memory of its own, not kept (one large
+// record must not pin its size for the log's life).
 func (b *ReadBuffer) chunk(n int) ([]byte, [][]byte) {
-	if cap(b.data) < n {
-		b.data = make([]byte, n)
+	if n > readChunk {
+		return newChunk(n)
 	}
-	if k := n / 256; cap(b.slab) < k {
-		b.slab = make([][]byte, k)
+	if b.data == nil {
+		b.data, b.slab = newChunk(readChunk)
 	}
-	clear(b.slab) // holds no item of the last chunk
-	return b.data[:n], b.slab[:cap(b.slab)]
+	return b.data[:n], b.slab // entries of the last chunk are overwritten as items are decoded
+}
+
+// newChunk returns room for n bytes and a slab with room for their items
+// of 256 bytes and more (smaller ones allocate).
+func newChunk(n int) ([]byte, [][]byte) {
+	return make([]byte, n), make([][]byte, n/256)
 }
 
 // visitFunc receives one valid record during a scan. take says whether the
@@ -59,8 +66,7 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf *ReadBuffer, on
 		if buf != nil {
 			data, slab = buf.chunk(want)
 		} else {
-			// Room for items of 256 bytes and more; smaller ones allocate.
-			data, slab = make([]byte, want), make([][]byte, want/256)
+			data, slab = newChunk(want)
 		}
 		n, err := f.ReadAt(data, off)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -111,6 +117,9 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf *ReadBuffer, on
 					}
 					continue
 				}
+			}
+			if oneChunk && took {
+				return at, nil // the next read skips (and logs) what follows once
 			}
 			next := nextMagic(data, p+1)
 			if next == len(data) && partial {
