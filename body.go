@@ -200,15 +200,7 @@ type splicedReader struct {
 
 func (r *splicedReader) Read(p []byte) (int, error) {
 	n := 0
-	for n < len(p) {
-		if len(r.cur) == 0 {
-			if r.piece > 2*len(r.json) {
-				break
-			}
-			r.cur = r.pieceAt(r.piece)
-			r.piece++
-			continue
-		}
+	for n < len(p) && r.advance() {
 		k := copy(p[n:], r.cur)
 		r.cur = r.cur[k:]
 		n += k
@@ -217,6 +209,19 @@ func (r *splicedReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// advance makes cur the next piece once the current one is all read; it
+// reports false when every piece is.
+func (r *splicedReader) advance() bool {
+	for len(r.cur) == 0 {
+		if r.piece > 2*len(r.json) {
+			return false
+		}
+		r.cur = r.pieceAt(r.piece)
+		r.piece++
+	}
+	return true
 }
 
 // pieceAt returns piece k of the body.

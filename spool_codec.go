@@ -75,6 +75,19 @@ func appendBinaryEvent(dst []byte, e *Event) ([]byte, error) {
 	return dst, nil
 }
 
+// appendBinaryEvents appends the binary form of each event to buf, and
+// where each ends to ends, as appendEventObjects does their JSON.
+func appendBinaryEvents(buf []byte, ends []int, events []Event) ([]byte, []int, error) {
+	for i := range events {
+		var err error
+		if buf, err = appendBinaryEvent(buf, &events[i]); err != nil {
+			return buf, ends, err
+		}
+		ends = append(ends, len(buf))
+	}
+	return buf, ends, nil
+}
+
 func appendBinaryString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)

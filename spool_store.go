@@ -100,16 +100,12 @@ func (s *spoolStore) push(b queuedBlock) error {
 	}
 	sc := takeEncodeScratch()
 	defer sc.give()
-	sc.buf, sc.ends = sc.buf[:0], sc.ends[:0]
-	for i := range b.events {
-		var err error
-		if sc.buf, err = appendBinaryEvent(sc.buf, &b.events[i]); err != nil {
-			return fmt.Errorf("spool: encoding events: %w", err)
-		}
-		sc.ends = append(sc.ends, len(sc.buf))
+	var err error
+	if sc.buf, sc.ends, err = appendBinaryEvents(sc.buf[:0], sc.ends[:0], b.events); err != nil {
+		return fmt.Errorf("spool: encoding events: %w", err)
 	}
 	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
-	_, err := s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
+	_, err = s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
 	return err
 }
 

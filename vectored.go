@@ -137,15 +137,7 @@ func (r *bytesBody) appendPieces(dst [][]byte, limit int64) ([][]byte, int64) {
 
 func (r *splicedReader) appendPieces(dst [][]byte, limit int64) ([][]byte, int64) {
 	var n int64
-	for n < limit && len(dst) < cap(dst) {
-		if len(r.cur) == 0 {
-			if r.piece > 2*len(r.json) {
-				break
-			}
-			r.cur = r.pieceAt(r.piece)
-			r.piece++
-			continue
-		}
+	for n < limit && len(dst) < cap(dst) && r.advance() {
 		k := min(int64(len(r.cur)), limit-n)
 		dst = append(dst, r.cur[:k])
 		r.cur = r.cur[k:]
