@@ -8,8 +8,9 @@ import (
 )
 
 // bodyBuffer is an encoded request body: bytes, or, when json is not nil,
-// the envelope of the events whose JSON objects json holds, read from them
-// without being built (see splicedReader). Its memory is reused for a
+// the envelope of the events whose JSON json holds in pieces, each one
+// object or a run of them joined by commas (see appendRuns), read from
+// them without being built (see splicedReader). Its memory is reused for a
 // later batch once no request reads it and its batch was released.
 type bodyBuffer struct {
 	bytes []byte
@@ -46,7 +47,7 @@ var (
 )
 
 // splicedEnvelopeSize is the length of the envelope of the events whose
-// JSON objects are eventJSON, at least one.
+// JSON eventJSON holds, in pieces as a bodyBuffer's, at least one.
 func splicedEnvelopeSize(eventJSON [][]byte) int {
 	n := len(envelopePrefix) + len(envelopeSuffix) + len(eventJSON) - 1
 	for _, js := range eventJSON {
@@ -78,10 +79,10 @@ func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]b
 	return b, nil
 }
 
-// splice returns the body of the envelope of events whose JSON objects are
-// eventJSON, at least one, without building it: its readers read the
-// objects of eventJSON, whose slice it copies (not the bytes), so that the
-// caller may reuse that slice once the batch is released.
+// splice returns the body of the envelope of events whose JSON eventJSON
+// holds, in pieces as a bodyBuffer's, at least one, without building it:
+// its readers read the pieces, whose slice it copies (not the bytes), so
+// that the caller may reuse that slice once the batch is released.
 func (bb *bodyPool) splice(eventJSON [][]byte) *bodyBuffer {
 	b := bb.take()
 	b.jsonMem = append(b.jsonMem[:0], eventJSON...)
@@ -188,9 +189,9 @@ func (r *bodyReader) Close() error {
 // errBodyClosed is what a request body read after Close returns.
 var errBodyClosed = errors.New("request body closed")
 
-// splicedReader reads the envelope of events whose JSON objects json
-// holds, at least one: the prefix, each object with commas between, the
-// suffix. It copies each byte once, into the reader's buffer, where
+// splicedReader reads the envelope of events whose JSON json holds, in
+// pieces as a bodyBuffer's, at least one: the prefix, each piece with
+// commas between, the suffix. It copies each byte once, into the reader's buffer, where
 // building the body first would copy it twice.
 type splicedReader struct {
 	json  [][]byte

@@ -21,6 +21,7 @@ type Broadcaster struct {
 	sinks   []Sink
 	encoded int // how many of sinks are EncodedSinks that use the JSON
 	log     logrus.FieldLogger
+	arena   jsonArena // the memory of the JSON Write encodes
 
 	// mu is held for reading by every Write in progress and for writing by
 	// Close, so that Close waits for the writes under way and no write
@@ -90,12 +91,13 @@ func (b *Broadcaster) usesJSON() bool { return b.encoded > 0 }
 // broadcaster and should not modify it after calling write.
 func (b *Broadcaster) Write(events ...Event) error {
 	var eventJSON [][]byte
+	var run []byte
 	if b.encoded > 1 && len(events) > 0 {
 		// An event encoding/json refuses leaves eventJSON nil: each
 		// sink then meets the error itself.
-		eventJSON, _ = EncodeEvents(events)
+		eventJSON, run, _ = b.arena.encodeShared(events)
 	}
-	return b.WriteEncoded(events, eventJSON)
+	return b.writeEncoded(events, eventJSON, run)
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -103,13 +105,20 @@ func (b *Broadcaster) Write(events ...Event) error {
 // events alone to its other sinks. eventJSON nil is allowed: it writes the
 // events to every sink with Write.
 func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
+	return b.writeEncoded(events, eventJSON, nil)
+}
+
+// writeEncoded is WriteEncoded; run, when not nil, is eventJSON joined by
+// commas in the arena (see jsonArena.encodeShared), for the sinks of this
+// package.
+func (b *Broadcaster) writeEncoded(events []Event, eventJSON [][]byte, run []byte) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return ErrSinkClosed
 	}
 	if len(eventJSON) != len(events) {
-		eventJSON = nil
+		eventJSON, run = nil, nil
 	}
 	var now time.Time // read once for the sinks that take it
 	for _, sink := range b.sinks {
@@ -118,7 +127,7 @@ func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
 			if now.IsZero() {
 				now = time.Now()
 			}
-			err = ss.writeEncodedAt(events, eventJSON, now)
+			err = ss.writeEncodedAt(events, eventJSON, run, now)
 		} else if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
 			err = es.WriteEncoded(events, eventJSON)
 		} else {
@@ -133,9 +142,11 @@ func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
 
 // stampedSink is a sink of this package that stores when events were
 // written: WriteEncoded, with that time given, so that a broadcaster reads
-// the clock once per Write, not once per endpoint.
+// the clock once per Write, not once per endpoint, and with the run of
+// eventJSON when it has one (else nil), which the sink may keep but never
+// modifies.
 type stampedSink interface {
-	writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error
+	writeEncodedAt(events []Event, eventJSON [][]byte, run []byte, now time.Time) error
 }
 
 var (

@@ -232,7 +232,7 @@ func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded,
 	if len(eventJSON) != len(events) {
 		return nil, errors.New("not one JSON object per event")
 	}
-	if enc, ok := h.spliceJSON(eventJSON); ok {
+	if enc, ok := h.spliceJSON(eventJSON, len(events)); ok {
 		return enc, nil
 	}
 	body, err := h.bodies.encode(events, func(dst []byte, events []Event) ([]byte, error) {
@@ -244,14 +244,14 @@ func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded,
 	return &httpBatch{events: events, n: len(events), body: body, pool: &h.bodies}, nil
 }
 
-// spliceJSON makes the batch of the events whose JSON objects are
-// eventJSON without the events themselves, when its body needs nothing
-// else: an envelope, not signed (a signature covers the event IDs).
-func (h *httpDeliverer) spliceJSON(eventJSON [][]byte) (Encoded, bool) {
-	if !h.encoding.spliced || h.signer != nil || len(eventJSON) == 0 {
+// spliceJSON makes the batch of the n events whose JSON objects pieces
+// holds (see splicer) without the events themselves, when its body needs
+// nothing else: an envelope, not signed (a signature covers the event IDs).
+func (h *httpDeliverer) spliceJSON(pieces [][]byte, n int) (Encoded, bool) {
+	if !h.encoding.spliced || h.signer != nil || len(pieces) == 0 {
 		return nil, false
 	}
-	return &httpBatch{n: len(eventJSON), body: h.bodies.splice(eventJSON), pool: &h.bodies}, true
+	return &httpBatch{n: n, body: h.bodies.splice(pieces), pool: &h.bodies}, true
 }
 
 var _ splicer = (*httpDeliverer)(nil)

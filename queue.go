@@ -115,7 +115,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	return q.write(events, nil, time.Time{})
+	return q.write(events, nil, nil, time.Time{})
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -126,32 +126,37 @@ func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
-	return q.write(events, eventJSON, time.Time{})
+	return q.write(events, eventJSON, nil, time.Time{})
 }
 
-// writeEncodedAt is WriteEncoded for a block written at now: a Broadcaster
-// reads the clock once for all its endpoints.
-func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, now time.Time) error {
+// writeEncodedAt is WriteEncoded for a block written at now, with the run
+// of its JSON when known (see stampedSink): a Broadcaster reads the clock
+// once for all its endpoints.
+func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, run []byte, now time.Time) error {
 	if len(eventJSON) != len(events) {
-		eventJSON = nil
+		eventJSON, run = nil, nil
 	}
-	return q.write(events, eventJSON, now)
+	return q.write(events, eventJSON, run, now)
 }
 
-// write is Write, with the events' JSON when known (else nil), of a block
-// written at now (zero: when stored).
-func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) error {
+// write is Write, with the events' JSON when known (else nil) and their
+// run (see queuedBlock), of a block written at now (zero: when stored).
+func (q *eventQueue) write(events []Event, eventJSON [][]byte, run []byte, now time.Time) error {
 	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
 	}
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
+	if len(ignored) > 0 {
+		run = nil // the kept objects are not one run
+	}
+	blk := queuedBlock{events: kept, written: now, encoded: keptJSON, run: run}
 	var err error
 	switch {
 	case len(kept) == 0:
 	case q.durable && q.maxPending <= 0:
-		err = q.writeDurable(kept, keptJSON, now)
+		err = q.writeDurable(blk)
 	default:
-		err = q.writeLocked(kept, keptJSON, now)
+		err = q.writeLocked(blk)
 	}
 	if err == ErrSinkClosed {
 		return err // nothing of it is the queue's to report
@@ -169,28 +174,29 @@ func (q *eventQueue) write(events []Event, eventJSON [][]byte, now time.Time) er
 // a durable store's push once MaxPending was checked (the push itself runs
 // outside the mutex, so that concurrent Writes share no lock while they
 // encode and copy).
-func (q *eventQueue) writeLocked(kept []Event, keptJSON [][]byte, now time.Time) error {
+func (q *eventQueue) writeLocked(blk queuedBlock) error {
+	n := len(blk.events)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrSinkClosed
 	}
-	if q.maxPending > 0 && q.store.len()+int(q.pushing.Load())+len(kept) > q.maxPending {
+	if q.maxPending > 0 && q.store.len()+int(q.pushing.Load())+n > q.maxPending {
 		q.mu.Unlock()
 		return fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
 	}
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
-	q.pushing.Add(int64(len(kept)))
-	q.metrics.received(len(kept))
+	q.pushing.Add(int64(n))
+	q.metrics.received(n)
 	if q.durable {
 		q.mu.Unlock()
 	}
-	err := q.push(kept, keptJSON, now)
+	err := q.push(blk)
 	if q.durable {
 		q.mu.Lock()
 	}
-	q.pushing.Add(-int64(len(kept)))
+	q.pushing.Add(-int64(n))
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	return err
@@ -207,26 +213,27 @@ func (q *eventQueue) writeLocked(kept []Event, keptJSON [][]byte, now time.Time)
 // itself in waiters before it looks at the store and pushing, and a Write
 // looks at waiters after it stored its block and counted it out of
 // pushing, so that one of the two sees the other.
-func (q *eventQueue) writeDurable(kept []Event, keptJSON [][]byte, now time.Time) error {
-	q.pushing.Add(int64(len(kept)))
+func (q *eventQueue) writeDurable(blk queuedBlock) error {
+	n := len(blk.events)
+	q.pushing.Add(int64(n))
 	if q.closing.Load() { // Close counts on pushing only once closing is set
-		q.donePushing(len(kept))
+		q.donePushing(n)
 		return ErrSinkClosed
 	}
-	q.metrics.received(len(kept)) // before the push, as in writeLocked
-	err := q.push(kept, keptJSON, now)
-	q.donePushing(len(kept))
+	q.metrics.received(n) // before the push, as in writeLocked
+	err := q.push(blk)
+	q.donePushing(n)
 	return err
 }
 
-// push stores the block of kept events, written at now (zero: now), and
-// counts them out of the metrics if that fails.
-func (q *eventQueue) push(kept []Event, keptJSON [][]byte, now time.Time) error {
-	if now.IsZero() {
-		now = time.Now()
+// push stores blk, of kept events, written at blk.written (zero: now), and
+// counts its events out of the metrics if that fails.
+func (q *eventQueue) push(blk queuedBlock) error {
+	if blk.written.IsZero() {
+		blk.written = time.Now()
 	}
-	if err := q.store.push(queuedBlock{events: kept, written: now, encoded: keptJSON}); err != nil {
-		q.metrics.unreceived(len(kept))
+	if err := q.store.push(blk); err != nil {
+		q.metrics.unreceived(len(blk.events))
 		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
 	}
 	return nil
@@ -248,6 +255,7 @@ type batch struct {
 	events  []Event       // nil until needed when the batch has its JSON (see eventList)
 	n       int           // events in the batch
 	json    [][]byte      // each event's JSON object, when every block held it; else nil
+	runs    [][]byte      // json as runs (see appendRuns), when some block has one; else nil
 	fitted  []queuedBlock // its blocks, until eventList flattens them
 	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
@@ -262,6 +270,7 @@ type batch struct {
 type batchMemory struct {
 	events []Event
 	json   [][]byte
+	runs   [][]byte
 }
 
 // release gives the batch's encoding back to the encoder.
@@ -403,6 +412,9 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	// Room for a full batch, so that the memory serves the next ones.
 	b.room = min(q.maxBatch, DefaultMaxBatch)
 	b.json = flattenJSONInto(m.json, fitted, b.room)
+	if b.json != nil && hasRun(fitted) {
+		b.runs = appendRuns(m.runs[:0], fitted)
+	}
 	b.owned = true
 	b.fitted, b.events = fitted, m.events
 	if b.json == nil || q.jsonEncoder == nil { // the events are needed now
@@ -447,13 +459,14 @@ const maxSpare = 2
 // runs on the goroutine.
 func (q *eventQueue) recycle(b *batch) {
 	if b.owned && len(q.spare) < maxSpare {
-		m := batchMemory{json: b.json[:0]}
+		clear(b.runs) // no chunk is held past its batch
+		m := batchMemory{json: b.json[:0], runs: b.runs[:0]}
 		if q.out.onFinished == nil || b.fitted != nil { // never handed out
 			m.events = b.events[:0]
 		}
 		q.spare = append(q.spare, m)
 	}
-	b.events, b.json, b.fitted, b.owned = nil, nil, nil, false
+	b.events, b.json, b.runs, b.fitted, b.owned = nil, nil, nil, nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
@@ -513,7 +526,11 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 func (q *eventQueue) encode(p *part) (Encoded, error) {
 	if p.json != nil && q.jsonEncoder != nil {
 		if s, ok := q.jsonEncoder.(splicer); ok && p.lazy != nil {
-			if enc, ok := s.spliceJSON(p.json); ok {
+			pieces := p.json
+			if p.lazy.runs != nil {
+				pieces = p.lazy.runs
+			}
+			if enc, ok := s.spliceJSON(pieces, p.lazy.n); ok {
 				return enc, nil
 			}
 		}
@@ -523,9 +540,11 @@ func (q *eventQueue) encode(p *part) (Encoded, error) {
 }
 
 // splicer is an encoder of this package that can make a batch from its
-// events' JSON alone, or says it needs the events too.
+// events' JSON alone, or says it needs the events too. Each of pieces is
+// the JSON of one or more of the n events, in order, joined by commas (see
+// appendRuns).
 type splicer interface {
-	spliceJSON(eventJSON [][]byte) (Encoded, bool)
+	spliceJSON(pieces [][]byte, n int) (Encoded, bool)
 }
 
 // Close stops accepting events and waits until the queue has drained, or

@@ -21,6 +21,11 @@ type queuedBlock struct {
 	// EncodeEvents), when known: stored by a spool, or written with
 	// WriteEncoded; else nil.
 	encoded [][]byte
+
+	// run is encoded joined by commas, in the memory of a Broadcaster's
+	// arena, when the block was written whole by one (see appendRuns);
+	// else nil. A spool keeps it only in memory.
+	run []byte
 }
 
 // count returns how many events b holds.
