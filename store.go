@@ -110,6 +110,9 @@ type memoryStore struct {
 	head   int
 	events int
 	spare  []queuedBlock // a chunk popped whole and cleared, or nil
+
+	popped uint64      // blocks popped so far: chunks[0][head] is block popped
+	copies []blockCopy // the memory of peeks that copied, for later ones
 }
 
 var _ eventStore = (*memoryStore)(nil)
@@ -120,6 +123,20 @@ const (
 	minChunkBlocks = 64
 	maxChunkBlocks = 4096
 )
+
+// blockCopy is the memory of a peek whose blocks lay in more than one
+// chunk. It is free again once those blocks were popped: the queue reads
+// a batch's blocks only until it removes them from the store (a batch
+// given up before that is never read again either).
+type blockCopy struct {
+	mem  []queuedBlock
+	held int    // blocks of mem in use; 0 once free (and cleared)
+	end  uint64 // the number of the block after its last
+}
+
+// maxBlockCopies bounds the copies kept: a batch out, one taken ahead,
+// and one more for a batch taken again.
+const maxBlockCopies = 3
 
 func (m *memoryStore) push(b queuedBlock) error {
 	m.mu.Lock()
@@ -145,7 +162,8 @@ func (m *memoryStore) push(b queuedBlock) error {
 }
 
 // peek returns the blocks in their chunk's memory, its capacity cut so that
-// a push appends elsewhere, when they lie in one chunk; else a copy.
+// a push appends elsewhere, when they lie in one chunk; else a copy, in
+// memory of an earlier copy whose blocks were all popped when there is one.
 func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -166,22 +184,47 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	if end < len(chunk) || c == len(m.chunks)-1 || n+len(m.chunks[c+1][0].events) > maxEvents {
 		return chunk[i:end:end], nil
 	}
-	out := append([]queuedBlock(nil), chunk[i:end]...)
-	for c++; c < len(m.chunks); c++ {
-		for _, b := range m.chunks[c] {
+	count := end - i // the blocks, counted before they are copied
+	for d := c + 1; d < len(m.chunks); d++ {
+		for _, b := range m.chunks[d] {
 			if n+len(b.events) > maxEvents {
-				return out, nil
+				d = len(m.chunks)
+				break
 			}
-			out = append(out, b)
 			n += len(b.events)
+			count++
 		}
 	}
-	return out, nil
+	out := m.copyMemory(count, m.popped+uint64(skip+count))
+	out = append(out, chunk[i:end]...)
+	for d := c + 1; len(out) < count; d++ {
+		out = append(out, m.chunks[d][:min(len(m.chunks[d]), count-len(out))]...)
+	}
+	return out[:count:count], nil
+}
+
+// copyMemory returns empty memory for count blocks, which hold until block
+// end is popped: a free copy's when one is large enough, else new memory,
+// kept when fewer than maxBlockCopies are.
+func (m *memoryStore) copyMemory(count int, end uint64) []queuedBlock {
+	for k := range m.copies {
+		if c := &m.copies[k]; c.end <= m.popped && cap(c.mem) >= count {
+			clear(c.mem[:c.held]) // a copy popped since the last pop, or given up
+			c.held, c.end = count, end
+			return c.mem[:0]
+		}
+	}
+	mem := make([]queuedBlock, 0, count)
+	if len(m.copies) < maxBlockCopies {
+		m.copies = append(m.copies, blockCopy{mem: mem, held: count, end: end})
+	}
+	return mem
 }
 
 func (m *memoryStore) pop(n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.freeCopies()
 	for n > 0 {
 		if len(m.chunks) == 0 || m.head == len(m.chunks[0]) {
 			return fmt.Errorf("notifications: memory store: %d more blocks to remove than it holds", n)
@@ -193,6 +236,7 @@ func (m *memoryStore) pop(n int) error {
 		}
 		clear(chunk[m.head : m.head+k]) // the events are no longer held
 		m.head += k
+		m.popped += uint64(k)
 		n -= k
 		if m.head == len(chunk) && (len(m.chunks) > 1 || len(chunk) == cap(chunk)) {
 			if cap(chunk) > cap(m.spare) { // peek hands out no block popped
@@ -208,6 +252,17 @@ func (m *memoryStore) pop(n int) error {
 	return nil
 }
 
+// freeCopies clears the copies whose blocks were all popped, so that they
+// hold no event until used again.
+func (m *memoryStore) freeCopies() {
+	for k := range m.copies {
+		if c := &m.copies[k]; c.end <= m.popped && c.held > 0 {
+			clear(c.mem[:c.held])
+			c.held = 0
+		}
+	}
+}
+
 func (m *memoryStore) takeLost() int { return 0 }
 
 func (m *memoryStore) len() int {
@@ -221,7 +276,7 @@ func (m *memoryStore) durable() bool { return false }
 func (m *memoryStore) close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.chunks, m.head, m.events, m.spare = nil, 0, 0, nil
+	m.chunks, m.head, m.events, m.spare, m.copies = nil, 0, 0, nil, nil
 	return nil
 }
 

@@ -108,3 +108,51 @@ func TestMemoryStorePopPastTheEnd(t *testing.T) {
 		})
 	}
 }
+
+// A store drained batch after batch, whose batches span chunks, copies
+// them into the memory of copies whose blocks were popped.
+func TestMemoryStoreReusesCopies(t *testing.T) {
+	m := &memoryStore{}
+	block := queuedBlock{events: testEvents("c", 1)}
+	for range 3 * maxChunkBlocks { // a backlog of full chunks
+		_ = m.push(block)
+	}
+	cycles := func() {
+		for range 20 { // batches of 1000 blocks, one taken ahead
+			ahead, _ := m.peek(1000, 1000)
+			_ = ahead
+			for range 1000 {
+				_ = m.push(block)
+			}
+			_ = m.pop(1000)
+		}
+	}
+	cycles()
+	assert.Zero(t, testing.AllocsPerRun(3, cycles), "copies and chunks are reused")
+}
+
+// A copy is not reused while any of its blocks is in the store, and holds
+// no event once they were all popped.
+func TestMemoryStoreCopyLivesUntilPopped(t *testing.T) {
+	m := &memoryStore{}
+	for i := range 8 * minChunkBlocks {
+		require.NoError(t, m.push(queuedBlock{events: testEvents(fmt.Sprint("k", i), 1)}))
+	}
+	first, err := m.peek(0, 2*minChunkBlocks) // across the first two chunks
+	require.NoError(t, err)
+	want := ids(flatten(first))
+	require.NoError(t, m.pop(2*minChunkBlocks-1)) // all but its last block
+	for range maxBlockCopies + 1 {
+		_, err := m.peek(1, 2*minChunkBlocks) // across chunks too
+		require.NoError(t, err)
+	}
+	require.Len(t, m.copies, maxBlockCopies)
+	assert.Equal(t, want, ids(flatten(first)), "a copy whose blocks are not all popped")
+	require.NoError(t, m.pop(1 + 4*minChunkBlocks)) // past every copy
+	for _, c := range m.copies {
+		assert.Zero(t, c.held)
+		for _, b := range c.mem[:cap(c.mem)] {
+			assert.Nil(t, b.events, "a free copy holds no event")
+		}
+	}
+}
