@@ -148,7 +148,7 @@ func TestMemoryStoreCopyLivesUntilPopped(t *testing.T) {
 	}
 	require.Len(t, m.copies, maxBlockCopies)
 	assert.Equal(t, want, ids(flatten(first)), "a copy whose blocks are not all popped")
-	require.NoError(t, m.pop(1 + 4*minChunkBlocks)) // past every copy
+	require.NoError(t, m.pop(1+4*minChunkBlocks)) // past every copy
 	for _, c := range m.copies {
 		assert.Zero(t, c.held)
 		for _, b := range c.mem[:cap(c.mem)] {
