@@ -60,7 +60,7 @@ type eventQueue struct {
 	cond    *sync.Cond   // signalled on push, Close and cancel
 	closed  bool         // no more writes
 	closing atomic.Bool  // closed, for the Writes that do not take mu (writeDurable)
-	pushing atomic.Int64 // events of Writes storing their block now, outside the mutex
+	pushing atomic.Int64 // events of Writes storing their block now, outside the mutex (durable stores)
 	waiters atomic.Int32 // goroutines under mu about to wait on cond, or waiting
 }
 
@@ -187,16 +187,16 @@ func (q *eventQueue) writeLocked(blk queuedBlock) error {
 	}
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
-	q.pushing.Add(int64(n))
 	q.metrics.received(n)
-	if q.durable {
+	if q.durable { // a memory store's push is done under the mutex
+		q.pushing.Add(int64(n))
 		q.mu.Unlock()
 	}
 	err := q.push(blk)
 	if q.durable {
 		q.mu.Lock()
+		q.pushing.Add(-int64(n))
 	}
-	q.pushing.Add(-int64(n))
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	return err
