@@ -44,27 +44,43 @@ func (a *jsonArena) alloc(n int) []byte {
 }
 
 // encodeShared encodes events as EncodeEvents does, into the arena: it
-// returns each event's JSON object (capacity cut to its length, as
+// returns their JSON, each event's object (capacity cut to its length, as
 // EncodeEvents returns them: a sink may do anything with them but modify
-// them), and run, the objects joined by commas, followed in memory by a
+// them) and the run, the objects joined by commas, followed in memory by a
 // comma within its capacity (see appendRuns). It fails as EncodeEvents
 // does.
-func (a *jsonArena) encodeShared(events []Event) (eventJSON [][]byte, run []byte, err error) {
+func (a *jsonArena) encodeShared(events []Event) (*blockJSON, error) {
 	sc := takeEncodeScratch()
 	defer sc.give()
+	var err error
 	if sc.buf, sc.ends, err = appendEventObjects(sc.buf[:0], sc.ends[:0], events); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mem := a.alloc(len(sc.buf) + len(events))
-	eventJSON = make([][]byte, len(events))
+	var js *blockJSON
+	if len(events) == 1 { // the usual Write: one allocation
+		one := new(blockJSONOfOne)
+		js, one.objects = &one.blockJSON, one.object[:]
+	} else {
+		js = &blockJSON{objects: make([][]byte, len(events))}
+	}
+	objects := js.objects
 	start, at := 0, 0
 	for i, end := range sc.ends {
 		n := copy(mem[at:], sc.buf[start:end])
-		eventJSON[i] = mem[at : at+n : at+n]
+		objects[i] = mem[at : at+n : at+n]
 		mem[at+n] = ','
 		start, at = end, at+n+1
 	}
-	return eventJSON, mem[: at-1 : cap(mem)], nil
+	js.run = mem[: at-1 : cap(mem)]
+	return js, nil
+}
+
+// blockJSONOfOne is the blockJSON of one event, with the memory of its
+// objects.
+type blockJSONOfOne struct {
+	blockJSON
+	object [1][]byte
 }
 
 // appendRuns appends to dst the JSON of the blocks' events, which every
@@ -75,17 +91,18 @@ func (a *jsonArena) encodeShared(events []Event) (eventJSON [][]byte, run []byte
 func appendRuns(dst [][]byte, blocks []queuedBlock) [][]byte {
 	for i := range blocks {
 		b := &blocks[i]
-		if b.run == nil {
-			dst = append(dst, b.encoded...)
+		run := b.run()
+		if run == nil {
+			dst = append(dst, b.encoded()...)
 			continue
 		}
 		if k := len(dst) - 1; k >= 0 {
-			if joined, ok := joinRuns(dst[k], b.run); ok {
+			if joined, ok := joinRuns(dst[k], run); ok {
 				dst[k] = joined
 				continue
 			}
 		}
-		dst = append(dst, b.run)
+		dst = append(dst, run)
 	}
 	return dst
 }
@@ -110,7 +127,7 @@ func joinRuns(a, b []byte) ([]byte, bool) {
 // hasRun reports whether any of blocks has a run.
 func hasRun(blocks []queuedBlock) bool {
 	for i := range blocks {
-		if blocks[i].run != nil {
+		if blocks[i].run() != nil {
 			return true
 		}
 	}

@@ -29,8 +29,9 @@ func TestEncodeSharedIsEncodeEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var a jsonArena
 			a.encodeShared(testEvents("before", 1)) // not at the start of a chunk
-			eventJSON, run, err := a.encodeShared(tt.events)
+			js, err := a.encodeShared(tt.events)
 			require.NoError(t, err)
+			eventJSON, run := js.objects, js.run
 			want, err := EncodeEvents(tt.events)
 			require.NoError(t, err)
 			require.Equal(t, want, eventJSON)
@@ -50,7 +51,7 @@ func TestEncodeSharedRefusesWhatEncodeEventsRefuses(t *testing.T) {
 	events := testEvents("bad", 2)
 	events[1].Timestamp = events[1].Timestamp.AddDate(20000, 0, 0)
 	var a jsonArena
-	_, _, err := a.encodeShared(events)
+	_, err := a.encodeShared(events)
 	require.Error(t, err)
 	_, want := EncodeEvents(events)
 	assert.Equal(t, want.Error(), err.Error())
@@ -66,9 +67,9 @@ func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
 		for i := range events {
 			events[i] = randomEvent(r)
 		}
-		eventJSON, run, err := a.encodeShared(events)
+		js, err := a.encodeShared(events)
 		require.NoError(t, err)
-		return queuedBlock{events: events, encoded: eventJSON, run: run}
+		return queuedBlock{events: events, json: js}
 	}
 	plain := func(n int) queuedBlock { // JSON from elsewhere: a spool, a caller
 		events := make([]Event, n)
@@ -77,7 +78,7 @@ func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
 		}
 		eventJSON, err := EncodeEvents(events)
 		require.NoError(t, err)
-		return queuedBlock{events: events, encoded: eventJSON}
+		return queuedBlock{events: events, json: withJSON(eventJSON)}
 	}
 	for _, tt := range []struct {
 		name     string
@@ -99,7 +100,7 @@ func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
 		}, 0, 5, true},
 		{"a filtered block between", func(a, _ *jsonArena) []queuedBlock {
 			b := []queuedBlock{write(a, 1), write(a, 3), write(a, 1)}
-			b[1].events, b[1].encoded, b[1].run = b[1].events[:2], b[1].encoded[:2], nil // as Ignore leaves it
+			b[1].events, b[1].json = b[1].events[:2], withJSON(b[1].encoded()[:2]) // as Ignore leaves it
 			return b
 		}, 0, 4, true},
 		{"two arenas", func(a, other *jsonArena) []queuedBlock {
@@ -119,7 +120,7 @@ func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
 			runs := appendRuns(nil, blocks)
 			var objects [][]byte
 			for _, b := range blocks {
-				objects = append(objects, b.encoded...)
+				objects = append(objects, b.encoded()...)
 			}
 			require.Equal(t, string(bytes.Join(objects, []byte{','})), string(bytes.Join(runs, []byte{','})))
 			assert.GreaterOrEqual(t, len(runs), tt.minRuns)

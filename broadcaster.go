@@ -90,14 +90,13 @@ func (b *Broadcaster) usesJSON() bool { return b.encoded > 0 }
 // Write returns ErrSinkClosed after Close, even for an empty block. The caller cedes the slice memory to the
 // broadcaster and should not modify it after calling write.
 func (b *Broadcaster) Write(events ...Event) error {
-	var eventJSON [][]byte
-	var run []byte
+	var js *blockJSON
 	if b.encoded > 1 && len(events) > 0 {
-		// An event encoding/json refuses leaves eventJSON nil: each
-		// sink then meets the error itself.
-		eventJSON, run, _ = b.arena.encodeShared(events)
+		// An event encoding/json refuses leaves js nil: each sink then
+		// meets the error itself.
+		js, _ = b.arena.encodeShared(events)
 	}
-	return b.writeEncoded(events, eventJSON, run)
+	return b.writeEncoded(events, js)
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -105,20 +104,22 @@ func (b *Broadcaster) Write(events ...Event) error {
 // events alone to its other sinks. eventJSON nil is allowed: it writes the
 // events to every sink with Write.
 func (b *Broadcaster) WriteEncoded(events []Event, eventJSON [][]byte) error {
-	return b.writeEncoded(events, eventJSON, nil)
+	return b.writeEncoded(events, withJSON(eventJSON))
 }
 
-// writeEncoded is WriteEncoded; run, when not nil, is eventJSON joined by
-// commas in the arena (see jsonArena.encodeShared), for the sinks of this
-// package.
-func (b *Broadcaster) writeEncoded(events []Event, eventJSON [][]byte, run []byte) error {
+// writeEncoded is WriteEncoded for events whose JSON js holds (nil when
+// unknown), which the sinks of this package share.
+func (b *Broadcaster) writeEncoded(events []Event, js *blockJSON) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return ErrSinkClosed
 	}
-	if len(eventJSON) != len(events) {
-		eventJSON, run = nil, nil
+	var eventJSON [][]byte
+	if js != nil && len(js.objects) == len(events) {
+		eventJSON = js.objects
+	} else {
+		js = nil
 	}
 	var now time.Time // read once for the sinks that take it
 	for _, sink := range b.sinks {
@@ -127,7 +128,7 @@ func (b *Broadcaster) writeEncoded(events []Event, eventJSON [][]byte, run []byt
 			if now.IsZero() {
 				now = time.Now()
 			}
-			err = ss.writeEncodedAt(events, eventJSON, run, now)
+			err = ss.writeEncodedAt(events, js, now)
 		} else if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
 			err = es.WriteEncoded(events, eventJSON)
 		} else {
@@ -142,11 +143,11 @@ func (b *Broadcaster) writeEncoded(events []Event, eventJSON [][]byte, run []byt
 
 // stampedSink is a sink of this package that stores when events were
 // written: WriteEncoded, with that time given, so that a broadcaster reads
-// the clock once per Write, not once per endpoint, and with the run of
-// eventJSON when it has one (else nil), which the sink may keep but never
+// the clock once per Write, not once per endpoint, and with the events'
+// JSON as a blockJSON, which the sink may keep, shared, but never
 // modifies.
 type stampedSink interface {
-	writeEncodedAt(events []Event, eventJSON [][]byte, run []byte, now time.Time) error
+	writeEncodedAt(events []Event, js *blockJSON, now time.Time) error
 }
 
 var (

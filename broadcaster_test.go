@@ -131,7 +131,7 @@ func TestBroadcasterStampsEndpointsOnce(t *testing.T) {
 		blocks, err := m.peek(0, 10)
 		require.NoError(t, err)
 		require.Len(t, blocks, 1)
-		assert.Equal(t, eventJSON, blocks[0].encoded, "the JSON is kept")
+		assert.Equal(t, eventJSON, blocks[0].encoded(), "the JSON is kept")
 		written = append(written, blocks[0].written)
 	}
 	assert.False(t, written[0].IsZero())

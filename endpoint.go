@@ -369,9 +369,13 @@ func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
 
 // writeEncodedAt is WriteEncoded for events written at now (see
 // stampedSink).
-func (e *Endpoint) writeEncodedAt(events []Event, eventJSON [][]byte, run []byte, now time.Time) error {
+func (e *Endpoint) writeEncodedAt(events []Event, js *blockJSON, now time.Time) error {
 	if q, ok := e.Sink.(*eventQueue); ok {
-		return q.writeEncodedAt(events, eventJSON, run, now)
+		return q.writeEncodedAt(events, js, now)
+	}
+	var eventJSON [][]byte
+	if js != nil {
+		eventJSON = js.objects
 	}
 	return e.WriteEncoded(events, eventJSON)
 }

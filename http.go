@@ -156,7 +156,7 @@ func (e bodyEncoding) measures(blocks []queuedBlock) bool {
 		return true
 	}
 	for _, b := range blocks {
-		if len(b.encoded) != b.count() {
+		if len(b.encoded()) != b.count() {
 			return true
 		}
 	}

@@ -115,7 +115,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	return q.write(events, nil, nil, time.Time{})
+	return q.write(events, nil, time.Time{})
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -126,30 +126,34 @@ func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
-	return q.write(events, eventJSON, nil, time.Time{})
+	return q.write(events, withJSON(eventJSON), time.Time{})
 }
 
-// writeEncodedAt is WriteEncoded for a block written at now, with the run
-// of its JSON when known (see stampedSink): a Broadcaster reads the clock
-// once for all its endpoints.
-func (q *eventQueue) writeEncodedAt(events []Event, eventJSON [][]byte, run []byte, now time.Time) error {
-	if len(eventJSON) != len(events) {
-		eventJSON, run = nil, nil
+// writeEncodedAt is WriteEncoded for a block written at now, with its
+// JSON (see stampedSink): a Broadcaster reads the clock once for all its
+// endpoints.
+func (q *eventQueue) writeEncodedAt(events []Event, js *blockJSON, now time.Time) error {
+	if js != nil && len(js.objects) != len(events) {
+		js = nil
 	}
-	return q.write(events, eventJSON, run, now)
+	return q.write(events, js, now)
 }
 
-// write is Write, with the events' JSON when known (else nil) and their
-// run (see queuedBlock), of a block written at now (zero: when stored).
-func (q *eventQueue) write(events []Event, eventJSON [][]byte, run []byte, now time.Time) error {
+// write is Write, with the events' JSON when known (else nil), of a block
+// written at now (zero: when stored).
+func (q *eventQueue) write(events []Event, js *blockJSON, now time.Time) error {
 	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
 	}
+	var eventJSON [][]byte
+	if js != nil {
+		eventJSON = js.objects
+	}
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
 	if len(ignored) > 0 {
-		run = nil // the kept objects are not one run
+		js = withJSON(keptJSON) // the kept objects are not one run
 	}
-	blk := queuedBlock{events: kept, written: now, encoded: keptJSON, run: run}
+	blk := queuedBlock{events: kept, written: now, json: js}
 	var err error
 	switch {
 	case len(kept) == 0:
@@ -508,7 +512,7 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 			blocks[i].events = appendEvents(nil, blocks[i])
 		}
 		b := blocks[i]
-		json := b.encoded
+		json := b.encoded()
 		if len(json) != b.count() {
 			json = nil
 		}

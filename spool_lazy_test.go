@@ -33,8 +33,9 @@ func spoolBacklog(t *testing.T, dir, name string, withJSON bool, prefixes ...str
 		}
 		b := queuedBlock{events: block, written: time.Now()}
 		if withJSON {
-			b.encoded, err = EncodeEvents(block)
+			objects, err := EncodeEvents(block)
 			require.NoError(t, err)
+			b.json = &blockJSON{objects: objects}
 		}
 		require.NoError(t, s.push(b))
 		all = append(all, block...)

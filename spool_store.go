@@ -94,8 +94,8 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // events at delivery, as from a memory store): Write allocates for the
 // spool only the block the memory keeps.
 func (s *spoolStore) push(b queuedBlock) error {
-	if b.encoded != nil {
-		_, err := s.log.Append(b.written.UnixNano(), b.encoded, b)
+	if items := b.encoded(); items != nil {
+		_, err := s.log.Append(b.written.UnixNano(), items, b)
 		return err
 	}
 	sc := takeEncodeScratch()
@@ -169,7 +169,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					p = r.Span.To
 					continue
 				}
-				if b.encoded != nil {
+				if b.json != nil {
 					// JSON sent as it is: the buffer is its now (binary
 					// records are copied out as they are decoded).
 					s.readBuf = spool.ReadBuffer{}
@@ -192,7 +192,7 @@ func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Ev
 	b := queuedBlock{written: time.Unix(0, r.Stamp)}
 	switch {
 	case jsonObjects(r.Items):
-		b.encoded = r.Items
+		b.json = &blockJSON{objects: r.Items}
 	case binaryItems(r.Items):
 		if len(slab) < len(r.Items) {
 			n := 0

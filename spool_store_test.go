@@ -31,8 +31,9 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 					want = append(want, block...)
 					b := queuedBlock{events: block, written: time.Unix(0, int64(i+1))}
 					if withJSON {
-						b.encoded, err = EncodeEvents(block)
+						objects, err := EncodeEvents(block)
 						require.NoError(t, err)
+						b.json = &blockJSON{objects: objects}
 					}
 					require.NoError(t, s.push(b))
 				}
@@ -80,7 +81,7 @@ func TestSpoolStoreMemoryAndDiskAgree(t *testing.T) {
 func TestFlattenJSONNeedsEveryBlocksJSON(t *testing.T) {
 	encoded, err := EncodeEvents(testEvents("b", 1))
 	require.NoError(t, err)
-	blocks := []queuedBlock{{events: testEvents("a", 1)}, {events: testEvents("b", 1), encoded: encoded}}
+	blocks := []queuedBlock{{events: testEvents("a", 1)}, {events: testEvents("b", 1), json: withJSON(encoded)}}
 	assert.Nil(t, flattenJSON(blocks), "a block written with Write has no JSON")
 	assert.Len(t, flattenJSON(blocks[1:]), 1)
 }

@@ -17,21 +17,54 @@ type queuedBlock struct {
 	events  []Event
 	written time.Time
 
-	// encoded is each event's JSON, the bytes an envelope carries (see
-	// EncodeEvents), when known: stored by a spool, or written with
-	// WriteEncoded; else nil.
-	encoded [][]byte
+	// json is the events' JSON, when known: stored by a spool, or written
+	// with WriteEncoded; else nil. A Broadcaster's endpoints share it.
+	json *blockJSON
+}
 
-	// run is encoded joined by commas, in the memory of a Broadcaster's
+// blockJSON is the JSON of a block's events: what a Broadcaster shares
+// among its endpoints' blocks, which are thus no larger than a block of
+// events alone.
+type blockJSON struct {
+	// objects is each event's JSON, the bytes an envelope carries (see
+	// EncodeEvents).
+	objects [][]byte
+
+	// run is objects joined by commas, in the memory of a Broadcaster's
 	// arena, when the block was written whole by one (see appendRuns);
 	// else nil. A spool keeps it only in memory.
 	run []byte
 }
 
+// withJSON returns the JSON of a block of events whose objects are
+// eventJSON, or nil when that is.
+func withJSON(eventJSON [][]byte) *blockJSON {
+	if eventJSON == nil {
+		return nil
+	}
+	return &blockJSON{objects: eventJSON}
+}
+
+// encoded returns each event's JSON, when known; else nil.
+func (b *queuedBlock) encoded() [][]byte {
+	if b.json == nil {
+		return nil
+	}
+	return b.json.objects
+}
+
+// run returns the run of the block's JSON (see blockJSON), or nil.
+func (b *queuedBlock) run() []byte {
+	if b.json == nil {
+		return nil
+	}
+	return b.json.run
+}
+
 // count returns how many events b holds.
 func (b *queuedBlock) count() int {
 	if b.events == nil {
-		return len(b.encoded)
+		return len(b.encoded())
 	}
 	return len(b.events)
 }
@@ -50,13 +83,13 @@ func appendEvents(dst []Event, b queuedBlock) []Event {
 	if b.events != nil {
 		return append(dst, b.events...)
 	}
-	n := len(dst)
-	dst = slices.Grow(dst, len(b.encoded))[:n+len(b.encoded)]
+	n, items := len(dst), b.encoded()
+	dst = slices.Grow(dst, len(items))[:n+len(items)]
 	clear(dst[n:]) // decodeEvent decodes into zero events
-	for i, item := range b.encoded {
+	for i, item := range items {
 		_ = decodeEvent(item, &dst[n+i])
 	}
-	decodedEvents.Add(int64(len(b.encoded)))
+	decodedEvents.Add(int64(len(items)))
 	return dst
 }
 
@@ -311,10 +344,10 @@ func flattenInto(dst []Event, blocks []queuedBlock, size int) []Event {
 // returns the events, or nil when a block does not hold its events' JSON.
 func flattenJSON(blocks []queuedBlock) [][]byte {
 	if len(blocks) == 1 {
-		if len(blocks[0].encoded) != blocks[0].count() {
+		if len(blocks[0].encoded()) != blocks[0].count() {
 			return nil
 		}
-		return blocks[0].encoded
+		return blocks[0].encoded()
 	}
 	return flattenJSONInto(nil, blocks, 0)
 }
@@ -324,7 +357,7 @@ func flattenJSON(blocks []queuedBlock) [][]byte {
 func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
 	n := 0
 	for _, b := range blocks {
-		if len(b.encoded) != b.count() {
+		if len(b.encoded()) != b.count() {
 			return nil
 		}
 		n += b.count()
@@ -334,7 +367,7 @@ func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
 		out = make([][]byte, 0, max(n, size))
 	}
 	for _, b := range blocks {
-		out = append(out, b.encoded...)
+		out = append(out, b.encoded()...)
 	}
 	return out
 }
