@@ -1,7 +1,6 @@
 package notifications
 
 import (
-	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -61,8 +60,8 @@ type outcomes struct {
 // delivered reports n events the destination accepted after attempts
 // attempts; written is when the oldest of them was written. events may be
 // nil when there is no OnFinished to give them to.
-func (o *outcomes) delivered(n int, events []Event, attempts int, written time.Time) {
-	o.metrics.delivered(n, time.Since(written))
+func (o *outcomes) delivered(n int, events []Event, attempts int, written stamp) {
+	o.metrics.delivered(n, written.since())
 	o.finish(Finished{Endpoint: o.endpoint, Events: events, Attempts: attempts})
 }
 

@@ -140,7 +140,7 @@ func (q *eventQueue) writeEncodedAt(events []Event, js *blockJSON, now time.Time
 }
 
 // write is Write, with the events' JSON when known (else nil), of a block
-// written at now (zero: when stored).
+// written at now (zero: now).
 func (q *eventQueue) write(events []Event, js *blockJSON, now time.Time) error {
 	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
@@ -153,7 +153,10 @@ func (q *eventQueue) write(events []Event, js *blockJSON, now time.Time) error {
 	if len(ignored) > 0 {
 		js = withJSON(keptJSON) // the kept objects are not one run
 	}
-	blk := queuedBlock{events: kept, written: now, json: js}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	blk := queuedBlock{events: kept, written: stampOf(now), json: js}
 	var err error
 	switch {
 	case len(kept) == 0:
@@ -230,12 +233,9 @@ func (q *eventQueue) writeDurable(blk queuedBlock) error {
 	return err
 }
 
-// push stores blk, of kept events, written at blk.written (zero: now), and
-// counts its events out of the metrics if that fails.
+// push stores blk, of kept events, and counts them out of the metrics if
+// that fails.
 func (q *eventQueue) push(blk queuedBlock) error {
-	if blk.written.IsZero() {
-		blk.written = time.Now()
-	}
 	if err := q.store.push(blk); err != nil {
 		q.metrics.unreceived(len(blk.events))
 		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
@@ -263,7 +263,7 @@ type batch struct {
 	fitted  []queuedBlock // its blocks, until eventList flattens them
 	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
-	written time.Time // when its oldest block was written
+	written stamp     // when its oldest block was written
 	full    bool      // more blocks were waiting than fit in it
 	enc     Encoded   // the encoder's form of events, once encoded
 	owned   bool      // events and json are the queue's, not a written block's

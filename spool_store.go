@@ -95,7 +95,7 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // spool only the block the memory keeps.
 func (s *spoolStore) push(b queuedBlock) error {
 	if items := b.encoded(); items != nil {
-		_, err := s.log.Append(b.written.UnixNano(), items, b)
+		_, err := s.log.Append(b.written.time().UnixNano(), items, b)
 		return err
 	}
 	sc := takeEncodeScratch()
@@ -105,7 +105,7 @@ func (s *spoolStore) push(b queuedBlock) error {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
 	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
-	_, err = s.log.AppendCopy(b.written.UnixNano(), sc.items, b)
+	_, err = s.log.AppendCopy(b.written.time().UnixNano(), sc.items, b)
 	return err
 }
 
@@ -189,7 +189,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 // are taken from slab, made for the binary records of read when empty; it
 // returns what is left of slab.
 func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Event, bool) {
-	b := queuedBlock{written: time.Unix(0, r.Stamp)}
+	b := queuedBlock{written: stampOf(time.Unix(0, r.Stamp))}
 	switch {
 	case jsonObjects(r.Items):
 		b.json = &blockJSON{objects: r.Items}

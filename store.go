@@ -15,12 +15,29 @@ type queuedBlock struct {
 	// (encoded) until something needs their values: appendEvents decodes
 	// them.
 	events  []Event
-	written time.Time
+	written stamp
 
 	// json is the events' JSON, when known: stored by a spool, or written
 	// with WriteEncoded; else nil. A Broadcaster's endpoints share it.
 	json *blockJSON
 }
+
+// stamp is when a block was written: nanoseconds since clockBase, on the
+// monotonic clock for a time read in this process (a block's written is
+// 8 bytes, where a time.Time takes 24).
+type stamp int64
+
+// clockBase is the time stamps count from.
+var clockBase = time.Now()
+
+// stampOf returns the stamp of t.
+func stampOf(t time.Time) stamp { return stamp(t.Sub(clockBase)) }
+
+// time returns the time of s.
+func (s stamp) time() time.Time { return clockBase.Add(time.Duration(s)) }
+
+// since returns the time elapsed since s.
+func (s stamp) since() time.Duration { return time.Since(clockBase) - time.Duration(s) }
 
 // blockJSON is the JSON of a block's events: what a Broadcaster shares
 // among its endpoints' blocks, which are thus no larger than a block of

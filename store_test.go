@@ -23,7 +23,7 @@ func TestMemoryStoreMatchesASlice(t *testing.T) {
 			for range r.IntN(300) {
 				block := testEvents(fmt.Sprint("b", pushed), 1+r.IntN(3))
 				pushed++
-				require.NoError(t, m.push(queuedBlock{events: block, written: time.Now()}))
+				require.NoError(t, m.push(queuedBlock{events: block, written: stampOf(time.Now())}))
 				model = append(model, ids(block))
 				events += len(block)
 			}
@@ -154,5 +154,15 @@ func TestMemoryStoreCopyLivesUntilPopped(t *testing.T) {
 		for _, b := range c.mem[:cap(c.mem)] {
 			assert.Nil(t, b.events, "a free copy holds no event")
 		}
+	}
+}
+
+// A stamp gives back the time it was taken from, to the nanosecond, for a
+// time read now or one read back from a spool (wall clock only).
+func TestStampKeepsTheTime(t *testing.T) {
+	for _, at := range []time.Time{time.Now(), time.Unix(0, 1), time.Unix(0, 1_700_000_000_123_456_789), time.Now().Add(-time.Hour)} {
+		s := stampOf(at)
+		assert.Equal(t, at.UnixNano(), s.time().UnixNano())
+		assert.InDelta(t, time.Since(at), s.since(), float64(time.Second))
 	}
 }
