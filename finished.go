@@ -1,7 +1,6 @@
 package notifications
 
 import (
-
 	"github.com/sirupsen/logrus"
 )
 

@@ -263,10 +263,10 @@ type batch struct {
 	fitted  []queuedBlock // its blocks, until eventList flattens them
 	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
-	written stamp     // when its oldest block was written
-	full    bool      // more blocks were waiting than fit in it
-	enc     Encoded   // the encoder's form of events, once encoded
-	owned   bool      // events and json are the queue's, not a written block's
+	written stamp   // when its oldest block was written
+	full    bool    // more blocks were waiting than fit in it
+	enc     Encoded // the encoder's form of events, once encoded
+	owned   bool    // events and json are the queue's, not a written block's
 }
 
 // batchMemory is the memory of a batch of several blocks: its events and
