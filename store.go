@@ -24,7 +24,10 @@ type queuedBlock struct {
 
 // stamp is when a block was written: nanoseconds since clockBase, on the
 // monotonic clock for a time read in this process (a block's written is
-// 8 bytes, where a time.Time takes 24).
+// 8 bytes, where a time.Time takes 24). Its wall time, which only a
+// spool's records keep, is clockBase's plus that: it drifts from the wall
+// clock as the monotonic clock does (by a slew, or a step of the wall
+// clock since the process started).
 type stamp int64
 
 // clockBase is the time stamps count from.
