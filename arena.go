@@ -28,7 +28,8 @@ const (
 
 // alloc returns n bytes of new memory, n > 0, whose capacity runs to the
 // end of its chunk: the next alloc's bytes follow it there, unless a new
-// chunk began. Nothing else writes the n bytes.
+// chunk began. More than maxArenaShare bytes are memory of their own, its
+// capacity n. Nothing else writes the n bytes.
 func (a *jsonArena) alloc(n int) []byte {
 	if n > maxArenaShare {
 		return make([]byte, n)
@@ -47,7 +48,7 @@ func (a *jsonArena) alloc(n int) []byte {
 // returns their JSON, each event's object (capacity cut to its length, as
 // EncodeEvents returns them: a sink may do anything with them but modify
 // them) and the run, the objects joined by commas, followed in memory by a
-// comma within its capacity (see appendRuns). It fails as EncodeEvents
+// comma within its capacity (see appendRun). It fails as EncodeEvents
 // does.
 func (a *jsonArena) encodeShared(events []Event) (*blockJSON, error) {
 	sc := takeEncodeScratch()
@@ -83,35 +84,30 @@ type blockJSONOfOne struct {
 	object [1][]byte
 }
 
-// appendRuns appends to dst the JSON of the blocks' events, which every
-// block holds, as runs: slices of one or more objects joined by commas, in
-// order; consecutive blocks whose runs lie one after the other in a
-// chunk, a comma between, are one run. A body spliced from the runs, with
-// commas between them, is the body spliced from the objects.
-func appendRuns(dst [][]byte, blocks []queuedBlock) [][]byte {
-	for i := range blocks {
-		b := &blocks[i]
-		run := b.run()
-		if run == nil {
-			dst = append(dst, b.encoded()...)
-			continue
-		}
-		if k := len(dst) - 1; k >= 0 {
-			if joined, ok := joinRuns(dst[k], run); ok {
-				dst[k] = joined
-				continue
-			}
-		}
-		dst = append(dst, run)
+// appendRun appends to runs the JSON of b's events, which b holds, as
+// runs: slices of one or more objects joined by commas, in order. b's run
+// joins the last of runs when it follows it, a comma between, in a chunk.
+// A body spliced from the runs of consecutive blocks, with commas between
+// them, is the body spliced from their objects.
+func appendRun(runs [][]byte, b *queuedBlock) [][]byte {
+	run := b.run()
+	if run == nil {
+		return append(runs, b.encoded()...)
 	}
-	return dst
+	if k := len(runs) - 1; k >= 0 {
+		if joined, ok := joinRuns(runs[k], run); ok {
+			runs[k] = joined
+			return runs
+		}
+	}
+	return append(runs, run)
 }
 
 // joinRuns returns the run of a, a comma, and b, when b follows a and its
-// comma in a's memory. Only a run of the arena has room past its end that
-// another run may start in (an object's capacity is its length), and each
-// run is followed by a comma: that byte is not read again (it would cost
-// a cache miss a block).
+// comma in a's memory. b is a run of the arena, so only a run of the same
+// chunk can hold it within its capacity, and each such run is followed by
+// a comma: that byte is not read again (it would cost a cache miss a
+// block).
 func joinRuns(a, b []byte) ([]byte, bool) {
 	n := len(a) + 1 + len(b)
 	if len(b) == 0 || cap(a) < n {
@@ -122,14 +118,4 @@ func joinRuns(a, b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return joined, true
-}
-
-// hasRun reports whether any of blocks has a run.
-func hasRun(blocks []queuedBlock) bool {
-	for i := range blocks {
-		if blocks[i].run() != nil {
-			return true
-		}
-	}
-	return false
 }

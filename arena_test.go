@@ -57,25 +57,28 @@ func TestEncodeSharedRefusesWhatEncodeEventsRefuses(t *testing.T) {
 	assert.Equal(t, want.Error(), err.Error())
 }
 
-// appendRuns joins the runs of blocks that lie one after the other in a
+// runsOf returns the JSON of blocks as runs, as a batch of them has it.
+func runsOf(blocks []queuedBlock) [][]byte {
+	var runs [][]byte
+	for i := range blocks {
+		runs = appendRun(runs, &blocks[i])
+	}
+	return runs
+}
+
+// appendRun joins the runs of blocks that lie one after the other in a
 // chunk, and only those: whatever the order, the source or the size of the
 // blocks, the pieces joined by commas are the objects joined by commas.
-func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
+func TestAppendRunJoinsWhatLiesInARow(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	write := func(a *jsonArena, n int) queuedBlock {
-		events := make([]Event, n)
-		for i := range events {
-			events[i] = randomEvent(r)
-		}
+		events := randomEvents(r, n)
 		js, err := a.encodeShared(events)
 		require.NoError(t, err)
 		return queuedBlock{events: events, json: js}
 	}
 	plain := func(n int) queuedBlock { // JSON from elsewhere: a spool, a caller
-		events := make([]Event, n)
-		for i := range events {
-			events[i] = randomEvent(r)
-		}
+		events := randomEvents(r, n)
 		eventJSON, err := EncodeEvents(events)
 		require.NoError(t, err)
 		return queuedBlock{events: events, json: withJSON(eventJSON)}
@@ -117,7 +120,7 @@ func TestAppendRunsJoinsWhatLiesInARow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var a, other jsonArena
 			blocks := tt.blocks(&a, &other)
-			runs := appendRuns(nil, blocks)
+			runs := runsOf(blocks)
 			var objects [][]byte
 			for _, b := range blocks {
 				objects = append(objects, b.encoded()...)
@@ -177,7 +180,7 @@ func TestBroadcasterSendsRunsOfConsecutiveWrites(t *testing.T) {
 	for _, q := range queues { // the first POST is held: the rest waits
 		blocks, err := q.store.peek(0, writers*perWriter)
 		require.NoError(t, err)
-		assert.Less(t, len(appendRuns(nil, blocks)), len(blocks)/4, "consecutive writes join")
+		assert.Less(t, len(runsOf(blocks)), len(blocks)/4, "consecutive writes join")
 	}
 	for _, rc := range receivers {
 		close(rc.hold)
@@ -194,5 +197,39 @@ func TestBroadcasterSendsRunsOfConsecutiveWrites(t *testing.T) {
 			}
 		}
 		assert.Len(t, seen, writers*perWriter, "receiver %d", i)
+	}
+}
+
+// A batch carries its JSON as runs only for an encoder that splices
+// them, a batch of one block as well as of several.
+func TestBatchRunsOnlyForASplicer(t *testing.T) {
+	var a jsonArena
+	write := func(prefix string, n int) queuedBlock {
+		events := testEvents(prefix, n)
+		js, err := a.encodeShared(events)
+		require.NoError(t, err)
+		return queuedBlock{events: events, json: js}
+	}
+	blocks := []queuedBlock{write("a", 3), write("b", 1), write("c", 2)}
+	for _, tt := range []struct {
+		name    string
+		splices bool
+		blocks  []queuedBlock
+		runs    int // 0: none
+	}{
+		{"several blocks, spliced", true, blocks, 1},
+		{"one block, spliced", true, blocks[:1], 1},
+		{"several blocks, not spliced", false, blocks, 0},
+		{"one block, not spliced", false, blocks[:1], 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &eventQueue{maxBatch: DefaultMaxBatch, splices: tt.splices}
+			b := q.makeBatch(tt.blocks, false)
+			assert.Len(t, b.runs, tt.runs)
+			if tt.runs > 0 {
+				assert.Equal(t, string(bytes.Join(b.json, []byte{','})), string(bytes.Join(b.runs, []byte{','})))
+			}
+			assert.Equal(t, b.runs, b.part().runs)
+		})
 	}
 }

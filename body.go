@@ -18,7 +18,7 @@ type bodyBuffer struct {
 	refs  int // open request bodies, plus one until the batch is released
 
 	// jsonMem is json's memory, the buffer's own: the caller's slice of
-	// objects may be reused once the batch is released, while a request
+	// pieces may be reused once the batch is released, while a request
 	// body still open (net/http may read one after RoundTrip returned)
 	// reads json.
 	jsonMem [][]byte
@@ -191,8 +191,8 @@ var errBodyClosed = errors.New("request body closed")
 
 // splicedReader reads the envelope of events whose JSON json holds, in
 // pieces as a bodyBuffer's, at least one: the prefix, each piece with
-// commas between, the suffix. It copies each byte once, into the reader's buffer, where
-// building the body first would copy it twice.
+// commas between, the suffix. It copies each byte once, into the reader's
+// buffer, where building the body first would copy it twice.
 type splicedReader struct {
 	json  [][]byte
 	piece int    // the next piece: 0 the prefix, 2i+1 json[i], 2i+2 a comma or, last, the suffix

@@ -3,7 +3,6 @@ package notifications
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -115,22 +114,20 @@ func (b *Broadcaster) writeEncoded(events []Event, js *blockJSON) error {
 	if b.closed {
 		return ErrSinkClosed
 	}
-	var eventJSON [][]byte
-	if js != nil && len(js.objects) == len(events) {
-		eventJSON = js.objects
-	} else {
+	if js != nil && len(js.objects) != len(events) {
 		js = nil
 	}
-	var now time.Time // read once for the sinks that take it
+	var at stamp // read once for the sinks that take it
+	stamped := false
 	for _, sink := range b.sinks {
 		var err error
-		if ss, ok := sink.(stampedSink); ok && eventJSON != nil {
-			if now.IsZero() {
-				now = time.Now()
+		if ss, ok := sink.(stampedSink); ok && js != nil {
+			if !stamped {
+				at, stamped = stampNow(), true
 			}
-			err = ss.writeEncodedAt(events, js, now)
-		} else if es, ok := sink.(EncodedSink); ok && eventJSON != nil {
-			err = es.WriteEncoded(events, eventJSON)
+			err = ss.writeEncodedAt(events, js, at)
+		} else if es, ok := sink.(EncodedSink); ok && js != nil {
+			err = es.WriteEncoded(events, js.objects)
 		} else {
 			err = sink.Write(events...)
 		}
@@ -147,7 +144,7 @@ func (b *Broadcaster) writeEncoded(events []Event, js *blockJSON) error {
 // JSON as a blockJSON, which the sink may keep, shared, but never
 // modifies.
 type stampedSink interface {
-	writeEncodedAt(events []Event, js *blockJSON, now time.Time) error
+	writeEncodedAt(events []Event, js *blockJSON, at stamp) error
 }
 
 var (

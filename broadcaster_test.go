@@ -125,9 +125,9 @@ func TestBroadcasterStampsEndpointsOnce(t *testing.T) {
 	events := testEvents("stamp", 2)
 	eventJSON, err := EncodeEvents(events)
 	require.NoError(t, err)
-	start := stampOf(time.Now())
+	start := stampNow()
 	require.NoError(t, b.WriteEncoded(events, eventJSON))
-	end := stampOf(time.Now())
+	end := stampNow()
 	var written []stamp
 	for _, m := range stores {
 		blocks, err := m.peek(0, 10)

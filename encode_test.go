@@ -28,6 +28,15 @@ func randomString(r *rand.Rand) string {
 	return string(b)
 }
 
+// randomEvents returns n events of randomEvent.
+func randomEvents(r *rand.Rand, n int) []Event {
+	events := make([]Event, n)
+	for i := range events {
+		events[i] = randomEvent(r)
+	}
+	return events
+}
+
 func randomEvent(r *rand.Rand) Event {
 	var e Event
 	e.ID, e.Action = randomString(r), randomString(r)
@@ -96,11 +105,7 @@ func TestAppendEnvelopeMatchesEncodingJSON(t *testing.T) {
 	// 2,000 random batches: 500 already reach every block of encode.go that
 	// 20,000 do (123 of 125); FuzzAppendEnvelope explores further.
 	for range 2000 {
-		events := make([]Event, 1+r.IntN(3))
-		for i := range events {
-			events[i] = randomEvent(r)
-		}
-		checkEncoding(t, events)
+		checkEncoding(t, randomEvents(r, 1+r.IntN(3)))
 	}
 	// Times encoding/json refuses: the encoder returns its error.
 	checkEncoding(t, []Event{{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}})

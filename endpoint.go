@@ -367,17 +367,13 @@ func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	return e.Sink.Write(events...)
 }
 
-// writeEncodedAt is WriteEncoded for events written at now (see
+// writeEncodedAt is WriteEncoded for events written at at (see
 // stampedSink).
-func (e *Endpoint) writeEncodedAt(events []Event, js *blockJSON, now time.Time) error {
+func (e *Endpoint) writeEncodedAt(events []Event, js *blockJSON, at stamp) error {
 	if q, ok := e.Sink.(*eventQueue); ok {
-		return q.writeEncodedAt(events, js, now)
+		return q.writeEncodedAt(events, js, at)
 	}
-	var eventJSON [][]byte
-	if js != nil {
-		eventJSON = js.objects
-	}
-	return e.WriteEncoded(events, eventJSON)
+	return e.WriteEncoded(events, js.eventJSON())
 }
 
 // usesJSON reports whether the endpoint sends or stores what WriteEncoded

@@ -147,20 +147,15 @@ func (e bodyEncoding) bodySize(events []Event, eventJSON [][]byte) int {
 // them: some block is without its events' JSON, or the encoding does not
 // splice it.
 func (e bodyEncoding) measures(blocks []queuedBlock) bool {
-	for _, b := range blocks {
+	measures := !e.spliced
+	for i := range blocks {
+		b := &blocks[i]
 		if b.events == nil {
 			return false
 		}
+		measures = measures || b.json == nil || len(b.json.objects) != len(b.events)
 	}
-	if !e.spliced {
-		return true
-	}
-	for _, b := range blocks {
-		if len(b.encoded()) != b.count() {
-			return true
-		}
-	}
-	return false
+	return measures
 }
 
 // errNotAccepted is the error of an answer whose status is not accepted;
@@ -248,11 +243,13 @@ func (h *httpDeliverer) EncodeJSON(events []Event, eventJSON [][]byte) (Encoded,
 // holds (see splicer) without the events themselves, when its body needs
 // nothing else: an envelope, not signed (a signature covers the event IDs).
 func (h *httpDeliverer) spliceJSON(pieces [][]byte, n int) (Encoded, bool) {
-	if !h.encoding.spliced || h.signer != nil || len(pieces) == 0 {
+	if !h.splices() || len(pieces) == 0 {
 		return nil, false
 	}
 	return &httpBatch{n: n, body: h.bodies.splice(pieces), pool: &h.bodies}, true
 }
+
+func (h *httpDeliverer) splices() bool { return h.encoding.spliced && h.signer == nil }
 
 var _ splicer = (*httpDeliverer)(nil)
 

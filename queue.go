@@ -26,6 +26,7 @@ type eventQueue struct {
 	deliverer    Deliverer
 	encoder      Encoder      // deliverer, when it encodes ahead; else nil
 	jsonEncoder  JSONEncoder  // deliverer, when it splices events' JSON; else nil
+	splices      bool         // jsonEncoder makes bodies of runs of JSON (see splicer)
 	wire         bodyEncoding // how bodies are sized, for maxEnvelopeBytes
 	ignore       IgnoreConfig
 	policy       BackoffPolicy
@@ -92,6 +93,8 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	}
 	if e, ok := d.(JSONEncoder); ok {
 		q.jsonEncoder = e
+		s, ok := e.(splicer)
+		q.splices = ok && s.splices()
 	}
 	q.wire = envelopeEncoding
 	if h, ok := d.(*httpDeliverer); ok {
@@ -115,7 +118,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 // spool cannot store is given up too, and Write returns the spool's error.
 // Either way the events went to the dead letter sink.
 func (q *eventQueue) Write(events ...Event) error {
-	return q.write(events, nil, time.Time{})
+	return q.write(events, nil, stampNow())
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
@@ -126,37 +129,27 @@ func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
 	}
-	return q.write(events, withJSON(eventJSON), time.Time{})
+	return q.write(events, withJSON(eventJSON), stampNow())
 }
 
-// writeEncodedAt is WriteEncoded for a block written at now, with its
-// JSON (see stampedSink): a Broadcaster reads the clock once for all its
-// endpoints.
-func (q *eventQueue) writeEncodedAt(events []Event, js *blockJSON, now time.Time) error {
-	if js != nil && len(js.objects) != len(events) {
-		js = nil
-	}
-	return q.write(events, js, now)
+// writeEncodedAt is WriteEncoded for a block written at at, with its
+// JSON, one object per event (see stampedSink): a Broadcaster reads the
+// clock once for all its endpoints.
+func (q *eventQueue) writeEncodedAt(events []Event, js *blockJSON, at stamp) error {
+	return q.write(events, js, at)
 }
 
 // write is Write, with the events' JSON when known (else nil), of a block
-// written at now (zero: now).
-func (q *eventQueue) write(events []Event, js *blockJSON, now time.Time) error {
+// written at at.
+func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
 	}
-	var eventJSON [][]byte
-	if js != nil {
-		eventJSON = js.objects
-	}
-	kept, keptJSON, ignored := q.ignore.splitEncoded(events, eventJSON)
+	kept, keptJSON, ignored := q.ignore.splitEncoded(events, js.eventJSON())
 	if len(ignored) > 0 {
 		js = withJSON(keptJSON) // the kept objects are not one run
 	}
-	if now.IsZero() {
-		now = time.Now()
-	}
-	blk := queuedBlock{events: kept, written: stampOf(now), json: js}
+	blk := queuedBlock{events: kept, written: at, json: js}
 	var err error
 	switch {
 	case len(kept) == 0:
@@ -259,18 +252,19 @@ type batch struct {
 	events  []Event       // nil until needed when the batch has its JSON (see eventList)
 	n       int           // events in the batch
 	json    [][]byte      // each event's JSON object, when every block held it; else nil
-	runs    [][]byte      // json as runs (see appendRuns), when some block has one; else nil
+	runs    [][]byte      // json as runs (see appendRun), when the encoder splices and some block has one; else nil
+	run1    [1][]byte     // the memory of runs for a batch of one block
 	fitted  []queuedBlock // its blocks, until eventList flattens them
 	room    int           // events the memory of a flattened batch holds at least
 	blocks  int
 	written stamp   // when its oldest block was written
 	full    bool    // more blocks were waiting than fit in it
 	enc     Encoded // the encoder's form of events, once encoded
-	owned   bool    // events and json are the queue's, not a written block's
+	owned   bool    // events, json and runs are the queue's, not a written block's
 }
 
 // batchMemory is the memory of a batch of several blocks: its events and
-// their JSON, flattened.
+// their JSON, flattened, and that JSON as runs.
 type batchMemory struct {
 	events []Event
 	json   [][]byte
@@ -407,6 +401,10 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	}
 	if len(fitted) == 1 && fitted[0].events != nil {
 		b.events, b.json = fitted[0].events, flattenJSON(fitted)
+		if run := fitted[0].run(); q.splices && run != nil {
+			b.run1[0] = run
+			b.runs = b.run1[:]
+		}
 		return b
 	}
 	var m batchMemory
@@ -415,10 +413,7 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	}
 	// Room for a full batch, so that the memory serves the next ones.
 	b.room = min(q.maxBatch, DefaultMaxBatch)
-	b.json = flattenJSONInto(m.json, fitted, b.room)
-	if b.json != nil && hasRun(fitted) {
-		b.runs = appendRuns(m.runs[:0], fitted)
-	}
+	b.json, b.runs = flattenJSONInto(m.json, m.runs, fitted, b.room, q.splices)
 	b.owned = true
 	b.fitted, b.events = fitted, m.events
 	if b.json == nil || q.jsonEncoder == nil { // the events are needed now
@@ -442,7 +437,7 @@ func (b *batch) eventList() []Event {
 // part returns the part that is the whole batch, taking over its
 // encoding.
 func (b *batch) part() *part {
-	p := &part{json: b.json, enc: b.enc}
+	p := &part{json: b.json, runs: b.runs, enc: b.enc}
 	b.enc = nil
 	if b.fitted != nil {
 		p.lazy = b
@@ -463,7 +458,6 @@ const maxSpare = 2
 // runs on the goroutine.
 func (q *eventQueue) recycle(b *batch) {
 	if b.owned && len(q.spare) < maxSpare {
-		clear(b.runs) // no chunk is held past its batch
 		m := batchMemory{json: b.json[:0], runs: b.runs[:0]}
 		if q.out.onFinished == nil || b.fitted != nil { // never handed out
 			m.events = b.events[:0]
@@ -529,12 +523,12 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 // when the encoder can (see splicer).
 func (q *eventQueue) encode(p *part) (Encoded, error) {
 	if p.json != nil && q.jsonEncoder != nil {
-		if s, ok := q.jsonEncoder.(splicer); ok && p.lazy != nil {
+		if s, ok := q.jsonEncoder.(splicer); ok {
 			pieces := p.json
-			if p.lazy.runs != nil {
-				pieces = p.lazy.runs
+			if p.runs != nil {
+				pieces = p.runs
 			}
-			if enc, ok := s.spliceJSON(pieces, p.lazy.n); ok {
+			if enc, ok := s.spliceJSON(pieces, len(p.json)); ok {
 				return enc, nil
 			}
 		}
@@ -546,9 +540,13 @@ func (q *eventQueue) encode(p *part) (Encoded, error) {
 // splicer is an encoder of this package that can make a batch from its
 // events' JSON alone, or says it needs the events too. Each of pieces is
 // the JSON of one or more of the n events, in order, joined by commas (see
-// appendRuns).
+// appendRun).
 type splicer interface {
 	spliceJSON(pieces [][]byte, n int) (Encoded, bool)
+
+	// splices reports whether spliceJSON makes batches (else it always
+	// says it needs the events).
+	splices() bool
 }
 
 // Close stops accepting events and waits until the queue has drained, or

@@ -18,6 +18,7 @@ type part struct {
 	events   []Event
 	lazy     *batch   // when set, the batch whose events these are, not yet flattened
 	json     [][]byte // each event's JSON object, when known; else nil
+	runs     [][]byte // json as runs (see appendRun), for a whole batch; else nil
 	enc      Encoded  // the encoder's form of events, once encoded
 	attempts int      // attempts that carried these events so far
 

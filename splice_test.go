@@ -101,10 +101,7 @@ func TestSplicedReaderAllocatesNothing(t *testing.T) {
 
 func TestEncodeEventsMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	events := make([]Event, 200)
-	for i := range events {
-		events[i] = randomEvent(r)
-	}
+	events := randomEvents(r, 200)
 	events[3].Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // encoding/json refuses it
 	_, err := EncodeEvents(events)
 	require.Error(t, err)

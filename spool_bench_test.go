@@ -22,7 +22,7 @@ func BenchmarkSpoolPush(b *testing.B) {
 	block := []Event{goldenEvent()}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.push(queuedBlock{events: block, written: stampOf(time.Now())}); err != nil {
+		if err := s.push(queuedBlock{events: block, written: stampNow()}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func BenchmarkSpoolRecover(b *testing.B) {
 			require.NoError(b, err)
 			block := []Event{goldenEvent()}
 			for range backlog {
-				require.NoError(b, s.push(queuedBlock{events: block, written: stampOf(time.Now())}))
+				require.NoError(b, s.push(queuedBlock{events: block, written: stampNow()}))
 			}
 			require.NoError(b, s.close())
 			b.ResetTimer()
@@ -72,7 +72,7 @@ func BenchmarkSpoolDrain(b *testing.B) {
 		for i := range backlog {
 			e := goldenEvent()
 			e.ID = fmt.Sprint(i)
-			require.NoError(b, s.push(queuedBlock{events: []Event{e}, written: stampOf(time.Now())}))
+			require.NoError(b, s.push(queuedBlock{events: []Event{e}, written: stampNow()}))
 		}
 		require.NoError(b, s.close())
 		b.StartTimer()

@@ -31,7 +31,7 @@ func spoolBacklog(t *testing.T, dir, name string, withJSON bool, prefixes ...str
 			block[i] = goldenEvent()
 			block[i].ID = fmt.Sprintf("%s-%d", prefix, i)
 		}
-		b := queuedBlock{events: block, written: stampOf(time.Now())}
+		b := queuedBlock{events: block, written: stampNow()}
 		if withJSON {
 			objects, err := EncodeEvents(block)
 			require.NoError(t, err)

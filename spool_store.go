@@ -95,7 +95,7 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // spool only the block the memory keeps.
 func (s *spoolStore) push(b queuedBlock) error {
 	if items := b.encoded(); items != nil {
-		_, err := s.log.Append(b.written.time().UnixNano(), items, b)
+		_, err := s.log.Append(b.written.wallNanos(), items, b)
 		return err
 	}
 	sc := takeEncodeScratch()
@@ -105,7 +105,7 @@ func (s *spoolStore) push(b queuedBlock) error {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
 	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
-	_, err = s.log.AppendCopy(b.written.time().UnixNano(), sc.items, b)
+	_, err = s.log.AppendCopy(b.written.wallNanos(), sc.items, b)
 	return err
 }
 
@@ -192,7 +192,7 @@ func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Ev
 	b := queuedBlock{written: stampOf(time.Unix(0, r.Stamp))}
 	switch {
 	case jsonObjects(r.Items):
-		b.json = &blockJSON{objects: r.Items}
+		b.json = withJSON(r.Items)
 	case binaryItems(r.Items):
 		if len(slab) < len(r.Items) {
 			n := 0

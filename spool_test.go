@@ -38,7 +38,7 @@ func pushBlocks(t *testing.T, s *spoolStore, prefix string, sizes ...int) []stri
 			next++
 		}
 		want = append(want, ids(block)...)
-		require.NoError(t, s.push(queuedBlock{events: block, written: stampOf(time.Now())}))
+		require.NoError(t, s.push(queuedBlock{events: block, written: stampNow()}))
 	}
 	return want
 }

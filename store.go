@@ -12,22 +12,22 @@ import (
 type queuedBlock struct {
 	// events are the block's events; nil for a block of JSON read back
 	// from a spool (a Broadcaster's), which carries only its events' JSON
-	// (encoded) until something needs their values: appendEvents decodes
-	// them.
+	// until something needs their values: appendEvents decodes them.
 	events  []Event
 	written stamp
 
-	// json is the events' JSON, when known: stored by a spool, or written
-	// with WriteEncoded; else nil. A Broadcaster's endpoints share it.
+	// json is the events' JSON, when known: encoded by a Broadcaster
+	// (whose endpoints share it), written with WriteEncoded, or read back
+	// from a spool; else nil.
 	json *blockJSON
 }
 
 // stamp is when a block was written: nanoseconds since clockBase, on the
 // monotonic clock for a time read in this process (a block's written is
-// 8 bytes, where a time.Time takes 24). Its wall time, which only a
-// spool's records keep, is clockBase's plus that: it drifts from the wall
-// clock as the monotonic clock does (by a slew, or a step of the wall
-// clock since the process started).
+// 8 bytes, where a time.Time takes 24). Its time() is clockBase's wall
+// time plus that, which drifts from the wall clock as the monotonic clock
+// does (a slew, a step of the wall clock, a suspend): wallNanos gives the
+// wall clock's reading.
 type stamp int64
 
 // clockBase is the time stamps count from.
@@ -36,11 +36,22 @@ var clockBase = time.Now()
 // stampOf returns the stamp of t.
 func stampOf(t time.Time) stamp { return stamp(t.Sub(clockBase)) }
 
+// stampNow returns the stamp of the present.
+func stampNow() stamp { return stampOf(time.Now()) }
+
 // time returns the time of s.
 func (s stamp) time() time.Time { return clockBase.Add(time.Duration(s)) }
 
 // since returns the time elapsed since s.
 func (s stamp) since() time.Duration { return time.Since(clockBase) - time.Duration(s) }
+
+// wallNanos returns the wall clock's reading at s, in Unix nanoseconds:
+// what a spool's record keeps, and compares with the wall clock once read
+// back by a later process.
+func (s stamp) wallNanos() int64 {
+	now := time.Now() // one reading of both clocks
+	return now.UnixNano() - int64(now.Sub(clockBase)) + int64(s)
+}
 
 // blockJSON is the JSON of a block's events: what a Broadcaster shares
 // among its endpoints' blocks, which are thus no larger than a block of
@@ -65,13 +76,16 @@ func withJSON(eventJSON [][]byte) *blockJSON {
 	return &blockJSON{objects: eventJSON}
 }
 
-// encoded returns each event's JSON, when known; else nil.
-func (b *queuedBlock) encoded() [][]byte {
-	if b.json == nil {
+// eventJSON returns each event's JSON; nil for a nil j.
+func (j *blockJSON) eventJSON() [][]byte {
+	if j == nil {
 		return nil
 	}
-	return b.json.objects
+	return j.objects
 }
+
+// encoded returns each event's JSON, when known; else nil.
+func (b *queuedBlock) encoded() [][]byte { return b.json.eventJSON() }
 
 // run returns the run of the block's JSON (see blockJSON), or nil.
 func (b *queuedBlock) run() []byte {
@@ -131,7 +145,9 @@ type eventStore interface {
 	// the number of blocks the previous peeks returned and pop did not
 	// remove: the queue peeks the batch it will deliver (skip 0) and, while
 	// that batch is out, the one after it (skip: the first one's blocks).
-	// Later pushes must not modify the blocks returned.
+	// Later pushes must not modify the blocks returned; the memory of
+	// blocks returned may be used again once pop removed them (the queue
+	// reads a batch's blocks only until it removes them).
 	peek(skip, maxEvents int) ([]queuedBlock, error)
 
 	// pop removes the n oldest blocks, which a peek returned. Blocks peeked
@@ -238,11 +254,11 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 		return chunk[i:end:end], nil
 	}
 	count := end - i // the blocks, counted before they are copied
+counting:
 	for d := c + 1; d < len(m.chunks); d++ {
 		for _, b := range m.chunks[d] {
 			if n+len(b.events) > maxEvents {
-				d = len(m.chunks)
-				break
+				break counting
 			}
 			n += len(b.events)
 			count++
@@ -258,17 +274,27 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 
 // copyMemory returns empty memory for count blocks, which hold until block
 // end is popped: a free copy's when one is large enough, else new memory,
-// kept when fewer than maxBlockCopies are.
+// which takes the place of a free copy too small, or is kept beside the
+// others while fewer than maxBlockCopies are. (A free copy was cleared
+// when its blocks were popped: see freeCopies.)
 func (m *memoryStore) copyMemory(count int, end uint64) []queuedBlock {
+	small := -1 // a free copy too small
 	for k := range m.copies {
-		if c := &m.copies[k]; c.end <= m.popped && cap(c.mem) >= count {
-			clear(c.mem[:c.held]) // a copy popped since the last pop, or given up
+		c := &m.copies[k]
+		if c.end > m.popped {
+			continue
+		}
+		if cap(c.mem) >= count {
 			c.held, c.end = count, end
 			return c.mem[:0]
 		}
+		small = k
 	}
 	mem := make([]queuedBlock, 0, count)
-	if len(m.copies) < maxBlockCopies {
+	switch {
+	case small >= 0:
+		m.copies[small] = blockCopy{mem: mem, held: count, end: end}
+	case len(m.copies) < maxBlockCopies:
 		m.copies = append(m.copies, blockCopy{mem: mem, held: count, end: end})
 	}
 	return mem
@@ -369,25 +395,39 @@ func flattenJSON(blocks []queuedBlock) [][]byte {
 		}
 		return blocks[0].encoded()
 	}
-	return flattenJSONInto(nil, blocks, 0)
+	json, _ := flattenJSONInto(nil, nil, blocks, 0, false)
+	return json
 }
 
 // flattenJSONInto is flattenJSON in dst's memory when it has room, else
-// in new memory of at least size objects.
-func flattenJSONInto(dst [][]byte, blocks []queuedBlock, size int) [][]byte {
+// in new memory of at least size objects, in one pass over the blocks
+// (whose JSON each is a pointer away). With withRuns, it also returns the
+// same JSON as runs (see appendRun), in runs' memory, when some block has
+// a run; else nil.
+func flattenJSONInto(dst, runs [][]byte, blocks []queuedBlock, size int, withRuns bool) ([][]byte, [][]byte) {
 	n := 0
-	for _, b := range blocks {
-		if len(b.encoded()) != b.count() {
-			return nil
-		}
-		n += b.count()
+	for i := range blocks {
+		n += blocks[i].count()
 	}
 	out := dst[:0]
 	if cap(out) < n {
 		out = make([][]byte, 0, max(n, size))
 	}
-	for _, b := range blocks {
-		out = append(out, b.encoded()...)
+	runs, joined := runs[:0], false
+	for i := range blocks {
+		b := &blocks[i]
+		objects := b.encoded()
+		if len(objects) != b.count() {
+			return nil, nil
+		}
+		out = append(out, objects...)
+		if withRuns {
+			runs = appendRun(runs, b)
+			joined = joined || b.run() != nil
+		}
 	}
-	return out
+	if !joined {
+		runs = nil
+	}
+	return out, runs
 }

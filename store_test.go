@@ -23,7 +23,7 @@ func TestMemoryStoreMatchesASlice(t *testing.T) {
 			for range r.IntN(300) {
 				block := testEvents(fmt.Sprint("b", pushed), 1+r.IntN(3))
 				pushed++
-				require.NoError(t, m.push(queuedBlock{events: block, written: stampOf(time.Now())}))
+				require.NoError(t, m.push(queuedBlock{events: block, written: stampNow()}))
 				model = append(model, ids(block))
 				events += len(block)
 			}
@@ -110,25 +110,35 @@ func TestMemoryStorePopPastTheEnd(t *testing.T) {
 }
 
 // A store drained batch after batch, whose batches span chunks, copies
-// them into the memory of copies whose blocks were popped.
+// them into the memory of copies whose blocks were popped, even after
+// copies too small for them (of an endpoint that kept up) took every slot.
 func TestMemoryStoreReusesCopies(t *testing.T) {
-	m := &memoryStore{}
-	block := queuedBlock{events: testEvents("c", 1)}
-	for range 3 * maxChunkBlocks { // a backlog of full chunks
-		_ = m.push(block)
-	}
-	cycles := func() {
-		for range 20 { // batches of 1000 blocks, one taken ahead
-			ahead, _ := m.peek(1000, 1000)
-			_ = ahead
-			for range 1000 {
+	for _, small := range []bool{false, true} {
+		t.Run(fmt.Sprint("after small copies ", small), func(t *testing.T) {
+			m := &memoryStore{}
+			if small {
+				for range maxBlockCopies {
+					m.copies = append(m.copies, blockCopy{mem: make([]queuedBlock, 0, 2)})
+				}
+			}
+			block := queuedBlock{events: testEvents("c", 1)}
+			for range 3 * maxChunkBlocks { // a backlog of full chunks
 				_ = m.push(block)
 			}
-			_ = m.pop(1000)
-		}
+			cycles := func() {
+				for range 20 { // batches of 1000 blocks, one taken ahead
+					ahead, _ := m.peek(1000, 1000)
+					_ = ahead
+					for range 1000 {
+						_ = m.push(block)
+					}
+					_ = m.pop(1000)
+				}
+			}
+			cycles()
+			assert.Zero(t, testing.AllocsPerRun(3, cycles), "copies and chunks are reused")
+		})
 	}
-	cycles()
-	assert.Zero(t, testing.AllocsPerRun(3, cycles), "copies and chunks are reused")
 }
 
 // A copy is not reused while any of its blocks is in the store, and holds
@@ -174,5 +184,6 @@ func TestStampKeepsTheTime(t *testing.T) {
 		s := stampOf(tt.at)
 		assert.InDelta(t, tt.at.UnixNano(), s.time().UnixNano(), float64(tt.drift))
 		assert.InDelta(t, time.Since(tt.at), s.since(), float64(time.Second))
+		assert.InDelta(t, tt.at.UnixNano(), s.wallNanos(), float64(time.Second), "the wall clock's reading")
 	}
 }
