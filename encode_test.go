@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -143,5 +145,34 @@ func TestSafePrefixMatchesByteScan(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A scratch is one goroutine's from take to give, however many take and
+// give at once; the slots keep them for the next takers.
+func TestEncodeScratchesAreExclusive(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				sc := takeEncodeScratch()
+				sc.buf = append(sc.buf[:0], byte(g))
+				runtime.Gosched()
+				if len(sc.buf) != 1 || sc.buf[0] != byte(g) {
+					t.Error("a scratch taken by two goroutines at once")
+				}
+				sc.give()
+			}
+		})
+	}
+	wg.Wait()
+	idle := 0
+	for i := range encodeScratches {
+		if encodeScratches[i].sc.Load() != nil {
+			idle++
+		}
+	}
+	if idle == 0 {
+		t.Error("no scratch given back was kept")
 	}
 }
