@@ -3,6 +3,7 @@ package notifications
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -154,49 +155,69 @@ func TestJoinRunsNeedsARunsRoom(t *testing.T) {
 }
 
 // Events written to a Broadcaster one by one, from several goroutines,
-// reach each endpoint whole and valid, and a backlog of them is held as
-// runs a batch sends as few pieces.
+// reach each endpoint, in memory or spooled, in the very envelope encoded
+// from them, once each; a backlog of them in memory is held as runs a
+// batch sends as few pieces.
 func TestBroadcasterSendsRunsOfConsecutiveWrites(t *testing.T) {
-	receivers := []*rawReceiver{newRawReceiver(t, true), newRawReceiver(t, true)}
-	var sinks []Sink
-	var queues []*eventQueue
-	for i, rc := range receivers {
-		e, err := OpenEndpoint("runs"+string(rune('a'+i)), rc.URL, fastConfig())
-		require.NoError(t, err)
-		sinks = append(sinks, e)
-		queues = append(queues, e.Sink.(*eventQueue))
-	}
-	b := NewBroadcaster(sinks...)
-	const writers, perWriter = 4, 100
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for _, ev := range testEvents("w"+string(rune('0'+w)), perWriter) {
-				assert.NoError(t, b.Write(ev))
+	for _, spooled := range []bool{false, true} {
+		t.Run(fmt.Sprint("spooled ", spooled), func(t *testing.T) {
+			receivers := []*rawReceiver{newRawReceiver(t, true), newRawReceiver(t, true)}
+			var sinks []Sink
+			var queues []*eventQueue
+			for i, rc := range receivers {
+				config := fastConfig()
+				if spooled {
+					config.SpoolDir = t.TempDir()
+				}
+				e, err := OpenEndpoint("runs"+string(rune('a'+i)), rc.URL, config)
+				require.NoError(t, err)
+				sinks = append(sinks, e)
+				queues = append(queues, e.Sink.(*eventQueue))
+			}
+			b := NewBroadcaster(sinks...)
+			const writers, perWriter = 4, 100
+			var written sync.Map // ID: Event
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for _, ev := range testEvents("w"+string(rune('0'+w)), perWriter) {
+						written.Store(ev.ID, ev)
+						assert.NoError(t, b.Write(ev))
+					}
+				})
+			}
+			wg.Wait()
+			for _, q := range queues { // the first POST is held: the rest waits
+				if m, ok := q.store.(*memoryStore); ok { // a spool's peek is its goroutine's alone
+					blocks, err := m.peek(0, writers*perWriter)
+					require.NoError(t, err)
+					assert.Less(t, len(runsOf(blocks)), len(blocks)/4, "consecutive writes join")
+				}
+			}
+			for _, rc := range receivers {
+				close(rc.hold)
+			}
+			checkClose(t, b)
+			for i, rc := range receivers {
+				seen := map[string]bool{}
+				for _, body := range rc.received() {
+					var env Envelope
+					require.NoError(t, json.Unmarshal(body, &env), "receiver %d", i)
+					events := make([]Event, len(env.Events))
+					for k, ev := range env.Events {
+						assert.False(t, seen[ev.ID], "event %s once", ev.ID)
+						seen[ev.ID] = true
+						w, ok := written.Load(ev.ID)
+						require.True(t, ok, ev.ID)
+						events[k] = w.(Event)
+					}
+					eventJSON, err := EncodeEvents(events)
+					require.NoError(t, err)
+					assert.Equal(t, string(appendEnvelopeJSON(nil, eventJSON)), string(body), "receiver %d", i)
+				}
+				assert.Len(t, seen, writers*perWriter, "receiver %d", i)
 			}
 		})
-	}
-	wg.Wait()
-	for _, q := range queues { // the first POST is held: the rest waits
-		blocks, err := q.store.peek(0, writers*perWriter)
-		require.NoError(t, err)
-		assert.Less(t, len(runsOf(blocks)), len(blocks)/4, "consecutive writes join")
-	}
-	for _, rc := range receivers {
-		close(rc.hold)
-	}
-	checkClose(t, b)
-	for i, rc := range receivers {
-		seen := map[string]bool{}
-		for _, body := range rc.received() {
-			var env Envelope
-			require.NoError(t, json.Unmarshal(body, &env), "receiver %d", i)
-			for _, ev := range env.Events {
-				assert.False(t, seen[ev.ID], "event %s once", ev.ID)
-				seen[ev.ID] = true
-			}
-		}
-		assert.Len(t, seen, writers*perWriter, "receiver %d", i)
 	}
 }
 
