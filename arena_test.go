@@ -244,7 +244,10 @@ func TestBatchRunsOnlyForASplicer(t *testing.T) {
 		{"one block, not spliced", false, blocks[:1], 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q := &eventQueue{maxBatch: DefaultMaxBatch, splices: tt.splices}
+			q := &eventQueue{maxBatch: DefaultMaxBatch}
+			if tt.splices {
+				q.splicer = newHTTPDeliverer("http://127.0.0.1:1/", EndpointConfig{}.withDefaults())
+			}
 			b := q.makeBatch(tt.blocks, false)
 			assert.Len(t, b.runs, tt.runs)
 			if tt.runs > 0 {
@@ -253,4 +256,33 @@ func TestBatchRunsOnlyForASplicer(t *testing.T) {
 			assert.Equal(t, b.runs, b.part().runs)
 		})
 	}
+}
+
+// Flattening a batch's JSON allocates nothing for blocks written without
+// it, and builds no runs for blocks of JSON without one: the memory of
+// runs is kept for a later batch.
+func TestFlattenJSONAllocatesOnlyWhatItKeeps(t *testing.T) {
+	plain := []queuedBlock{{events: testEvents("p", 1)}, {events: testEvents("q", 1)}}
+	var json, runs [][]byte
+	allocs := testing.AllocsPerRun(10, func() {
+		json, runs = flattenJSONInto(nil, nil, plain, DefaultMaxBatch, true)
+	})
+	assert.Nil(t, json)
+	assert.Empty(t, runs)
+	assert.Zero(t, allocs, "blocks without JSON")
+
+	var withJSON []queuedBlock
+	for _, id := range []string{"a", "b", "c"} {
+		events := testEvents(id, 1)
+		eventJSON, err := EncodeEvents(events)
+		require.NoError(t, err)
+		withJSON = append(withJSON, queuedBlock{events: events, json: &blockJSON{objects: eventJSON}})
+	}
+	jsonMem, runsMem := make([][]byte, 0, 8), make([][]byte, 0, 8)
+	allocs = testing.AllocsPerRun(10, func() {
+		json, runs = flattenJSONInto(jsonMem, runsMem, withJSON, DefaultMaxBatch, true)
+	})
+	assert.Len(t, json, 3)
+	assert.Empty(t, runs)
+	assert.Zero(t, allocs, "blocks of JSON without runs")
 }

@@ -9,7 +9,7 @@ import (
 
 // bodyBuffer is an encoded request body: bytes, or, when json is not nil,
 // the envelope of the events whose JSON json holds in pieces, each one
-// object or a run of them joined by commas (see appendRuns), read from
+// object or a run of them joined by commas (see appendRun), read from
 // them without being built (see splicedReader). Its memory is reused for a
 // later batch once no request reads it and its batch was released.
 type bodyBuffer struct {

@@ -14,8 +14,9 @@ import (
 // Write hands each block, whole, to every sink in turn and returns when they
 // all took it; Close may race with Write and never hangs on it. When two or
 // more of its sinks are EncodedSinks that use the events' JSON (an
-// Endpoint does when its deliverer splices it or it has a spool), Write
-// encodes each event once and hands them all the same bytes.
+// Endpoint does when its deliverer is a JSONEncoder, as an HTTP endpoint's
+// is, or it has a spool), Write encodes each event once and hands them all
+// the same bytes.
 type Broadcaster struct {
 	sinks   []Sink
 	encoded int // how many of sinks are EncodedSinks that use the JSON
@@ -73,8 +74,8 @@ func usesJSON(sink Sink) bool {
 }
 
 // jsonUser is a sink of this package that knows whether the JSON written
-// with WriteEncoded saves it work: an endpoint whose deliverer does not
-// splice and whose store does not keep JSON would only drop it.
+// with WriteEncoded saves it work: an endpoint whose deliverer is not a
+// JSONEncoder and whose store does not keep JSON would only drop it.
 type jsonUser interface {
 	usesJSON() bool
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// The event decoder reads back the JSON a spool stored for a Broadcaster's
-// events: one event's JSON as appendEvent wrote it. Its fast path takes exactly that shape (the known
+// The event decoder reads back the JSON a spool stored for events written
+// with their JSON (a Broadcaster's, a relay's): one event's JSON as
+// appendEvent wrote it. Its fast path takes exactly that shape (the known
 // keys, string values, objects, no whitespace) and hands anything else to
 // encoding/json, so that its result is always json.Unmarshal's
 // (decode_test.go fuzzes the two against each other).

@@ -291,10 +291,11 @@ func eventJSONSize(e *Event) int {
 	return out.n
 }
 
-// encodeScratch is where a spooled push and EncodeEvents encode events: a
-// few of them are kept between uses, as many as run at once, outside the
-// reach of the garbage collector's clearing of a sync.Pool, so that a Write
-// neither allocates nor grows a buffer again after a collection.
+// encodeScratch is where a spooled push, a Broadcaster's arena and
+// EncodeEvents encode events: a few of them are kept between uses, as many
+// as run at once, outside the reach of the garbage collector's clearing of
+// a sync.Pool, so that a Write neither allocates nor grows a buffer again
+// after a collection.
 type encodeScratch struct {
 	buf   []byte
 	ends  []int

@@ -25,8 +25,8 @@ type eventQueue struct {
 	store        eventStore
 	deliverer    Deliverer
 	encoder      Encoder      // deliverer, when it encodes ahead; else nil
-	jsonEncoder  JSONEncoder  // deliverer, when it splices events' JSON; else nil
-	splices      bool         // jsonEncoder makes bodies of runs of JSON (see splicer)
+	jsonEncoder  JSONEncoder  // deliverer, when it encodes from events' JSON; else nil
+	splicer      splicer      // jsonEncoder, when it makes bodies of runs of JSON alone; else nil
 	wire         bodyEncoding // how bodies are sized, for maxEnvelopeBytes
 	ignore       IgnoreConfig
 	policy       BackoffPolicy
@@ -93,8 +93,9 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	}
 	if e, ok := d.(JSONEncoder); ok {
 		q.jsonEncoder = e
-		s, ok := e.(splicer)
-		q.splices = ok && s.splices()
+		if s, ok := e.(splicer); ok && s.splices() {
+			q.splicer = s
+		}
 	}
 	q.wire = envelopeEncoding
 	if h, ok := d.(*httpDeliverer); ok {
@@ -252,7 +253,7 @@ type batch struct {
 	events  []Event       // nil until needed when the batch has its JSON (see eventList)
 	n       int           // events in the batch
 	json    [][]byte      // each event's JSON object, when every block held it; else nil
-	runs    [][]byte      // json as runs (see appendRun), when the encoder splices and some block has one; else nil
+	runs    [][]byte      // json as runs (see appendRun), when the encoder splices and some block has one; else empty
 	run1    [1][]byte     // the memory of runs for a batch of one block
 	fitted  []queuedBlock // its blocks, until eventList flattens them
 	room    int           // events the memory of a flattened batch holds at least
@@ -355,8 +356,9 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 }
 
 // batchOf makes the next batch of the leading blocks that fit in an
-// envelope. The events of blocks read back from a spool are decoded only
-// when something needs them (see eventList). It runs outside the mutex.
+// envelope. The events of blocks of JSON read back from a spool are
+// decoded only when something needs them (see eventList). It runs outside
+// the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 	q.seq++
 	if q.measured && len(blocks) > 1 && q.wire.measures(blocks) {
@@ -401,7 +403,7 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	}
 	if len(fitted) == 1 && fitted[0].events != nil {
 		b.events, b.json = fitted[0].events, flattenJSON(fitted)
-		if run := fitted[0].run(); q.splices && run != nil {
+		if run := fitted[0].run(); q.splicer != nil && run != nil {
 			b.run1[0] = run
 			b.runs = b.run1[:]
 		}
@@ -413,7 +415,7 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	}
 	// Room for a full batch, so that the memory serves the next ones.
 	b.room = min(q.maxBatch, DefaultMaxBatch)
-	b.json, b.runs = flattenJSONInto(m.json, m.runs, fitted, b.room, q.splices)
+	b.json, b.runs = flattenJSONInto(m.json, m.runs, fitted, b.room, q.splicer != nil)
 	b.owned = true
 	b.fitted, b.events = fitted, m.events
 	if b.json == nil || q.jsonEncoder == nil { // the events are needed now
@@ -492,10 +494,10 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 }
 
 // fitEnvelope returns the leading blocks whose events take at most
-// maxEnvelopeBytes of body in encoding, at least one block. A block read
-// back from a spool is measured by its JSON alone when encoding splices it;
-// otherwise its events are decoded, in blocks, once. It runs outside the
-// mutex.
+// maxEnvelopeBytes of body in encoding, at least one block. A block of JSON
+// read back from a spool is measured by its JSON alone when encoding
+// splices it; otherwise its events are decoded, in blocks, once. It runs
+// outside the mutex.
 func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
@@ -523,12 +525,12 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 // when the encoder can (see splicer).
 func (q *eventQueue) encode(p *part) (Encoded, error) {
 	if p.json != nil && q.jsonEncoder != nil {
-		if s, ok := q.jsonEncoder.(splicer); ok {
+		if q.splicer != nil {
 			pieces := p.json
-			if p.runs != nil {
+			if len(p.runs) > 0 {
 				pieces = p.runs
 			}
-			if enc, ok := s.spliceJSON(pieces, len(p.json)); ok {
+			if enc, ok := q.splicer.spliceJSON(pieces, len(p.json)); ok {
 				return enc, nil
 			}
 		}

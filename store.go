@@ -62,7 +62,7 @@ type blockJSON struct {
 	objects [][]byte
 
 	// run is objects joined by commas, in the memory of a Broadcaster's
-	// arena, when the block was written whole by one (see appendRuns);
+	// arena, when the block was written whole by one (see appendRun);
 	// else nil. A spool keeps it only in memory.
 	run []byte
 }
@@ -403,31 +403,34 @@ func flattenJSON(blocks []queuedBlock) [][]byte {
 // in new memory of at least size objects, in one pass over the blocks
 // (whose JSON each is a pointer away). With withRuns, it also returns the
 // same JSON as runs (see appendRun), in runs' memory, when some block has
-// a run; else nil.
+// a run; else runs empty.
 func flattenJSONInto(dst, runs [][]byte, blocks []queuedBlock, size int, withRuns bool) ([][]byte, [][]byte) {
 	n := 0
 	for i := range blocks {
+		if blocks[i].json == nil { // a block written with Write: nothing to flatten
+			return nil, nil
+		}
 		n += blocks[i].count()
 	}
 	out := dst[:0]
 	if cap(out) < n {
 		out = make([][]byte, 0, max(n, size))
 	}
-	runs, joined := runs[:0], false
+	runs = runs[:0]
+	joining := false // from the first block with a run on, runs holds the JSON too
 	for i := range blocks {
 		b := &blocks[i]
 		objects := b.encoded()
 		if len(objects) != b.count() {
 			return nil, nil
 		}
-		out = append(out, objects...)
-		if withRuns {
-			runs = appendRun(runs, b)
-			joined = joined || b.run() != nil
+		if withRuns && !joining && b.run() != nil {
+			runs, joining = append(runs, out...), true
 		}
-	}
-	if !joined {
-		runs = nil
+		out = append(out, objects...)
+		if joining {
+			runs = appendRun(runs, b)
+		}
 	}
 	return out, runs
 }
