@@ -38,8 +38,8 @@ func countLabel(n int) string {
 // receiver more per event, the ceiling's as much as any pipeline's), else
 // the ceiling.
 func ceilingFor(p pipeline) string {
-	if o, ok := p.(ours); ok && o.burst > 0 {
-		return burstCeilingName(o.burst)
+	if b := burstOf(p); b > 0 {
+		return burstCeilingName(b)
 	}
 	return ceilingName
 }

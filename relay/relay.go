@@ -137,8 +137,11 @@ func (r *Relay) Write(events []notifications.Event) error {
 	took := make([][]notifications.Event, len(r.cfg.Targets)) // what each target took, to remember after a failure
 	var eventJSON [][]byte
 	if len(r.cfg.Targets) > 1 {
-		// Encoded once for every target, as a Broadcaster does (on error,
-		// nil: each endpoint encodes the events itself).
+		// Encoded once for every target (a Broadcaster encodes only for
+		// two or more sinks that use the JSON; a relay's targets are
+		// webhooks from its configuration, which do, and another
+		// endpoint only ignores the bytes). On error, nil: each endpoint
+		// encodes the events itself.
 		eventJSON, _ = notifications.EncodeEvents(events)
 	}
 	for i, t := range r.cfg.Targets {

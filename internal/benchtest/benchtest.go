@@ -39,13 +39,14 @@ func Writers(b *testing.B, writers int, op func(i int) error) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) > 0 {
-		b.ReportMetric(float64(Percentile(all, 0.50).Nanoseconds()), "p50-ns")
-		b.ReportMetric(float64(Percentile(all, 0.99).Nanoseconds()), "p99-ns")
+		b.ReportMetric(float64(percentile(all, 0.50).Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(percentile(all, 0.99).Nanoseconds()), "p99-ns")
 	}
 }
 
-// Percentile returns the q-quantile of sorted, by nearest rank.
-func Percentile(sorted []time.Duration, q float64) time.Duration {
+// percentile returns the q-quantile of sorted, by nearest rank (as the
+// bench program's, a module of its own, does).
+func percentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}

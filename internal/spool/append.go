@@ -8,13 +8,13 @@ import (
 )
 
 // Appending: no appender waits for another one's write, and an appender
-// takes the mutex at most once, to commit, and not at all while another
-// one is committing. An appender reserves its record's range at the end of
-// the writer's segment, and a ticket, with one compare-and-swap of the
-// reservation word (see reserve.go); it puts the record into its range —
-// encoded straight into the mapped file, on Linux; written with pwrite
-// from a buffer elsewhere — marks its ticket's slot in the ring of pending
-// records done, and commits: records become visible
+// takes the mutex, in the common case, once, to commit, and not at all
+// while another one is committing. An appender reserves its record's range
+// at the end of the writer's segment, and a ticket, with one
+// compare-and-swap of the reservation word (see reserve.go); it puts the
+// record into its range — encoded straight into the mapped file, on Linux;
+// written with pwrite from a buffer elsewhere — marks its ticket's slot in
+// the ring of pending records done, and commits: records become visible
 // to readers (the committed end, the memory tail, Len) in ticket order,
 // which is log order, as the slots from the committed ticket on are done.
 // An appender that finds another one committing leaves its record to it:
@@ -28,8 +28,9 @@ import (
 // is full (an appender descheduled mid-put holds the committed ticket back
 // while the others go on: they wait for it), and to commit, one appender
 // at a time. The syncer releases a sealed segment (msync, unmap, cut to
-// its data, fsync, close) once every ticket reserved in it was committed. Readers never touch a mapping: they pread the file, whose
-// pages the mapping shares, so unmapping races no reader.
+// its data, fsync, close) once every ticket reserved in it was committed.
+// Readers never touch a mapping: they pread the file, whose pages the
+// mapping shares, so unmapping races no reader.
 
 // Append writes one record holding stamp and items (at least one) and
 // returns where it lies. When Append returns nil, the record is in the

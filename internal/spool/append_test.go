@@ -291,3 +291,28 @@ func TestReadIntoReadsWhatReadReads(t *testing.T) {
 		})
 	}
 }
+
+// A reader that reads again and again, from memory or from the disk,
+// allocates nothing once its buffer is made: the blocks it is given come
+// in the buffer's memory too.
+func TestReadIntoAllocatesNothingAgain(t *testing.T) {
+	for _, memory := range []int{-1, 64 << 10} {
+		t.Run(fmt.Sprint(memory), func(t *testing.T) {
+			l := openLog(t, t.TempDir(), Options{MemoryBytes: memory})
+			defer l.Close()
+			for i := range 100 {
+				_, err := l.Append(int64(i), [][]byte{[]byte(fmt.Sprint("item ", i))}, nil)
+				require.NoError(t, err)
+			}
+			var buf ReadBuffer
+			read := func() {
+				blocks, err := l.ReadInto(&buf, l.Start(), 1000)
+				if err != nil || len(blocks) == 0 {
+					t.Error("nothing read", err)
+				}
+			}
+			read()
+			assert.Zero(t, testing.AllocsPerRun(20, read))
+		})
+	}
+}

@@ -402,14 +402,15 @@ func (l *Log) closeFiles() {
 	l.unlock()
 }
 
-// closeData closes the segment and cursor files.
+// closeData closes the reader's and the cursor's files (the writer's
+// segment is released before: Close, or never made: Open).
 func (l *Log) closeData() {
 	for _, f := range []*os.File{l.r, l.cursor} {
 		if f != nil {
 			_ = f.Close()
 		}
 	}
-	l.r, l.w, l.cursor = nil, nil, nil
+	l.r, l.cursor = nil, nil
 }
 
 // unlock releases the lock.

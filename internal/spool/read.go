@@ -22,8 +22,9 @@ const readChunk = 256 << 10
 // the blocks it returned last lie in it until the next ReadInto with it.
 // The zero value is ready to use.
 type ReadBuffer struct {
-	data []byte
-	slab [][]byte
+	data   []byte
+	slab   [][]byte
+	blocks []Block // what the last ReadInto returned
 }
 
 // chunk returns room for n bytes and a slab for the items of a chunk of n
@@ -169,8 +170,9 @@ func (l *Log) Read(from Position, maxItems int) ([]Block, error) {
 }
 
 // ReadInto is Read for a reader that copies what it keeps of the items:
-// the records it reads from the disk are read into buf, and their items
-// are valid until the next ReadInto with buf. It reads at most one chunk
+// the records it reads from the disk are read into buf, and their items,
+// and the slice of blocks returned, are valid until the next ReadInto with
+// buf. It reads at most one chunk
 // of the disk (of 256 KiB, or one record larger than that), so it may
 // return fewer items than maxItems while more follow; it returns no
 // blocks only where Read would. Blocks from memory are as Read returns
@@ -194,6 +196,11 @@ func (l *Log) read(buf *ReadBuffer, from Position, maxItems int) ([]Block, error
 	l.mu.Unlock()
 
 	var out []Block
+	if buf != nil {
+		clear(buf.blocks) // the last read's: holds no block past this one
+		out = buf.blocks[:0]
+		defer func() { buf.blocks = out }()
+	}
 	n := 0
 	pos := from
 	for n < maxItems || len(out) == 0 {

@@ -8,8 +8,8 @@ import (
 // The reservation word packs what an appender reserves with: the next
 // ticket (its low 24 bits), the writer segment's epoch (how many
 // rotations, modulo 256: a word from before a rotation cannot match one
-// after short of 2^24 reservations in between), whether the log is closed, and the bytes reserved in the
-// writer's segment. A word and the segment of its epoch (wsegs) together
+// after short of 2^24 reservations in between), whether the log is
+// closed, and the bytes reserved in the writer's segment. A word and the segment of its epoch (wsegs) together
 // say where a record goes; the compare-and-swap that moves the word on
 // fails if anything changed since it was read.
 type reservation uint64
