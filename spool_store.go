@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/regnotify/notifications/internal/spool"
 	"github.com/sirupsen/logrus"
@@ -105,8 +106,30 @@ func (s *spoolStore) push(b queuedBlock) error {
 		return fmt.Errorf("spool: encoding events: %w", err)
 	}
 	sc.items = splitObjects(sc.items[:0], sc.buf, sc.ends)
-	_, err = s.log.AppendCopy(b.written.wallNanos(), sc.items, b)
+	// The memory keeps the events as their first one's address (with the
+	// record's count, the block again: see memoryBlock): a pointer goes
+	// into the engine's value as it is, where a queuedBlock would be
+	// copied to memory of its own, an allocation a Write.
+	var first *Event
+	if len(b.events) > 0 { // else the engine refuses the record
+		first = &b.events[0]
+	}
+	_, err = s.log.AppendCopy(b.written.wallNanos(), sc.items, first)
 	return err
+}
+
+// memoryBlock returns the block of r, a record read back from the memory
+// the spool keeps, and whether r was one (else it was read from the disk).
+// The block of a binary record comes back with the written time its record
+// keeps (the wall clock's reading), as from the disk.
+func memoryBlock(r spool.Block) (queuedBlock, bool) {
+	switch v := r.Value.(type) {
+	case queuedBlock:
+		return v, true
+	case *Event: // push's: the first of r.Count events in a row
+		return queuedBlock{events: unsafe.Slice(v, r.Count), written: stampOf(time.Unix(0, r.Stamp))}, true
+	}
+	return queuedBlock{}, false
 }
 
 func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
@@ -155,7 +178,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		}
 		var slab []Event // the events decoded from this read share it
 		for _, r := range read {
-			b, ok := r.Value.(queuedBlock)
+			b, ok := memoryBlock(r)
 			if !ok {
 				if b, slab, ok = blockOf(r, slab, read); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
