@@ -86,11 +86,32 @@ func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Sp
 	err = seg.putRecord(span.From.Offset, size, stamp, items)
 	sl.failed = err != nil
 	sl.done.Store(ticket + 1)
-	l.commit()
+	l.afterPut(ticket)
 	if err != nil {
 		return Span{}, fmt.Errorf("spool: %w", err)
 	}
 	return span, nil
+}
+
+// afterPut is what an appender does once its record, of ticket ticket, is
+// done: it leaves the commit to whoever needs the record next (a reader,
+// Len, the syncer), unless someone waits for commits (Close, appenders
+// waiting for room in the ring: they count themselves in waiting before
+// they look at the ring, so that one of the two sees the other) or the
+// records waiting for a commit fill half the ring; and it wakes the syncer
+// when nothing has since it last synced, so that the record is synced
+// within SyncEvery. An appender thus takes no lock, and writes no memory
+// that another appender writes too but the reservation word.
+func (l *Log) afterPut(ticket uint64) {
+	if l.waiting.Load() > 0 || ticket >= l.committed.Load()+ringSize/2 {
+		l.commit()
+	}
+	if !l.unsynced.Load() && l.unsynced.CompareAndSwap(false, true) {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // markDirty records that there is something to fsync and wakes the
@@ -150,7 +171,11 @@ func (l *Log) prepareNext() {
 // sync fsyncs what was written and releases the sealed segments no put is
 // in flight for. It reports whether a sealed segment is left to release.
 func (l *Log) sync() bool {
+	// Cleared before the records are committed and the end is read: an
+	// appender done after this wakes the syncer again.
+	l.unsynced.Store(false)
 	l.mu.Lock()
+	l.commitLocked()
 	if !l.dirty {
 		l.mu.Unlock()
 		return false

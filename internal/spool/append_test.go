@@ -132,10 +132,10 @@ func TestCloseRacesAppendAndSync(t *testing.T) {
 func TestSyncEvery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := openLog(t, t.TempDir(), Options{SyncEvery: time.Second})
-		dirty := func() bool {
+		dirty := func() bool { // written since the last fsync, committed or not
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			return l.dirty
+			return l.dirty || l.unsynced.Load()
 		}
 		_, err := l.Append(0, [][]byte{[]byte("a")}, nil)
 		require.NoError(t, err)
@@ -315,4 +315,31 @@ func TestReadIntoAllocatesNothingAgain(t *testing.T) {
 			assert.Zero(t, testing.AllocsPerRun(20, read))
 		})
 	}
+}
+
+// An appender takes no lock to commit its record: Len, Read and the
+// syncer commit what was appended, and the record counts, and reads back
+// with its value from memory, as soon as its Append returned. Appenders
+// commit only once the records waiting for a commit fill half the ring.
+func TestAppendersLeaveTheCommitToReaders(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer l.Close()
+	_, err := l.Append(1, [][]byte{[]byte("a")}, "value a")
+	require.NoError(t, err)
+	assert.Zero(t, l.committed.Load(), "the appender left its record uncommitted")
+	assert.Equal(t, 1, l.Len())
+	assert.EqualValues(t, 1, l.committed.Load(), "Len committed it")
+
+	_, err = l.Append(2, [][]byte{[]byte("b")}, "value b")
+	require.NoError(t, err)
+	blocks, err := l.Read(l.Start(), 10)
+	require.NoError(t, err)
+	require.Len(t, blocks, 2)
+	assert.Equal(t, "value b", blocks[1].Value, "read from memory")
+
+	for i := range ringSize/2 + 1 { // tickets 2 to ringSize/2+2
+		_, err := l.Append(int64(i), [][]byte{[]byte("c")}, nil)
+		require.NoError(t, err)
+	}
+	assert.Greater(t, l.committed.Load(), uint64(2), "an appender committed once half the ring waited")
 }

@@ -123,6 +123,8 @@ type Log struct {
 	committed   atomic.Uint64
 	committing  atomic.Bool
 	ringWaiters int
+	waiting     atomic.Int32        // Close and the ring's waiters, who need appenders to commit (see afterPut)
+	unsynced    atomic.Bool         // an appender woke the syncer since it last synced
 	beforePut   func(ticket uint64) // tests: called by an appender before its put
 
 	rmu  sync.Mutex // the reader's file
@@ -314,8 +316,15 @@ func encodeCursor(p Position) [cursorSize]byte {
 }
 
 // Len returns how many items were appended (or recovered) and not
-// acknowledged. It takes no lock.
+// acknowledged: every record whose Append returned before Len was called
+// counts, once the records before it are written too. It takes the mutex
+// only when records were written since the last commit, to commit them.
 func (l *Log) Len() int {
+	if l.committable() {
+		l.mu.Lock()
+		l.commitLocked()
+		l.mu.Unlock()
+	}
 	return int(l.items.Load())
 }
 
@@ -347,13 +356,15 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.res.Or(closedBit)
 	l.cond.Broadcast() // appenders waiting for room in the ring return ErrClosed
+	l.waiting.Add(1)   // appenders commit from here on (see afterPut)
 	for {
-		l.commitLocked() // records whose appenders wait for mu to commit them
+		l.commitLocked()
 		if !l.pendingLocked() && !l.preparing {
 			break
 		}
 		l.cond.Wait()
 	}
+	l.waiting.Add(-1)
 	l.mu.Unlock()
 	close(l.done)
 	<-l.syncerDone

@@ -296,6 +296,7 @@ const memoryRun = 128
 func (l *Log) nextAt(p Position, out []Block, budget int) (_ []Block, added int, found bool, limit int64, next uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.commitLocked() // appenders leave it to the reader (see afterPut)
 	i, found, memory := l.inMemory(p)
 	if found {
 		for j := i; j < len(l.tail); j++ {

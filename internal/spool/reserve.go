@@ -101,7 +101,14 @@ func (l *Log) reserveSlow(size int64) error {
 		}
 		if inFlight(w, l.committed.Load()) >= ringSize {
 			l.ringWaiters++
-			l.cond.Wait()
+			l.waiting.Add(1)
+			// Looked at again once the appenders see the waiter: one
+			// done before that commits nothing for it (see afterPut).
+			l.commitLocked()
+			if inFlight(w, l.committed.Load()) >= ringSize {
+				l.cond.Wait()
+			}
+			l.waiting.Add(-1)
 			l.ringWaiters--
 			continue
 		}
@@ -173,20 +180,21 @@ func (l *Log) prepareLocked(size int64) (*segment, error) {
 // takes the mutex (waiting, if need be, for a reader, the syncer or Close)
 // and, once it dropped the flag, looks again at the next ticket, so that
 // a record done while it committed is never left behind: the appender of
-// that record stored its done flag before it found the flag taken. So a
-// record counts in Len when its Append returns, or else once the
-// committer of the moment is done.
+// that record stored its done flag before it found the flag taken.
 func (l *Log) commit() {
-	for l.committing.CompareAndSwap(false, true) {
+	for l.committable() && l.committing.CompareAndSwap(false, true) {
 		l.mu.Lock()
 		l.commitLocked()
 		l.mu.Unlock()
 		l.committing.Store(false)
-		c := l.committed.Load()
-		if l.ring[c%ringSize].done.Load() != c+1 {
-			return
-		}
 	}
+}
+
+// committable reports whether the record at the committed ticket is done:
+// there is something to commit, or a commit is under way.
+func (l *Log) committable() bool {
+	c := l.committed.Load()
+	return l.ring[c%ringSize].done.Load() == c+1
 }
 
 // commitLocked commits the done records at the ring's committed ticket:
