@@ -47,10 +47,35 @@ func (s stamp) since() time.Duration { return time.Since(clockBase) - time.Durat
 
 // wallNanos returns the wall clock's reading at s, in Unix nanoseconds:
 // what a spool's record keeps, and compares with the wall clock once read
-// back by a later process.
+// back by a later process. It reads the clocks at most once a second (a
+// spooled Write would otherwise read them twice): s is added to the wall
+// clock's reading at the last anchor, taken again once s is more than a
+// second past it, so that a step of the wall clock shows within a second,
+// and a slew is off by at most a second's worth of it.
 func (s stamp) wallNanos() int64 {
-	now := time.Now() // one reading of both clocks
-	return now.UnixNano() - int64(now.Sub(clockBase)) + int64(s)
+	a := wallAnchor.Load()
+	if s-a.at > stamp(time.Second) {
+		a = newClockAnchor()
+		wallAnchor.Store(a)
+	}
+	return a.wall + int64(s-a.at)
+}
+
+// clockAnchor is one reading of both clocks: the stamp of an instant and
+// the wall clock's reading then, in Unix nanoseconds.
+type clockAnchor struct {
+	at   stamp
+	wall int64
+}
+
+// wallAnchor is the last anchor wallNanos took.
+var wallAnchor atomic.Pointer[clockAnchor]
+
+func init() { wallAnchor.Store(newClockAnchor()) }
+
+func newClockAnchor() *clockAnchor {
+	now := time.Now()
+	return &clockAnchor{at: stampOf(now), wall: now.UnixNano()}
 }
 
 // blockJSON is the JSON of a block's events: what a Broadcaster shares

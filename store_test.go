@@ -187,3 +187,20 @@ func TestStampKeepsTheTime(t *testing.T) {
 		assert.InDelta(t, tt.at.UnixNano(), s.wallNanos(), float64(time.Second), "the wall clock's reading")
 	}
 }
+
+// A stamp's wall time comes from the last reading of both clocks while
+// that is less than a second old, and from a new one after: a step of the
+// wall clock shows within a second. (Not parallel: it moves the anchor.)
+func TestWallNanosReadsTheClocksOnceASecond(t *testing.T) {
+	saved := wallAnchor.Load()
+	defer wallAnchor.Store(saved)
+	now := stampNow()
+	stepped := &clockAnchor{at: now, wall: time.Now().Add(time.Hour).UnixNano()} // as if the wall clock stepped an hour
+	wallAnchor.Store(stepped)
+	assert.InDelta(t, time.Now().Add(time.Hour).UnixNano(), now.wallNanos(), float64(time.Second), "within a second of the anchor: its wall time")
+	assert.Same(t, stepped, wallAnchor.Load())
+
+	later := now + stamp(2*time.Second)
+	assert.InDelta(t, time.Now().Add(2*time.Second).UnixNano(), later.wallNanos(), float64(500*time.Millisecond), "past a second: the clocks read again")
+	assert.NotSame(t, stepped, wallAnchor.Load())
+}
