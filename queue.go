@@ -207,9 +207,10 @@ func (q *eventQueue) writeLocked(blk queuedBlock) error {
 // checking, without the mutex: a spooled Write shares no lock with the
 // goroutine, nor with another Write but for the store's own. The
 // goroutine is woken when a Write's block counts in store.len(): the
-// spool counts a record when it commits it, which its own appender or
-// another Write of this queue does before its donePushing (one log per
-// endpoint; the spool's appenders are this queue's Writes). It takes the
+// spool's Len counts every record whose append returned, once the records
+// before it are written too, and those are the blocks of Writes still
+// counted in pushing (one log per endpoint; the spool's appenders are this
+// queue's Writes). It takes the
 // mutex only to wake the goroutine, or Close, when they wait: each counts
 // itself in waiters before it looks at the store and pushing, and a Write
 // looks at waiters after it stored its block and counted it out of

@@ -8,27 +8,30 @@ import (
 )
 
 // Appending: no appender waits for another one's write, and an appender
-// takes the mutex, in the common case, once, to commit, and not at all
-// while another one is committing. An appender reserves its record's range
-// at the end of the writer's segment, and a ticket, with one
+// takes no lock in the common case. An appender reserves its record's
+// range at the end of the writer's segment, and a ticket, with one
 // compare-and-swap of the reservation word (see reserve.go); it puts the
 // record into its range — encoded straight into the mapped file, on Linux;
-// written with pwrite from a buffer elsewhere — marks its ticket's slot in
-// the ring of pending records done, and commits: records become visible
-// to readers (the committed end, the memory tail, Len) in ticket order,
-// which is log order, as the slots from the committed ticket on are done.
-// An appender that finds another one committing leaves its record to it:
-// a committer looks again at the next slot when it is done, so a record
-// done while it committed is never left behind.
+// written with pwrite from a buffer elsewhere — and marks its ticket's
+// slot in the ring of pending records done. Committing makes records
+// visible to readers (the committed end, the memory tail, Len) in ticket
+// order, which is log order, as the slots from the committed ticket on
+// are done; it is left to whoever needs them: a reader (nextAt), Len, the
+// syncer before it syncs, and Close commit under the mutex what is done.
+// An appender commits only when someone waits for it (Close, appenders
+// waiting for room in the ring) or half the ring waits for a commit (see
+// afterPut); one that finds another one committing leaves its record to
+// it: a committer looks again at the next slot when it is done, so a
+// record done while it committed is never left behind.
 //
 // The mutex is taken by an appender only to rotate (a record that does not
 // fit: the segment is sealed where the word says its reservations end, and
 // the next one, created and mapped ahead by the syncer goroutine, takes
 // over; only when none is ready does an appender create it), when the ring
 // is full (an appender descheduled mid-put holds the committed ticket back
-// while the others go on: they wait for it), and to commit, one appender
-// at a time. The syncer releases a sealed segment (msync, unmap, cut to
-// its data, fsync, close) once every ticket reserved in it was committed.
+// while the others go on: they wait for it), and to commit as above. The
+// syncer releases a sealed segment (msync, unmap, cut to its data, fsync,
+// close) once every ticket reserved in it was committed.
 // Readers never touch a mapping: they pread the file, whose pages the
 // mapping shares, so unmapping races no reader.
 

@@ -9,10 +9,10 @@
 // a fresh segment. [Log.Append] writes one block and returns once its
 // record is in the kernel: an appender reserves its record's place with a
 // compare-and-swap and encodes the record there itself, without a system
-// call or a buffer of its own on Linux, taking the log's mutex once in
-// the common case (to commit, unless another appender is; a rotation or
-// a full ring takes it once more) and without waiting for any other
-// appender's write. [Log.AppendCopy] is Append for items in a buffer the
+// call or a buffer of its own on Linux, without the log's mutex in the
+// common case (the next reader, Len or the log's goroutine commits the
+// record; a rotation, a full ring, or half of it waiting for a commit
+// takes it) and without waiting for any other appender's write. [Log.AppendCopy] is Append for items in a buffer the
 // caller reuses: the memory of recent blocks keeps only the caller's
 // value for them. [Log.Read] returns whole blocks from a position, a batch
 // at a time; [Log.ReadInto] does for a reader that copies what it keeps,
