@@ -91,9 +91,9 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 // another's write. A block that comes with its JSON is stored, and kept in
 // memory, as it is; otherwise its events are written in their binary form
 // (spool_codec.go), outside any lock, into a buffer used again by the next
-// push, and the memory keeps the block as it came (the queue encodes its
-// events at delivery, as from a memory store): Write allocates for the
-// spool only the block the memory keeps.
+// push, and the memory keeps the events as they came, as the address of
+// the first (the queue encodes them at delivery, as from a memory store):
+// the spool allocates nothing for a Write.
 func (s *spoolStore) push(b queuedBlock) error {
 	if items := b.encoded(); items != nil {
 		_, err := s.log.Append(b.written.wallNanos(), items, b)
@@ -120,14 +120,14 @@ func (s *spoolStore) push(b queuedBlock) error {
 
 // memoryBlock returns the block of r, a record read back from the memory
 // the spool keeps, and whether r was one (else it was read from the disk).
-// The block of a binary record comes back with the written time its record
-// keeps (the wall clock's reading), as from the disk.
+// The block of a binary record comes back with its written time from the
+// record's (the wall clock's reading), as from the disk.
 func memoryBlock(r spool.Block) (queuedBlock, bool) {
 	switch v := r.Value.(type) {
 	case queuedBlock:
 		return v, true
-	case *Event: // push's: the first of r.Count events in a row
-		return queuedBlock{events: unsafe.Slice(v, r.Count), written: stampOf(time.Unix(0, r.Stamp))}, true
+	case *Event: // push's: the first of r.Count events in a row (never nil: push appends no empty block)
+		return queuedBlock{events: unsafe.Slice(v, r.Count), written: stampOfWall(r.Stamp)}, true
 	}
 	return queuedBlock{}, false
 }
@@ -212,7 +212,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 // are taken from slab, made for the binary records of read when empty; it
 // returns what is left of slab.
 func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Event, bool) {
-	b := queuedBlock{written: stampOf(time.Unix(0, r.Stamp))}
+	b := queuedBlock{written: stampOfWall(r.Stamp)}
 	switch {
 	case jsonObjects(r.Items):
 		b.json = withJSON(r.Items)

@@ -61,6 +61,15 @@ func (s stamp) wallNanos() int64 {
 	return a.wall + int64(s-a.at)
 }
 
+// stampOfWall returns the stamp of a wall clock reading in Unix
+// nanoseconds (a spool record's): wallNanos undone through the anchor, so
+// that a stamp read back from a record written under the same anchor is
+// the stamp written.
+func stampOfWall(wall int64) stamp {
+	a := wallAnchor.Load()
+	return a.at + stamp(wall-a.wall)
+}
+
 // clockAnchor is one reading of both clocks: the stamp of an instant and
 // the wall clock's reading then, in Unix nanoseconds.
 type clockAnchor struct {

@@ -200,6 +200,8 @@ func TestWallNanosReadsTheClocksOnceASecond(t *testing.T) {
 	assert.InDelta(t, time.Now().Add(time.Hour).UnixNano(), now.wallNanos(), float64(time.Second), "within a second of the anchor: its wall time")
 	assert.Same(t, stepped, wallAnchor.Load())
 
+	assert.Equal(t, now, stampOfWall(now.wallNanos()), "a record's wall time gives its stamp back")
+
 	later := now + stamp(2*time.Second)
 	assert.InDelta(t, time.Now().Add(2*time.Second).UnixNano(), later.wallNanos(), float64(500*time.Millisecond), "past a second: the clocks read again")
 	assert.NotSame(t, stepped, wallAnchor.Load())

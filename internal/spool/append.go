@@ -103,8 +103,10 @@ func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Sp
 // they look at the ring, so that one of the two sees the other) or the
 // records waiting for a commit fill half the ring; and it wakes the syncer
 // when nothing has since it last synced, so that the record is synced
-// within SyncEvery. An appender thus takes no lock, and writes no memory
-// that another appender writes too but the reservation word.
+// within SyncEvery. An appender thus takes no lock, and in the common case
+// writes no memory that another appender writes too but the reservation
+// word (the unsynced flag once a sync, the committing flag when it
+// commits).
 func (l *Log) afterPut(ticket uint64) {
 	if l.waiting.Load() > 0 || ticket >= l.committed.Load()+ringSize/2 {
 		l.commit()
@@ -175,11 +177,13 @@ func (l *Log) prepareNext() {
 // in flight for. It reports whether a sealed segment is left to release.
 func (l *Log) sync() bool {
 	// Cleared before the records are committed and the end is read: an
-	// appender done after this wakes the syncer again.
-	l.unsynced.Store(false)
+	// appender done after this wakes the syncer again. An appender that
+	// woke it is synced even when its record cannot be committed yet (an
+	// earlier one is still being written): the end read below covers it.
+	woken := l.unsynced.Swap(false)
 	l.mu.Lock()
 	l.commitLocked()
-	if !l.dirty {
+	if !l.dirty && !woken {
 		l.mu.Unlock()
 		return false
 	}

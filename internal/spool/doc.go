@@ -10,11 +10,13 @@
 // record is in the kernel: an appender reserves its record's place with a
 // compare-and-swap and encodes the record there itself, without a system
 // call or a buffer of its own on Linux, without the log's mutex in the
-// common case (the next reader, Len or the log's goroutine commits the
-// record; a rotation, a full ring, or half of it waiting for a commit
-// takes it) and without waiting for any other appender's write. [Log.AppendCopy] is Append for items in a buffer the
-// caller reuses: the memory of recent blocks keeps only the caller's
-// value for them. [Log.Read] returns whole blocks from a position, a batch
+// common case (the next reader, Len, the log's goroutine or Close commits
+// the record; an appender takes the mutex to rotate, to wait for room in
+// a full ring, and to commit when Close or such a waiter waits or half the
+// ring waits for a commit) and without waiting for any other appender's
+// write. [Log.AppendCopy] is Append for items in a buffer the caller
+// reuses: the memory of recent blocks keeps only the caller's value for
+// them. [Log.Read] returns whole blocks from a position, a batch
 // at a time; [Log.ReadInto] does for a reader that copies what it keeps,
 // reading one chunk of the disk a call into a [ReadBuffer] it lends again
 // (the items of the blocks it returned last lie there); [Log.Ack]

@@ -175,8 +175,9 @@ func (l *Log) prepareLocked(size int64) (*segment, error) {
 	return s, err
 }
 
-// commit commits the done records from the committed ticket on, unless
-// another appender is committing: the committing flag elects one, which
+// commit commits the done records from the committed ticket on, if there
+// are any (committable), unless another appender is committing: the
+// committing flag elects one, which
 // takes the mutex (waiting, if need be, for a reader, the syncer or Close)
 // and, once it dropped the flag, looks again at the next ticket, so that
 // a record done while it committed is never left behind: the appender of
@@ -191,10 +192,17 @@ func (l *Log) commit() {
 }
 
 // committable reports whether the record at the committed ticket is done:
-// there is something to commit, or a commit is under way.
+// there is something to commit, or a commit is under way. The committed
+// ticket is read again after its slot: a slot is used again only once
+// the committed ticket moved past it.
 func (l *Log) committable() bool {
-	c := l.committed.Load()
-	return l.ring[c%ringSize].done.Load() == c+1
+	for {
+		c := l.committed.Load()
+		done := l.ring[c%ringSize].done.Load() == c+1
+		if l.committed.Load() == c {
+			return done
+		}
+	}
 }
 
 // commitLocked commits the done records at the ring's committed ticket:
