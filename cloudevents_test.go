@@ -290,6 +290,7 @@ func TestEndpointFormats(t *testing.T) {
 			require.NoError(t, first.Write(block...))
 			require.Error(t, first.Close(), "left in the spool")
 			up := newFormatReceiver(t, nil)
+			config.CloseTimeout = 10 * time.Second // an upper bound: Close returns once they are delivered
 			second, err := OpenEndpoint("spooled", up.URL, config)
 			require.NoError(t, err)
 			require.NoError(t, second.Close())

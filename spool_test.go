@@ -147,6 +147,7 @@ func TestEndpointSpoolRestart(t *testing.T) {
 		<-release
 		return http.StatusOK
 	})
+	config.CloseTimeout = 10 * time.Second // an upper bound: Close returns once they are delivered
 	second, err := OpenEndpoint("restart", up.URL, config)
 	require.NoError(t, err)
 	second.ReadMetrics(&m)
