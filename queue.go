@@ -59,8 +59,7 @@ type eventQueue struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond   // signalled on push, Close and cancel
-	closed  bool         // no more writes
-	closing atomic.Bool  // closed, for the Writes that do not take mu (writeDurable)
+	closing atomic.Bool  // no more writes; set under mu, read with it or without (writeDurable)
 	pushing atomic.Int64 // events of Writes storing their block now, outside the mutex (durable stores)
 	waiters atomic.Int32 // goroutines under mu about to wait on cond, or waiting
 }
@@ -178,7 +177,7 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 func (q *eventQueue) writeLocked(blk queuedBlock) error {
 	n := len(blk.events)
 	q.mu.Lock()
-	if q.closed {
+	if q.closing.Load() {
 		q.mu.Unlock()
 		return ErrSinkClosed
 	}
@@ -189,17 +188,16 @@ func (q *eventQueue) writeLocked(blk queuedBlock) error {
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
 	q.metrics.received(n)
-	if q.durable { // a memory store's push is done under the mutex
-		q.pushing.Add(int64(n))
+	if !q.durable { // a memory store's push is done under the mutex
+		err := q.push(blk)
+		q.cond.Broadcast()
 		q.mu.Unlock()
+		return err
 	}
-	err := q.push(blk)
-	if q.durable {
-		q.mu.Lock()
-		q.pushing.Add(-int64(n))
-	}
-	q.cond.Broadcast()
+	q.pushing.Add(int64(n))
 	q.mu.Unlock()
+	err := q.push(blk)
+	q.donePushing(n) // as writeDurable: whoever waits counted itself in waiters
 	return err
 }
 
@@ -304,7 +302,7 @@ func (q *eventQueue) take() (*batch, bool) {
 	for {
 		q.mu.Lock()
 		q.waiters.Add(1) // before looking: see writeDurable
-		for q.store.len() == 0 && (!q.closed || q.pushing.Load() > 0) && q.ctx.Err() == nil {
+		for q.store.len() == 0 && (!q.closing.Load() || q.pushing.Load() > 0) && q.ctx.Err() == nil {
 			q.cond.Wait()
 		}
 		q.waiters.Add(-1)
@@ -558,11 +556,10 @@ type splicer interface {
 // in a durable store; either way Close returns an *UndeliveredError.
 func (q *eventQueue) Close() error {
 	q.mu.Lock()
-	if q.closed {
+	if q.closing.Load() {
 		q.mu.Unlock()
 		return errAlreadyClosed
 	}
-	q.closed = true
 	q.closing.Store(true)
 	q.cond.Broadcast()
 	q.mu.Unlock()

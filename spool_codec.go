@@ -152,8 +152,10 @@ func decodeBinaryEvent(item []byte, e *Event) error {
 			loc = time.FixedZone("", int(offset))
 		}
 		e.Timestamp = time.Unix(sec, int64(nsec)).In(loc)
+		r.ok = timeEncodable(e.Timestamp) // what no endpoint could send is damage
+	} else {
+		r.ok = false
 	}
-	r.ok = r.ok && timeEncodable(e.Timestamp) // what no endpoint could send is damage
 	e.Action = r.string()
 
 	t := &e.Target

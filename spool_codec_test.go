@@ -94,6 +94,20 @@ func TestBinaryEventRejectsDamage(t *testing.T) {
 	var got Event
 	assert.Error(t, decodeBinaryEvent(far, &got))
 	assert.Equal(t, Event{}, got)
+
+	// Nanoseconds past a second, or a zone offset past a day, are damage
+	// too, not a zero timestamp.
+	require.Equal(t, []byte{0, 0, 0}, item[len(prefix):len(prefix)+3], "seconds, nanoseconds and offset")
+	rest := item[len(prefix)+3:]
+	for name, nsecOffset := range map[string][2]int64{"nanoseconds": {2e9, 0}, "offset": {0, 48 * 3600}} {
+		damaged := binary.AppendVarint(prefix[:len(prefix):len(prefix)], 0)
+		damaged = binary.AppendUvarint(damaged, uint64(nsecOffset[0]))
+		damaged = binary.AppendVarint(damaged, nsecOffset[1])
+		damaged = append(damaged, rest...)
+		var got Event
+		assert.Error(t, decodeBinaryEvent(damaged, &got), name)
+		assert.Equal(t, Event{}, got, name)
+	}
 }
 
 // The smallest descriptor's form is as long as count assumes the shortest

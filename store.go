@@ -24,10 +24,9 @@ type queuedBlock struct {
 
 // stamp is when a block was written: nanoseconds since clockBase, on the
 // monotonic clock for a time read in this process (a block's written is
-// 8 bytes, where a time.Time takes 24). Its time() is clockBase's wall
-// time plus that, which drifts from the wall clock as the monotonic clock
-// does (a slew, a step of the wall clock, a suspend): wallNanos gives the
-// wall clock's reading.
+// 8 bytes, where a time.Time takes 24). clockBase's wall time plus a stamp
+// drifts from the wall clock as the monotonic clock does (a slew, a step
+// of the wall clock, a suspend): wallNanos gives the wall clock's reading.
 type stamp int64
 
 // clockBase is the time stamps count from.
@@ -38,9 +37,6 @@ func stampOf(t time.Time) stamp { return stamp(t.Sub(clockBase)) }
 
 // stampNow returns the stamp of the present.
 func stampNow() stamp { return stampOf(time.Now()) }
-
-// time returns the time of s.
-func (s stamp) time() time.Time { return clockBase.Add(time.Duration(s)) }
 
 // since returns the time elapsed since s.
 func (s stamp) since() time.Duration { return time.Since(clockBase) - time.Duration(s) }

@@ -206,3 +206,7 @@ func TestWallNanosReadsTheClocksOnceASecond(t *testing.T) {
 	assert.InDelta(t, time.Now().Add(2*time.Second).UnixNano(), later.wallNanos(), float64(500*time.Millisecond), "past a second: the clocks read again")
 	assert.NotSame(t, stepped, wallAnchor.Load())
 }
+
+// time returns the time of s (tests: the package needs only since and
+// wallNanos).
+func (s stamp) time() time.Time { return clockBase.Add(time.Duration(s)) }
