@@ -73,9 +73,10 @@ func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Sp
 		return Span{}, err
 	}
 	sl := &l.ring[ticket%ringSize]
-	sl.span, sl.items = span, len(items)
-	if l.opt.MemoryBytes > 0 && (keepItems || value != nil) {
-		sl.block = Block{Stamp: stamp, Value: value, Span: span, Count: len(items)}
+	sl.block = Block{Span: span, Count: len(items)}
+	sl.keep = l.opt.MemoryBytes > 0 && (keepItems || value != nil)
+	if sl.keep {
+		sl.block.Stamp, sl.block.Value = stamp, value
 		if keepItems {
 			sl.block.Items = items
 		}
@@ -111,24 +112,17 @@ func (l *Log) afterPut(ticket uint64) {
 	if l.waiting.Load() > 0 || ticket >= l.committed.Load()+ringSize/2 {
 		l.commit()
 	}
+	l.markDirty()
+}
+
+// markDirty records that there is something to sync and wakes the syncer,
+// unless that was done since it last synced (a load, in the common case).
+func (l *Log) markDirty() {
 	if !l.unsynced.Load() && l.unsynced.CompareAndSwap(false, true) {
 		select {
 		case l.kick <- struct{}{}:
 		default:
 		}
-	}
-}
-
-// markDirty records that there is something to fsync and wakes the
-// syncer. Called with mu held.
-func (l *Log) markDirty() {
-	if l.dirty {
-		return
-	}
-	l.dirty = true
-	select {
-	case l.kick <- struct{}{}:
-	default:
 	}
 }
 
@@ -173,21 +167,19 @@ func (l *Log) prepareNext() {
 	l.next = s
 }
 
-// sync fsyncs what was written and releases the sealed segments no put is
-// in flight for. It reports whether a sealed segment is left to release.
+// sync commits what was written, fsyncs it and releases the sealed
+// segments whose tickets are all committed. It reports whether a sealed
+// segment is left to release.
 func (l *Log) sync() bool {
 	// Cleared before the records are committed and the end is read: an
 	// appender done after this wakes the syncer again. An appender that
 	// woke it is synced even when its record cannot be committed yet (an
 	// earlier one is still being written): the end read below covers it.
-	woken := l.unsynced.Swap(false)
-	l.mu.Lock()
-	l.commitLocked()
-	if !l.dirty && !woken {
-		l.mu.Unlock()
+	if !l.unsynced.Swap(false) {
 		return false
 	}
-	l.dirty = false
+	l.mu.Lock()
+	l.commitLocked()
 	// Only this goroutine, and Close after it ended, release w; what is
 	// reserved in it may be past what is written yet (a later sync has it).
 	w, wEnd := l.w, reservation(l.res.Load()).offset()

@@ -102,7 +102,6 @@ type Log struct {
 	lost      int              // items counted, then found unreadable
 	start     Position         // where unacknowledged data starts
 	end       Position         // the committed end: every record before it is written
-	dirty     bool             // written since the last fsync
 	tail      []Block          // the newest committed records, in log order, for readers
 	tailBase  []Block          // the array tail slides through
 	tailLen   int              // bytes of tail's records
@@ -112,20 +111,20 @@ type Log struct {
 	toSeal    []*segment       // segments rotated away from, for the syncer to release
 	cursor    *os.File
 
-	// Appending (see append.go): the reservation word, the writer's
-	// segment of each epoch modulo 4 (w's is the current epoch's), the
-	// ring of reserved records and the tickets committed (written under
-	// mu), whether an appender is committing, and how many appenders
-	// wait (under mu) for room in the ring.
-	res         atomic.Uint64
-	wsegs       [4]atomic.Pointer[segment]
-	ring        []slot
-	committed   atomic.Uint64
-	committing  atomic.Bool
-	ringWaiters int
-	waiting     atomic.Int32        // Close and the ring's waiters, who need appenders to commit (see afterPut)
-	unsynced    atomic.Bool         // an appender woke the syncer since it last synced
-	beforePut   func(ticket uint64) // tests: called by an appender before its put
+	// Appending (see reserve.go and append.go): the reservation word, the
+	// writer's segment of each epoch modulo 4 (w's is the current
+	// epoch's), the ring of reserved records and the tickets committed
+	// (written under mu), whether an appender is committing, and who
+	// waits for commits (written under mu): Close and the appenders
+	// waiting for room in the ring.
+	res        atomic.Uint64
+	wsegs      [4]atomic.Pointer[segment]
+	ring       []slot
+	committed  atomic.Uint64
+	committing atomic.Bool
+	waiting    atomic.Int32        // see afterPut
+	unsynced   atomic.Bool         // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
+	beforePut  func(ticket uint64) // tests: called by an appender before its put
 
 	rmu  sync.Mutex // the reader's file
 	r    *os.File
@@ -318,7 +317,9 @@ func encodeCursor(p Position) [cursorSize]byte {
 // Len returns how many items were appended (or recovered) and not
 // acknowledged: every record whose Append returned before Len was called
 // counts, once the records before it are written too. It takes the mutex
-// only when records were written since the last commit, to commit them.
+// only when records were written since the last commit, to commit them
+// (so a caller that calls it after each Append commits each record, as
+// appenders used to).
 func (l *Log) Len() int {
 	if l.committable() {
 		l.mu.Lock()

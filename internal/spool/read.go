@@ -402,9 +402,7 @@ func (l *Log) Ack(to Position, items int) error {
 	}
 	buf := encodeCursor(to)
 	_, err := l.cursor.WriteAt(buf[:], 0)
-	l.mu.Lock()
 	l.markDirty() // the syncer fsyncs the cursor: a log only drained does too
-	l.mu.Unlock()
 	if err = errors.Join(append(errs, err)...); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -9,9 +9,10 @@ import (
 // ticket (its low 24 bits), the writer segment's epoch (how many
 // rotations, modulo 256: a word from before a rotation cannot match one
 // after short of 2^24 reservations in between), whether the log is
-// closed, and the bytes reserved in the writer's segment. A word and the segment of its epoch (wsegs) together
-// say where a record goes; the compare-and-swap that moves the word on
-// fails if anything changed since it was read.
+// closed, and the bytes reserved in the writer's segment. A word and the
+// segment of its epoch (wsegs) together say where a record goes; the
+// compare-and-swap that moves the word on fails if anything changed since
+// it was read.
 type reservation uint64
 
 const (
@@ -33,12 +34,6 @@ func makeReservation(ticket uint32, epoch uint8, offset int64) reservation {
 	return reservation(uint64(ticket&ticketMask)<<(epochShift+8) | uint64(epoch)<<epochShift | uint64(offset))
 }
 
-// fullTicket returns the ticket whose low bits are low, the first at or
-// after committed.
-func fullTicket(committed uint64, low uint32) uint64 {
-	return committed + uint64((low-uint32(committed))&ticketMask)
-}
-
 // inFlight returns how many tickets w has reserved past committed, when
 // committed was loaded after w (or under mu): at most w's ticket, unless
 // the word moved on since, when the count is wrong (huge, or short by a
@@ -55,10 +50,9 @@ const ringSize = 1 << 11
 // slot is a reserved record in the ring, at its ticket modulo ringSize.
 type slot struct {
 	done   atomic.Uint64 // its ticket + 1 once its put returned
-	span   Span
-	items  int
+	block  Block         // its span and count; the rest too when keep
+	keep   bool          // the memory tail keeps the block (Options.MemoryBytes > 0)
 	failed bool
-	block  Block // for the memory tail, when Options.MemoryBytes > 0
 }
 
 // reserve reserves size bytes at the end of the writer's segment and a
@@ -100,7 +94,6 @@ func (l *Log) reserveSlow(size int64) error {
 			return ErrClosed
 		}
 		if inFlight(w, l.committed.Load()) >= ringSize {
-			l.ringWaiters++
 			l.waiting.Add(1)
 			// Looked at again once the appenders see the waiter: one
 			// done before that commits nothing for it (see afterPut).
@@ -109,7 +102,6 @@ func (l *Log) reserveSlow(size int64) error {
 				l.cond.Wait()
 			}
 			l.waiting.Add(-1)
-			l.ringWaiters--
 			continue
 		}
 		if w.offset()+size <= l.w.size {
@@ -148,7 +140,8 @@ func (l *Log) rotate(w reservation, need int64) error {
 		return nil // an appender reserved meanwhile
 	}
 	l.w.end = w.offset()
-	l.w.sealedAt = fullTicket(l.committed.Load(), w.ticket())
+	c := l.committed.Load()
+	l.w.sealedAt = c + inFlight(w, c) // w's next ticket, the first past the segment
 	l.toSeal = append(l.toSeal, l.w)
 	l.sealed[l.w.seq] = w.offset()
 	l.w, l.next = l.next, nil
@@ -217,10 +210,10 @@ func (l *Log) commitLocked() {
 		if sl.done.Load() != c+1 {
 			break
 		}
-		l.end = sl.span.To
+		l.end = sl.block.Span.To
 		if !sl.failed {
-			l.items.Add(int64(sl.items))
-			if sl.block.Count > 0 {
+			l.items.Add(int64(sl.block.Count))
+			if sl.keep {
 				l.remember(sl.block)
 			}
 		}
@@ -230,9 +223,8 @@ func (l *Log) commitLocked() {
 	if c == start {
 		return
 	}
-	l.committed.Store(c)
-	l.markDirty()
-	if l.closed || l.ringWaiters > 0 {
+	l.committed.Store(c) // the appenders marked the log dirty (afterPut)
+	if l.waiting.Load() > 0 {
 		l.cond.Broadcast() // Close waits for the pending records; appenders for room
 	}
 }

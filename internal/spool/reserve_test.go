@@ -34,7 +34,7 @@ func TestReservationWord(t *testing.T) {
 	for _, committed := range []uint64{0, 5, ticketMask, ticketMask + 1, 3*ticketMask - 2} {
 		for _, ahead := range []uint64{0, 1, ringSize - 1} {
 			ticket := committed + ahead
-			assert.Equal(t, ticket, fullTicket(committed, uint32(ticket)), "committed %d, ticket %d", committed, ticket)
+			assert.Equal(t, ticket, committed+inFlight(makeReservation(uint32(ticket), 0, 0), committed), "committed %d, ticket %d", committed, ticket)
 		}
 	}
 }
@@ -77,7 +77,7 @@ func TestAppendsCommitInTicketOrder(t *testing.T) {
 	require.Eventually(t, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.ringWaiters > 0
+		return l.waiting.Load() > 0
 	}, 10*time.Second, 100*time.Microsecond, "appenders wait for room in the ring")
 	assert.Zero(t, l.Len(), "nothing is visible before the first record")
 	close(release)

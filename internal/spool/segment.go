@@ -20,7 +20,7 @@ type segment struct {
 	end  int64  // where its data ends, set when it is sealed
 	data []byte // the file mapped shared, where the platform maps it
 
-	sealedAt uint64 // the tickets reserved in it, set when it is sealed
+	sealedAt uint64 // the ticket after its last record, set when it is sealed: released once committed reaches it
 }
 
 // newSegment creates the segment file at path, sized to size bytes, and
