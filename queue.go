@@ -47,6 +47,7 @@ type eventQueue struct {
 	// and waits for (see deliverAhead), which makes the next batch: seq
 	// and spare are only touched by whichever of the two makes batches.
 	seq       uint64        // of the last batch made
+	fit       envelopeFit   // how many events a batch is taken with when bodies are measured
 	failures  int           // attempts in a row that may succeed later (Retry), across batches
 	ahead     *batch        // taken while the previous batch was out
 	spare     []batchMemory // of batches done with, to flatten the next into (see recycle)
@@ -341,7 +342,7 @@ const storeRetryInterval = time.Second
 // skipped events, and whether more blocks wait behind them. It runs outside
 // the mutex: reading a spool (the disk, decoding) never holds up Write.
 func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
-	blocks, err := q.store.peek(skip, q.maxBatch)
+	blocks, err := q.store.peek(skip, q.fit.limit(q.maxBatch))
 	if lost := q.store.takeLost(); lost > 0 { // counted once, found unreadable
 		q.metrics.finished(lost)
 		q.metrics.dropped(lost)
@@ -352,40 +353,6 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 		n += b.count()
 	}
 	return blocks, q.store.len() > skipped+n, err
-}
-
-// batchOf makes the next batch of the leading blocks that fit in an
-// envelope. The events of blocks of JSON read back from a spool are
-// decoded only when something needs them (see eventList). It runs outside
-// the mutex.
-func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
-	q.seq++
-	if q.measured && len(blocks) > 1 && q.wire.measures(blocks) {
-		if b := q.encodedBatchOf(blocks, more); b != nil {
-			return b
-		}
-	}
-	fitted := fitEnvelope(blocks, q.wire)
-	return q.makeBatch(fitted, more || len(fitted) < len(blocks))
-}
-
-// encodedBatchOf makes the batch of all blocks, held in memory, and
-// encodes it: sizing the events first would cost as much as encoding
-// them. It returns nil, having encoded nothing, when the body would exceed
-// maxEnvelopeBytes or the events cannot be encoded: batchOf fits the
-// blocks then.
-func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) *batch {
-	b := q.makeBatch(blocks, more)
-	enc, err := q.encode(b.part())
-	if err == nil {
-		if s, ok := enc.(*httpBatch); ok && s.body.size() <= maxEnvelopeBytes {
-			b.enc = enc
-			return b
-		}
-		enc.Release()
-	}
-	q.recycle(b)
-	return nil
 }
 
 // makeBatch makes the batch of the fitted blocks; full says that more
@@ -490,33 +457,6 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 	}
 	q.recycle(b)
 	return true
-}
-
-// fitEnvelope returns the leading blocks whose events take at most
-// maxEnvelopeBytes of body in encoding, at least one block. A block of JSON
-// read back from a spool is measured by its JSON alone when encoding
-// splices it; otherwise its events are decoded, in blocks, once. It runs
-// outside the mutex.
-func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
-	if len(blocks) == 1 {
-		return blocks
-	}
-	size := encoding.overhead
-	for i := range blocks {
-		if blocks[i].events == nil && !encoding.spliced {
-			blocks[i].events = appendEvents(nil, blocks[i])
-		}
-		b := blocks[i]
-		json := b.encoded()
-		if len(json) != b.count() {
-			json = nil
-		}
-		size += encoding.bodySize(b.events, json) - encoding.overhead
-		if size > maxEnvelopeBytes && i > 0 {
-			return blocks[:i]
-		}
-	}
-	return blocks
 }
 
 // encode has the encoder encode the events of p, from their JSON objects

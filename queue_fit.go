@@ -1,0 +1,129 @@
+package notifications
+
+// Fitting batches in envelopes: a body carries at most maxEnvelopeBytes,
+// however many events maxBatch allows. The queue sizes a batch from its
+// events' JSON when it has it (cheap: lengths), and otherwise encodes the
+// batch and looks at the body, since measuring events costs as much as
+// encoding them. What the bodies measured say fits is remembered, so that a
+// backlog of large events is not encoded twice a batch.
+
+// batchOf makes the next batch of the leading blocks that fit in an
+// envelope. The events of blocks of JSON read back from a spool are
+// decoded only when something needs them (see eventList). It runs outside
+// the mutex.
+func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
+	q.seq++
+	if q.measured && len(blocks) > 1 && q.wire.measures(blocks) {
+		b, tooLarge := q.encodedBatchOf(blocks, more)
+		if b != nil {
+			return b
+		}
+		if tooLarge { // once more, with what that body says fits
+			if cut := q.fit.cut(blocks); len(cut) > 1 && len(cut) < len(blocks) {
+				if b, _ := q.encodedBatchOf(cut, true); b != nil {
+					return b
+				}
+			}
+		}
+	}
+	fitted := fitEnvelope(blocks, q.wire)
+	return q.makeBatch(fitted, more || len(fitted) < len(blocks))
+}
+
+// encodedBatchOf makes the batch of all blocks, held in memory, and
+// encodes it: sizing the events first would cost as much as encoding
+// them. It returns nil, having kept no encoding, when the body would
+// exceed maxEnvelopeBytes (tooLarge) or the events cannot be encoded:
+// batchOf fits the blocks then. The size of the body, when there was one,
+// is learnt (see envelopeFit).
+func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, tooLarge bool) {
+	b = q.makeBatch(blocks, more)
+	enc, err := q.encode(b.part())
+	if err == nil {
+		if s, ok := enc.(*httpBatch); ok {
+			size := s.body.size()
+			q.fit.measured(b.n, size, q.maxBatch)
+			if size <= maxEnvelopeBytes {
+				b.enc = enc
+				return b, false
+			}
+			tooLarge = true
+		}
+		enc.Release()
+	}
+	q.recycle(b)
+	return nil, tooLarge
+}
+
+// envelopeFit is how many events the queue takes from its store for a
+// batch (see peekStore): maxBatch, until an encoded body says that fewer
+// fit in maxEnvelopeBytes. Every body encodedBatchOf measures sets it
+// again, to what fits of events of the same average size, less a
+// sixteenth for events a little larger; as many as maxBatch or more lift
+// it. Without it, a backlog of events of over a KiB each would have every
+// batch of maxBatch events encoded, found too large, measured and encoded
+// again. It is the goroutine's, as batches are (see eventQueue.seq).
+type envelopeFit struct {
+	events int // the most events a batch is taken with; 0: maxBatch
+}
+
+// limit returns how many events a batch is taken with, at most maxBatch.
+func (f *envelopeFit) limit(maxBatch int) int {
+	if f.events > 0 && f.events < maxBatch {
+		return f.events
+	}
+	return maxBatch
+}
+
+// measured learns from a body of n events that took size bytes.
+func (f *envelopeFit) measured(n, size, maxBatch int) {
+	fit := int(int64(n) * maxEnvelopeBytes / int64(max(size, 1)) * 15 / 16)
+	if fit >= maxBatch {
+		f.events = 0
+	} else {
+		f.events = max(fit, 1)
+	}
+}
+
+// cut returns the leading blocks that hold at most limit events, at least
+// one block.
+func (f *envelopeFit) cut(blocks []queuedBlock) []queuedBlock {
+	if f.events == 0 {
+		return blocks
+	}
+	n := 0
+	for i := range blocks {
+		n += blocks[i].count()
+		if n > f.events && i > 0 {
+			return blocks[:i]
+		}
+	}
+	return blocks
+}
+
+// fitEnvelope returns the leading blocks whose events take at most
+// maxEnvelopeBytes of body in encoding, at least one block. A block of JSON
+// read back from a spool is measured by its JSON alone when encoding
+// splices it; otherwise its events are decoded, in blocks, once. It runs
+// outside the mutex.
+func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
+	if len(blocks) == 1 {
+		return blocks
+	}
+	size := encoding.overhead
+	for i := range blocks {
+		if blocks[i].events == nil && !encoding.spliced {
+			blocks[i].events = appendEvents(nil, blocks[i])
+		}
+		b := blocks[i]
+		json := b.encoded()
+		if len(json) != b.count() {
+			json = nil
+		}
+		size += encoding.bodySize(b.events, json) - encoding.overhead
+		if size > maxEnvelopeBytes && i > 0 {
+			return blocks[:i]
+		}
+	}
+	return blocks
+}
