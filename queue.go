@@ -44,8 +44,8 @@ type eventQueue struct {
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// Owned by the goroutine, and by the look-ahead goroutine it starts
-	// and waits for (see deliverAhead), which makes the next batch: seq
-	// and spare are only touched by whichever of the two makes batches.
+	// and waits for (see deliverAhead), which makes the next batch: seq,
+	// fit and spare are only touched by whichever of the two makes batches.
 	seq       uint64        // of the last batch made
 	fit       envelopeFit   // how many events a batch is taken with when bodies are measured
 	failures  int           // attempts in a row that may succeed later (Retry), across batches
@@ -339,7 +339,8 @@ func (q *eventQueue) take() (*batch, bool) {
 const storeRetryInterval = time.Second
 
 // peekStore returns the blocks that follow the skip oldest, which hold
-// skipped events, and whether more blocks wait behind them. It runs outside
+// skipped events, as many as fit's limit lets a batch have (at least one
+// block), and whether more blocks wait behind them. It runs outside
 // the mutex: reading a spool (the disk, decoding) never holds up Write.
 func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 	blocks, err := q.store.peek(skip, q.fit.limit(q.maxBatch))

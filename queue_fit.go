@@ -13,17 +13,16 @@ package notifications
 // the mutex.
 func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 	q.seq++
-	if q.measured && len(blocks) > 1 && q.wire.measures(blocks) {
+	// A lone block is measured too while a limit holds, so that the limit
+	// is learnt again when events shrink (it costs nothing: the block is
+	// encoded anyway).
+	if q.measured && (len(blocks) > 1 || q.fit.events > 0) && q.wire.measures(blocks) {
 		b, tooLarge := q.encodedBatchOf(blocks, more)
+		if b == nil && tooLarge { // once more, with what that body says fits
+			b, _ = q.encodedBatchOf(q.fit.cut(blocks), true)
+		}
 		if b != nil {
 			return b
-		}
-		if tooLarge { // once more, with what that body says fits
-			if cut := q.fit.cut(blocks); len(cut) > 1 && len(cut) < len(blocks) {
-				if b, _ := q.encodedBatchOf(cut, true); b != nil {
-					return b
-				}
-			}
 		}
 	}
 	fitted := fitEnvelope(blocks, q.wire)
@@ -32,10 +31,10 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 
 // encodedBatchOf makes the batch of all blocks, held in memory, and
 // encodes it: sizing the events first would cost as much as encoding
-// them. It returns nil, having kept no encoding, when the body would
-// exceed maxEnvelopeBytes (tooLarge) or the events cannot be encoded:
-// batchOf fits the blocks then. The size of the body, when there was one,
-// is learnt (see envelopeFit).
+// them. The size of the body is learnt (see envelopeFit). It returns nil,
+// having kept no encoding, when the events cannot be encoded, or when the
+// body would exceed maxEnvelopeBytes (tooLarge) and there are several
+// blocks: a block is never split, and goes alone whatever its size.
 func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, tooLarge bool) {
 	b = q.makeBatch(blocks, more)
 	enc, err := q.encode(b.part())
@@ -43,7 +42,7 @@ func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, 
 		if s, ok := enc.(*httpBatch); ok {
 			size := s.body.size()
 			q.fit.measured(b.n, size, q.maxBatch)
-			if size <= maxEnvelopeBytes {
+			if size <= maxEnvelopeBytes || len(blocks) == 1 {
 				b.enc = enc
 				return b, false
 			}
@@ -58,11 +57,12 @@ func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, 
 // envelopeFit is how many events the queue takes from its store for a
 // batch (see peekStore): maxBatch, until an encoded body says that fewer
 // fit in maxEnvelopeBytes. Every body encodedBatchOf measures sets it
-// again, to what fits of events of the same average size, less a
-// sixteenth for events a little larger; as many as maxBatch or more lift
-// it. Without it, a backlog of events of over a KiB each would have every
-// batch of maxBatch events encoded, found too large, measured and encoded
-// again. It is the goroutine's, as batches are (see eventQueue.seq).
+// again: to what fits of events of the same average size, less a
+// sixteenth for events a little larger, and never fewer than the body's
+// own when it fit; as many as maxBatch or more lift it. Without it, a
+// backlog of events of over a KiB each would have every batch of maxBatch
+// events encoded, found too large, measured and encoded again. It is the
+// goroutine's, as batches are (see eventQueue.seq).
 type envelopeFit struct {
 	events int // the most events a batch is taken with; 0: maxBatch
 }
@@ -78,6 +78,9 @@ func (f *envelopeFit) limit(maxBatch int) int {
 // measured learns from a body of n events that took size bytes.
 func (f *envelopeFit) measured(n, size, maxBatch int) {
 	fit := int(int64(n) * maxEnvelopeBytes / int64(max(size, 1)) * 15 / 16)
+	if size <= maxEnvelopeBytes {
+		fit = max(fit, n) // what just fit is never cut
+	}
 	if fit >= maxBatch {
 		f.events = 0
 	} else {

@@ -2,13 +2,16 @@ package notifications
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +26,8 @@ func TestEnvelopeFitLearnsFromBodies(t *testing.T) {
 	}{
 		{"small events leave maxBatch", 0, 1000, 700 << 10, 1000},
 		{"a body too large sets a limit", 0, 1000, 1200 << 10, 1000 * 1024 / 1200 * 15 / 16},
-		{"a body just under the limit keeps a margin", 0, 1000, 1000 << 10, 1024 * 15 / 16},
+		{"a body that fit keeps its count", 0, 1000, 1000 << 10, 1000},
+		{"a body with room suggests more, less a margin", 0, 500, 600 << 10, 500 * 1024 / 600 * 15 / 16},
 		{"a few huge events allow one", 0, 2, 3 << 20, 1},
 		{"small events again lift the limit", 100, 100, 70 << 10, 1000},
 		{"a limit is learnt again from each body", 870, 870, 950 << 10, 870 * 1024 / 950 * 15 / 16},
@@ -53,65 +57,165 @@ func TestEnvelopeFitCutsWholeBlocks(t *testing.T) {
 	}
 }
 
-// TestLargeEventsEncodedOnce: a backlog of events of over a KiB each,
-// which 1000 to an envelope would take past 1 MiB, is sent in envelopes
-// under 1 MiB, in order, and each event is encoded about once: only the
-// first batch that came out too large is encoded again.
-func TestLargeEventsEncodedOnce(t *testing.T) {
-	release := make(chan struct{})
-	var (
-		mu      sync.Mutex
-		got     []Event
-		largest int
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// gatedReceiver records the body of every request and answers 200; the
+// request that carries a gate's event waits until the gate is opened.
+type gatedReceiver struct {
+	*httptest.Server
+
+	mu     sync.Mutex
+	bodies [][]byte
+	events int
+	gates  map[string]chan struct{}
+}
+
+func newGatedReceiver(t *testing.T) *gatedReceiver {
+	rc := &gatedReceiver{gates: map[string]chan struct{}{}}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		var env Envelope
 		if err == nil {
 			err = json.Unmarshal(body, &env)
 		}
-		if !assert.NoError(t, err) {
+		if err != nil || len(env.Events) == 0 {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		mu.Lock()
-		first := len(got) == 0
-		got = append(got, env.Events...)
-		largest = max(largest, len(body))
-		mu.Unlock()
-		if first {
-			<-release
+		rc.mu.Lock()
+		rc.bodies = append(rc.bodies, body)
+		rc.events += len(env.Events)
+		gate := rc.gates[env.Events[0].ID]
+		rc.mu.Unlock()
+		if gate != nil {
+			select { // a test that failed before opening it ends the request
+			case <-gate:
+			case <-r.Context().Done():
+			}
 		}
 	}))
-	defer srv.Close()
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// gate returns the gate of the event id.
+func (rc *gatedReceiver) gate(id string) chan struct{} {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.gates[id] = make(chan struct{})
+	return rc.gates[id]
+}
+
+func (rc *gatedReceiver) received() (bodies [][]byte, events int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([][]byte(nil), rc.bodies...), rc.events
+}
+
+// sendBacklogs has an HTTP endpoint send each backlog of blocks: written
+// while a gate event the receiver holds is out, then let go; the next
+// backlog once all of it arrived. It returns the envelopes sent, their
+// sizes, and the events the endpoint encoded.
+func sendBacklogs(t *testing.T, backlogs ...[][]Event) (envelopes []Envelope, sizes []int, encoded int64) {
+	t.Helper()
+	rc := newGatedReceiver(t)
 	config := fastConfig().withDefaults()
+	config.Timeout = time.Minute // a gate event is held meanwhile
 	config.Logger = testLogger()
-	h := newHTTPDeliverer(srv.URL, config)
-	var encoded atomic.Int64
+	h := newHTTPDeliverer(rc.URL, config)
+	var n atomic.Int64
 	appendBody := h.encoding.appendBody
 	h.encoding.appendBody = func(dst []byte, events []Event) ([]byte, error) {
-		encoded.Add(int64(len(events)))
+		n.Add(int64(len(events)))
 		return appendBody(dst, events)
 	}
 	q, _, _ := newTestQueue(h, config)
+	sent := 0
+	for k, blocks := range backlogs {
+		gateEvent := testEvents(fmt.Sprint("gate", k), 1)
+		gate := rc.gate(gateEvent[0].ID)
+		require.NoError(t, q.Write(gateEvent...))
+		sent++
+		eventually(t, func() bool { _, n := rc.received(); return n == sent }, "the gate event is out")
+		for _, block := range blocks {
+			require.NoError(t, q.Write(block...))
+			sent += len(block)
+		}
+		close(gate)
+		eventually(t, func() bool { _, n := rc.received(); return n == sent }, "the backlog arrived")
+	}
+	require.NoError(t, q.Close())
+	bodies, _ := rc.received()
+	for _, body := range bodies {
+		var env Envelope
+		require.NoError(t, json.Unmarshal(body, &env))
+		envelopes, sizes = append(envelopes, env), append(sizes, len(body))
+	}
+	return envelopes, sizes, n.Load()
+}
 
-	require.NoError(t, q.Write(testEvents("first", 1)...))
-	eventually(t, func() bool { return encoded.Load() == 1 }, "the first event is out")
-	const backlog = 5000
-	events := testEvents("large", backlog)
+// largeEvents returns n events of about 1.2 KB of JSON each: 1000 of them
+// take more than 1 MiB.
+func largeEvents(prefix string, n int) []Event {
+	events := testEvents(prefix, n)
 	for i := range events {
 		events[i].Target.URL = strings.Repeat("u", 1100)
-		require.NoError(t, q.Write(events[i]))
 	}
-	close(release)
-	require.NoError(t, q.Close())
+	return events
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, got, backlog+1)
-	assert.Equal(t, append([]string{"first-0"}, ids(events)...), ids(got), "every event once, in order")
-	assert.LessOrEqual(t, largest, maxEnvelopeBytes, "every body within 1 MiB")
-	assert.Greater(t, largest, maxEnvelopeBytes*3/4, "bodies near 1 MiB")
-	assert.LessOrEqual(t, encoded.Load(), int64(1+backlog+DefaultMaxBatch),
+// TestLargeEventsEncodedOnce: a backlog of events of over a KiB each is
+// sent in envelopes under 1 MiB, whole and in order, and each event is
+// encoded about once: only the first batch that came out too large is
+// encoded again.
+func TestLargeEventsEncodedOnce(t *testing.T) {
+	const backlog = 5000
+	events := largeEvents("large", backlog)
+	var blocks [][]Event
+	for i := range events {
+		blocks = append(blocks, events[i:i+1])
+	}
+	envelopes, sizes, encoded := sendBacklogs(t, blocks)
+
+	var got []Event
+	for _, env := range envelopes {
+		got = append(got, env.Events...)
+	}
+	assert.Equal(t, append([]string{"gate0-0"}, ids(events)...), ids(got), "every event once, in order")
+	assert.LessOrEqual(t, slices.Max(sizes), maxEnvelopeBytes, "every body within 1 MiB")
+	assert.Greater(t, slices.Max(sizes), maxEnvelopeBytes*3/4, "bodies near 1 MiB")
+	assert.LessOrEqual(t, encoded, int64(1+backlog+DefaultMaxBatch),
 		"events encoded: only the first batch found too large is encoded again")
+}
+
+// TestEnvelopeFitLiftedWhenEventsShrink: the limit large events set is
+// learnt again from the bodies that follow, even from a batch of one
+// block: small events after them go MaxBatch to an envelope.
+func TestEnvelopeFitLiftedWhenEventsShrink(t *testing.T) {
+	huge := testEvents("huge", 2) // alone in a batch, they set a limit of one event
+	for i := range huge {
+		huge[i].Target.URL = strings.Repeat("h", 600<<10)
+	}
+	tests := []struct {
+		name  string
+		large [][]Event
+	}{
+		{"after large events", [][]Event{largeEvents("large", 1500)}},
+		{"after huge events", [][]Event{huge[:1], huge[1:]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			small := testEvents("small", 3*DefaultMaxBatch)
+			var blocks [][]Event
+			for i := range small {
+				blocks = append(blocks, small[i:i+1])
+			}
+			envelopes, _, _ := sendBacklogs(t, tt.large, blocks)
+			most := 0
+			for _, env := range envelopes {
+				if strings.HasPrefix(env.Events[len(env.Events)-1].ID, "small-") {
+					most = max(most, len(env.Events))
+				}
+			}
+			assert.Equal(t, DefaultMaxBatch, most, "small events go MaxBatch to an envelope again")
+		})
+	}
 }
