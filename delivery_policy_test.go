@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,33 +18,87 @@ import (
 )
 
 func TestEndpointOverflowGoesToDeadLetter(t *testing.T) {
-	release := make(chan struct{})
-	rc := newReceiver(t, func(int, http.ResponseWriter) int {
-		<-release
-		return http.StatusOK
-	})
-	dead := &fakeSink{}
-	config := fastConfig()
-	config.MaxPending = 5
-	config.DeadLetter = dead
-	config.Logger = testLogger()
-	e, err := OpenEndpoint("overflow", rc.URL, config)
-	require.NoError(t, err)
-	require.NoError(t, e.Write(testEvents("a", 3)...))
-	require.NoError(t, e.Write(testEvents("b", 2)...))
-	err = e.Write(testEvents("c", 1)...)
-	require.ErrorIs(t, err, ErrQueueFull, "Write says the block was not queued")
-	assert.Contains(t, err.Error(), `"overflow"`, "the error names the endpoint")
-	assert.ErrorIs(t, e.Write(testEvents("d", 4)...), ErrQueueFull)
-	close(release)
-	require.NoError(t, e.Close())
+	for _, spooled := range []bool{false, true} {
+		t.Run(fmt.Sprint("spool=", spooled), func(t *testing.T) {
+			release := make(chan struct{})
+			rc := newReceiver(t, func(int, http.ResponseWriter) int {
+				<-release
+				return http.StatusOK
+			})
+			dead := &fakeSink{}
+			config := fastConfig()
+			config.MaxPending = 5
+			config.DeadLetter = dead
+			config.Logger = testLogger()
+			if spooled {
+				config.SpoolDir = t.TempDir()
+			}
+			e, err := OpenEndpoint("overflow", rc.URL, config)
+			require.NoError(t, err)
+			require.NoError(t, e.Write(testEvents("a", 3)...))
+			require.NoError(t, e.Write(testEvents("b", 2)...))
+			err = e.Write(testEvents("c", 1)...)
+			require.ErrorIs(t, err, ErrQueueFull, "Write says the block was not queued")
+			assert.Contains(t, err.Error(), `"overflow"`, "the error names the endpoint")
+			assert.ErrorIs(t, e.Write(testEvents("d", 4)...), ErrQueueFull)
+			close(release)
+			require.NoError(t, e.Close())
 
-	assert.Equal(t, []string{"c-0", "d-0", "d-1", "d-2", "d-3"}, ids(dead.events()))
-	assert.Equal(t, []string{"a-0", "a-1", "a-2", "b-0", "b-1"}, ids(rc.received()))
-	var m EndpointMetrics
-	e.ReadMetrics(&m)
-	assert.Equal(t, 5, m.Dropped)
-	assert.Equal(t, 5, m.Events, "dropped events were never pending")
+			assert.Equal(t, []string{"c-0", "d-0", "d-1", "d-2", "d-3"}, ids(dead.events()))
+			assert.Equal(t, []string{"a-0", "a-1", "a-2", "b-0", "b-1"}, ids(rc.received()))
+			var m EndpointMetrics
+			e.ReadMetrics(&m)
+			assert.Equal(t, 5, m.Dropped)
+			assert.Equal(t, 5, m.Events, "dropped events were never pending")
+		})
+	}
+}
+
+// TestMaxPendingHoldsUnderConcurrentWrites: writers racing for the last
+// places never take an endpoint past MaxPending, with or without a spool:
+// exactly MaxPending events are taken while the receiver holds the first.
+func TestMaxPendingHoldsUnderConcurrentWrites(t *testing.T) {
+	for _, spooled := range []bool{false, true} {
+		t.Run(fmt.Sprint("spool=", spooled), func(t *testing.T) {
+			release := make(chan struct{})
+			rc := newReceiver(t, func(int, http.ResponseWriter) int {
+				<-release
+				return http.StatusOK
+			})
+			const maxPending, writers, writes = 100, 4, 100
+			config := fastConfig()
+			config.MaxPending = maxPending
+			config.Logger = testLogger()
+			if spooled {
+				config.SpoolDir = t.TempDir()
+			}
+			e, err := OpenEndpoint("bounded", rc.URL, config)
+			require.NoError(t, err)
+			var taken, full atomic.Int64
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for _, ev := range testEvents(fmt.Sprint("w", w), writes) {
+						err := e.Write(ev)
+						if errors.Is(err, ErrQueueFull) {
+							full.Add(1)
+						} else if assert.NoError(t, err) {
+							taken.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			var m EndpointMetrics
+			e.ReadMetrics(&m)
+			assert.Equal(t, int64(maxPending), taken.Load(), "as many events taken as MaxPending")
+			assert.Equal(t, int64(writers*writes-maxPending), full.Load())
+			assert.Equal(t, maxPending, m.Pending)
+			close(release)
+			require.NoError(t, e.Close())
+			assert.Equal(t, maxPending, len(rc.received()), "the events taken were delivered")
+		})
+	}
 }
 
 func TestEndpointIsolatesRejectedEvent(t *testing.T) {

@@ -61,6 +61,23 @@ func (em *endpointMetrics) received(n int) {
 	em.pending.Add(int64(n))
 }
 
+// receivedWithin is received for an endpoint that holds at most limit
+// events: it counts the n events only when they take the pending ones to
+// limit at most, and reports whether it did. Concurrent callers never take
+// Pending past limit together.
+func (em *endpointMetrics) receivedWithin(n, limit int) bool {
+	for {
+		pending := em.pending.Load()
+		if pending+int64(n) > int64(limit) {
+			return false
+		}
+		if em.pending.CompareAndSwap(pending, pending+int64(n)) {
+			em.events.Add(int64(n))
+			return true
+		}
+	}
+}
+
 // unreceived takes back received(n), for events the store then refused.
 func (em *endpointMetrics) unreceived(n int) {
 	em.received(-n)

@@ -154,7 +154,7 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	var err error
 	switch {
 	case len(kept) == 0:
-	case q.durable && q.maxPending <= 0:
+	case q.durable:
 		err = q.writeDurable(blk)
 	default:
 		err = q.writeLocked(blk)
@@ -171,49 +171,35 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	return err
 }
 
-// writeLocked stores a block under the mutex: a memory store's append, or
-// a durable store's push once MaxPending was checked (the push itself runs
-// outside the mutex, so that concurrent Writes share no lock while they
-// encode and copy).
+// writeLocked stores a block in a memory store, under the mutex.
 func (q *eventQueue) writeLocked(blk queuedBlock) error {
-	n := len(blk.events)
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.closing.Load() {
-		q.mu.Unlock()
 		return ErrSinkClosed
-	}
-	if q.maxPending > 0 && q.store.len()+int(q.pushing.Load())+n > q.maxPending {
-		q.mu.Unlock()
-		return fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
 	}
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
-	q.metrics.received(n)
-	if !q.durable { // a memory store's push is done under the mutex
-		err := q.push(blk)
-		q.cond.Broadcast()
-		q.mu.Unlock()
+	if err := q.receive(len(blk.events)); err != nil {
 		return err
 	}
-	q.pushing.Add(int64(n))
-	q.mu.Unlock()
 	err := q.push(blk)
-	q.donePushing(n) // as writeDurable: whoever waits counted itself in waiters
+	q.cond.Broadcast()
 	return err
 }
 
-// writeDurable stores a block in a durable store when no MaxPending needs
-// checking, without the mutex: a spooled Write shares no lock with the
-// goroutine, nor with another Write but for the store's own. The
-// goroutine is woken when a Write's block counts in store.len(): the
-// spool's Len counts every record whose append returned, once the records
-// before it are written too, and those are the blocks of Writes still
-// counted in pushing (one log per endpoint; the spool's appenders are this
-// queue's Writes). It takes the
-// mutex only to wake the goroutine, or Close, when they wait: each counts
-// itself in waiters before it looks at the store and pushing, and a Write
-// looks at waiters after it stored its block and counted it out of
-// pushing, so that one of the two sees the other.
+// writeDurable stores a block in a durable store without the mutex: a
+// spooled Write shares no lock with the goroutine, nor with another Write
+// but for the store's own (MaxPending is checked on the pending count, an
+// atomic: see receive). The goroutine is woken when a Write's block counts
+// in store.len(): the spool's Len counts every record whose append
+// returned, once the records before it are written too, and those are the
+// blocks of Writes still counted in pushing (one log per endpoint; the
+// spool's appenders are this queue's Writes). It takes the mutex only to
+// wake the goroutine, or Close, when they wait: each counts itself in
+// waiters before it looks at the store and pushing, and a Write looks at
+// waiters after it stored its block and counted it out of pushing, so
+// that one of the two sees the other.
 func (q *eventQueue) writeDurable(blk queuedBlock) error {
 	n := len(blk.events)
 	q.pushing.Add(int64(n))
@@ -221,10 +207,30 @@ func (q *eventQueue) writeDurable(blk queuedBlock) error {
 		q.donePushing(n)
 		return ErrSinkClosed
 	}
-	q.metrics.received(n) // before the push, as in writeLocked
+	if err := q.receive(n); err != nil { // before the push, as in writeLocked
+		q.donePushing(n)
+		return err
+	}
 	err := q.push(blk)
 	q.donePushing(n)
 	return err
+}
+
+// receive counts n events written as received and pending, within
+// MaxPending: past it, it counts nothing and returns an error wrapping
+// ErrQueueFull. The pending count is exactly what the store holds and the
+// Writes storing their blocks now hold (events leave it as they leave the
+// store), so concurrent Writes never take the endpoint past MaxPending
+// together.
+func (q *eventQueue) receive(n int) error {
+	if q.maxPending <= 0 {
+		q.metrics.received(n)
+		return nil
+	}
+	if !q.metrics.receivedWithin(n, q.maxPending) {
+		return fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
+	}
+	return nil
 }
 
 // push stores blk, of kept events, and counts them out of the metrics if
