@@ -17,27 +17,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// openHeld opens an endpoint of config, with a spool when spooled, to a
+// receiver that holds every request until release is closed.
+func openHeld(t *testing.T, name string, config EndpointConfig, spooled bool) (e *Endpoint, rc *receiver, release chan struct{}) {
+	t.Helper()
+	release = make(chan struct{})
+	rc = newReceiver(t, func(int, http.ResponseWriter) int {
+		<-release
+		return http.StatusOK
+	})
+	config.Timeout = time.Minute // the first request is held meanwhile
+	config.Logger = testLogger()
+	if spooled {
+		config.SpoolDir = t.TempDir()
+	}
+	e, err := OpenEndpoint(name, rc.URL, config)
+	require.NoError(t, err)
+	return e, rc, release
+}
+
 func TestEndpointOverflowGoesToDeadLetter(t *testing.T) {
 	for _, spooled := range []bool{false, true} {
 		t.Run(fmt.Sprint("spool=", spooled), func(t *testing.T) {
-			release := make(chan struct{})
-			rc := newReceiver(t, func(int, http.ResponseWriter) int {
-				<-release
-				return http.StatusOK
-			})
 			dead := &fakeSink{}
 			config := fastConfig()
 			config.MaxPending = 5
 			config.DeadLetter = dead
-			config.Logger = testLogger()
-			if spooled {
-				config.SpoolDir = t.TempDir()
-			}
-			e, err := OpenEndpoint("overflow", rc.URL, config)
-			require.NoError(t, err)
+			e, rc, release := openHeld(t, "overflow", config, spooled)
 			require.NoError(t, e.Write(testEvents("a", 3)...))
 			require.NoError(t, e.Write(testEvents("b", 2)...))
-			err = e.Write(testEvents("c", 1)...)
+			err := e.Write(testEvents("c", 1)...)
 			require.ErrorIs(t, err, ErrQueueFull, "Write says the block was not queued")
 			assert.Contains(t, err.Error(), `"overflow"`, "the error names the endpoint")
 			assert.ErrorIs(t, e.Write(testEvents("d", 4)...), ErrQueueFull)
@@ -60,20 +69,10 @@ func TestEndpointOverflowGoesToDeadLetter(t *testing.T) {
 func TestMaxPendingHoldsUnderConcurrentWrites(t *testing.T) {
 	for _, spooled := range []bool{false, true} {
 		t.Run(fmt.Sprint("spool=", spooled), func(t *testing.T) {
-			release := make(chan struct{})
-			rc := newReceiver(t, func(int, http.ResponseWriter) int {
-				<-release
-				return http.StatusOK
-			})
 			const maxPending, writers, writes = 100, 4, 100
 			config := fastConfig()
 			config.MaxPending = maxPending
-			config.Logger = testLogger()
-			if spooled {
-				config.SpoolDir = t.TempDir()
-			}
-			e, err := OpenEndpoint("bounded", rc.URL, config)
-			require.NoError(t, err)
+			e, rc, release := openHeld(t, "bounded", config, spooled)
 			var taken, full atomic.Int64
 			var wg sync.WaitGroup
 			for w := range writers {

@@ -34,6 +34,7 @@ type eventQueue struct {
 	maxAge       time.Duration // 0: no limit
 	maxBatch     int
 	maxPending   int
+	full         error // what a Write past maxPending returns: ErrQueueFull, naming the endpoint
 	closeTimeout time.Duration
 	metrics      *endpointMetrics
 	out          *outcomes
@@ -81,6 +82,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		maxAge:       config.MaxEventAge,
 		maxBatch:     max(config.MaxBatch, 1),
 		maxPending:   config.MaxPending,
+		full:         fmt.Errorf("notifications: endpoint %q: %w", name, ErrQueueFull),
 		closeTimeout: config.CloseTimeout,
 		metrics:      metrics,
 		out:          out,
@@ -228,7 +230,7 @@ func (q *eventQueue) receive(n int) error {
 		return nil
 	}
 	if !q.metrics.receivedWithin(n, q.maxPending) {
-		return fmt.Errorf("notifications: endpoint %q: %w", q.name, ErrQueueFull)
+		return q.full
 	}
 	return nil
 }
