@@ -41,7 +41,7 @@ type EndpointMetrics struct {
 // endpointMetrics is the live counterpart of EndpointMetrics that the
 // stages of an endpoint update: under its mutex, but for the two counters
 // every Write moves, atomics, so that a Write shares no lock with the
-// endpoint's goroutine (see writeDurable).
+// endpoint's goroutine (see eventQueue.storeBlock).
 type endpointMetrics struct {
 	events  atomic.Int64 // EndpointMetrics.Events
 	pending atomic.Int64 // EndpointMetrics.Pending

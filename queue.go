@@ -41,7 +41,6 @@ type eventQueue struct {
 	log          logrus.FieldLogger
 	storeRetry   time.Duration // wait before reading a store that failed again
 	lookahead    bool          // take and encode the next batch while one is out
-	durable      bool          // store.durable(): its push runs outside the mutex
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// Owned by the goroutine, and by the look-ahead goroutine it starts
@@ -61,8 +60,8 @@ type eventQueue struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond   // signalled on push, Close and cancel
-	closing atomic.Bool  // no more writes; set under mu, read with it or without (writeDurable)
-	pushing atomic.Int64 // events of Writes storing their block now, outside the mutex (durable stores)
+	closing atomic.Bool  // no more writes; set under mu, read with it or without (storeBlock)
+	pushing atomic.Int64 // events of Writes storing their block now (outside the mutex)
 	waiters atomic.Int32 // goroutines under mu about to wait on cond, or waiting
 }
 
@@ -103,8 +102,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 	if h, ok := d.(*httpDeliverer); ok {
 		q.wire, q.measured = h.encoding, true
 	}
-	q.durable = store.durable()
-	q.lookahead = q.encoder != nil || q.durable
+	q.lookahead = q.encoder != nil || store.durable()
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
@@ -154,12 +152,8 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	}
 	blk := queuedBlock{events: kept, written: at, json: js}
 	var err error
-	switch {
-	case len(kept) == 0:
-	case q.durable:
-		err = q.writeDurable(blk)
-	default:
-		err = q.writeLocked(blk)
+	if len(kept) > 0 {
+		err = q.storeBlock(blk)
 	}
 	if err == ErrSinkClosed {
 		return err // nothing of it is the queue's to report
@@ -173,43 +167,28 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	return err
 }
 
-// writeLocked stores a block in a memory store, under the mutex.
-func (q *eventQueue) writeLocked(blk queuedBlock) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closing.Load() {
-		return ErrSinkClosed
-	}
-	// Counted before the push: once stored, the block may be delivered
-	// before the push returns.
-	if err := q.receive(len(blk.events)); err != nil {
-		return err
-	}
-	err := q.push(blk)
-	q.cond.Broadcast()
-	return err
-}
-
-// writeDurable stores a block in a durable store without the mutex: a
-// spooled Write shares no lock with the goroutine, nor with another Write
-// but for the store's own (MaxPending is checked on the pending count, an
-// atomic: see receive). The goroutine is woken when a Write's block counts
-// in store.len(): the spool's Len counts every record whose append
-// returned, once the records before it are written too, and those are the
-// blocks of Writes still counted in pushing (one log per endpoint; the
-// spool's appenders are this queue's Writes). It takes the mutex only to
-// wake the goroutine, or Close, when they wait: each counts itself in
-// waiters before it looks at the store and pushing, and a Write looks at
-// waiters after it stored its block and counted it out of pushing, so
-// that one of the two sees the other.
-func (q *eventQueue) writeDurable(blk queuedBlock) error {
+// storeBlock stores a block without the mutex: a Write shares no lock with
+// the goroutine, nor with another Write but for the store's own
+// (MaxPending is checked on the pending count, an atomic: see receive). The
+// goroutine is woken when a Write's block counts in store.len() (a memory
+// store counts a block once its push returned; the spool's Len counts
+// every record whose append returned, once the records before it are
+// written too, and those are the blocks of Writes still counted in
+// pushing: one log per endpoint, whose appenders are this queue's
+// Writes). It takes the mutex only to wake the goroutine, or Close, when
+// they wait: each counts itself in waiters before it looks at the store
+// and pushing, and a Write looks at waiters after it stored its block and
+// counted it out of pushing, so that one of the two sees the other.
+func (q *eventQueue) storeBlock(blk queuedBlock) error {
 	n := len(blk.events)
 	q.pushing.Add(int64(n))
 	if q.closing.Load() { // Close counts on pushing only once closing is set
 		q.donePushing(n)
 		return ErrSinkClosed
 	}
-	if err := q.receive(n); err != nil { // before the push, as in writeLocked
+	// Counted before the push: once stored, the block may be delivered
+	// before the push returns.
+	if err := q.receive(n); err != nil {
 		q.donePushing(n)
 		return err
 	}
@@ -310,7 +289,7 @@ func (q *eventQueue) run() {
 func (q *eventQueue) take() (*batch, bool) {
 	for {
 		q.mu.Lock()
-		q.waiters.Add(1) // before looking: see writeDurable
+		q.waiters.Add(1) // before looking: see storeBlock
 		for q.store.len() == 0 && (!q.closing.Load() || q.pushing.Load() > 0) && q.ctx.Err() == nil {
 			q.cond.Wait()
 		}

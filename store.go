@@ -158,12 +158,13 @@ func appendEvents(dst []Event, b queuedBlock) []Event {
 }
 
 // eventStore holds an endpoint's pending blocks, oldest first. The queue
-// calls push from the writers' goroutines, possibly several at once (a
-// memory store's under the queue's mutex; a durable store's outside it,
-// so that encoding and disk writes stay out of its critical section), len
-// from any goroutine, and peek, pop and takeLost from its own goroutine
-// and the look-ahead (outside the mutex, but under it at Close). A store
-// synchronizes these calls itself.
+// calls push from the writers' goroutines, possibly several at once,
+// outside its mutex (so that encoding and disk writes stay out of its
+// critical section), len from any goroutine, and peek, pop and takeLost
+// from its own goroutine and the look-ahead (outside the mutex, but under
+// it at Close). A store synchronizes these calls itself, and counts a
+// block in len once its push returned nil (a spool: once the blocks
+// pushed before it are written too).
 type eventStore interface {
 	// push adds a block at the tail. When it returns nil the block is
 	// stored: for a spool, written to its file.
