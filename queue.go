@@ -167,9 +167,10 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	return err
 }
 
-// storeBlock stores a block without the mutex: a Write shares no lock with
-// the goroutine, nor with another Write but for the store's own
-// (MaxPending is checked on the pending count, an atomic: see receive). The
+// storeBlock stores a block without the mutex: a Write shares no lock of
+// the queue's with the goroutine, nor any with another Write but for the
+// store's own (MaxPending is checked on the pending count, an atomic: see
+// receive). The
 // goroutine is woken when a Write's block counts in store.len() (a memory
 // store counts a block once its push returned; the spool's Len counts
 // every record whose append returned, once the records before it are

@@ -200,40 +200,47 @@ func TestSpoolPushAllocations(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
-// A spooled Write takes no lock of the queue's while its goroutine is
-// busy delivering (it takes the mutex only to wake the goroutine when that
-// waits): with the queue's mutex held and a POST out, Writes still store
-// their events, delivered once the receiver answers.
-func TestSpooledWriteTakesNoQueueLock(t *testing.T) {
-	arrived, answer := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	rc := newReceiver(t, func(n int, w http.ResponseWriter) int {
-		once.Do(func() {
-			close(arrived)
-			<-answer
-		})
-		return http.StatusOK
-	})
-	config := fastConfig()
-	config.SpoolDir = t.TempDir()
-	config.Logger = testLogger()
-	e, err := OpenEndpoint("nolock", rc.URL, config)
-	require.NoError(t, err)
-	q := e.Sink.(*eventQueue)
-	require.NoError(t, e.Write(testEvents("first", 1)...))
-	<-arrived // the goroutine waits for the answer, not for events
+// A Write takes no lock of the queue's while its goroutine is busy
+// delivering (it takes the mutex only to wake the goroutine when that
+// waits), with a spool or without: with the queue's mutex held and a POST
+// out, Writes still store their events, delivered once the receiver
+// answers.
+func TestWriteTakesNoQueueLock(t *testing.T) {
+	for _, spooled := range []bool{false, true} {
+		t.Run(fmt.Sprint("spool=", spooled), func(t *testing.T) {
+			arrived, answer := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			rc := newReceiver(t, func(n int, w http.ResponseWriter) int {
+				once.Do(func() {
+					close(arrived)
+					<-answer
+				})
+				return http.StatusOK
+			})
+			config := fastConfig()
+			if spooled {
+				config.SpoolDir = t.TempDir()
+			}
+			config.Logger = testLogger()
+			e, err := OpenEndpoint("nolock", rc.URL, config)
+			require.NoError(t, err)
+			q := e.Sink.(*eventQueue)
+			require.NoError(t, e.Write(testEvents("first", 1)...))
+			<-arrived // the goroutine waits for the answer, not for events
 
-	q.mu.Lock()
-	written := make(chan error, 1)
-	go func() { written <- e.Write(testEvents("held", 3)...) }()
-	select {
-	case err := <-written:
-		assert.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Error("a spooled Write waited for the queue's mutex")
+			q.mu.Lock()
+			written := make(chan error, 1)
+			go func() { written <- e.Write(testEvents("held", 3)...) }()
+			select {
+			case err := <-written:
+				assert.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Error("a Write waited for the queue's mutex")
+			}
+			q.mu.Unlock()
+			close(answer)
+			require.NoError(t, e.Close())
+			assert.Len(t, rc.received(), 4)
+		})
 	}
-	q.mu.Unlock()
-	close(answer)
-	require.NoError(t, e.Close())
-	assert.Len(t, rc.received(), 4)
 }
