@@ -153,6 +153,8 @@ func TestEndpointIsolatesRejectedEvent(t *testing.T) {
 				}
 			}
 			assert.LessOrEqual(t, singles, config.Threshold+2, "the poison alone was tried Threshold times")
+			assert.Equal(t, maxEnvelopeBytes, e.Sink.(*eventQueue).fit.bodyLimit(),
+				"a refused event, even with 413, teaches no body limit")
 		})
 	}
 }

@@ -59,7 +59,9 @@ type EndpointConfig struct {
 	// MaxBatch is the most events sent in one envelope when several
 	// written blocks are waiting: they go out together, whole and in order,
 	// in at most 1 MiB of request body, in either WireFormat (a block
-	// larger than that goes alone). An idle endpoint sends a lone block at
+	// larger than that goes alone), or less once the receiver answered 413
+	// to a body of several events and took both its halves: within half
+	// that body's size from then on. An idle endpoint sends a lone block at
 	// once.
 	// 1 sends each written block alone, as the original package did.
 	// Default 1000.

@@ -162,6 +162,11 @@ func (e bodyEncoding) measures(blocks []queuedBlock) bool {
 // the status itself is in the Delivery.
 var errNotAccepted = errors.New("answer not accepted")
 
+// errBodyTooLarge is the error of a 413 Content Too Large answer that the
+// status policy refuses: the queue splits such a batch without suspecting
+// an event, and learns the receiver's limit (see learnBodyLimit).
+var errBodyTooLarge = errors.New("answer not accepted: body too large")
+
 // newHTTPDeliverer returns the deliverer of an endpoint; config has its
 // defaults applied and its Logger names the endpoint.
 func newHTTPDeliverer(endpointURL string, config EndpointConfig) *httpDeliverer {
@@ -306,6 +311,9 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	d := Delivery{Outcome: h.policy(resp.StatusCode), Status: h.statusKey(resp.StatusCode)}
 	if d.Outcome != Accepted {
 		d.Err = errNotAccepted
+		if resp.StatusCode == http.StatusRequestEntityTooLarge && d.Outcome == Reject {
+			d.Err = errBodyTooLarge
+		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			d.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}

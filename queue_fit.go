@@ -1,11 +1,14 @@
 package notifications
 
+import "sync/atomic"
+
 // Fitting batches in envelopes: a body carries at most maxEnvelopeBytes,
-// however many events maxBatch allows. The queue sizes a batch from its
-// events' JSON when it has it (cheap: lengths), and otherwise encodes the
-// batch and looks at the body, since measuring events costs as much as
-// encoding them. What the bodies measured say fits is remembered, so that a
-// backlog of large events is not encoded twice a batch.
+// however many events maxBatch allows, or less once the receiver showed a
+// smaller limit of its own (see learnBodyLimit). The queue sizes a batch
+// from its events' JSON when it has it (cheap: lengths), and otherwise
+// encodes the batch and looks at the body, since measuring events costs as
+// much as encoding them. What the bodies measured say fits is remembered,
+// so that a backlog of large events is not encoded twice a batch.
 
 // batchOf makes the next batch of the leading blocks that fit in an
 // envelope. The events of blocks of JSON read back from a spool are
@@ -25,7 +28,7 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 			return b
 		}
 	}
-	fitted := fitEnvelope(blocks, q.wire)
+	fitted := fitEnvelope(blocks, q.wire, q.fit.bodyLimit())
 	return q.makeBatch(fitted, more || len(fitted) < len(blocks))
 }
 
@@ -33,16 +36,16 @@ func (q *eventQueue) batchOf(blocks []queuedBlock, more bool) *batch {
 // encodes it: sizing the events first would cost as much as encoding
 // them. The size of the body is learnt (see envelopeFit). It returns nil,
 // having kept no encoding, when the events cannot be encoded, or when the
-// body would exceed maxEnvelopeBytes (tooLarge) and there are several
+// body would exceed the body limit (tooLarge) and there are several
 // blocks: a block is never split, and goes alone whatever its size.
 func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, tooLarge bool) {
 	b = q.makeBatch(blocks, more)
 	enc, err := q.encode(b.part())
 	if err == nil {
 		if s, ok := enc.(*httpBatch); ok {
-			size := s.body.size()
-			q.fit.measured(b.n, size, q.maxBatch)
-			if size <= maxEnvelopeBytes || len(blocks) == 1 {
+			size, limit := s.body.size(), q.fit.bodyLimit()
+			q.fit.measured(b.n, size, limit, q.maxBatch)
+			if size <= limit || len(blocks) == 1 {
 				b.enc = enc
 				return b, false
 			}
@@ -56,15 +59,45 @@ func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, 
 
 // envelopeFit is how many events the queue takes from its store for a
 // batch (see peekStore): maxBatch, until an encoded body says that fewer
-// fit in maxEnvelopeBytes. Every body encodedBatchOf measures sets it
+// fit in the body limit. Every body encodedBatchOf measures sets it
 // again: to what fits of events of the same average size, less a
 // sixteenth for events a little larger, and never fewer than the body's
 // own when it fit; as many as maxBatch or more lift it. Without it, a
 // backlog of events of over a KiB each would have every batch of maxBatch
 // events encoded, found too large, measured and encoded again. It is the
-// goroutine's, as batches are (see eventQueue.seq).
+// goroutine's, as batches are (see eventQueue.seq), but for the body
+// limit, which the delivery learns while the look-ahead makes the next
+// batch.
 type envelopeFit struct {
 	events int // the most events a batch is taken with; 0: maxBatch
+
+	// maxBody is the most bytes of body a batch of several blocks takes
+	// once the receiver refused a larger body (see learnBodyLimit); 0
+	// until then: maxEnvelopeBytes.
+	maxBody atomic.Int64
+}
+
+// bodyLimit returns the most bytes of body a batch of several blocks takes.
+func (f *envelopeFit) bodyLimit() int {
+	if l := f.maxBody.Load(); l > 0 {
+		return int(l)
+	}
+	return maxEnvelopeBytes
+}
+
+// learnBodyLimit lowers the body limit to n bytes, when that is lower:
+// the delivery calls it when the receiver answered 413 Content Too Large
+// to a body of several events and then accepted both halves of it, of n
+// bytes at most each (a refusal of an event's content, which some
+// receivers answer with 413 too, leaves a half refused). It holds for the
+// life of the endpoint: a receiver's limit is its configuration.
+func (f *envelopeFit) learnBodyLimit(n int) {
+	for n > 0 {
+		l := f.maxBody.Load()
+		if l > 0 && l <= int64(n) || f.maxBody.CompareAndSwap(l, int64(n)) {
+			return
+		}
+	}
 }
 
 // limit returns how many events a batch is taken with, at most maxBatch.
@@ -75,10 +108,11 @@ func (f *envelopeFit) limit(maxBatch int) int {
 	return maxBatch
 }
 
-// measured learns from a body of n events that took size bytes.
-func (f *envelopeFit) measured(n, size, maxBatch int) {
-	fit := int(int64(n) * maxEnvelopeBytes / int64(max(size, 1)) * 15 / 16)
-	if size <= maxEnvelopeBytes {
+// measured learns from a body of n events that took size bytes, of a
+// body limit of limit bytes.
+func (f *envelopeFit) measured(n, size, limit, maxBatch int) {
+	fit := int(int64(n) * int64(limit) / int64(max(size, 1)) * 15 / 16)
+	if size <= limit {
 		fit = max(fit, n) // what just fit is never cut
 	}
 	if fit >= maxBatch {
@@ -104,12 +138,12 @@ func (f *envelopeFit) cut(blocks []queuedBlock) []queuedBlock {
 	return blocks
 }
 
-// fitEnvelope returns the leading blocks whose events take at most
-// maxEnvelopeBytes of body in encoding, at least one block. A block of JSON
+// fitEnvelope returns the leading blocks whose events take at most limit
+// bytes of body in encoding, at least one block. A block of JSON
 // read back from a spool is measured by its JSON alone when encoding
 // splices it; otherwise its events are decoded, in blocks, once. It runs
 // outside the mutex.
-func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
+func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding, limit int) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks
 	}
@@ -124,7 +158,7 @@ func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding) []queuedBlock {
 			json = nil
 		}
 		size += encoding.bodySize(b.events, json) - encoding.overhead
-		if size > maxEnvelopeBytes && i > 0 {
+		if size > limit && i > 0 {
 			return blocks[:i]
 		}
 	}

@@ -35,7 +35,7 @@ func TestEnvelopeFitLearnsFromBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := envelopeFit{events: tt.start}
-			f.measured(tt.n, tt.size, 1000)
+			f.measured(tt.n, tt.size, maxEnvelopeBytes, 1000)
 			assert.Equal(t, tt.wantLimit, f.limit(1000))
 			assert.LessOrEqual(t, f.limit(10), 10, "never more than maxBatch")
 		})
@@ -218,4 +218,92 @@ func TestEnvelopeFitLiftedWhenEventsShrink(t *testing.T) {
 			assert.Equal(t, DefaultMaxBatch, most, "small events go MaxBatch to an envelope again")
 		})
 	}
+}
+
+func TestLearnBodyLimitOnlyLowers(t *testing.T) {
+	var f envelopeFit
+	assert.Equal(t, maxEnvelopeBytes, f.bodyLimit(), "1 MiB until a receiver shows less")
+	for _, tt := range []struct{ learn, want int }{
+		{0, maxEnvelopeBytes}, {-5, maxEnvelopeBytes}, {300 << 10, 300 << 10}, {500 << 10, 300 << 10}, {100 << 10, 100 << 10},
+	} {
+		f.learnBodyLimit(tt.learn)
+		assert.Equal(t, tt.want, f.bodyLimit(), "after learning %d", tt.learn)
+	}
+}
+
+// TestEndpointLearnsReceiverBodyLimit: a receiver that answers 413 to any
+// body over 100 KiB (as a web framework's default limit does) gets a
+// backlog in bodies it takes, every event once and in order, after a few
+// 413s while the endpoint learns its limit, instead of having every batch
+// split down to single events.
+func TestEndpointLearnsReceiverBodyLimit(t *testing.T) {
+	const limit = 100 << 10
+	var (
+		mu              sync.Mutex
+		got             []Event
+		posts, tooLarge int
+		largestAccepted int
+	)
+	gate, first := make(chan struct{}), true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var env Envelope
+		if err == nil {
+			err = json.Unmarshal(body, &env)
+		}
+		if !assert.NoError(t, err) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		posts++
+		held := first
+		first = false
+		mu.Unlock()
+		if held {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(body) > limit {
+			tooLarge++
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		got = append(got, env.Events...)
+		largestAccepted = max(largestAccepted, len(body))
+	}))
+	defer srv.Close()
+	config := fastConfig()
+	config.Timeout = time.Minute // the first request is held meanwhile
+	config.Logger = testLogger()
+	e, err := OpenEndpoint("small", srv.URL, config)
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("first", 1)...))
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return posts == 1 }, "the first event is out")
+	const backlog = 5000
+	events := testEvents("e", backlog)
+	for i := range events {
+		events[i].Target.URL = strings.Repeat("u", 500) // ~650 B of JSON an event
+		require.NoError(t, e.Write(events[i]))
+	}
+	close(gate)
+	require.NoError(t, e.Close())
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, append([]string{"first-0"}, ids(events)...), ids(got), "every event once, in order")
+	assert.LessOrEqual(t, largestAccepted, limit)
+	learnt := e.Sink.(*eventQueue).fit.bodyLimit()
+	assert.LessOrEqual(t, learnt, limit, "the limit learnt is the receiver's at most")
+	assert.Greater(t, learnt, limit/4, "and not much less")
+	ideal := backlog * 650 / limit
+	assert.LessOrEqual(t, posts, 2*ideal+20, "about as many POSTs as bodies of the limit's size (ideal %d)", ideal)
+	assert.LessOrEqual(t, tooLarge, 12, "413 answers only while the limit is learnt")
+	var m EndpointMetrics
+	e.ReadMetrics(&m)
+	assert.Zero(t, m.Dropped)
 }

@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -27,6 +28,16 @@ type part struct {
 	// so it is split without being sent whole.
 	suspect bool
 	sibling *part // the half after this one, when this is a first half
+
+	// split, for a half of a part refused as too large, counts the
+	// halves accepted: both say what the receiver takes (learnBodyLimit).
+	split *tooLargeSplit
+}
+
+// tooLargeSplit is a part the receiver refused as too large, split in two.
+type tooLargeSplit struct {
+	size     int // the refused part's body, in bytes
+	accepted int // halves accepted so far
 }
 
 func (p *part) release() {
@@ -54,16 +65,50 @@ func (p *part) count() int {
 	return len(p.events)
 }
 
-// halves splits p in two parts, keeping its attempt count.
-func (p *part) halves() []*part {
+// halves splits p in two parts, keeping its attempt count. The first is
+// the second's sibling (see suspect), unless p was refused as too large,
+// of size bytes: then both count in one tooLargeSplit instead.
+func (p *part) halves(tooLarge bool, size int) []*part {
 	p.eventList()
 	mid := len(p.events) / 2
 	second := &part{events: p.events[mid:], attempts: p.attempts}
 	first := &part{events: p.events[:mid], attempts: p.attempts, sibling: second}
+	if tooLarge {
+		first.sibling = nil
+		first.split = &tooLargeSplit{size: size}
+		second.split = first.split
+	}
 	if p.json != nil {
 		first.json, second.json = p.json[:mid], p.json[mid:]
 	}
 	return []*part{first, second}
+}
+
+// split splits p, which the destination refused (r), into parts sent on
+// their own: halves; as many parts as fit the body limit when the
+// receiver refused p as too large and its limit is known already.
+func (q *eventQueue) split(p *part, r result) []*part {
+	if limit := q.fit.maxBody.Load(); r.tooLarge && limit > 0 && int64(r.size) > limit {
+		return p.pieces(int((int64(r.size) + limit - 1) / limit))
+	}
+	return p.halves(r.tooLarge, r.size)
+}
+
+// pieces splits p in n parts of about as many events each (at most one
+// event each), keeping its attempt count.
+func (p *part) pieces(n int) []*part {
+	p.eventList()
+	n = min(n, len(p.events))
+	out := make([]*part, 0, n)
+	for i := range n {
+		from, to := i*len(p.events)/n, (i+1)*len(p.events)/n
+		piece := &part{events: p.events[from:to], attempts: p.attempts}
+		if p.json != nil {
+			piece.json = p.json[from:to]
+		}
+		out = append(out, piece)
+	}
+	return out
 }
 
 // deliver sends the events of b until each is accepted or given up, and
@@ -79,7 +124,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 		work = work[1:]
 		if p.suspect && p.count() > 1 {
 			p.release()
-			work = append(p.halves(), work...)
+			work = append(p.halves(false, 0), work...)
 			continue
 		}
 		r := q.retry(ctx, p)
@@ -94,9 +139,14 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 			if p.sibling != nil {
 				p.sibling.suspect = true
 			}
+			if s := p.split; s != nil {
+				if s.accepted++; s.accepted == 2 {
+					q.fit.learnBodyLimit(s.size / 2)
+				}
+			}
 		case refused:
 			if p.count() > 1 {
-				work = append(p.halves(), work...)
+				work = append(q.split(p, r), work...)
 				continue
 			}
 			q.out.givenUp(p.eventList(), p.attempts, r.err)
@@ -128,10 +178,13 @@ const (
 	cancelled                // ctx ended before the part was accepted or refused
 )
 
-// result is what retry returns: the verdict and, for refused, the reason.
+// result is what retry returns: the verdict and, for refused, the reason,
+// and whether the receiver refused the part as too large, of size bytes.
 type result struct {
-	verdict verdict
-	err     error
+	verdict  verdict
+	err      error
+	tooLarge bool
+	size     int
 }
 
 // retry attempts p until the destination accepts or refuses it, some of its
@@ -162,7 +215,11 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 		case Reject:
 			q.failures = 0
 			if refusals++; p.count() > 1 || refusals >= q.threshold {
-				return result{verdict: refused, err: &DeliveryError{Endpoint: q.name, Delivery: d}}
+				r := result{verdict: refused, err: &DeliveryError{Endpoint: q.name, Delivery: d}}
+				if b, ok := p.enc.(*httpBatch); ok && errors.Is(d.Err, errBodyTooLarge) {
+					r.tooLarge, r.size = true, b.body.size()
+				}
+				return r
 			}
 		default:
 			q.failures++
