@@ -27,7 +27,7 @@ type eventQueue struct {
 	encoder      Encoder      // deliverer, when it encodes ahead; else nil
 	jsonEncoder  JSONEncoder  // deliverer, when it encodes from events' JSON; else nil
 	splicer      splicer      // jsonEncoder, when it makes bodies of runs of JSON alone; else nil
-	wire         bodyEncoding // how bodies are sized, for maxEnvelopeBytes
+	wire         bodyEncoding // how bodies are sized, for the body limit (see envelopeFit)
 	ignore       IgnoreConfig
 	policy       BackoffPolicy
 	threshold    int           // refusals of one event before it is given up

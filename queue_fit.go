@@ -86,17 +86,15 @@ func (f *envelopeFit) bodyLimit() int {
 }
 
 // learnBodyLimit lowers the body limit to n bytes, when that is lower:
-// the delivery calls it when the receiver answered 413 Content Too Large
-// to a body of several events and then accepted both halves of it, of n
-// bytes at most each (a refusal of an event's content, which some
-// receivers answer with 413 too, leaves a half refused). It holds for the
-// life of the endpoint: a receiver's limit is its configuration.
+// the delivery (its one caller) calls it when the receiver answered 413
+// Content Too Large to a body of several events and then accepted both
+// halves of it, of about n bytes each (a refusal of an event's content,
+// which some receivers answer with 413 too, leaves a half refused; and a
+// 413 to a body within the limit learnt is taken for one). It holds for
+// the life of the endpoint: a receiver's limit is its configuration.
 func (f *envelopeFit) learnBodyLimit(n int) {
-	for n > 0 {
-		l := f.maxBody.Load()
-		if l > 0 && l <= int64(n) || f.maxBody.CompareAndSwap(l, int64(n)) {
-			return
-		}
+	if l := f.maxBody.Load(); n > 0 && (l == 0 || int64(n) < l) {
+		f.maxBody.Store(int64(n))
 	}
 }
 

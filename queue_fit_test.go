@@ -58,18 +58,24 @@ func TestEnvelopeFitCutsWholeBlocks(t *testing.T) {
 }
 
 // gatedReceiver records the body of every request and answers 200; the
-// request that carries a gate's event waits until the gate is opened.
+// request that carries a gate's event waits until the gate is opened. With
+// a limit, it answers 413 to a body over it, as a web framework's body
+// limit does, and records nothing of it; so too to a body that holds the
+// event poison, when set.
 type gatedReceiver struct {
 	*httptest.Server
+	limit  int
+	poison string
 
-	mu     sync.Mutex
-	bodies [][]byte
-	events int
-	gates  map[string]chan struct{}
+	mu       sync.Mutex
+	bodies   [][]byte
+	events   int
+	tooLarge int // bodies answered 413
+	gates    map[string]chan struct{}
 }
 
-func newGatedReceiver(t *testing.T) *gatedReceiver {
-	rc := &gatedReceiver{gates: map[string]chan struct{}{}}
+func newGatedReceiver(t *testing.T, limit int) *gatedReceiver {
+	rc := &gatedReceiver{limit: limit, gates: map[string]chan struct{}{}}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		var env Envelope
@@ -81,6 +87,12 @@ func newGatedReceiver(t *testing.T) *gatedReceiver {
 			return
 		}
 		rc.mu.Lock()
+		if rc.limit > 0 && len(body) > rc.limit || slices.ContainsFunc(env.Events, func(e Event) bool { return e.ID == rc.poison }) {
+			rc.tooLarge++
+			rc.mu.Unlock()
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
 		rc.bodies = append(rc.bodies, body)
 		rc.events += len(env.Events)
 		gate := rc.gates[env.Events[0].ID]
@@ -110,13 +122,12 @@ func (rc *gatedReceiver) received() (bodies [][]byte, events int) {
 	return append([][]byte(nil), rc.bodies...), rc.events
 }
 
-// sendBacklogs has an HTTP endpoint send each backlog of blocks: written
-// while a gate event the receiver holds is out, then let go; the next
-// backlog once all of it arrived. It returns the envelopes sent, their
-// sizes, and the events the endpoint encoded.
-func sendBacklogs(t *testing.T, backlogs ...[][]Event) (envelopes []Envelope, sizes []int, encoded int64) {
+// sendBacklogs has an HTTP endpoint send rc each backlog of blocks:
+// written while a gate event rc holds is out, then let go; the next
+// backlog once all of it arrived. It returns the endpoint's queue, the
+// envelopes rc took, their sizes, and the events the endpoint encoded.
+func sendBacklogs(t *testing.T, rc *gatedReceiver, backlogs ...[][]Event) (q *eventQueue, envelopes []Envelope, sizes []int, encoded int64) {
 	t.Helper()
-	rc := newGatedReceiver(t)
 	config := fastConfig().withDefaults()
 	config.Timeout = time.Minute // a gate event is held meanwhile
 	config.Logger = testLogger()
@@ -127,7 +138,7 @@ func sendBacklogs(t *testing.T, backlogs ...[][]Event) (envelopes []Envelope, si
 		n.Add(int64(len(events)))
 		return appendBody(dst, events)
 	}
-	q, _, _ := newTestQueue(h, config)
+	q, _, _ = newTestQueue(h, config)
 	sent := 0
 	for k, blocks := range backlogs {
 		gateEvent := testEvents(fmt.Sprint("gate", k), 1)
@@ -140,7 +151,7 @@ func sendBacklogs(t *testing.T, backlogs ...[][]Event) (envelopes []Envelope, si
 			sent += len(block)
 		}
 		close(gate)
-		eventually(t, func() bool { _, n := rc.received(); return n == sent }, "the backlog arrived")
+		eventually(t, func() bool { return q.metrics.pending.Load() == 0 }, "the backlog is done with")
 	}
 	require.NoError(t, q.Close())
 	bodies, _ := rc.received()
@@ -149,7 +160,7 @@ func sendBacklogs(t *testing.T, backlogs ...[][]Event) (envelopes []Envelope, si
 		require.NoError(t, json.Unmarshal(body, &env))
 		envelopes, sizes = append(envelopes, env), append(sizes, len(body))
 	}
-	return envelopes, sizes, n.Load()
+	return q, envelopes, sizes, n.Load()
 }
 
 // largeEvents returns n events of about 1.2 KB of JSON each: 1000 of them
@@ -173,7 +184,7 @@ func TestLargeEventsEncodedOnce(t *testing.T) {
 	for i := range events {
 		blocks = append(blocks, events[i:i+1])
 	}
-	envelopes, sizes, encoded := sendBacklogs(t, blocks)
+	_, envelopes, sizes, encoded := sendBacklogs(t, newGatedReceiver(t, 0), blocks)
 
 	var got []Event
 	for _, env := range envelopes {
@@ -208,7 +219,7 @@ func TestEnvelopeFitLiftedWhenEventsShrink(t *testing.T) {
 			for i := range small {
 				blocks = append(blocks, small[i:i+1])
 			}
-			envelopes, _, _ := sendBacklogs(t, tt.large, blocks)
+			_, envelopes, _, _ := sendBacklogs(t, newGatedReceiver(t, 0), tt.large, blocks)
 			most := 0
 			for _, env := range envelopes {
 				if strings.HasPrefix(env.Events[len(env.Events)-1].ID, "small-") {
@@ -237,73 +248,56 @@ func TestLearnBodyLimitOnlyLowers(t *testing.T) {
 // 413s while the endpoint learns its limit, instead of having every batch
 // split down to single events.
 func TestEndpointLearnsReceiverBodyLimit(t *testing.T) {
-	const limit = 100 << 10
-	var (
-		mu              sync.Mutex
-		got             []Event
-		posts, tooLarge int
-		largestAccepted int
-	)
-	gate, first := make(chan struct{}), true
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		var env Envelope
-		if err == nil {
-			err = json.Unmarshal(body, &env)
-		}
-		if !assert.NoError(t, err) {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		posts++
-		held := first
-		first = false
-		mu.Unlock()
-		if held {
-			select {
-			case <-gate:
-			case <-r.Context().Done():
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if len(body) > limit {
-			tooLarge++
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			return
-		}
-		got = append(got, env.Events...)
-		largestAccepted = max(largestAccepted, len(body))
-	}))
-	defer srv.Close()
-	config := fastConfig()
-	config.Timeout = time.Minute // the first request is held meanwhile
-	config.Logger = testLogger()
-	e, err := OpenEndpoint("small", srv.URL, config)
-	require.NoError(t, err)
-	require.NoError(t, e.Write(testEvents("first", 1)...))
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return posts == 1 }, "the first event is out")
-	const backlog = 5000
+	const limit, backlog = 100 << 10, 5000
+	rc := newGatedReceiver(t, limit)
 	events := testEvents("e", backlog)
+	blocks := make([][]Event, len(events))
 	for i := range events {
 		events[i].Target.URL = strings.Repeat("u", 500) // ~650 B of JSON an event
-		require.NoError(t, e.Write(events[i]))
+		blocks[i] = events[i : i+1]
 	}
-	close(gate)
-	require.NoError(t, e.Close())
+	q, envelopes, sizes, _ := sendBacklogs(t, rc, blocks)
 
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, append([]string{"first-0"}, ids(events)...), ids(got), "every event once, in order")
-	assert.LessOrEqual(t, largestAccepted, limit)
-	learnt := e.Sink.(*eventQueue).fit.bodyLimit()
+	var got []Event
+	for _, env := range envelopes {
+		got = append(got, env.Events...)
+	}
+	assert.Equal(t, append([]string{"gate0-0"}, ids(events)...), ids(got), "every event once, in order")
+	learnt := q.fit.bodyLimit()
 	assert.LessOrEqual(t, learnt, limit, "the limit learnt is the receiver's at most")
-	assert.Greater(t, learnt, limit/4, "and not much less")
+	assert.Greater(t, learnt, limit/2, "and more than half of it")
+	assert.LessOrEqual(t, slices.Max(sizes), limit)
 	ideal := backlog * 650 / limit
-	assert.LessOrEqual(t, posts, 2*ideal+20, "about as many POSTs as bodies of the limit's size (ideal %d)", ideal)
-	assert.LessOrEqual(t, tooLarge, 12, "413 answers only while the limit is learnt")
-	var m EndpointMetrics
-	e.ReadMetrics(&m)
-	assert.Zero(t, m.Dropped)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	assert.LessOrEqual(t, len(envelopes)+rc.tooLarge, 2*ideal+20, "about as many POSTs as bodies of the limit's size (ideal %d)", ideal)
+	assert.LessOrEqual(t, rc.tooLarge, 12, "413 answers only while the limit is learnt")
+}
+
+// TestEndpointBodyLimitNotLoweredByARefusedEvent: once the receiver's
+// limit is learnt, a 413 to a body within it refuses that body's content:
+// the event it holds is isolated and given up, and the limit stays.
+func TestEndpointBodyLimitNotLoweredByARefusedEvent(t *testing.T) {
+	const limit = 100 << 10
+	rc := newGatedReceiver(t, limit)
+	rc.poison = "b-500"
+	var backlogs [2][][]Event
+	for k, prefix := range []string{"a", "b"} {
+		events := testEvents(prefix, 1000)
+		for i := range events {
+			events[i].Target.URL = strings.Repeat("u", 500)
+			backlogs[k] = append(backlogs[k], events[i:i+1])
+		}
+	}
+	q, envelopes, _, _ := sendBacklogs(t, rc, backlogs[0], backlogs[1])
+
+	var got []string
+	for _, env := range envelopes {
+		got = append(got, ids(env.Events)...)
+	}
+	assert.NotContains(t, got, "b-500", "the refused event is given up")
+	assert.Len(t, got, 2+1000+999, "every other event, and the two gate events, delivered")
+	learnt := q.fit.bodyLimit()
+	assert.LessOrEqual(t, learnt, limit, "the first backlog taught the limit")
+	assert.Greater(t, learnt, limit/2, "and the refused event did not lower it")
 }

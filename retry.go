@@ -29,9 +29,9 @@ type part struct {
 	suspect bool
 	sibling *part // the half after this one, when this is a first half
 
-	// split, for a half of a part refused as too large, counts the
+	// tooLarge, for a half of a part refused as too large, counts the
 	// halves accepted: both say what the receiver takes (learnBodyLimit).
-	split *tooLargeSplit
+	tooLarge *tooLargeSplit
 }
 
 // tooLargeSplit is a part the receiver refused as too large, split in two.
@@ -65,37 +65,16 @@ func (p *part) count() int {
 	return len(p.events)
 }
 
-// halves splits p in two parts, keeping its attempt count. The first is
-// the second's sibling (see suspect), unless p was refused as too large,
-// of size bytes: then both count in one tooLargeSplit instead.
-func (p *part) halves(tooLarge bool, size int) []*part {
-	p.eventList()
-	mid := len(p.events) / 2
-	second := &part{events: p.events[mid:], attempts: p.attempts}
-	first := &part{events: p.events[:mid], attempts: p.attempts, sibling: second}
-	if tooLarge {
-		first.sibling = nil
-		first.split = &tooLargeSplit{size: size}
-		second.split = first.split
-	}
-	if p.json != nil {
-		first.json, second.json = p.json[:mid], p.json[mid:]
-	}
-	return []*part{first, second}
+// halves splits p in two parts, the first the second's sibling (see
+// suspect), keeping its attempt count.
+func (p *part) halves() []*part {
+	h := p.pieces(2)
+	h[0].sibling = h[1]
+	return h
 }
 
-// split splits p, which the destination refused (r), into parts sent on
-// their own: halves; as many parts as fit the body limit when the
-// receiver refused p as too large and its limit is known already.
-func (q *eventQueue) split(p *part, r result) []*part {
-	if limit := q.fit.maxBody.Load(); r.tooLarge && limit > 0 && int64(r.size) > limit {
-		return p.pieces(int((int64(r.size) + limit - 1) / limit))
-	}
-	return p.halves(r.tooLarge, r.size)
-}
-
-// pieces splits p in n parts of about as many events each (at most one
-// event each), keeping its attempt count.
+// pieces splits p, of two events or more, in n parts of about as many
+// events each (at most one event each), keeping its attempt count.
 func (p *part) pieces(n int) []*part {
 	p.eventList()
 	n = min(n, len(p.events))
@@ -111,6 +90,23 @@ func (p *part) pieces(n int) []*part {
 	return out
 }
 
+// split splits p, which the destination refused (r), into parts sent on
+// their own: halves (see suspect); when the receiver refused p as too
+// large, halves that both count in one tooLargeSplit, or, once its body
+// limit is known, as many parts as fit in it.
+func (q *eventQueue) split(p *part, r result) []*part {
+	if r.tooLargeSize == 0 {
+		return p.halves()
+	}
+	if limit := q.fit.maxBody.Load(); limit > 0 {
+		return p.pieces(max(2, int((int64(r.tooLargeSize)+limit-1)/limit)))
+	}
+	h := p.pieces(2)
+	h[0].tooLarge = &tooLargeSplit{size: r.tooLargeSize}
+	h[1].tooLarge = h[0].tooLarge
+	return h
+}
+
 // deliver sends the events of b until each is accepted or given up, and
 // returns those neither, in order, when ctx ended first. A part the
 // destination refuses (Reject) is split in halves, each sent on its own, so
@@ -124,7 +120,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 		work = work[1:]
 		if p.suspect && p.count() > 1 {
 			p.release()
-			work = append(p.halves(false, 0), work...)
+			work = append(p.halves(), work...)
 			continue
 		}
 		r := q.retry(ctx, p)
@@ -139,7 +135,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 			if p.sibling != nil {
 				p.sibling.suspect = true
 			}
-			if s := p.split; s != nil {
+			if s := p.tooLarge; s != nil {
 				if s.accepted++; s.accepted == 2 {
 					q.fit.learnBodyLimit(s.size / 2)
 				}
@@ -178,13 +174,13 @@ const (
 	cancelled                // ctx ended before the part was accepted or refused
 )
 
-// result is what retry returns: the verdict and, for refused, the reason,
-// and whether the receiver refused the part as too large, of size bytes.
+// result is what retry returns: the verdict and, for refused, the reason
+// and, when the receiver refused the part as too large (413) with no body
+// limit known that the part's body exceeds, the size of that body; else 0.
 type result struct {
-	verdict  verdict
-	err      error
-	tooLarge bool
-	size     int
+	verdict      verdict
+	err          error
+	tooLargeSize int
 }
 
 // retry attempts p until the destination accepts or refuses it, some of its
@@ -217,7 +213,11 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 			if refusals++; p.count() > 1 || refusals >= q.threshold {
 				r := result{verdict: refused, err: &DeliveryError{Endpoint: q.name, Delivery: d}}
 				if b, ok := p.enc.(*httpBatch); ok && errors.Is(d.Err, errBodyTooLarge) {
-					r.tooLarge, r.size = true, b.body.size()
+					// A 413 to a body within the limit learnt already is
+					// taken for a refusal of its content.
+					if size, limit := b.body.size(), q.fit.maxBody.Load(); limit == 0 || int64(size) > limit {
+						r.tooLargeSize = size
+					}
 				}
 				return r
 			}
