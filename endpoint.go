@@ -33,7 +33,9 @@ type EndpointConfig struct {
 	Headers http.Header
 
 	// Timeout bounds each request, from dialling to the end of the answer.
-	// Default 1s.
+	// A batch of several events that gets no answer within it is sent
+	// again at once in halves, and later batches take fewer events until
+	// answers come fast again. Default 1s.
 	Timeout time.Duration
 
 	// Threshold is how many failed attempts in a row are retried at once

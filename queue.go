@@ -36,6 +36,7 @@ type eventQueue struct {
 	maxPending   int
 	full         error // what a Write past maxPending returns: ErrQueueFull, naming the endpoint
 	closeTimeout time.Duration
+	timeout      time.Duration // the deliverer's, for one request: see envelopeFit.answeredIn
 	metrics      *endpointMetrics
 	out          *outcomes
 	log          logrus.FieldLogger
@@ -83,6 +84,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		maxPending:   config.MaxPending,
 		full:         fmt.Errorf("notifications: endpoint %q: %w", name, ErrQueueFull),
 		closeTimeout: config.CloseTimeout,
+		timeout:      config.Timeout,
 		metrics:      metrics,
 		out:          out,
 		log:          config.Logger,

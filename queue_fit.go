@@ -1,6 +1,9 @@
 package notifications
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Fitting batches in envelopes: a body carries at most maxEnvelopeBytes,
 // however many events maxBatch allows, or less once the receiver showed a
@@ -75,6 +78,40 @@ type envelopeFit struct {
 	// once the receiver refused a larger body (see learnBodyLimit); 0
 	// until then: maxEnvelopeBytes.
 	maxBody atomic.Int64
+
+	// paced is the most events a batch is taken with since a batch of
+	// several events got no answer in time (see unanswered); 0: no such
+	// limit. The delivery sets it, the batch maker reads it.
+	paced atomic.Int64
+}
+
+// unanswered learns that a part of n events, n > 1, got no answer within
+// the request's timeout: a receiver that handles events one by one may
+// need longer than the timeout for a full batch, and would never answer
+// one in time (the same batch sent again and again, its events handled
+// again each time). Batches take at most n/2 events from now on, until
+// answers come fast again (see answeredIn).
+func (f *envelopeFit) unanswered(n int) {
+	half := int64(max(n/2, 1))
+	if l := f.paced.Load(); l == 0 || half < l {
+		f.paced.Store(half)
+	}
+}
+
+// answeredIn learns that a part of n events was accepted in elapsed, of a
+// request timeout of timeout: when a pace limit holds and the part took
+// more than half of it, in under a quarter of the timeout, the limit
+// doubles; at maxBatch it is lifted.
+func (f *envelopeFit) answeredIn(n int, elapsed, timeout time.Duration, maxBatch int) {
+	l := f.paced.Load()
+	if l == 0 || int64(2*n) <= l || timeout <= 0 || elapsed >= timeout/4 {
+		return
+	}
+	if 2*l >= int64(maxBatch) {
+		f.paced.Store(0)
+		return
+	}
+	f.paced.Store(2 * l)
 }
 
 // bodyLimit returns the most bytes of body a batch of several blocks takes.
@@ -100,10 +137,14 @@ func (f *envelopeFit) learnBodyLimit(n int) {
 
 // limit returns how many events a batch is taken with, at most maxBatch.
 func (f *envelopeFit) limit(maxBatch int) int {
-	if f.events > 0 && f.events < maxBatch {
-		return f.events
+	n := maxBatch
+	if f.events > 0 {
+		n = min(n, f.events)
 	}
-	return maxBatch
+	if paced := int(f.paced.Load()); paced > 0 {
+		n = min(n, paced)
+	}
+	return n
 }
 
 // measured learns from a body of n events that took size bytes, of a

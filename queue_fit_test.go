@@ -301,3 +301,83 @@ func TestEndpointBodyLimitNotLoweredByARefusedEvent(t *testing.T) {
 	assert.LessOrEqual(t, learnt, limit, "the first backlog taught the limit")
 	assert.Greater(t, learnt, limit/2, "and the refused event did not lower it")
 }
+
+// TestEndpointPacesASlowReceiver: a receiver that handles events one by
+// one, a millisecond each, cannot answer a batch of 1000 within a 200 ms
+// timeout. The endpoint used to send that batch again and again, each
+// time handled in part, never answered: now batches halve until answers
+// come in time, and the backlog gets through.
+func TestEndpointPacesASlowReceiver(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	gate := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env Envelope
+		if body, err := io.ReadAll(r.Body); err != nil || json.Unmarshal(body, &env) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for _, e := range env.Events {
+			if e.ID == "first-0" {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+				}
+			}
+			select {
+			case <-time.After(time.Millisecond): // handles it
+			case <-r.Context().Done(): // the sender gave up
+				return
+			}
+			mu.Lock()
+			seen[e.ID]++
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+	config := fastConfig()
+	config.Timeout = 200 * time.Millisecond
+	config.Logger = testLogger()
+	e, err := OpenEndpoint("slow", srv.URL, config)
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("first", 1)...))
+	const backlog = 1000
+	events := testEvents("e", backlog)
+	for i := range events {
+		require.NoError(t, e.Write(events[i]))
+	}
+	close(gate)
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == backlog+1 }, "the backlog got through")
+	require.NoError(t, e.Close())
+	paced := e.Sink.(*eventQueue).fit.paced.Load()
+	assert.Positive(t, paced, "batches are paced")
+	assert.Less(t, paced, int64(200), "to what the receiver answers within the timeout")
+}
+
+func TestEnvelopeFitPacesUnansweredBatches(t *testing.T) {
+	const timeout, maxBatch = time.Second, 1000
+	tests := []struct {
+		name  string
+		paced int64
+		learn func(f *envelopeFit)
+		want  int
+	}{
+		{"no answer to 1000: 500", 0, func(f *envelopeFit) { f.unanswered(1000) }, 500},
+		{"never raised by a larger part", 300, func(f *envelopeFit) { f.unanswered(1000) }, 300},
+		{"a part of one: still one", 0, func(f *envelopeFit) { f.unanswered(1) }, 1},
+		{"a full part answered fast doubles it", 200, func(f *envelopeFit) { f.answeredIn(200, 10*time.Millisecond, timeout, maxBatch) }, 400},
+		{"at maxBatch it is lifted", 500, func(f *envelopeFit) { f.answeredIn(300, 10*time.Millisecond, timeout, maxBatch) }, maxBatch},
+		{"a small part says nothing", 500, func(f *envelopeFit) { f.answeredIn(100, 10*time.Millisecond, timeout, maxBatch) }, 500},
+		{"a slow answer says nothing", 200, func(f *envelopeFit) { f.answeredIn(200, 300*time.Millisecond, timeout, maxBatch) }, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f envelopeFit
+			f.paced.Store(tt.paced)
+			tt.learn(&f)
+			assert.Equal(t, tt.want, f.limit(maxBatch))
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 )
@@ -32,6 +33,8 @@ type part struct {
 	// tooLarge, for a half of a part refused as too large, counts the
 	// halves accepted: both say what the receiver takes (learnBodyLimit).
 	tooLarge *tooLargeSplit
+
+	elapsed time.Duration // how long its last attempt took
 }
 
 // tooLargeSplit is a part the receiver refused as too large, split in two.
@@ -140,6 +143,10 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 					q.fit.learnBodyLimit(s.size / 2)
 				}
 			}
+			q.fit.answeredIn(p.count(), p.elapsed, q.timeout, q.maxBatch)
+		case unanswered:
+			q.fit.unanswered(p.count())
+			work = append(p.pieces(2), work...)
 		case refused:
 			if p.count() > 1 {
 				work = append(q.split(p, r), work...)
@@ -168,10 +175,11 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 type verdict int
 
 const (
-	accepted  verdict = iota // the destination took every event of the part
-	refused                  // the destination refused the part for good
-	expired                  // some events passed maxAge before the next attempt
-	cancelled                // ctx ended before the part was accepted or refused
+	accepted   verdict = iota // the destination took every event of the part
+	refused                   // the destination refused the part for good
+	expired                   // some events passed maxAge before the next attempt
+	cancelled                 // ctx ended before the part was accepted or refused
+	unanswered                // no answer came in time to a part of several events: it is split
 )
 
 // result is what retry returns: the verdict and, for refused, the reason
@@ -223,12 +231,22 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 			}
 		default:
 			q.failures++
+			if p.count() > 1 && timedOut(d.Err) {
+				return result{verdict: unanswered} // sent again at once, in halves
+			}
 			wait := max(q.policy.Delay(q.failures), d.RetryAfter)
 			if !sleep(ctx, wait) {
 				return result{verdict: cancelled}
 			}
 		}
 	}
+}
+
+// timedOut reports whether err says that an attempt got no answer in
+// time: the request's own deadline, or a network timeout.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // attempt makes one delivery attempt of p, encoding it first when the
@@ -240,6 +258,8 @@ func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
 		return Delivery{}, false
 	}
 	var d Delivery
+	start := time.Now()
+	defer func() { p.elapsed = time.Since(start) }()
 	switch {
 	case q.encoder == nil:
 		d = q.deliverer.Deliver(ctx, p.eventList())
