@@ -114,9 +114,10 @@ func TestEndpointRetriesTransportErrorsAndTimeouts(t *testing.T) {
 	var m EndpointMetrics
 	e.ReadMetrics(&m)
 	// The first attempt, of the three events, timed out: they were sent
-	// again at once in halves, of one event (timed out, then sent again)
-	// and two.
+	// again in parts of one (the pace, half of three), the first of which
+	// timed out too, then was sent again.
 	assert.Equal(t, 3+1, m.Errors, "the timed-out attempts' events")
+	assert.Zero(t, e.Sink.(*eventQueue).fit.paced.Load(), "a single event's timeout lifted the pace")
 	assert.Equal(t, 3, m.Successes)
 	assert.Equal(t, map[string]int{"200 OK": 3}, m.Statuses, "errors add no status key")
 	assert.Len(t, rc.received(), 3)

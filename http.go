@@ -162,6 +162,18 @@ func (e bodyEncoding) measures(blocks []queuedBlock) bool {
 // the status itself is in the Delivery.
 var errNotAccepted = errors.New("answer not accepted")
 
+// errNoAnswer is what the error of an attempt that got no answer within
+// the endpoint's Timeout is (errors.Is), its message the cause's: the queue
+// sends a batch of several events again in smaller parts (see
+// envelopeFit.unanswered).
+var errNoAnswer = errors.New("no answer within the timeout")
+
+// noAnswer is the error of an attempt that got no answer in time.
+type noAnswer struct{ error }
+
+func (e noAnswer) Is(target error) bool { return target == errNoAnswer }
+func (e noAnswer) Unwrap() error        { return e.error }
+
 // errBodyTooLarge is the error of a 413 Content Too Large answer that the
 // status policy refuses: the queue splits such a batch without suspecting
 // an event, and learns the receiver's limit (see learnBodyLimit).
@@ -278,9 +290,9 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	if !ok || b.body == nil {
 		return Delivery{Outcome: Reject, Err: errors.New("batch not encoded by this deliverer")}
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	reqCtx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, nil)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, h.url, nil)
 	if err != nil { // an unusable URL will not become usable: give the events up
 		return Delivery{Outcome: Reject, Err: errors.New("request cannot be built from the endpoint URL")}
 	}
@@ -299,6 +311,9 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(reqCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = noAnswer{err}
 		}
 		return Delivery{Outcome: Retry, Err: err}
 	}

@@ -36,7 +36,7 @@ type eventQueue struct {
 	maxPending   int
 	full         error // what a Write past maxPending returns: ErrQueueFull, naming the endpoint
 	closeTimeout time.Duration
-	timeout      time.Duration // the deliverer's, for one request: see envelopeFit.answeredIn
+	timeout      time.Duration // the HTTP deliverer's, for one request: see envelopeFit.answeredIn
 	metrics      *endpointMetrics
 	out          *outcomes
 	log          logrus.FieldLogger
@@ -48,7 +48,7 @@ type eventQueue struct {
 	// and waits for (see deliverAhead), which makes the next batch: seq,
 	// fit and spare are only touched by whichever of the two makes batches.
 	seq       uint64        // of the last batch made
-	fit       envelopeFit   // how many events a batch is taken with when bodies are measured
+	fit       envelopeFit   // how many events, how many bytes, a batch is taken with
 	failures  int           // attempts in a row that may succeed later (Retry), across batches
 	ahead     *batch        // taken while the previous batch was out
 	spare     []batchMemory // of batches done with, to flatten the next into (see recycle)

@@ -68,9 +68,9 @@ func (q *eventQueue) encodedBatchOf(blocks []queuedBlock, more bool) (b *batch, 
 // own when it fit; as many as maxBatch or more lift it. Without it, a
 // backlog of events of over a KiB each would have every batch of maxBatch
 // events encoded, found too large, measured and encoded again. It is the
-// goroutine's, as batches are (see eventQueue.seq), but for the body
-// limit, which the delivery learns while the look-ahead makes the next
-// batch.
+// goroutine's, as batches are (see eventQueue.seq), but for the body limit
+// and the pace, which the delivery learns (from a 413, from an answer that
+// did not come in time) while the look-ahead makes the next batch.
 type envelopeFit struct {
 	events int // the most events a batch is taken with; 0: maxBatch
 

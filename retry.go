@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"time"
 )
@@ -14,8 +13,9 @@ import (
 // soon as it is known; what the context cut short is returned.
 
 // part is a run of a batch's events sent together: the whole batch or,
-// after the destination refused a part of several events, one of its
-// halves.
+// after the destination refused a part of several events or did not
+// answer it in time, one of its halves; or one of the pieces of a part
+// larger than the receiver takes (see split and pace).
 type part struct {
 	events   []Event
 	lazy     *batch   // when set, the batch whose events these are, not yet flattened
@@ -33,8 +33,6 @@ type part struct {
 	// tooLarge, for a half of a part refused as too large, counts the
 	// halves accepted: both say what the receiver takes (learnBodyLimit).
 	tooLarge *tooLargeSplit
-
-	elapsed time.Duration // how long its last attempt took
 }
 
 // tooLargeSplit is a part the receiver refused as too large, split in two.
@@ -114,8 +112,9 @@ func (q *eventQueue) split(p *part, r result) []*part {
 // returns those neither, in order, when ctx ended first. A part the
 // destination refuses (Reject) is split in halves, each sent on its own, so
 // that one refused event does not hold the others back; a single event
-// refused threshold times is given up. Events older than maxAge are given
-// up before any attempt.
+// refused threshold times is given up. A part of more events than the
+// endpoint's pace allows (see envelopeFit.unanswered) is cut to it before
+// it is sent. Events older than maxAge are given up before any attempt.
 func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 	work := []*part{b.part()} // which owns b's encoding now
 	for len(work) > 0 {
@@ -124,6 +123,11 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 		if p.suspect && p.count() > 1 {
 			p.release()
 			work = append(p.halves(), work...)
+			continue
+		}
+		if paced := q.fit.paced.Load(); paced > 0 && int64(p.count()) > paced {
+			p.release()
+			work = append(p.pieces(int((int64(p.count())+paced-1)/paced)), work...)
 			continue
 		}
 		r := q.retry(ctx, p)
@@ -143,10 +147,10 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 					q.fit.learnBodyLimit(s.size / 2)
 				}
 			}
-			q.fit.answeredIn(p.count(), p.elapsed, q.timeout, q.maxBatch)
-		case unanswered:
+			q.fit.answeredIn(p.count(), r.elapsed, q.timeout, q.maxBatch)
+		case unanswered: // cut to the pace, at the top of the loop
 			q.fit.unanswered(p.count())
-			work = append(p.pieces(2), work...)
+			work = append([]*part{p}, work...)
 		case refused:
 			if p.count() > 1 {
 				work = append(q.split(p, r), work...)
@@ -189,6 +193,7 @@ type result struct {
 	verdict      verdict
 	err          error
 	tooLargeSize int
+	elapsed      time.Duration // for accepted: how long the attempt took
 }
 
 // retry attempts p until the destination accepts or refuses it, some of its
@@ -196,10 +201,13 @@ type result struct {
 // value. An attempt that may succeed later (Retry) counts as one more
 // consecutive failure of the endpoint, across batches, and the next attempt
 // waits as the backoff policy says, or as long as the destination asked
-// with Retry-After. A refusal is an answer: it resets the count and the
-// next attempt does not wait, since the destination is up. A part of one
-// event is refused after threshold refusals; a part of several at the
-// first, for deliver to split it.
+// with Retry-After; a part of several events that got no answer within
+// the HTTP deliverer's timeout is, after that wait, returned unanswered,
+// for deliver to send it in smaller parts (a single event's timeout lifts
+// the pace: the delay was not the batch's size). A refusal is an answer:
+// it resets the count and the next attempt does not wait, since the
+// destination is up. A part of one event is refused after threshold
+// refusals; a part of several at the first, for deliver to split it.
 func (q *eventQueue) retry(ctx context.Context, p *part) result {
 	refusals := 0
 	for {
@@ -208,6 +216,7 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 				return result{verdict: expired}
 			}
 		}
+		start := time.Now()
 		d, ok := q.attempt(ctx, p)
 		if !ok {
 			return result{verdict: cancelled}
@@ -215,7 +224,7 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 		switch d.Outcome {
 		case Accepted:
 			q.failures = 0
-			return result{verdict: accepted}
+			return result{verdict: accepted, elapsed: time.Since(start)}
 		case Reject:
 			q.failures = 0
 			if refusals++; p.count() > 1 || refusals >= q.threshold {
@@ -231,22 +240,19 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 			}
 		default:
 			q.failures++
-			if p.count() > 1 && timedOut(d.Err) {
-				return result{verdict: unanswered} // sent again at once, in halves
+			noAnswer := errors.Is(d.Err, errNoAnswer)
+			if noAnswer && p.count() == 1 {
+				q.fit.paced.Store(0)
 			}
 			wait := max(q.policy.Delay(q.failures), d.RetryAfter)
 			if !sleep(ctx, wait) {
 				return result{verdict: cancelled}
 			}
+			if noAnswer && p.count() > 1 {
+				return result{verdict: unanswered}
+			}
 		}
 	}
-}
-
-// timedOut reports whether err says that an attempt got no answer in
-// time: the request's own deadline, or a network timeout.
-func timedOut(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // attempt makes one delivery attempt of p, encoding it first when the
@@ -258,8 +264,6 @@ func (q *eventQueue) attempt(ctx context.Context, p *part) (Delivery, bool) {
 		return Delivery{}, false
 	}
 	var d Delivery
-	start := time.Now()
-	defer func() { p.elapsed = time.Since(start) }()
 	switch {
 	case q.encoder == nil:
 		d = q.deliverer.Deliver(ctx, p.eventList())
