@@ -88,8 +88,8 @@ type bodyEncoding struct {
 	// overhead is the size of a body without events, and eventSize the
 	// bytes one more event adds to it, separator included, given the
 	// length of its JSON object: the queue sums them to keep each body
-	// within its body limit (see envelopeFit.bodyLimit). The sum may exceed the body's size by a few
-	// bytes, never fall short of it.
+	// within its body limit (see envelopeFit.bodyLimit). The sum may exceed
+	// the body's size by a few bytes, never fall short of it.
 	overhead  int
 	eventSize func(e *Event, jsonLen int) int
 

@@ -46,7 +46,8 @@ type eventQueue struct {
 
 	// Owned by the goroutine, and by the look-ahead goroutine it starts
 	// and waits for (see deliverAhead), which makes the next batch: seq,
-	// fit and spare are only touched by whichever of the two makes batches.
+	// fit and spare are only touched by whichever of the two makes batches
+	// (but for fit's atomics, which the delivery sets: see envelopeFit).
 	seq       uint64        // of the last batch made
 	fit       envelopeFit   // how many events, how many bytes, a batch is taken with
 	failures  int           // attempts in a row that may succeed later (Retry), across batches
@@ -172,13 +173,12 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 // storeBlock stores a block without the mutex: a Write shares no lock of
 // the queue's with the goroutine, nor any with another Write but for the
 // store's own (MaxPending is checked on the pending count, an atomic: see
-// receive). The
-// goroutine is woken when a Write's block counts in store.len() (a memory
-// store counts a block once its push returned; the spool's Len counts
-// every record whose append returned, once the records before it are
-// written too, and those are the blocks of Writes still counted in
-// pushing: one log per endpoint, whose appenders are this queue's
-// Writes). It takes the mutex only to wake the goroutine, or Close, when
+// receive). The goroutine is woken when a Write's block counts in
+// store.len() (a memory store counts a block once its push returned; the
+// spool's Len counts every record whose append returned, once the records
+// before it are written too, and those are the blocks of Writes still
+// counted in pushing: one log per endpoint, whose appenders are this
+// queue's Writes). It takes the mutex only to wake the goroutine, or Close, when
 // they wait: each counts itself in waiters before it looks at the store
 // and pushing, and a Write looks at waiters after it stored its block and
 // counted it out of pushing, so that one of the two sees the other.

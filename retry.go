@@ -91,6 +91,12 @@ func (p *part) pieces(n int) []*part {
 	return out
 }
 
+// piecesFor returns in how many parts amount goes when each may carry
+// per at most: two at least, a part being cut because it carries too much.
+func piecesFor(amount, per int64) int {
+	return max(2, int((amount+per-1)/per))
+}
+
 // split splits p, which the destination refused (r), into parts sent on
 // their own: halves (see suspect); when the receiver refused p as too
 // large, halves that both count in one tooLargeSplit, or, once its body
@@ -100,7 +106,7 @@ func (q *eventQueue) split(p *part, r result) []*part {
 		return p.halves()
 	}
 	if limit := q.fit.maxBody.Load(); limit > 0 {
-		return p.pieces(max(2, int((int64(r.tooLargeSize)+limit-1)/limit)))
+		return p.pieces(piecesFor(int64(r.tooLargeSize), limit))
 	}
 	h := p.pieces(2)
 	h[0].tooLarge = &tooLargeSplit{size: r.tooLargeSize}
@@ -127,7 +133,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 		}
 		if paced := q.fit.paced.Load(); paced > 0 && int64(p.count()) > paced {
 			p.release()
-			work = append(p.pieces(int((int64(p.count())+paced-1)/paced)), work...)
+			work = append(p.pieces(piecesFor(int64(p.count()), paced)), work...)
 			continue
 		}
 		r := q.retry(ctx, p)
