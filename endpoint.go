@@ -341,6 +341,12 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 			_ = d.Close()
 			return nil, fmt.Errorf("notifications: endpoint %q: %w", name, err)
 		}
+		// Events read back from the disk may share the spool's read
+		// memory when nothing but the queue sees them: no OnFinished nor
+		// DeadLetter to keep them, and our own deliverer, which keeps
+		// nothing of a batch once it answered.
+		_, own := d.(*httpDeliverer)
+		spool.lend = own && config.OnFinished == nil && config.DeadLetter == nil
 		store = spool
 	}
 	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}

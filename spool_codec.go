@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -143,7 +144,24 @@ func decodeBinaryEvent(item []byte, e *Event) error {
 	if len(item) == 0 || item[0] != binaryEventTag {
 		return errBinaryEvent
 	}
-	r := binaryReader{s: string(item), i: 1, ok: true}
+	return decodeBinaryForm(string(item), e)
+}
+
+// decodeBinaryEventShared is decodeBinaryEvent for an item whose memory
+// outlives e and is not modified while e is used: e's strings are item's
+// bytes (a spool's read lent to its queue, see spoolStore.lend), so that
+// decoding allocates nothing but an event's slices and maps.
+func decodeBinaryEventShared(item []byte, e *Event) error {
+	if len(item) == 0 || item[0] != binaryEventTag {
+		return errBinaryEvent
+	}
+	return decodeBinaryForm(unsafe.String(&item[0], len(item)), e)
+}
+
+// decodeBinaryForm decodes into e, which must be zero, the event whose
+// binary form is s, its tag checked; e's strings are s's.
+func decodeBinaryForm(s string, e *Event) error {
+	r := binaryReader{s: s, i: 1, ok: true}
 	e.ID = r.string()
 	sec, nsec, offset := r.varint(), r.uvarint(), r.varint()
 	if r.ok && nsec < 1e9 && offset > -24*3600 && offset < 24*3600 {

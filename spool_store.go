@@ -33,9 +33,17 @@ type spoolStore struct {
 	log    *spool.Log
 	logger logrus.FieldLogger
 
+	// lend says that the events of binary records read from the disk may
+	// share the memory they were read into (a readLoan) until the queue
+	// pops them, instead of being copied out of it: set, before the first
+	// peek, for an endpoint where nothing keeps events past their delivery
+	// (see newEndpoint).
+	lend bool
+
 	mu      sync.Mutex // guards what follows
 	peeked  []peekedBlock
-	readBuf spool.ReadBuffer // the disk's records are read into it, and decoded from it
+	readBuf spool.ReadBuffer // without lend: the disk's records are read into it, and decoded from it
+	loans   []*readLoan      // with lend: loans no peeked block holds, for the next reads
 	lost    int              // events of undecodable blocks, since takeLost
 	seen    int              // the engine's Lost at the last takeLost
 }
@@ -44,7 +52,24 @@ type spoolStore struct {
 type peekedBlock struct {
 	end    spool.Position // just after the block's record
 	events int            // events acknowledged with it
+	loan   *readLoan      // the memory its events share, when lent; else nil
 }
+
+// readLoan is the memory of one read from the disk when the store lends
+// it: the records are read into buf and their events decoded into slab,
+// sharing buf's bytes. It is read into again only once no peeked block
+// holds it, that is once the queue popped, or peeked again, every block
+// decoded from it: the queue reads a block's events only until then.
+type readLoan struct {
+	buf  spool.ReadBuffer
+	slab []Event
+	held int // peeked blocks decoded from it
+}
+
+// maxIdleLoans bounds the loans kept for the next reads: a batch being
+// delivered and one taken ahead hold a few each (a read is at most
+// 256 KiB of records).
+const maxIdleLoans = 4
 
 var _ eventStore = (*spoolStore)(nil)
 
@@ -135,6 +160,7 @@ func memoryBlock(r spool.Block) (queuedBlock, bool) {
 func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.unpeek(s.peeked[min(skip, len(s.peeked)):])
 	s.peeked = s.peeked[:min(skip, len(s.peeked))]
 	from := s.log.Start()
 	if len(s.peeked) > 0 {
@@ -155,18 +181,27 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 	var blocks []queuedBlock
 	var peeked []peekedBlock
 	n := 0
-	add := func(b queuedBlock, end spool.Position) bool {
+	add := func(b queuedBlock, end spool.Position, loan *readLoan) bool {
 		if len(blocks) > 0 && n+b.count() > maxEvents {
 			return false
 		}
+		if loan != nil {
+			loan.held++
+		}
 		blocks = append(blocks, b)
-		peeked = append(peeked, peekedBlock{end: end, events: b.count()})
+		peeked = append(peeked, peekedBlock{end: end, events: b.count(), loan: loan})
 		n += b.count()
 		p = end
 		return true
 	}
 	for n < maxEvents || len(blocks) == 0 {
-		read, err := s.log.ReadInto(&s.readBuf, p, max(maxEvents-n, 1))
+		readBuf, loan := &s.readBuf, (*readLoan)(nil)
+		if s.lend {
+			loan = s.takeLoan()
+			defer s.keepIdle(loan)
+			readBuf = &loan.buf
+		}
+		read, err := s.log.ReadInto(readBuf, p, max(maxEvents-n, 1))
 		if err != nil && len(blocks) == 0 {
 			return nil, nil, err
 		}
@@ -177,10 +212,14 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 			blocks, peeked = make([]queuedBlock, 0, len(read)), make([]peekedBlock, 0, len(read))
 		}
 		var slab []Event // the events decoded from this read share it
+		if loan != nil {
+			slab = loan.slabFor(read)
+		}
 		for _, r := range read {
 			b, ok := memoryBlock(r)
+			var lent *readLoan
 			if !ok {
-				if b, slab, ok = blockOf(r, slab, read); !ok {
+				if b, slab, ok = blockOf(r, slab, read, loan != nil); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
 					if len(blocks) > 0 || !fromStart {
 						return blocks, peeked, nil
@@ -192,13 +231,17 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 					p = r.Span.To
 					continue
 				}
-				if b.json != nil {
-					// JSON sent as it is: the buffer is its now (binary
-					// records are copied out as they are decoded).
-					s.readBuf = spool.ReadBuffer{}
+				switch {
+				case b.json != nil:
+					// JSON sent as it is: the buffer is its now, never
+					// read into again (binary records are copied out as
+					// they are decoded, or share a loan's memory).
+					*readBuf = spool.ReadBuffer{}
+				case loan != nil:
+					lent = loan
 				}
 			}
-			if !add(b, r.Span.To) {
+			if !add(b, r.Span.To, lent) {
 				return blocks, peeked, nil
 			}
 		}
@@ -210,25 +253,24 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 // its events decoded from their binary form, or their JSON kept to be sent
 // as it is. It reports false for a record that is neither. Decoded events
 // are taken from slab, made for the binary records of read when empty; it
-// returns what is left of slab.
-func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Event, bool) {
+// returns what is left of slab. With shared, their strings are r's bytes
+// (see decodeBinaryEventShared).
+func blockOf(r spool.Block, slab []Event, read []spool.Block, shared bool) (queuedBlock, []Event, bool) {
 	b := queuedBlock{written: stampOfWall(r.Stamp)}
 	switch {
 	case jsonObjects(r.Items):
 		b.json = withJSON(r.Items)
 	case binaryItems(r.Items):
 		if len(slab) < len(r.Items) {
-			n := 0
-			for _, other := range read {
-				if other.Value == nil && binaryItems(other.Items) {
-					n += len(other.Items)
-				}
-			}
-			slab = make([]Event, max(n, len(r.Items)))
+			slab = make([]Event, max(binaryCount(read), len(r.Items)))
 		}
 		b.events, slab = slab[:len(r.Items):len(r.Items)], slab[len(r.Items):]
+		decode := decodeBinaryEvent
+		if shared {
+			decode = decodeBinaryEventShared
+		}
 		for i, item := range r.Items {
-			if decodeBinaryEvent(item, &b.events[i]) != nil {
+			if decode(item, &b.events[i]) != nil {
 				clear(b.events)
 				return queuedBlock{}, slab, false
 			}
@@ -237,6 +279,62 @@ func blockOf(r spool.Block, slab []Event, read []spool.Block) (queuedBlock, []Ev
 		return queuedBlock{}, slab, false
 	}
 	return b, slab, true
+}
+
+// binaryCount returns how many events the binary records of read, those
+// read from the disk, hold: the events blockOf decodes from it.
+func binaryCount(read []spool.Block) int {
+	n := 0
+	for _, r := range read {
+		if r.Value == nil && binaryItems(r.Items) {
+			n += len(r.Items)
+		}
+	}
+	return n
+}
+
+// takeLoan returns a loan no peeked block holds, to read into.
+func (s *spoolStore) takeLoan() *readLoan {
+	if k := len(s.loans); k > 0 {
+		loan := s.loans[k-1]
+		s.loans[k-1] = nil
+		s.loans = s.loans[:k-1]
+		return loan
+	}
+	return new(readLoan)
+}
+
+// keepIdle keeps loan for the next reads when no peeked block holds it
+// (and fewer than maxIdleLoans are kept).
+func (s *spoolStore) keepIdle(loan *readLoan) {
+	if loan.held == 0 && len(s.loans) < maxIdleLoans {
+		s.loans = append(s.loans, loan)
+	}
+}
+
+// unpeek lets go of blocks no longer peeked (popped, or to be peeked
+// again): a loan none of them holds any more is kept for the next reads.
+func (s *spoolStore) unpeek(blocks []peekedBlock) {
+	for i := range blocks {
+		if loan := blocks[i].loan; loan != nil {
+			blocks[i].loan = nil
+			if loan.held--; loan.held == 0 {
+				s.keepIdle(loan)
+			}
+		}
+	}
+}
+
+// slabFor returns the loan's zeroed events for the binary records of
+// read, made larger when they do not fit.
+func (loan *readLoan) slabFor(read []spool.Block) []Event {
+	n := binaryCount(read)
+	if cap(loan.slab) < n {
+		loan.slab = make([]Event, n)
+	}
+	slab := loan.slab[:n]
+	clear(slab)
+	return slab
 }
 
 // jsonObjects reports whether items, a record's, is not empty and each
@@ -262,6 +360,7 @@ func (s *spoolStore) pop(n int) error {
 	for _, b := range s.peeked[:n] {
 		events += b.events
 	}
+	s.unpeek(s.peeked[:n])
 	s.peeked = append(s.peeked[:0], s.peeked[n:]...) // what was peeked ahead stays peeked
 	return s.log.Ack(end, events)
 }
@@ -282,7 +381,7 @@ func (s *spoolStore) durable() bool { return true }
 func (s *spoolStore) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.peeked = nil
+	s.peeked, s.loans = nil, nil
 	if err := s.log.Close(); err != nil && !errors.Is(err, spool.ErrClosed) {
 		return err
 	}
