@@ -344,7 +344,7 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 		// Events read back from the disk may share the spool's read
 		// memory when nothing but the queue sees them: no OnFinished nor
 		// DeadLetter to keep them, and our own deliverer, which keeps
-		// nothing of a batch once it answered.
+		// nothing of a batch once it is released.
 		_, own := d.(*httpDeliverer)
 		spool.lend = own && config.OnFinished == nil && config.DeadLetter == nil
 		store = spool

@@ -141,26 +141,26 @@ func binaryItems(items [][]byte) bool {
 // decodeBinaryEvent decodes into e, which must be zero, the event whose
 // binary form is item. Its strings share one allocation.
 func decodeBinaryEvent(item []byte, e *Event) error {
-	if len(item) == 0 || item[0] != binaryEventTag {
-		return errBinaryEvent
-	}
 	return decodeBinaryForm(string(item), e)
 }
 
-// decodeBinaryEventShared is decodeBinaryEvent for an item whose memory
-// outlives e and is not modified while e is used: e's strings are item's
-// bytes (a spool's read lent to its queue, see spoolStore.lend), so that
-// decoding allocates nothing but an event's slices and maps.
+// decodeBinaryEventShared is decodeBinaryEvent for an item whose memory is
+// not written again while e's strings are used: they are item's bytes (a
+// spool's read lent to its queue, see spoolStore.lend), so that decoding
+// allocates only what an event holds besides strings (its slices, maps,
+// platform, a time zone that is not UTC). The memory is written again
+// under stale copies of e that nothing reads (a recycled batch's events, a
+// loan's events before they are cleared).
 func decodeBinaryEventShared(item []byte, e *Event) error {
-	if len(item) == 0 || item[0] != binaryEventTag {
-		return errBinaryEvent
-	}
-	return decodeBinaryForm(unsafe.String(&item[0], len(item)), e)
+	return decodeBinaryForm(unsafe.String(unsafe.SliceData(item), len(item)), e)
 }
 
 // decodeBinaryForm decodes into e, which must be zero, the event whose
-// binary form is s, its tag checked; e's strings are s's.
+// binary form is s; e's strings are s's.
 func decodeBinaryForm(s string, e *Event) error {
+	if len(s) == 0 || s[0] != binaryEventTag {
+		return errBinaryEvent
+	}
 	r := binaryReader{s: s, i: 1, ok: true}
 	e.ID = r.string()
 	sec, nsec, offset := r.varint(), r.uvarint(), r.varint()

@@ -34,10 +34,10 @@ type spoolStore struct {
 	logger logrus.FieldLogger
 
 	// lend says that the events of binary records read from the disk may
-	// share the memory they were read into (a readLoan) until the queue
-	// pops them, instead of being copied out of it: set, before the first
-	// peek, for an endpoint where nothing keeps events past their delivery
-	// (see newEndpoint).
+	// share the memory they were read into (a readLoan) for as long as
+	// they are peeked (see eventStore.peek), instead of being copied out
+	// of it: set, before the first peek, for an endpoint where nothing
+	// keeps events past their delivery (see newEndpoint).
 	lend bool
 
 	mu      sync.Mutex // guards what follows
@@ -160,8 +160,9 @@ func memoryBlock(r spool.Block) (queuedBlock, bool) {
 func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.unpeek(s.peeked[min(skip, len(s.peeked)):])
-	s.peeked = s.peeked[:min(skip, len(s.peeked))]
+	skip = min(skip, len(s.peeked))
+	s.unpeek(s.peeked[skip:])
+	s.peeked = s.peeked[:skip]
 	from := s.log.Start()
 	if len(s.peeked) > 0 {
 		from = s.peeked[len(s.peeked)-1].end
@@ -194,11 +195,18 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		p = end
 		return true
 	}
+	var loan *readLoan // the read's, when lending
+	defer func() {
+		if loan != nil {
+			s.keepIdle(loan)
+		}
+	}()
 	for n < maxEvents || len(blocks) == 0 {
-		readBuf, loan := &s.readBuf, (*readLoan)(nil)
+		readBuf := &s.readBuf
 		if s.lend {
-			loan = s.takeLoan()
-			defer s.keepIdle(loan)
+			if loan == nil || loan.held > 0 { // else no block of the last read holds it
+				loan = s.takeLoan()
+			}
 			readBuf = &loan.buf
 		}
 		read, err := s.log.ReadInto(readBuf, p, max(maxEvents-n, 1))
@@ -214,12 +222,14 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		var slab []Event // the events decoded from this read share it
 		if loan != nil {
 			slab = loan.slabFor(read)
+		} else if k := binaryCount(read); k > 0 {
+			slab = make([]Event, k)
 		}
 		for _, r := range read {
 			b, ok := memoryBlock(r)
 			var lent *readLoan
 			if !ok {
-				if b, slab, ok = blockOf(r, slab, read, loan != nil); !ok {
+				if b, slab, ok = blockOf(r, slab, loan != nil); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
 					if len(blocks) > 0 || !fromStart {
 						return blocks, peeked, nil
@@ -249,21 +259,18 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 	return blocks, peeked, nil
 }
 
-// blockOf returns the block of r, a record of read read from the disk:
-// its events decoded from their binary form, or their JSON kept to be sent
-// as it is. It reports false for a record that is neither. Decoded events
-// are taken from slab, made for the binary records of read when empty; it
-// returns what is left of slab. With shared, their strings are r's bytes
-// (see decodeBinaryEventShared).
-func blockOf(r spool.Block, slab []Event, read []spool.Block, shared bool) (queuedBlock, []Event, bool) {
+// blockOf returns the block of r, a record read from the disk: its events
+// decoded from their binary form, or their JSON kept to be sent as it is.
+// It reports false for a record that is neither. Decoded events are taken
+// from slab, zero events enough for r's binary items (see binaryCount);
+// it returns what is left of slab. With shared, their strings are r's
+// bytes (see decodeBinaryEventShared).
+func blockOf(r spool.Block, slab []Event, shared bool) (queuedBlock, []Event, bool) {
 	b := queuedBlock{written: stampOfWall(r.Stamp)}
 	switch {
 	case jsonObjects(r.Items):
 		b.json = withJSON(r.Items)
 	case binaryItems(r.Items):
-		if len(slab) < len(r.Items) {
-			slab = make([]Event, max(binaryCount(read), len(r.Items)))
-		}
 		b.events, slab = slab[:len(r.Items):len(r.Items)], slab[len(r.Items):]
 		decode := decodeBinaryEvent
 		if shared {

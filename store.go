@@ -177,8 +177,10 @@ type eventStore interface {
 	// remove: the queue peeks the batch it will deliver (skip 0) and, while
 	// that batch is out, the one after it (skip: the first one's blocks).
 	// Later pushes must not modify the blocks returned; the memory of
-	// blocks returned may be used again once pop removed them (the queue
-	// reads a batch's blocks only until it removes them).
+	// blocks returned may be used again once pop removed them, or a later
+	// peek with a smaller skip no longer covers them (the queue reads a
+	// batch's blocks only until then: it delivers a batch before removing
+	// it, and drops a batch taken ahead before peeking it again).
 	peek(skip, maxEvents int) ([]queuedBlock, error)
 
 	// pop removes the n oldest blocks, which a peek returned. Blocks peeked
