@@ -167,9 +167,7 @@ func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 	if len(s.peeked) > 0 {
 		from = s.peeked[len(s.peeked)-1].end
 	}
-	blocks, peeked, err := s.readFrom(from, maxEvents, len(s.peeked) == 0)
-	s.peeked = append(s.peeked, peeked...)
-	return blocks, err
+	return s.readFrom(from, maxEvents, len(s.peeked) == 0)
 }
 
 // readFrom returns the blocks from p on, whole, at most maxEvents events
@@ -177,10 +175,10 @@ func (s *spoolStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 // A block read from the disk carries its events decoded from their binary
 // form, or its events' JSON only, decoded when something needs the values
 // (see appendEvents). A block whose items are neither is logged and, when
-// it comes first and fromStart, acknowledged as lost.
-func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, []peekedBlock, error) {
+// it comes first and fromStart, acknowledged as lost. The blocks returned
+// are added to those peeked.
+func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) ([]queuedBlock, error) {
 	var blocks []queuedBlock
-	var peeked []peekedBlock
 	n := 0
 	add := func(b queuedBlock, end spool.Position, loan *readLoan) bool {
 		if len(blocks) > 0 && n+b.count() > maxEvents {
@@ -190,7 +188,7 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 			loan.held++
 		}
 		blocks = append(blocks, b)
-		peeked = append(peeked, peekedBlock{end: end, events: b.count(), loan: loan})
+		s.peeked = append(s.peeked, peekedBlock{end: end, events: b.count(), loan: loan})
 		n += b.count()
 		p = end
 		return true
@@ -211,13 +209,13 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 		}
 		read, err := s.log.ReadInto(readBuf, p, max(maxEvents-n, 1))
 		if err != nil && len(blocks) == 0 {
-			return nil, nil, err
+			return nil, err
 		}
 		if err != nil || len(read) == 0 {
 			break
 		}
 		if blocks == nil {
-			blocks, peeked = make([]queuedBlock, 0, len(read)), make([]peekedBlock, 0, len(read))
+			blocks = make([]queuedBlock, 0, len(read))
 		}
 		var slab []Event // the events decoded from this read share it
 		if loan != nil {
@@ -232,10 +230,10 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 				if b, slab, ok = blockOf(r, slab, loan != nil); !ok {
 					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
 					if len(blocks) > 0 || !fromStart {
-						return blocks, peeked, nil
+						return blocks, nil
 					}
 					if err := s.log.Ack(r.Span.To, len(r.Items)); err != nil {
-						return nil, nil, err
+						return nil, err
 					}
 					s.lost += len(r.Items)
 					p = r.Span.To
@@ -252,11 +250,11 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 				}
 			}
 			if !add(b, r.Span.To, lent) {
-				return blocks, peeked, nil
+				return blocks, nil
 			}
 		}
 	}
-	return blocks, peeked, nil
+	return blocks, nil
 }
 
 // blockOf returns the block of r, a record read from the disk: its events
