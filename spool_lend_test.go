@@ -1,7 +1,11 @@
 package notifications
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +142,97 @@ func TestSpooledEventsKeptByConsumersStayIntact(t *testing.T) {
 			sameJSON(t, want, tc.kept(&finished, dl), "events kept, after the whole backlog was read")
 		})
 	}
+}
+
+// A backlog read from the disk into lent memory, sent through retries,
+// dropped connections and a refused event isolated by splitting: every
+// event the receiver accepts is the one written, in order, and every one
+// but the refused is accepted.
+func TestLentBacklogSurvivesRetriesAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpoolMemory(dir, "lent", time.Second, testLogger(), -1)
+	require.NoError(t, err)
+	const n = 3000
+	addr := func(i int) string { return fmt.Sprintf("10.1.%d.%d:443", i/256, i%256) }
+	poison := map[string]bool{"ev-1234": true, "ev-2500": true}
+	var want []string
+	for i := range n {
+		e := goldenEvent()
+		e.ID = fmt.Sprint("ev-", i)
+		e.Target.Digest = digest.FromString(e.ID)
+		e.Request.Addr = addr(i)
+		require.NoError(t, s.push(queuedBlock{events: []Event{e}, written: stampNow()}))
+		if !poison[e.ID] {
+			want = append(want, e.ID)
+		}
+	}
+	require.NoError(t, s.close())
+
+	var mu sync.Mutex
+	var accepted, damaged []string
+	requests := 0
+	rc := newUnstartedReceiver(t, nil)
+	rc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		mu.Lock()
+		requests++
+		k := requests
+		mu.Unlock()
+		switch {
+		case err != nil:
+			return
+		case k%9 == 0:
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		case k%4 == 0:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var env Envelope
+		if err := json.Unmarshal(body, &env); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range env.Events {
+			if poison[e.ID] {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+		}
+		for _, e := range env.Events {
+			var i int
+			if _, err := fmt.Sscanf(e.ID, "ev-%d", &i); err != nil || e.Target.Digest != digest.FromString(e.ID) || e.Request.Addr != addr(i) {
+				damaged = append(damaged, e.ID)
+			}
+			accepted = append(accepted, e.ID)
+		}
+	})
+	rc.Start()
+	config := fastConfig()
+	config.SpoolDir, config.MaxBatch, config.Logger = dir, 300, testLogger()
+	e, err := OpenEndpoint("lent", rc.URL, config)
+	require.NoError(t, err)
+	eventually(t, func() bool {
+		var m EndpointMetrics
+		e.ReadMetrics(&m)
+		return m.Pending == 0
+	}, "the backlog delivered or given up")
+	require.NoError(t, e.Close())
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, damaged, "events accepted with another event's values")
+	var firsts []string // each ID as first accepted: retries resend what was accepted before
+	seen := map[string]bool{}
+	for _, id := range accepted {
+		if !seen[id] {
+			seen[id] = true
+			firsts = append(firsts, id)
+		}
+	}
+	assert.Equal(t, want, firsts)
 }
