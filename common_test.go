@@ -311,6 +311,17 @@ func (l *finishedLog) byID(t *testing.T) map[string]Finished {
 	return out
 }
 
+// events returns every event finished, in the order they were reported.
+func (l *finishedLog) events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var all []Event
+	for _, f := range l.all {
+		all = append(all, f.Events...)
+	}
+	return all
+}
+
 // count returns how many events were finished.
 func (l *finishedLog) count() int {
 	l.mu.Lock()

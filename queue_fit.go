@@ -104,7 +104,7 @@ func (f *envelopeFit) unanswered(n int) {
 // doubles; at maxBatch it is lifted.
 func (f *envelopeFit) answeredIn(n int, elapsed, timeout time.Duration, maxBatch int) {
 	l := f.paced.Load()
-	if l == 0 || int64(2*n) <= l || timeout <= 0 || elapsed >= timeout/4 {
+	if l == 0 || int64(2*n) <= l || elapsed >= timeout/4 {
 		return
 	}
 	if 2*l >= int64(maxBatch) {
@@ -114,9 +114,25 @@ func (f *envelopeFit) answeredIn(n int, elapsed, timeout time.Duration, maxBatch
 	f.paced.Store(2 * l)
 }
 
+// liftPace ends the pace limit: a single event got no answer in time, so
+// the delay was not the batches' size (an outage, say).
+func (f *envelopeFit) liftPace() { f.paced.Store(0) }
+
+// learntBodyLimit returns the body limit learnt from the receiver (see
+// learnBodyLimit), or 0 when none was.
+func (f *envelopeFit) learntBodyLimit() int64 { return f.maxBody.Load() }
+
+// beyondBodyLimit reports whether a body of size bytes, which the
+// receiver refused as too large, is larger than the body limit learnt, or
+// no limit was learnt yet: else the refusal was of its content.
+func (f *envelopeFit) beyondBodyLimit(size int) bool {
+	l := f.learntBodyLimit()
+	return l == 0 || int64(size) > l
+}
+
 // bodyLimit returns the most bytes of body a batch of several blocks takes.
 func (f *envelopeFit) bodyLimit() int {
-	if l := f.maxBody.Load(); l > 0 {
+	if l := f.learntBodyLimit(); l > 0 {
 		return int(l)
 	}
 	return maxEnvelopeBytes
@@ -161,8 +177,8 @@ func (f *envelopeFit) measured(n, size, limit, maxBatch int) {
 	}
 }
 
-// cut returns the leading blocks that hold at most limit events, at least
-// one block.
+// cut returns the leading blocks that hold at most f.events events, at
+// least one block.
 func (f *envelopeFit) cut(blocks []queuedBlock) []queuedBlock {
 	if f.events == 0 {
 		return blocks

@@ -15,7 +15,7 @@ import (
 // part is a run of a batch's events sent together: the whole batch or,
 // after the destination refused a part of several events or did not
 // answer it in time, one of its halves; or one of the pieces of a part
-// larger than the receiver takes (see split and pace).
+// larger than the receiver takes (see split and envelopeFit.unanswered).
 type part struct {
 	events   []Event
 	lazy     *batch   // when set, the batch whose events these are, not yet flattened
@@ -75,7 +75,7 @@ func (p *part) halves() []*part {
 }
 
 // pieces splits p, of two events or more, in n parts of about as many
-// events each (at most one event each), keeping its attempt count.
+// events each (at least one event each), keeping its attempt count.
 func (p *part) pieces(n int) []*part {
 	p.eventList()
 	n = min(n, len(p.events))
@@ -105,7 +105,7 @@ func (q *eventQueue) split(p *part, r result) []*part {
 	if r.tooLargeSize == 0 {
 		return p.halves()
 	}
-	if limit := q.fit.maxBody.Load(); limit > 0 {
+	if limit := q.fit.learntBodyLimit(); limit > 0 {
 		return p.pieces(piecesFor(int64(r.tooLargeSize), limit))
 	}
 	h := p.pieces(2)
@@ -116,7 +116,7 @@ func (q *eventQueue) split(p *part, r result) []*part {
 
 // deliver sends the events of b until each is accepted or given up, and
 // returns those neither, in order, when ctx ended first. A part the
-// destination refuses (Reject) is split in halves, each sent on its own, so
+// destination refuses (Reject) is split in halves (see split), each sent on its own, so
 // that one refused event does not hold the others back; a single event
 // refused threshold times is given up. A part of more events than the
 // endpoint's pace allows (see envelopeFit.unanswered) is cut to it before
@@ -193,8 +193,8 @@ const (
 )
 
 // result is what retry returns: the verdict and, for refused, the reason
-// and, when the receiver refused the part as too large (413) with no body
-// limit known that the part's body exceeds, the size of that body; else 0.
+// and, when the receiver refused the part as too large (413) unless a body
+// limit learnt already holds the part's body, the size of that body; else 0.
 type result struct {
 	verdict      verdict
 	err          error
@@ -238,7 +238,7 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 				if b, ok := p.enc.(*httpBatch); ok && errors.Is(d.Err, errBodyTooLarge) {
 					// A 413 to a body within the limit learnt already is
 					// taken for a refusal of its content.
-					if size, limit := b.body.size(), q.fit.maxBody.Load(); limit == 0 || int64(size) > limit {
+					if size := b.body.size(); q.fit.beyondBodyLimit(size) {
 						r.tooLargeSize = size
 					}
 				}
@@ -246,15 +246,15 @@ func (q *eventQueue) retry(ctx context.Context, p *part) result {
 			}
 		default:
 			q.failures++
-			noAnswer := errors.Is(d.Err, errNoAnswer)
-			if noAnswer && p.count() == 1 {
-				q.fit.paced.Store(0)
+			timedOut := errors.Is(d.Err, errNoAnswer)
+			if timedOut && p.count() == 1 {
+				q.fit.liftPace()
 			}
 			wait := max(q.policy.Delay(q.failures), d.RetryAfter)
 			if !sleep(ctx, wait) {
 				return result{verdict: cancelled}
 			}
-			if noAnswer && p.count() > 1 {
+			if timedOut && p.count() > 1 {
 				return result{verdict: unanswered}
 			}
 		}

@@ -102,15 +102,7 @@ func TestSpooledEventsKeptByConsumersStayIntact(t *testing.T) {
 				c.OnFinished = l.record
 				return c
 			},
-			kept: func(l *finishedLog, _ *fakeSink) []Event {
-				l.mu.Lock()
-				defer l.mu.Unlock()
-				var all []Event
-				for _, f := range l.all {
-					all = append(all, f.Events...)
-				}
-				return all
-			},
+			kept: func(l *finishedLog, _ *fakeSink) []Event { return l.events() },
 		},
 		{
 			// The backlog's events (of 2015) are given up as too old.
