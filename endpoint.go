@@ -35,7 +35,9 @@ type EndpointConfig struct {
 	// Timeout bounds each request, from dialling to the end of the answer.
 	// A batch of several events that gets no answer within it is sent
 	// again in parts of half its size, and later batches take as few
-	// events until answers come fast again. Default 1s.
+	// events until answers come fast again; one that timed out before it
+	// had a connection (dialling an unreachable host) is sent again whole.
+	// Default 1s.
 	Timeout time.Duration
 
 	// Threshold is how many failed attempts in a row are retried at once

@@ -1,7 +1,9 @@
 package notifications
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"expvar"
 	"net"
 	"net/http"
@@ -121,6 +123,41 @@ func TestEndpointRetriesTransportErrorsAndTimeouts(t *testing.T) {
 	assert.Equal(t, 3, m.Successes)
 	assert.Equal(t, map[string]int{"200 OK": 3}, m.Statuses, "errors add no status key")
 	assert.Len(t, rc.received(), 3)
+}
+
+// TestEndpointDoesNotPaceOnDialTimeouts: an attempt that timed out while it
+// dialed never reached the receiver, so its batch's size was not why no
+// answer came: the batch is sent again whole, and batches stay unpaced.
+// (An endpoint behind an unreachable host used to come back from the
+// outage with batches cut to a few events.)
+func TestEndpointDoesNotPaceOnDialTimeouts(t *testing.T) {
+	rc := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusOK })
+	released := make(chan struct{})
+	defer close(released)
+	var dials atomic.Int32
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 1 { // hangs until the attempt gives up
+			select {
+			case <-ctx.Done():
+			case <-released:
+			}
+			return nil, errors.New("dial abandoned")
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	config := fastConfig()
+	config.Timeout = 50 * time.Millisecond
+	config.Transport = transport
+	e := NewEndpoint("unreachable", rc.URL, config)
+	require.NoError(t, e.Write(testEvents("d", 10)...))
+	require.NoError(t, e.Close())
+	var m EndpointMetrics
+	e.ReadMetrics(&m)
+	assert.Equal(t, 10, m.Errors, "one attempt of the ten events timed out")
+	assert.Equal(t, 10, m.Successes)
+	assert.Len(t, rc.received(), 10)
+	assert.Len(t, rc.requestHeaders(), 1, "the batch was sent again whole, in one request")
+	assert.Zero(t, e.Sink.(*eventQueue).fit.paced.Load(), "batches are not paced")
 }
 
 func TestEndpointRetriesDroppedConnections(t *testing.T) {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -165,7 +167,10 @@ var errNotAccepted = errors.New("answer not accepted")
 // errNoAnswer is what the error of an attempt that got no answer within
 // the endpoint's Timeout is (errors.Is), its message the cause's: the queue
 // sends a batch of several events again in smaller parts (see
-// envelopeFit.unanswered).
+// envelopeFit.unanswered). An attempt that timed out before it had a
+// connection (a dial, a TLS handshake or a wait for a free connection that
+// did not end in time) is not one: the receiver never saw the batch, so its
+// size was not why no answer came.
 var errNoAnswer = errors.New("no answer within the timeout")
 
 // noAnswer is the error of an attempt that got no answer in time.
@@ -292,6 +297,10 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	var connected atomic.Bool // the request had a connection: the receiver could see it
+	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, h.url, nil)
 	if err != nil { // an unusable URL will not become usable: give the events up
 		return Delivery{Outcome: Reject, Err: errors.New("request cannot be built from the endpoint URL")}
@@ -312,7 +321,7 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		if errors.Is(reqCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		if errors.Is(reqCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && connected.Load() {
 			err = noAnswer{err}
 		}
 		return Delivery{Outcome: Retry, Err: err}
