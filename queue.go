@@ -487,11 +487,10 @@ type splicer interface {
 // in a durable store; either way Close returns an *UndeliveredError.
 func (q *eventQueue) Close() error {
 	q.mu.Lock()
-	if q.closing.Load() {
+	if q.closing.Swap(true) {
 		q.mu.Unlock()
 		return errAlreadyClosed
 	}
-	q.closing.Store(true)
 	q.cond.Broadcast()
 	q.mu.Unlock()
 
