@@ -14,12 +14,16 @@ type IgnoreConfig struct {
 	Actions []string
 
 	// TargetTypes are target types, such as EventTargetTypeBlob, compared
-	// exactly.
+	// exactly with the target's kind (CloudEventKind): Target.Type when
+	// set; for the released formats, which have no type, the kind its
+	// media type or URL says, so that a blob is a blob from any registry.
 	TargetTypes []string
 
-	// Repositories are path.Match patterns matched against the target's
-	// repository name, such as "library/*" or "scratch". OpenEndpoint refuses
-	// a malformed pattern; NewEndpoint logs it, and it matches nothing.
+	// Repositories are path.Match patterns, such as "library/*" or
+	// "scratch", matched against the target's repository name:
+	// Target.Repository (the released formats) and Target.Name (the 2015
+	// format), whichever the event has. OpenEndpoint refuses a malformed
+	// pattern; NewEndpoint logs it, and it matches nothing.
 	Repositories []string
 
 	// MediaTypes are target media types, such as
@@ -46,16 +50,25 @@ func (c IgnoreConfig) validate(name string) error {
 
 // ignores reports whether c ignores e.
 func (c IgnoreConfig) ignores(e *Event) bool {
-	if slices.Contains(c.Actions, e.Action) || slices.Contains(c.TargetTypes, e.Target.Type) ||
-		slices.Contains(c.MediaTypes, e.Target.MediaType) {
+	if slices.Contains(c.Actions, e.Action) || slices.Contains(c.MediaTypes, e.Target.MediaType) {
+		return true
+	}
+	if len(c.TargetTypes) > 0 && slices.Contains(c.TargetTypes, CloudEventKind(e)) {
 		return true
 	}
 	for _, pattern := range c.Repositories {
-		if ok, err := path.Match(pattern, e.Target.Name); ok && err == nil {
+		if repositoryMatches(pattern, e.Target.Repository) || repositoryMatches(pattern, e.Target.Name) {
 			return true
 		}
 	}
 	return false
+}
+
+// repositoryMatches reports whether repository, when there is one, matches
+// pattern (a malformed pattern matches nothing).
+func repositoryMatches(pattern, repository string) bool {
+	ok, err := path.Match(pattern, repository)
+	return repository != "" && ok && err == nil
 }
 
 // clone returns c with lists of its own.

@@ -115,6 +115,41 @@ func TestIgnoreSplitKeepsCallersSlice(t *testing.T) {
 	assert.Empty(t, ignored)
 }
 
+// Registries released since 2015 (docker/distribution v2.x, distribution
+// v3) send a target's repository and media type, with no name and no type:
+// a filter matches their events as it does the 2015 format's.
+func TestIgnoreMatchesReleasedFormatEvents(t *testing.T) {
+	released := func(repo, mediaType, url string) *Event {
+		var e Event
+		e.Action = EventActionPush
+		e.Target.Repository, e.Target.MediaType, e.Target.URL = repo, mediaType, url
+		return &e
+	}
+	manifest := released("scratch/app", "application/vnd.oci.image.manifest.v1+json", "")
+	blob := released("library/ubuntu", "application/octet-stream", "")
+	layerByURL := released("team/app", "", "http://registry:5000/v2/team/app/blobs/sha256:ab")
+	tests := []struct {
+		name    string
+		ignore  IgnoreConfig
+		event   *Event
+		ignored bool
+	}{
+		{"repository pattern", IgnoreConfig{Repositories: []string{"scratch/*"}}, manifest, true},
+		{"repository pattern, another repository", IgnoreConfig{Repositories: []string{"scratch/*"}}, blob, false},
+		{"exact repository", IgnoreConfig{Repositories: []string{"library/ubuntu"}}, blob, true},
+		{"blob by media type", IgnoreConfig{TargetTypes: []string{EventTargetTypeBlob}}, blob, true},
+		{"blob by URL", IgnoreConfig{TargetTypes: []string{EventTargetTypeBlob}}, layerByURL, true},
+		{"a manifest is no blob", IgnoreConfig{TargetTypes: []string{EventTargetTypeBlob}}, manifest, false},
+		{"manifest by media type", IgnoreConfig{TargetTypes: []string{EventTargetTypeManifest}}, manifest, true},
+		{"a pattern matching everything needs a repository", IgnoreConfig{Repositories: []string{"*"}}, released("", "", ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.ignored, tt.ignore.ignores(tt.event))
+		})
+	}
+}
+
 func TestIgnoreInvalidPattern(t *testing.T) {
 	config := fastConfig()
 	config.Ignore = IgnoreConfig{Repositories: []string{"library/*", "bad[pattern"}}
