@@ -77,6 +77,10 @@ func (o *outcomes) givenUp(events []Event, attempts int, reason error) {
 	o.finish(Finished{Endpoint: o.endpoint, Events: events, Attempts: attempts, Err: reason})
 }
 
+// close logs the given-up events not logged yet; later ones are logged at
+// once.
+func (o *outcomes) close() { o.dropLog.close() }
+
 // ignored reports events the endpoint's Ignore configuration matches.
 func (o *outcomes) ignored(events []Event) {
 	o.finish(Finished{Endpoint: o.endpoint, Events: events, Ignored: true})

@@ -525,6 +525,7 @@ func (q *eventQueue) Close() error {
 	if len(dropped) > 0 {
 		q.out.givenUp(dropped, 0, ErrCloseTimeout)
 	}
+	q.out.close()
 	if !durable {
 		left += q.abandoned
 	}
