@@ -19,6 +19,8 @@ func TestOpenEndpointRefusesURLsThatCannotBeDialled(t *testing.T) {
 		{"https://hooks.example:65536/", false, "port", false},
 		{"https://hooks.example:0/", false, "port", false},
 		{"https://alice9:Zqx9@hooks.example:70000/", false, "port", false},
+		{"https://hooks.example:70000/hooks/ci?token=q5tok", false, "port", false},
+		{"http://:80/hooks/ci?token=q5tok", false, "no host name", false},
 		{"http://:80/", false, "no host name", false},
 		{"http://[]:80/", false, "", false}, // url.Parse's own error
 		{"https://hooks.example:65535/", false, "", false},
@@ -42,6 +44,10 @@ func TestOpenEndpointRefusesURLsThatCannotBeDialled(t *testing.T) {
 		assert.Contains(t, err.Error(), tt.wantErr, tt.url)
 		assert.Equal(t, tt.blocked, errors.Is(err, ErrBlockedAddress), tt.url)
 		assertNoUserinfo(t, err.Error(), "the error")
+		assert.NotContains(t, err.Error(), tt.url, "the error quotes the URL")
+		for _, part := range []string{"/hooks/ci", "q5tok", "meta-data"} {
+			assert.NotContains(t, err.Error(), part, "the error quotes the URL's path or query")
+		}
 	}
 }
 
