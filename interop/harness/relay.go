@@ -155,3 +155,31 @@ func CheckRelayedScenario(t *testing.T, start func(t testing.TB, notifyURL strin
 	CheckEveryEvent(t, reg, c, s)
 	CheckRelayed(t, tap, c)
 }
+
+// CheckRelayFilters runs a registry that start runs with its notifications
+// pointed at a relay whose endpoint ignores blobs and the repositories
+// under scratch/, pushes an image to scratch/tmp and then one to team/app,
+// and checks that the webhook gets the manifest push of team/app and no
+// other event: filters match the fields real registries send (repository,
+// mediaType), not only the 2015 format's type and name.
+func CheckRelayFilters(t *testing.T, start func(t testing.TB, notifyURL string) *Client) {
+	c := NewCollector(t, receiver.Config{})
+	tap, url := StartRelay(t, c.URL, notifications.EndpointConfig{Ignore: notifications.IgnoreConfig{
+		TargetTypes:  []string{notifications.EventTargetTypeBlob},
+		Repositories: []string{"scratch/*"},
+	}})
+	reg := start(t, url)
+	reg.PushImage("scratch/tmp", "v1", OCIManifest)
+	kept := reg.PushImage("team/app", "v1", OCIManifest) // the registry notifies in order: this one last
+	events := c.WaitFor(t, "the manifest push of team/app", func(events []notifications.Event) bool {
+		return len(Find(events, notifications.EventActionPush, OCIManifest, kept.Manifest.Digest)) > 0
+	})
+	for _, e := range events {
+		if e.Target.Repository != "team/app" || notifications.CloudEventKind(&e) != notifications.EventTargetTypeManifest {
+			t.Errorf("event %s (%s %s in %q) reached the webhook: the filters should have ignored it", e.ID, e.Action, e.Target.MediaType, e.Target.Repository)
+		}
+	}
+	if sent := len(tap.IDs()); sent <= len(events) {
+		t.Errorf("the registry sent the relay %d events, the webhook got %d: nothing was there to ignore", sent, len(events))
+	}
+}

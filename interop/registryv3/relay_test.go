@@ -12,3 +12,9 @@ import (
 func TestRelayEveryEventArrivesWhole(t *testing.T) {
 	harness.CheckRelayedScenario(t, Start, harness.Scenario{TagDelete: true, IndexPlatforms: true})
 }
+
+// TestRelayFilters: an endpoint's Ignore (blobs, scratch/*) applies to the
+// events distribution v3.1.2 sends, which carry no type and no name.
+func TestRelayFilters(t *testing.T) {
+	harness.CheckRelayFilters(t, Start)
+}
