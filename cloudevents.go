@@ -2,7 +2,6 @@ package notifications
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 )
@@ -134,6 +133,11 @@ func CloudEventSubject(e *Event) string {
 // errNoID is returned for an event that cannot become a CloudEvent.
 var errNoID = errors.New("event without an id cannot be a CloudEvent")
 
+// errTimestampNotEncodable is the error of an event whose timestamp JSON
+// cannot hold. Like every error an endpoint logs, it quotes nothing of the
+// event.
+var errTimestampNotEncodable = errors.New("event timestamp outside the years JSON can hold (0 to 9999)")
+
 // AppendCloudEvent appends e as one CloudEvent in the JSON event format
 // (what CloudEventsMediaType names): specversion, id (the event ID), source
 // (CloudEventSource), type (CloudEventType), subject (CloudEventSubject,
@@ -152,7 +156,7 @@ func appendCloudEventJSON(dst []byte, e *Event, eventJSON []byte) ([]byte, error
 		return dst, errNoID
 	}
 	if !timeEncodable(e.Timestamp) {
-		return dst, fmt.Errorf("event %q: timestamp %v cannot be encoded", e.ID, e.Timestamp)
+		return dst, errTimestampNotEncodable
 	}
 	out := jsonOut{b: dst}
 	writeCloudEventAttributes(&out, e)
