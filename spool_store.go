@@ -46,6 +46,12 @@ type spoolStore struct {
 	loans   []*readLoan      // with lend: loans no peeked block holds, for the next reads
 	lost    int              // events of undecodable blocks, since takeLost
 	seen    int              // the engine's Lost at the last takeLost
+
+	// undecodable is where the last record logged as not decoding starts,
+	// when one was: a batch read ahead stops before such a record, which
+	// the next read meets again, and each is logged once.
+	undecodable       spool.Position
+	loggedUndecodable bool
 }
 
 // peekedBlock is what pop needs of a block that peek returned.
@@ -228,7 +234,10 @@ func (s *spoolStore) readFrom(p spool.Position, maxEvents int, fromStart bool) (
 			var lent *readLoan
 			if !ok {
 				if b, slab, ok = blockOf(r, slab, loan != nil); !ok {
-					s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
+					if !s.loggedUndecodable || s.undecodable != r.Span.From {
+						s.undecodable, s.loggedUndecodable = r.Span.From, true
+						s.logger.WithField("events", len(r.Items)).Error("notifications: spool: a record of events that do not decode")
+					}
 					if len(blocks) > 0 || !fromStart {
 						return blocks, nil
 					}

@@ -126,6 +126,9 @@ type Log struct {
 	unsynced   atomic.Bool         // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
 	beforePut  func(ticket uint64) // tests: called by an appender before its put
 
+	skipMu sync.Mutex
+	skips  map[Position]struct{} // damaged records logged, so that each is logged once (see logSkip)
+
 	rmu  sync.Mutex // the reader's file
 	r    *os.File
 	rSeq uint64
@@ -288,7 +291,27 @@ func (l *Log) createSegment(seq uint64, size int64) (*segment, error) {
 	return s, nil
 }
 
+// maxSkipsRemembered bounds the damaged records logSkip remembers; past
+// it, it forgets them all and may log some again.
+const maxSkipsRemembered = 1024
+
+// logSkip logs the damaged bytes at off of segment seq, once: the count at
+// open and every read that meets them (a batch read again, say) skip them
+// each time.
 func (l *Log) logSkip(seq uint64, off, n int64, err error) {
+	at := Position{Segment: seq, Offset: off}
+	l.skipMu.Lock()
+	_, logged := l.skips[at]
+	if !logged {
+		if l.skips == nil || len(l.skips) >= maxSkipsRemembered {
+			l.skips = map[Position]struct{}{}
+		}
+		l.skips[at] = struct{}{}
+	}
+	l.skipMu.Unlock()
+	if logged {
+		return
+	}
 	l.log.WithError(err).WithFields(logrus.Fields{"segment": l.segmentPath(seq), "offset": off, "bytes": n}).
 		Error("notifications: spool: skipping a damaged record")
 }
