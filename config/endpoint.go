@@ -3,7 +3,9 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -71,6 +73,11 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 	if tlsConfig != nil && e.JetStream == nil { // a jetstream endpoint connects with e.TLS itself
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
 		c.Transport.TLSClientConfig = tlsConfig
+		if c.BlockPrivateNetworks {
+			// The endpoint dials through its guard, which refuses a
+			// transport with a dial function of its own.
+			c.Transport.DialContext = nil
+		}
 	}
 	return e
 }
@@ -202,6 +209,10 @@ func (f TLSFiles) Config() (*tls.Config, error) {
 	}
 	if f.Certificate != "" {
 		cert, err := tls.LoadX509KeyPair(f.Certificate, f.Key)
+		var unreadable *fs.PathError
+		if errors.As(err, &unreadable) { // a file cannot be read, as opposed to files that do not make a pair
+			return nil, fmt.Errorf("%w: client certificate %s and key %s: %w", ErrSecretSource, f.Certificate, f.Key, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: client certificate %s and key %s: %v", ErrBadValue, f.Certificate, f.Key, err)
 		}

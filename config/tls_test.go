@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/regnotify/notifications"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files in
@@ -73,10 +75,35 @@ notifications:
 		})
 	}
 
+	// A certificate or key file that cannot be read is a secret source
+	// missing, as a root CA's is.
+	_, err = Parse(file, []byte("notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {certificate: gone.pem, key: client-key.pem}\n"), env)
+	assert.ErrorIs(t, err, ErrSecretSource)
+
 	// The relay's connection to NATS: its files are read by Parse too.
 	_, err = Parse(file, []byte("relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d, tls: {rootcas: [junk.pem]}}\nnotifications:\n  endpoints: [{name: a, url: http://a/}]\n"), env)
 	var ce *Error
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "relay.jetstream.tls", ce.Key)
 	assert.Contains(t, err.Error(), "holds no PEM certificate")
+}
+
+// An endpoint with TLS files behind the private-network guard opens: its
+// transport leaves the dialling to the guard (OpenEndpoint refuses a
+// transport with a dial function of its own when the guard is on).
+func TestTLSFilesWithBlockPrivateNetworks(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, "ca")
+	c, err := Parse(filepath.Join(dir, "relay.yml"), []byte(`
+notifications:
+  endpoints:
+    - name: guarded
+      url: https://hooks.example/
+      blockprivatenetworks: true
+      tls: {rootcas: [ca.pem]}
+`), env)
+	require.NoError(t, err)
+	e, err := notifications.OpenEndpoint(c.Endpoints[0].Name, c.Endpoints[0].URL, c.Endpoints[0].Config)
+	require.NoError(t, err)
+	assert.NoError(t, e.Close())
 }
