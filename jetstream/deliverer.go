@@ -101,7 +101,7 @@ func (d *deliverer) Encode(events []notifications.Event) (notifications.Encoded,
 	for i := range events {
 		m, err := d.message(&events[i])
 		if err != nil {
-			return nil, fmt.Errorf("encoding event %q: %w", events[i].ID, err)
+			return nil, fmt.Errorf("encoding event %d of %d: %w", i+1, len(events), err) // never its ID: errors are logged
 		}
 		msgs[i] = m
 	}

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -34,6 +35,9 @@ func DecodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 	}
 	if err := json.Unmarshal(msg.Data(), &e); err != nil {
 		return e, fmt.Errorf("body is not an event: %w", err)
+	}
+	if e.Action == "" { // null, {}, an envelope: JSON that is no event (every event has an action)
+		return notifications.Event{}, errors.New("body is not an event: no action")
 	}
 	if e.ID == "" {
 		e.ID = header.Get(nats.MsgIdHdr)
