@@ -24,7 +24,8 @@ type Finished struct {
 
 	// Attempts is how many delivery attempts carried these events: at least
 	// 1 when they were delivered; 0 when they were given up before any
-	// attempt (queue full, too old, Close) or ignored.
+	// attempt (queue full, too old, Close before they were sent) or
+	// ignored. An attempt cut short by Close is not counted.
 	Attempts int
 
 	// Err is nil when the destination accepted the events, or when they are

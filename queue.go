@@ -429,12 +429,16 @@ func (q *eventQueue) recycle(b *batch) {
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
 // by the context, b stays in a durable store, whole, for the next endpoint
 // opened on it (its events already finished will be sent again); a memory
-// store gives up its unfinished events. commit reports whether the queue
-// goes on.
-func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
+// store gives up its unfinished events, each part with the attempts that
+// carried it. commit reports whether the queue goes on.
+func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 	b.release()
 	if len(unfinished) > 0 && q.store.durable() {
 		return false
+	}
+	left := make([][]Event, len(unfinished)) // read while b's blocks are the store's
+	for i, p := range unfinished {
+		left[i] = p.eventList()
 	}
 	err := q.store.pop(b.blocks)
 	q.metrics.finished(b.n)
@@ -442,8 +446,10 @@ func (q *eventQueue) commit(b *batch, unfinished []Event) bool {
 		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
 	}
 	if len(unfinished) > 0 {
-		q.abandoned = len(unfinished)
-		q.out.givenUp(unfinished, 0, ErrCloseTimeout)
+		for i, p := range unfinished {
+			q.abandoned += len(left[i])
+			q.out.givenUp(left[i], p.attempts, ErrCloseTimeout)
+		}
 		return false
 	}
 	q.recycle(b)

@@ -6,12 +6,13 @@ package notifications
 // starts as soon as the previous answer came, instead of waiting for the
 // disk and the encoder while the receiver idles.
 
-// deliverAhead delivers b and returns the events left unfinished. When the
+// deliverAhead delivers b and returns the parts left unfinished (see
+// deliver). When the
 // queue looks ahead and events wait behind b, a goroutine of its own, which
 // ends before deliverAhead returns, meanwhile takes and encodes the batch
 // after b. (Events written during the delivery are taken afterwards, by
 // take.)
-func (q *eventQueue) deliverAhead(b *batch) []Event {
+func (q *eventQueue) deliverAhead(b *batch) []*part {
 	if !q.lookahead || q.store.len() <= b.n {
 		return q.deliver(q.ctx, b)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -115,13 +114,14 @@ func (q *eventQueue) split(p *part, r result) []*part {
 }
 
 // deliver sends the events of b until each is accepted or given up, and
-// returns those neither, in order, when ctx ended first. A part the
+// returns the parts of those neither, in order, with the attempts that
+// carried them, when ctx ended first. A part the
 // destination refuses (Reject) is split in halves (see split), each sent on its own, so
 // that one refused event does not hold the others back; a single event
 // refused threshold times is given up. A part of more events than the
 // endpoint's pace allows (see envelopeFit.unanswered) is cut to it before
 // it is sent. Events older than maxAge are given up before any attempt.
-func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
+func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 	work := []*part{b.part()} // which owns b's encoding now
 	for len(work) > 0 {
 		p := work[0]
@@ -170,12 +170,10 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []Event {
 				work = append([]*part{{events: kept, attempts: p.attempts, sibling: p.sibling}}, work...)
 			}
 		case cancelled:
-			unfinished := p.eventList()
 			for _, w := range work {
 				w.release()
-				unfinished = append(slices.Clip(unfinished), w.eventList()...)
 			}
-			return unfinished
+			return append([]*part{p}, work...)
 		}
 	}
 	return nil

@@ -97,11 +97,12 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 // runs out, ends the request in flight, or the backoff wait, and the queue.
 func TestCloseTimeoutStopsEverything(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		d    func() *fakeDeliverer // made in the bubble, with its channel
+		name     string
+		d        func() *fakeDeliverer // made in the bubble, with its channel
+		attempts int                   // Finished.Attempts of the first event: the attempts that carried it
 	}{
-		{"request in flight", func() *fakeDeliverer { return &fakeDeliverer{hold: make(chan struct{})} }},
-		{"backoff wait", func() *fakeDeliverer { return &fakeDeliverer{answer: failWith(Retry, errTest)} }},
+		{"request in flight", func() *fakeDeliverer { return &fakeDeliverer{hold: make(chan struct{})} }, 0}, // cut short: not counted
+		{"backoff wait", func() *fakeDeliverer { return &fakeDeliverer{answer: failWith(Retry, errTest)} }, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -126,6 +127,7 @@ func TestCloseTimeoutStopsEverything(t *testing.T) {
 				for id, f := range got {
 					assert.ErrorIs(t, f.Err, ErrCloseTimeout, id)
 				}
+				assert.Equal(t, tt.attempts, got["a-0"].Attempts, "the attempts that carried it")
 				var m EndpointMetrics
 				e.ReadMetrics(&m)
 				assert.Equal(t, 5, m.Dropped)
