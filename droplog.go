@@ -12,7 +12,9 @@ import (
 // overflowing endpoint does not flood its log. Events given up within the
 // interval after a line are logged when it has passed (a timer, armed only
 // while some wait), and at the latest by close: every given-up event is in
-// some line.
+// some line. The timer's function runs on a goroutine of its own once the
+// interval has passed; close stops the timer or waits for that function,
+// so that none is left after the endpoint's Close.
 type rateLimitedLog struct {
 	log      logrus.FieldLogger
 	interval time.Duration
@@ -31,6 +33,7 @@ type droppedFor struct {
 	err     error
 	message string
 	events  int
+	others  bool // the line of the reasons past maxDropReasons; err the latest of them
 }
 
 // maxDropReasons is how many distinct reasons get a line of their own per
@@ -43,19 +46,22 @@ func newRateLimitedLog(log logrus.FieldLogger, interval time.Duration) *rateLimi
 
 // add records n events given up for reason. It logs them now when the
 // interval has passed since the last lines (or the log is closed), else
-// when it passes.
+// when it passes. It logs outside its mutex: a hook of the logger may
+// write to the endpoint again.
 func (r *rateLimitedLog) add(n int, reason error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.count(n, reason)
+	var lines []droppedFor
 	wait := r.interval - time.Since(r.last)
 	switch {
 	case wait <= 0 || r.closed:
-		r.flushLocked()
+		lines = r.takeLocked()
 	case r.timer == nil:
 		r.firing.Add(1)
 		r.timer = time.AfterFunc(wait, r.fire)
 	}
+	r.mu.Unlock()
+	r.write(lines)
 }
 
 // count adds n events given up for reason to what is pending.
@@ -81,24 +87,36 @@ func (r *rateLimitedLog) count(n int, reason error) {
 func (r *rateLimitedLog) fire() {
 	defer r.firing.Done()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.timer = nil
-	r.flushLocked()
+	lines := r.takeLocked()
+	r.mu.Unlock()
+	r.write(lines)
 }
 
-// flushLocked logs a line per reason of what is pending, if anything is.
-// r.mu is held.
-func (r *rateLimitedLog) flushLocked() {
+// takeLocked returns what is pending, a line per reason, and starts a new
+// interval when there was any. r.mu is held.
+func (r *rateLimitedLog) takeLocked() []droppedFor {
 	if len(r.pending) == 0 {
-		return
+		return nil
 	}
-	for _, d := range r.pending {
-		r.log.WithError(d.err).WithField("events", d.events).Warn("notifications: events given up")
-	}
+	lines := append([]droppedFor(nil), r.pending...)
 	if r.others.events > 0 {
-		r.log.WithError(r.others.err).WithField("events", r.others.events).Warn("notifications: events given up for other reasons (the latest given)")
+		r.others.others = true
+		lines = append(lines, r.others)
 	}
 	r.pending, r.others, r.last = r.pending[:0], droppedFor{}, time.Now()
+	return lines
+}
+
+// write logs lines, which takeLocked returned.
+func (r *rateLimitedLog) write(lines []droppedFor) {
+	for _, d := range lines {
+		msg := "notifications: events given up"
+		if d.others {
+			msg = "notifications: events given up for other reasons (the latest given)"
+		}
+		r.log.WithError(d.err).WithField("events", d.events).Warn(msg)
+	}
 }
 
 // close logs what is pending and stops the timer; events given up after
@@ -111,7 +129,8 @@ func (r *rateLimitedLog) close() {
 		r.firing.Done() // it will not run
 	}
 	r.timer = nil
-	r.flushLocked()
+	lines := r.takeLocked()
 	r.mu.Unlock()
+	r.write(lines)
 	r.firing.Wait()
 }

@@ -3,10 +3,12 @@ package notifications
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +95,43 @@ func TestEndpointLogsEveryGivenUpEventByClose(t *testing.T) {
 	e.ReadMetrics(&m)
 	assert.Equal(t, m.Dropped, logged)
 	assert.Equal(t, refused, logged)
+}
+
+// hookFunc is a logrus hook calling fire for every entry.
+type hookFunc func(*logrus.Entry)
+
+func (hookFunc) Levels() []logrus.Level       { return logrus.AllLevels }
+func (h hookFunc) Fire(e *logrus.Entry) error { h(e); return nil }
+
+// A hook of the endpoint's logger may write to the endpoint: the given-up
+// lines are logged outside the log's lock, so a Write the hook makes, and
+// the endpoint refuses, is counted and logged in turn, without a deadlock.
+func TestDropLogHookMayWriteToTheEndpoint(t *testing.T) {
+	logger, hook := logtest.NewNullLogger()
+	d := &fakeDeliverer{hold: make(chan struct{})}
+	e, _ := openFake(t, "hooked", d, EndpointConfig{MaxPending: 1, Logger: logger})
+	var fromHook atomic.Int32
+	logger.AddHook(hookFunc(func(entry *logrus.Entry) {
+		if entry.Message == "notifications: events given up" && fromHook.Add(1) == 1 {
+			assert.ErrorIs(t, e.Write(testEvents("from-hook", 1)...), ErrQueueFull)
+		}
+	}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		require.NoError(t, e.Write(testEvents("kept", 1)...))
+		assert.ErrorIs(t, e.Write(testEvents("over", 1)...), ErrQueueFull)
+		close(d.hold)
+		assert.NoError(t, e.Close())
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the endpoint deadlocked on a hook that writes to it")
+	}
+	logged := 0
+	for _, line := range givenUpLines(hook) {
+		logged += line.events
+	}
+	assert.Equal(t, 2, logged, "the refused Write and the one the hook made")
 }
