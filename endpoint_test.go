@@ -146,7 +146,7 @@ func TestEndpointDoesNotPaceOnDialTimeouts(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
 	config := fastConfig()
-	config.Timeout = 50 * time.Millisecond
+	config.Timeout = 300 * time.Millisecond // the hanging dial's, and room for the next attempt's round trip
 	config.Transport = transport
 	e := NewEndpoint("unreachable", rc.URL, config)
 	require.NoError(t, e.Write(testEvents("d", 10)...))

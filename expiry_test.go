@@ -97,9 +97,15 @@ func TestEventsExpiringDuringRetriesAreGivenUp(t *testing.T) {
 // The receiver recovers as soon as OnFinished reports the old event, so
 // the attempts count exactly.
 func TestEventsExpiringDuringHTTPRetriesAreGivenUp(t *testing.T) {
-	const maxAge, margin = 2 * time.Second, 150 * time.Millisecond
+	const maxAge, margin = 2 * time.Second, 500 * time.Millisecond
 	var oldGone atomic.Bool
-	rc := newReceiver(t, func(int, http.ResponseWriter) int {
+	now := time.Now()
+	rc := newReceiver(t, func(n int, _ http.ResponseWriter) int {
+		if n == 1 {
+			// The first attempt carried e-1: it answers once e-1 is
+			// too old, however late it came.
+			time.Sleep(time.Until(now.Add(margin)))
+		}
 		if !oldGone.Load() {
 			return http.StatusServiceUnavailable
 		}
@@ -124,7 +130,6 @@ func TestEventsExpiringDuringHTTPRetriesAreGivenUp(t *testing.T) {
 	require.NoError(t, err)
 
 	events := testEvents("e", 3)
-	now := time.Now()
 	events[0].Timestamp = now
 	events[1].Timestamp = now.Add(-maxAge + margin) // too old after margin, while the receiver answers 503
 	events[2].Timestamp = now

@@ -17,6 +17,9 @@ type IgnoreConfig struct {
 	// exactly with the target's kind (CloudEventKind): Target.Type when
 	// set; for the released formats, which have no type, the kind its
 	// media type or URL says, so that a blob is a blob from any registry.
+	// A deletion released registries report by digest alone is of kind
+	// CloudEventKindContent (neither "blob" nor "manifest"): list it to
+	// ignore those too.
 	TargetTypes []string
 
 	// Repositories are path.Match patterns, such as "library/*" or
@@ -67,8 +70,11 @@ func (c IgnoreConfig) ignores(e *Event) bool {
 // repositoryMatches reports whether repository, when there is one, matches
 // pattern (a malformed pattern matches nothing).
 func repositoryMatches(pattern, repository string) bool {
+	if repository == "" {
+		return false
+	}
 	ok, err := path.Match(pattern, repository)
-	return repository != "" && ok && err == nil
+	return ok && err == nil
 }
 
 // clone returns c with lists of its own.

@@ -170,7 +170,8 @@ var errNotAccepted = errors.New("answer not accepted")
 // envelopeFit.unanswered). An attempt that timed out before it had a
 // connection (a dial, a TLS handshake or a wait for a free connection that
 // did not end in time) is not one: the receiver never saw the batch, so its
-// size was not why no answer came.
+// size was not why no answer came. (Through a proxy, "a connection" is the
+// proxy's; over HTTP/2 it is had before a stream is free.)
 var errNoAnswer = errors.New("no answer within the timeout")
 
 // noAnswer is the error of an attempt that got no answer in time.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +48,7 @@ func TestLibraryNeverPullsNATSOrPrometheus(t *testing.T) {
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(dir, name), string(data))
 	}
-	cmd := exec.CommandContext(context.Background(), "go", "mod", "graph")
+	cmd := exec.CommandContext(t.Context(), "go", "mod", "graph")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
 	var stderr bytes.Buffer
