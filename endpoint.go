@@ -40,10 +40,11 @@ type EndpointConfig struct {
 	// Default 1s.
 	Timeout time.Duration
 
-	// Threshold is how many failed attempts in a row are retried at once
-	// before the endpoint starts waiting Backoff between them (an answer
-	// that accepts or refuses resets the count); also how often one event
-	// alone may be refused before it is given up. Default 10.
+	// Threshold is how many failed attempts in a row it takes before the
+	// endpoint waits Backoff between them: the first Threshold-1 failures
+	// are retried at once (an answer that accepts or refuses resets the
+	// count); also how often one event alone may be refused before it is
+	// given up. Default 10.
 	Threshold int
 
 	// Backoff is the wait between attempts once Threshold consecutive
@@ -206,12 +207,14 @@ func (config EndpointConfig) withDefaults() EndpointConfig {
 // Endpoint is a reliable, queued, thread-safe sink that notifies an
 // external service when events are written. Write queues the events (in
 // memory, or in the spool) and returns without waiting for the network; it
-// fails only after Close, past MaxPending (ErrQueueFull) or when the spool
-// cannot be written, and then the events went to the DeadLetter.
+// fails only after Close (ErrSinkClosed), past MaxPending (ErrQueueFull) or
+// when the spool cannot be written, and in the last two cases the events
+// went to the DeadLetter.
 //
 // Events written to one endpoint are delivered in the order they were
 // written. Close stops accepting events, waits until those queued were
-// delivered, and releases every goroutine and connection of the endpoint.
+// delivered, or for at most CloseTimeout, and releases every goroutine and
+// connection of the endpoint.
 type Endpoint struct {
 	Sink
 	EndpointConfig

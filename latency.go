@@ -4,10 +4,14 @@ import "time"
 
 // DeliveryLatencyBuckets are the upper bounds, in seconds, of the buckets in
 // which an endpoint counts the time from Write to acceptance of its events.
+// Each event of a delivered batch is counted with the time since the Write
+// of the batch's oldest events: exact for those, an upper bound for the
+// others.
 var DeliveryLatencyBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
 
 // LatencyHistogram is a snapshot of the time events took from Write to
-// acceptance by the destination, one observation per event.
+// acceptance by the destination, one observation per event (see
+// DeliveryLatencyBuckets for the time counted).
 type LatencyHistogram struct {
 	// Buckets are the upper bounds in seconds, as DeliveryLatencyBuckets.
 	Buckets []float64
@@ -67,7 +71,8 @@ func (em *endpointMetrics) delivered(n int, latency time.Duration) {
 }
 
 // ReadDeliveryLatency populates h with the histogram of the time this
-// endpoint's events took from Write to acceptance.
+// endpoint's events took from Write to acceptance (see
+// DeliveryLatencyBuckets for the time counted).
 func (e *Endpoint) ReadDeliveryLatency(h *LatencyHistogram) {
 	e.metrics.mu.Lock()
 	defer e.metrics.mu.Unlock()

@@ -42,7 +42,8 @@ const (
 	DroppedMetric = "registry_notifications_dropped_total"
 
 	// LatencyMetric is the histogram of the time events took from Write to
-	// acceptance, in seconds, with notifications.DeliveryLatencyBuckets.
+	// acceptance, in seconds, with notifications.DeliveryLatencyBuckets
+	// (each event counted from the Write of its batch's oldest events).
 	LatencyMetric = "registry_notifications_delivery_seconds"
 )
 

@@ -20,7 +20,7 @@ const (
 // logs report it.
 type EndpointStatus struct {
 	Name      string `json:"name"`
-	State     string `json:"state"` // "idle", "delivering" or "failing"
+	State     string `json:"state"` // "idle", "delivering"; in the status log lines also "failing"
 	Pending   int    `json:"pending"`
 	Delivered int    `json:"delivered"`
 	Failures  int    `json:"failures"`
