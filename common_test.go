@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -371,4 +372,17 @@ func oneAttempt(name string, d Deliverer, metrics *endpointMetrics, events []Eve
 		return nil
 	}
 	return &DeliveryError{Endpoint: name, Delivery: del}
+}
+
+// assertLogOmits checks that no line hook holds, its message and fields as
+// logrus writes them, shows any of needles (what says what they are).
+func assertLogOmits(t *testing.T, hook *logtest.Hook, what string, needles ...string) {
+	t.Helper()
+	for _, entry := range hook.AllEntries() {
+		line, err := entry.String()
+		require.NoError(t, err)
+		for _, needle := range needles {
+			assert.NotContains(t, line, needle, "a log line shows %s: %s", what, line)
+		}
+	}
 }
