@@ -2,7 +2,8 @@ package notifications
 
 // The errors of an endpoint: what Write and Close return, and the reasons
 // given for events given up. The queue, which owns an endpoint's delivery,
-// is in queue.go; its retry loop in retry.go; outcomes in finished.go.
+// is in queue.go (its Write side and Close) and queue_batch.go (its
+// goroutine's batches); its retry loop in retry.go; outcomes in finished.go.
 
 import (
 	"errors"
