@@ -121,7 +121,7 @@ func (r *rateLimitedLog) write(lines []droppedFor) {
 
 // close logs what is pending and stops the timer; events given up after
 // it are logged at once. It returns once the timer's function, if it ran,
-// has returned.
+// has returned (whose lines, taken before close's, may come after them).
 func (r *rateLimitedLog) close() {
 	r.mu.Lock()
 	r.closed = true

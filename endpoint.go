@@ -213,8 +213,8 @@ func (config EndpointConfig) withDefaults() EndpointConfig {
 //
 // Events written to one endpoint are delivered in the order they were
 // written. Close stops accepting events, waits until those queued were
-// delivered, or for at most CloseTimeout, and releases every goroutine and
-// connection of the endpoint.
+// delivered, or for at most CloseTimeout (when it is not negative), and
+// releases every goroutine and connection of the endpoint.
 type Endpoint struct {
 	Sink
 	EndpointConfig

@@ -178,6 +178,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown format", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: xml\n", 5, "notifications.endpoints[0].format", ErrBadValue, "envelope or cloudevents"},
 		{"format twice", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: envelope\n      wireformat: cloudevents\n", 6, "notifications.endpoints[0].wireformat", ErrBadValue, "same setting"},
 		{"url and jetstream", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0]", ErrBadValue, "both"},
+		{"guard on jetstream", "notifications:\n  endpoints:\n    - {name: a, blockprivatenetworks: true, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0].blockprivatenetworks", ErrBadValue, "webhooks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,10 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		d.failf(n, join(key, "url"), ErrMissing, "endpoint %q needs a url (or jetstream)", e.Name)
 	case e.URL != "" && e.JetStream != nil:
 		d.failf(n, key, ErrBadValue, "endpoint %q has both url and jetstream", e.Name)
+	case e.JetStream != nil && c.BlockPrivateNetworks:
+		// NATS dials on its own: no guard would run, and the setting
+		// would be silently without effect.
+		d.failf(n, join(key, "blockprivatenetworks"), ErrBadValue, "endpoint %q: the private-network guard is for webhooks, not jetstream", e.Name)
 	}
 	if tlsConfig != nil && e.JetStream == nil { // a jetstream endpoint connects with e.TLS itself
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -36,8 +37,8 @@ func DecodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 	if err := json.Unmarshal(msg.Data(), &e); err != nil {
 		return e, fmt.Errorf("body is not an event: %w", err)
 	}
-	if e.Action == "" { // null, {}, an envelope: JSON that is no event (every event has an action)
-		return notifications.Event{}, errors.New("body is not an event: no action")
+	if reflect.ValueOf(e).IsZero() { // null, {}, an envelope: JSON that holds no event
+		return e, errors.New("body is not an event: no field of one")
 	}
 	if e.ID == "" {
 		e.ID = header.Get(nats.MsgIdHdr)

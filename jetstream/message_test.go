@@ -14,7 +14,8 @@ import (
 // A message that is not one event (an envelope, an empty object, null) is
 // an error, though a Nats-Msg-Id could give it an ID: the ingress
 // terminates it rather than deliver an empty event. An event's JSON
-// without an id takes that header's.
+// without an id takes that header's, even with no action (the endpoint
+// publishes what it is given).
 func TestDecodeMessageRefusesWhatIsNotAnEvent(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	_, js := dial(t, s)
@@ -27,6 +28,7 @@ func TestDecodeMessageRefusesWhatIsNotAnEvent(t *testing.T) {
 		{`{}`, true},
 		{`null`, true},
 		{`{"action":"push","target":{"repository":"library/ubuntu"}}`, false},
+		{`{"target":{"repository":"library/ubuntu"}}`, false}, // no action: still an event, as this module's endpoint publishes it
 	}
 	for i, tt := range tests {
 		m := nats.NewMsg("registry.events.push.manifest")
