@@ -1,4 +1,4 @@
-// Unpublished: tests against real registries and the CloudEvents SDK (`make test`); never tagged.
+// Unpublished: tests against real registries, the CloudEvents SDK and the Standard Webhooks reference library (`make test`); never tagged.
 module github.com/regnotify/notifications/interop
 
 go 1.26.0
@@ -11,6 +11,7 @@ require (
 	github.com/docker/distribution v2.8.3+incompatible
 	github.com/regnotify/notifications v0.0.0-00010101000000-000000000000
 	github.com/sirupsen/logrus v1.10.2
+	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	github.com/stretchr/testify v1.12.1
 )
 
