@@ -192,3 +192,31 @@ func TestFailureOfHTTPEndpointHidesUserinfo(t *testing.T) {
 	assert.NotContains(t, m.LastFailure, "someuser")
 	assert.NotContains(t, m.LastFailure, "s3cret")
 }
+
+// EndpointMetrics.Failing says whether the last attempt was not accepted:
+// set by a failure, cleared by the next accepted attempt.
+func TestEndpointMetricsFailing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDeliverer{answer: func(n int, _ []Event) Delivery {
+			if n <= 2 {
+				return Delivery{Outcome: Retry, Status: "503 Service Unavailable", Err: errNotAccepted}
+			}
+			return Delivery{Outcome: Accepted, Status: "200 OK"}
+		}}
+		e, _ := openFake(t, "failing-flag", d, EndpointConfig{CloseTimeout: -1,
+			BackoffPolicy: ThresholdBackoff{Threshold: 1, Backoff: time.Second}})
+		var m EndpointMetrics
+		e.ReadMetrics(&m)
+		assert.False(t, m.Failing, "no attempt yet")
+		require.NoError(t, e.Write(testEvents("f", 1)...))
+		synctest.Wait() // the first attempt failed; the queue waits a second
+		e.ReadMetrics(&m)
+		assert.True(t, m.Failing)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		e.ReadMetrics(&m)
+		assert.False(t, m.Failing, "accepted at the third attempt")
+		assert.Equal(t, 1, m.Successes)
+		require.NoError(t, e.Close())
+	})
+}

@@ -36,6 +36,10 @@ type EndpointMetrics struct {
 
 	// LastFailureTime is when that attempt ended; zero when none failed.
 	LastFailureTime time.Time `json:",omitzero"`
+
+	// Failing is true when the endpoint's last delivery attempt was not
+	// accepted (it failed, or was refused), until one is.
+	Failing bool `json:",omitempty"`
 }
 
 // endpointMetrics is the live counterpart of EndpointMetrics that the
@@ -104,6 +108,7 @@ func (em *endpointMetrics) finished(n int) {
 func (em *endpointMetrics) attempted(n int, d Delivery) {
 	em.mu.Lock()
 	defer em.mu.Unlock()
+	em.m.Failing = d.Outcome != Accepted
 	switch {
 	case d.Outcome == Accepted:
 		em.m.Successes += n

@@ -20,7 +20,7 @@ const (
 // logs report it.
 type EndpointStatus struct {
 	Name      string `json:"name"`
-	State     string `json:"state"` // "idle", "delivering"; in the status log lines also "failing"
+	State     string `json:"state"` // "idle", "delivering" or "failing"
 	Pending   int    `json:"pending"`
 	Delivered int    `json:"delivered"`
 	Failures  int    `json:"failures"`
@@ -37,15 +37,17 @@ func (r *Relay) Status() []EndpointStatus {
 	return out
 }
 
-// status reads e's metrics. The state is "failing" when failures or errors
-// grew since before (when given) and events are pending, "delivering" when
-// events are pending, "idle" otherwise.
+// status reads e's metrics. The state is "failing" when events are pending
+// and the last attempt was not accepted (EndpointMetrics.Failing), or
+// failures or errors grew since before (when given: the last status line);
+// "delivering" when events are pending; "idle" otherwise.
 func status(e *notifications.Endpoint, before *EndpointStatus) EndpointStatus {
 	var m notifications.EndpointMetrics
 	e.ReadMetrics(&m)
 	s := EndpointStatus{Name: e.Name(), Pending: m.Pending, Delivered: m.Successes, Failures: m.Failures, Errors: m.Errors, Dropped: m.Dropped, State: "idle"}
+	grew := before != nil && (s.Failures > before.Failures || s.Errors > before.Errors)
 	switch {
-	case s.Pending > 0 && before != nil && (s.Failures > before.Failures || s.Errors > before.Errors):
+	case s.Pending > 0 && (m.Failing || grew):
 		s.State = "failing"
 	case s.Pending > 0:
 		s.State = "delivering"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,21 +357,44 @@ func TestRelayIgnoredMediaTypes(t *testing.T) {
 	assert.Equal(t, []string{"mt-0", "mt-1"}, eventIDs(b.received()))
 }
 
-// Status says idle with nothing pending, delivering with events pending,
-// and failing when failures grew since the last status while events are
-// pending (what the status log lines and /healthz report).
+// Status says idle with nothing pending; delivering with events pending
+// and no attempt refused or failed since the last accepted one; failing with
+// events pending and the last attempt not accepted (what /healthz reports),
+// or, in the status log lines, failures grown since the last line.
 func TestStatusStates(t *testing.T) {
-	down := httptestServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
-	e := openEndpoint(t, "down", down, notifications.EndpointConfig{CloseTimeout: time.Millisecond})
+	var answer atomic.Int32 // the receiver's status; 0: hold the request until release, then 200
+	var holding atomic.Bool
+	release := make(chan struct{})
+	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		code := int(answer.Load())
+		if code == 0 {
+			holding.Store(true)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			code = http.StatusOK
+		}
+		w.WriteHeader(code)
+	})
+	e := openEndpoint(t, "st", srv, notifications.EndpointConfig{Threshold: 1, Backoff: 5 * time.Millisecond, CloseTimeout: time.Millisecond})
 	defer e.Close()
 	assert.Equal(t, "idle", status(e, nil).State)
-	require.NoError(t, e.Write(events("st", 1)...))
+
+	require.NoError(t, e.Write(events("held", 1)...))
+	require.Eventually(t, holding.Load, 10*time.Second, time.Millisecond, "the request is out")
+	assert.Equal(t, "delivering", status(e, nil).State, "pending, nothing failed")
+	answer.Store(http.StatusInternalServerError)
+	close(release)
+	require.Eventually(t, func() bool { return status(e, nil).State == "idle" }, 10*time.Second, time.Millisecond, "the held event delivered")
+
+	require.NoError(t, e.Write(events("down", 1)...))
 	var s EndpointStatus
 	require.Eventually(t, func() bool { s = status(e, nil); return s.Failures > 0 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, "delivering", s.State, "no earlier status to compare with")
+	assert.Equal(t, "failing", s.State, "the last attempt failed: /healthz says so")
 	assert.Equal(t, 1, s.Pending)
-	assert.Equal(t, "failing", status(e, &EndpointStatus{}).State, "failures grew since the last status")
-	stale := s
-	stale.Failures, stale.Errors = s.Failures+1000, s.Errors+1000
-	assert.Equal(t, "delivering", status(e, &stale).State, "no new failure since the last status")
+	assert.Equal(t, "failing", status(e, &EndpointStatus{}).State, "and failures grew since the last status line")
+
+	answer.Store(http.StatusOK)
+	require.Eventually(t, func() bool { return status(e, nil).State == "idle" }, 10*time.Second, time.Millisecond, "recovered")
 }
