@@ -31,7 +31,14 @@ func TestREADMELayoutCoversTheFiles(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, named)
+	// The module's own zip (a user's copy, or the release check's) leaves
+	// the nested modules out: their paths are checked in a whole checkout.
+	_, err = os.Stat(filepath.Join("cmd", "regnotify", "go.mod"))
+	whole := err == nil
 	for path := range named {
+		if !whole && strings.Contains(path, "/") {
+			continue
+		}
 		_, err := os.Stat(filepath.FromSlash(strings.TrimSuffix(path, "/")))
 		assert.NoError(t, err, "the Layout table names %s", path)
 	}
