@@ -6,10 +6,11 @@
 //	registry_notifications_pending_total{endpoint}                                        gauge
 //	registry_notifications_status_total{code="200 OK",endpoint}                           counter
 //
-// and two of regnotify's own:
+// and three of regnotify's own:
 //
 //	registry_notifications_dropped_total{endpoint}     counter
 //	registry_notifications_delivery_seconds{endpoint}  histogram of the time from Write to acceptance
+//	registry_notifications_failing{endpoint}           gauge: 1 while the last attempt was not accepted
 //
 // It is a module of its own, so that the notifications library never
 // depends on the Prometheus client. Register one Collector:
@@ -45,6 +46,11 @@ const (
 	// acceptance, in seconds, with notifications.DeliveryLatencyBuckets
 	// (each event counted from the Write of its batch's oldest events).
 	LatencyMetric = "registry_notifications_delivery_seconds"
+
+	// FailingMetric is 1 while the endpoint's last delivery attempt was not
+	// accepted (notifications.EndpointMetrics.Failing), else 0: what to
+	// alert on.
+	FailingMetric = "registry_notifications_failing"
 )
 
 // Label names, as distribution v3 uses them.
@@ -65,11 +71,14 @@ var (
 		"The number of events given up without delivery", []string{endpointLabel}, nil)
 	latencyDesc = prometheus.NewDesc(LatencyMetric,
 		"The time events took from Write to acceptance by the endpoint", []string{endpointLabel}, nil)
+	failingDesc = prometheus.NewDesc(FailingMetric,
+		"1 while the endpoint's last delivery attempt was not accepted", []string{endpointLabel}, nil)
 )
 
 // Collector is a prometheus.Collector over every endpoint that is open when
 // it is collected (notifications.OpenEndpoints): a closed endpoint drops out.
-// Endpoints that share a name are reported as one, their counts added up.
+// Endpoints that share a name are reported as one, their counts added up
+// (failing when any of them is).
 //
 // Only the endpoint's name is a label: neither its URL nor its configuration
 // (header values, secrets) appears in any metric.
@@ -85,9 +94,9 @@ func NewCollector() *Collector {
 	return &Collector{endpoints: notifications.OpenEndpoints}
 }
 
-// Describe sends the descriptors of the five metrics.
+// Describe sends the descriptors of the six metrics.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{eventsDesc, pendingDesc, statusDesc, droppedDesc, latencyDesc} {
+	for _, d := range []*prometheus.Desc{eventsDesc, pendingDesc, statusDesc, droppedDesc, latencyDesc, failingDesc} {
 		ch <- d
 	}
 }
@@ -111,6 +120,7 @@ func (s *endpointSample) add(e *notifications.Endpoint) {
 	s.metrics.Failures += m.Failures
 	s.metrics.Errors += m.Errors
 	s.metrics.Dropped += m.Dropped
+	s.metrics.Failing = s.metrics.Failing || m.Failing
 	if s.metrics.Statuses == nil {
 		s.metrics.Statuses = make(map[string]int, len(m.Statuses))
 	}
@@ -157,6 +167,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(statusDesc, prometheus.CounterValue, float64(n), code, name)
 		}
 		ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(m.Dropped), name)
+		failing := 0.0
+		if m.Failing {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, failing, name)
 
 		buckets := make(map[float64]uint64, len(s.latency.Buckets))
 		for i, bound := range s.latency.Buckets {

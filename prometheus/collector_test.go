@@ -202,3 +202,29 @@ func gatherHistograms(t *testing.T, c prometheus.Collector) map[string]*dto.Hist
 	}
 	return out
 }
+
+// The failing gauge is 1 for an endpoint whose last attempt was not
+// accepted, 0 for one whose last attempt was.
+func TestCollectorFailing(t *testing.T) {
+	up := openEndpoint(t, "up", &scripted{answers: []notifications.Delivery{ok}})
+	require.NoError(t, up.Write(events(1)...))
+	settled(t, up, 1)
+	held := &scripted{answers: []notifications.Delivery{serverErr, ok}, hold: make(chan struct{})}
+	down := openEndpoint(t, "down", held)
+	require.NoError(t, down.Write(events(1)...))
+	held.hold <- struct{}{} // the first attempt answers 500; the second waits
+	require.Eventually(t, func() bool { return held.started() == 2 }, 10*time.Second, time.Millisecond)
+
+	expected := `
+# HELP registry_notifications_failing 1 while the endpoint's last delivery attempt was not accepted
+# TYPE registry_notifications_failing gauge
+registry_notifications_failing{endpoint="down"} 1
+registry_notifications_failing{endpoint="up"} 0
+`
+	c := notifprom.NewCollector()
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), notifprom.FailingMetric))
+	close(held.hold)
+	settled(t, down, 1)
+	expected = strings.Replace(expected, `{endpoint="down"} 1`, `{endpoint="down"} 0`, 1)
+	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), notifprom.FailingMetric), "accepted again")
+}
