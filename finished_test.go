@@ -128,16 +128,17 @@ func TestClosedSinksRefuseWrites(t *testing.T) {
 	assert.NoError(t, b.Write(testEvents("m", 1)...), "a closed member does not fail the broadcaster's Write")
 }
 
-// TestFailuresAreLoggedAndExposed: failed attempts are logged with their
-// reason, the first at once and then a summary at most every
-// failureLogInterval, and a line on recovery; the last failure is in the
-// metrics and expvar.
+// TestFailuresAreLoggedAndExposed: failed attempts are logged at warning
+// level with their reason, the first at once and then a summary at most
+// every failureLogInterval with the attempts and events since the previous
+// line, and an info line on recovery (README, Metrics); the last failure is
+// in the metrics and expvar.
 func TestFailuresAreLoggedAndExposed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const failures = 100 // one a second
+		const failures, events = 100, 2 // one failure a second
 		d := &fakeDeliverer{answer: func(n int, _ []Event) Delivery {
 			if n <= failures {
-				return Delivery{Outcome: Retry, Err: errTest}
+				return Delivery{Outcome: Retry, Status: "503 Service Unavailable", Err: errTest}
 			}
 			return Delivery{Outcome: Accepted, Status: "200 OK"}
 		}}
@@ -145,17 +146,17 @@ func TestFailuresAreLoggedAndExposed(t *testing.T) {
 		e, _ := openFake(t, "failing", d, EndpointConfig{Threshold: 1, Backoff: time.Second, Logger: logger, CloseTimeout: -1,
 			BackoffPolicy: ThresholdBackoff{Threshold: 1, Backoff: time.Second}})
 		start := time.Now()
-		require.NoError(t, e.Write(testEvents("f", 2)...))
+		require.NoError(t, e.Write(testEvents("f", events)...))
 		time.Sleep(time.Minute)
 		synctest.Wait()
 
 		var m EndpointMetrics
 		e.ReadMetrics(&m)
-		assert.Equal(t, errTest.Error(), m.LastFailure)
+		assert.Equal(t, "503 Service Unavailable: "+errTest.Error(), m.LastFailure)
 		assert.Equal(t, start.Add(time.Minute), m.LastFailureTime)
 		published, err := json.Marshal(e.published())
 		require.NoError(t, err)
-		assert.Contains(t, string(published), `"LastFailure":"test failure"`)
+		assert.Contains(t, string(published), `"LastFailure":"503 Service Unavailable: test failure"`)
 
 		require.NoError(t, e.Close())
 		var lines []*logrus.Entry
@@ -165,11 +166,22 @@ func TestFailuresAreLoggedAndExposed(t *testing.T) {
 			}
 		}
 		require.Len(t, lines, 5, "first failure, summaries at 30s, 60s and 90s, recovery")
-		assert.Equal(t, "notifications: delivery attempt failed", lines[0].Message)
-		assert.Equal(t, errTest, lines[0].Data[logrus.ErrorKey])
 		assert.Equal(t, "failing", lines[0].Data["endpoint"])
-		assert.Equal(t, "notifications: delivery attempts failing", lines[1].Message)
-		assert.Equal(t, 30, lines[1].Data["attempts"], "the summary counts the attempts since the last line")
+		for i, want := range []struct {
+			message          string
+			attempts, events int
+		}{
+			{"notifications: delivery attempt failed", 1, events},
+			{"notifications: delivery attempts failing", 30, 30 * events}, // since the last line
+		} {
+			assert.Equal(t, logrus.WarnLevel, lines[i].Level, "line %d", i)
+			assert.Equal(t, want.message, lines[i].Message, "line %d", i)
+			assert.Equal(t, want.attempts, lines[i].Data["attempts"], "line %d: attempts since the previous line", i)
+			assert.Equal(t, want.events, lines[i].Data["events"], "line %d: events since the previous line", i)
+			assert.Equal(t, "503 Service Unavailable", lines[i].Data["status"], "line %d: the reason", i)
+			assert.Equal(t, errTest, lines[i].Data[logrus.ErrorKey], "line %d: the reason", i)
+		}
+		assert.Equal(t, logrus.InfoLevel, lines[4].Level)
 		assert.Equal(t, "notifications: delivery recovered", lines[4].Message)
 		assert.Equal(t, failures, lines[4].Data["failed_attempts"])
 		assert.NotNil(t, expvar.Get("registry"))

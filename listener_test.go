@@ -16,6 +16,8 @@ import (
 	"github.com/regnotify/notifications/manifest"
 	"github.com/regnotify/notifications/storage"
 	"github.com/regnotify/notifications/storage/inmemory"
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -85,9 +87,15 @@ func newListened(t *testing.T, listenerErr error) (storage.Repository, *recordin
 	return Listen(underlying, l), l
 }
 
+// Every successful operation reaches the listener; a listener's error is
+// logged (to listenerLog, naming the repository), never returned.
 func TestListenDispatchesEverySuccessfulOperation(t *testing.T) {
 	for _, listenerErr := range []error{nil, errTest} {
 		t.Run(fmt.Sprint("listener error ", listenerErr), func(t *testing.T) {
+			logger, hook := logtest.NewNullLogger()
+			saved := listenerLog
+			listenerLog = logger
+			t.Cleanup(func() { listenerLog = saved })
 			repo, l := newListened(t, listenerErr)
 			sm := loadManifest(t, "signed-manifest.json")
 			content := []byte("layer content")
@@ -122,6 +130,27 @@ func TestListenDispatchesEverySuccessfulOperation(t *testing.T) {
 				"pull blob " + dgst.String(),
 				"delete manifest latest",
 			}, l.recorded())
+
+			entries := hook.AllEntries()
+			if listenerErr == nil {
+				assert.Empty(t, entries, "nothing failed")
+				return
+			}
+			require.Len(t, entries, 5, "one line per listener error")
+			var messages []string
+			for _, entry := range entries {
+				messages = append(messages, entry.Message)
+				assert.Equal(t, logrus.ErrorLevel, entry.Level)
+				assert.Equal(t, errTest, entry.Data[logrus.ErrorKey])
+				assert.Equal(t, "library/hello", entry.Data["repository"])
+			}
+			assert.Equal(t, []string{
+				"notifications: listener failed on layer push",
+				"notifications: listener failed on manifest push",
+				"notifications: listener failed on manifest pull",
+				"notifications: listener failed on layer pull",
+				"notifications: listener failed on manifest delete",
+			}, messages)
 		})
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -15,52 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// README, Use it: "the wrapped call's error comes back unchanged, and a
-// listener's error is logged, never returned" (to listenerLog, naming the
-// repository).
-func TestListenerErrorsAreLogged(t *testing.T) {
-	logger, hook := logtest.NewNullLogger()
-	saved := listenerLog
-	listenerLog = logger
-	t.Cleanup(func() { listenerLog = saved })
-
-	repo, l := newListened(t, errTest)
-	sm := loadManifest(t, "signed-manifest.json")
-	content := []byte("layer content")
-	dgst := digest.FromBytes(content)
-	up, err := repo.Layers().Upload()
-	require.NoError(t, err)
-	_, err = up.Write(content)
-	require.NoError(t, err)
-	_, err = up.Finish(dgst)
-	assert.NoError(t, err, "layer push")
-	assert.NoError(t, repo.Manifests().Put("latest", sm), "manifest push")
-	_, err = repo.Manifests().Get("latest")
-	assert.NoError(t, err, "manifest pull")
-	layer, err := repo.Layers().Fetch(dgst)
-	assert.NoError(t, err, "layer pull")
-	require.NoError(t, layer.Close())
-	assert.NoError(t, repo.Manifests().Delete("latest"), "manifest delete")
-	require.Len(t, l.recorded(), 5, "the listener was called for each")
-
-	entries := hook.AllEntries()
-	require.Len(t, entries, 5, "one line per listener error")
-	var messages []string
-	for _, entry := range entries {
-		messages = append(messages, entry.Message)
-		assert.Equal(t, logrus.ErrorLevel, entry.Level)
-		assert.Equal(t, errTest, entry.Data[logrus.ErrorKey])
-		assert.Equal(t, "library/hello", entry.Data["repository"])
-	}
-	assert.Equal(t, []string{
-		"notifications: listener failed on layer push",
-		"notifications: listener failed on manifest push",
-		"notifications: listener failed on manifest pull",
-		"notifications: listener failed on layer pull",
-		"notifications: listener failed on manifest delete",
-	}, messages)
-}
 
 // README, What is never logged: "Events. Endpoints log counts and reasons,
 // never an event". An endpoint taken through failed attempts, refusals and
@@ -147,54 +99,6 @@ func containsError(errs []error, target error) bool {
 		}
 	}
 	return false
-}
-
-// README, Metrics: "Failed attempts are logged at warning level with their
-// reason ... the first failure after a success at once, then ... at most one
-// summary every 30 seconds with the attempts and events since the previous
-// line, and an info line (delivery recovered) with the count".
-func TestFailureLogLevelAndCounts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const failures, events = 40, 3 // one failure a second
-		d := &fakeDeliverer{answer: func(n int, _ []Event) Delivery {
-			if n <= failures {
-				return Delivery{Outcome: Retry, Status: "503 Service Unavailable", Err: errNotAccepted}
-			}
-			return Delivery{Outcome: Accepted, Status: "200 OK"}
-		}}
-		logger, hook := logtest.NewNullLogger()
-		e, _ := openFake(t, "warned", d, EndpointConfig{Logger: logger, CloseTimeout: -1,
-			BackoffPolicy: ThresholdBackoff{Threshold: 1, Backoff: time.Second}})
-		require.NoError(t, e.Write(testEvents("w", events)...))
-		require.NoError(t, e.Close())
-
-		var lines []*logrus.Entry
-		for _, entry := range hook.AllEntries() {
-			if strings.Contains(entry.Message, "delivery") {
-				lines = append(lines, entry)
-			}
-		}
-		require.Len(t, lines, 3, "first failure, the summary at 30s, recovery")
-		tests := []struct {
-			level            logrus.Level
-			message          string
-			attempts, events any
-		}{
-			{logrus.WarnLevel, "notifications: delivery attempt failed", 1, events},
-			{logrus.WarnLevel, "notifications: delivery attempts failing", 30, 30 * events},
-		}
-		for i, tt := range tests {
-			assert.Equal(t, tt.level, lines[i].Level, "line %d", i)
-			assert.Equal(t, tt.message, lines[i].Message, "line %d", i)
-			assert.Equal(t, tt.attempts, lines[i].Data["attempts"], "line %d: attempts since the previous line", i)
-			assert.Equal(t, tt.events, lines[i].Data["events"], "line %d: events since the previous line", i)
-			assert.Equal(t, "503 Service Unavailable", lines[i].Data["status"], "line %d: the reason", i)
-			assert.Equal(t, errNotAccepted, lines[i].Data[logrus.ErrorKey], "line %d: the reason", i)
-		}
-		assert.Equal(t, logrus.InfoLevel, lines[2].Level)
-		assert.Equal(t, "notifications: delivery recovered", lines[2].Message)
-		assert.Equal(t, failures, lines[2].Data["failed_attempts"])
-	})
 }
 
 // README, What is never logged: "json.Marshal of either ... writes

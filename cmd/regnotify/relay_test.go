@@ -178,8 +178,7 @@ notifications:
 		missing, _ := hook.missing(answered)
 		return len(missing) == 0
 	}, 60*time.Second, 5*time.Millisecond, "every event answered 2xx is delivered after the restart: %s", stderr2)
-	require.NoError(t, second.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, second.Wait(), "SIGTERM: the relay flushes and exits 0: %s", stderr2)
+	require.NoError(t, stopRelay(t, second, 60*time.Second), "SIGTERM: the relay flushes and exits 0: %s", stderr2)
 	assert.Contains(t, stderr2.String(), "relay: stopped")
 	_, duplicates := hook.missing(nil)
 	t.Logf("raw duplicates at the webhook: %d", duplicates)
