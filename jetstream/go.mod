@@ -9,6 +9,7 @@ require (
 	github.com/regnotify/notifications v0.1.0
 	github.com/sirupsen/logrus v1.10.2
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -22,6 +22,7 @@ import (
 	"github.com/regnotify/notifications"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // helperEnv, when set to a JSON list of arguments, makes the test binary run
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // helperCommand returns a command running regnotify args in a process of its
