@@ -100,6 +100,11 @@ type Relay struct {
 	JetStream *JetStreamIngress
 }
 
+// MinAckWait is the shortest relay.jetstream.ackwait: a relay tells
+// JetStream every ackwait/3 that it still works on its messages. It is the
+// jetstream module's MinAckWait.
+const MinAckWait = 100 * time.Millisecond
+
 // JetStreamIngress is the relay.jetstream: section (fleet mode). The
 // jetstream module builds the consumer from it.
 type JetStreamIngress struct {
@@ -112,7 +117,8 @@ type JetStreamIngress struct {
 	// FilterSubjects restrict the consumer to these subjects. Default: all.
 	FilterSubjects []string
 	// AckWait is how long JetStream waits for a relay's ack before it
-	// delivers a message again. Zero: the jetstream module's default.
+	// delivers a message again, at least MinAckWait. Zero: the jetstream
+	// module's default.
 	AckWait time.Duration
 	// MaxAckPending bounds the messages out and unacked, for the whole
 	// fleet. Zero: the jetstream module's default.
@@ -235,7 +241,7 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 				"stream":         d.str(&js.Stream),
 				"durable":        d.str(&js.Durable),
 				"filtersubjects": d.list(&js.FilterSubjects, nil),
-				"ackwait":        d.duration(&js.AckWait, false),
+				"ackwait":        d.ackWait(&js.AckWait),
 				"maxackpending":  d.count(&js.MaxAckPending),
 				"credentials":    d.filePath(&js.Credentials),
 				"tls":            func(n *yaml.Node, key string) { d.tlsFiles(&js.TLS, n, key) },
@@ -248,6 +254,17 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 			r.JetStream = js
 		},
 	})
+}
+
+// ackWait decodes relay.jetstream.ackwait, a duration of at least
+// MinAckWait.
+func (d *decoder) ackWait(out *time.Duration) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		d.duration(out, false)(n, key)
+		if *out > 0 && *out < MinAckWait {
+			d.failf(n, key, ErrBadValue, "%s is shorter than %s (a number without a unit is nanoseconds: write 30s)", *out, MinAckWait)
+		}
+	}
 }
 
 // notifications decodes the notifications: section.

@@ -173,6 +173,7 @@ func TestParseErrors(t *testing.T) {
 		{"cert without key", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {certificate: c.pem}\n", 5, "notifications.endpoints[0].tls", ErrMissing, ""},
 		{"missing CA", "notifications:\n  endpoints:\n    - name: a\n      url: https://a/\n      tls: {rootcas: [/nonexistent/ca.pem]}\n", 5, "notifications.endpoints[0].tls", ErrSecretSource, ""},
 		{"fleet without stream", "relay:\n  jetstream: {url: nats://a:4222, durable: d}\n", 2, "relay.jetstream.stream", ErrMissing, ""},
+		{"ackwait without a unit", "relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d, ackwait: 30}\n", 2, "relay.jetstream.ackwait", ErrBadValue, "30ns is shorter than 100ms"},
 		{"endpoints not a list", "notifications:\n  endpoints: {name: a}\n", 2, "notifications.endpoints", ErrBadValue, ""},
 		{"spool in fleet mode", "relay:\n  jetstream: {url: nats://a:4222, stream: s, durable: d}\nnotifications:\n  endpoints:\n    - {name: a, url: http://a/, spooldir: /tmp/x}\n", 5, "notifications.endpoints[0].spooldir", ErrBadValue, "no spool in fleet mode"},
 		{"unknown format", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: xml\n", 5, "notifications.endpoints[0].format", ErrBadValue, "envelope or cloudevents"},

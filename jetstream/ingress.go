@@ -29,6 +29,10 @@ const (
 	DefaultRetryDelay    = time.Second
 )
 
+// MinAckWait is the shortest IngressConfig.AckWait OpenIngress takes: the
+// relay tells JetStream every AckWait/3 that it still works on a message.
+const MinAckWait = config.MinAckWait
+
 // IngressConfig configures the JetStream ingress of a relay (fleet mode).
 type IngressConfig struct {
 	// URL lists the NATS servers, separated by commas. Ignored when Conn is
@@ -55,7 +59,7 @@ type IngressConfig struct {
 
 	// AckWait is how long JetStream waits for an ack before it delivers a
 	// message again, to any relay of the fleet. It must be longer than
-	// delivery usually takes. Default 30s.
+	// delivery usually takes, and at least MinAckWait. Default 30s.
 	AckWait time.Duration
 
 	// MaxAckPending bounds the messages delivered and not yet acked, for the
@@ -124,6 +128,9 @@ func NewIngress(c config.JetStreamIngress, log logrus.FieldLogger) (*Ingress, er
 func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	if cfg.Stream == "" || cfg.Durable == "" {
 		return nil, errors.New("jetstream ingress: Stream and Durable are required")
+	}
+	if cfg.AckWait > 0 && cfg.AckWait < MinAckWait {
+		return nil, fmt.Errorf("jetstream ingress: AckWait %s is shorter than %s", cfg.AckWait, MinAckWait)
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait

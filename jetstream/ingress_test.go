@@ -125,9 +125,23 @@ func TestIngressStoppedRelayHoldsNothing(t *testing.T) {
 	require.NoError(t, stop2())
 }
 
-func TestOpenIngressNeedsStreamAndDurable(t *testing.T) {
-	_, err := OpenIngress(IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS"})
-	assert.Error(t, err)
+func TestOpenIngressRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     IngressConfig
+		message string
+	}{
+		{"no durable", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS"}, "Stream and Durable are required"},
+		{"ack wait of nanoseconds", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", AckWait: 2}, "AckWait 2ns is shorter than 100ms"},
+		{"ack wait just short", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", AckWait: MinAckWait - 1}, "shorter than 100ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := OpenIngress(tt.cfg)
+			assert.Nil(t, in)
+			assert.ErrorContains(t, err, tt.message)
+		})
+	}
 }
 
 // A webhook that holds the events longer than AckWait: the relay tells
