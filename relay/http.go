@@ -66,23 +66,26 @@ type HTTPIngress struct {
 
 var _ Ingress = (*HTTPIngress)(nil)
 
-// Serve answers requests until ctx is cancelled, then stops taking new
-// connections and waits (at most 10s) for the requests it is answering.
+// Serve answers requests until ctx is cancelled or the listener fails, then
+// stops taking new connections and waits (at most 10s) for the requests it
+// is answering.
 func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
 	r.log.WithField("address", in.Listener.Addr().String()).Info("relay: taking events at POST " + EventsPath)
 	return Serve(ctx, in.Listener, r.Handler())
 }
 
-// Serve runs an HTTP server with handler on ln until ctx is cancelled, then
-// shuts it down, waiting at most 10s for the requests it is answering
-// (then closing their connections). It closes ln.
+// Serve runs an HTTP server with handler on ln until ctx is cancelled or ln
+// fails, then shuts it down, waiting at most 10s for the requests it is
+// answering (then closing their connections): once it returned, no new
+// request reaches handler. It closes ln. It returns ln's error, if ln
+// failed, or the shutdown's.
 func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-done:
-		return err
+	case serveErr = <-done: // the connections it accepted still run
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -91,8 +94,11 @@ func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	if err != nil {
 		_ = srv.Close() // the requests still running lose their connections
 	}
-	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
+	if serveErr == nil {
+		serveErr = <-done
+	}
+	if !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
 	}
 	return err
 }

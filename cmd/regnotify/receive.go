@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,10 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/receiver"
+	"github.com/regnotify/notifications/relay"
 )
 
 func init() {
@@ -24,12 +23,9 @@ func init() {
 	}
 }
 
-// shutdownGrace bounds how long receive waits for requests in progress when
-// it is stopped.
-const shutdownGrace = 5 * time.Second
-
 // runReceive serves receiver.New on --listen until ctx is cancelled (main
-// cancels it on SIGINT and SIGTERM), then shuts the server down. Accepted
+// cancels it on SIGINT and SIGTERM), then shuts the server down as a
+// relay's (relay.Serve). Accepted
 // events go to stdout, one JSON object a line; every rejected request gets a
 // one-line summary on stderr.
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,33 +66,15 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	out := &eventPrinter{w: stdout, cloudEvents: cloudEvents}
-	srv := &http.Server{
-		Handler:           &rejectionLogger{next: receiver.New(cfg, out.print), w: stderr},
-		ReadHeaderTimeout: 10 * time.Second,
-	}
 	signed := "unsigned requests accepted"
 	if len(secrets) > 0 {
 		signed = fmt.Sprintf("signatures required, %d secret(s)", len(secrets))
 	}
 	fmt.Fprintf(stderr, "regnotify receive: listening on http://%s/ (%s)\n", ln.Addr(), signed)
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	err = relay.Serve(ctx, ln, &rejectionLogger{next: receiver.New(cfg, out.print), w: stderr})
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "regnotify receive: stopped")
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if err != nil {
-		_ = srv.Close()
-	}
-	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	fmt.Fprintln(stderr, "regnotify receive: stopped")
 	return err
 }
 
