@@ -64,20 +64,26 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The operations address first: the ingress, once open, holds a port
+	// or a NATS connection, and only Run releases them.
+	var ln net.Listener
+	if cfg.Relay.Operations != "" {
+		if ln, err = net.Listen("tcp", cfg.Relay.Operations); err != nil {
+			_ = r.Close()
+			return err
+		}
+	}
 	ingress, err := newIngress(cfg, log)
 	if err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
 		_ = r.Close()
 		return err
 	}
 	opsDone := make(chan error, 1)
 	opsCtx, stopOps := context.WithCancel(context.Background())
-	if cfg.Relay.Operations != "" {
-		ln, err := net.Listen("tcp", cfg.Relay.Operations)
-		if err != nil {
-			stopOps()
-			_ = r.Close()
-			return err
-		}
+	if ln != nil {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(notifprom.NewCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		log.WithField("address", ln.Addr().String()).Info("relay: serving GET /metrics and /healthz")

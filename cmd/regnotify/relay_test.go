@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -201,6 +202,29 @@ func TestRelayConfigErrorsStartNothing(t *testing.T) {
 	assert.Equal(t, 0, run(t.Context(), []string{"relay", "--help"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), "-config")
 	assert.Contains(t, stderr.String(), "-listen")
+}
+
+// A relay whose operations address is taken starts nothing, and leaves
+// its ingress's address free.
+func TestRelayOperationsAddressTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	listen := free.Addr().String()
+	require.NoError(t, free.Close())
+	file := filepath.Join(t.TempDir(), "relay.yml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf("relay:\n  listen: %s\n  operations: %s\nnotifications:\n  endpoints:\n    - {name: a, url: http://127.0.0.1:1/}\n", listen, taken.Addr())), 0o600))
+
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 1, run(t.Context(), []string{"relay", "--config", file}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "address already in use")
+	assert.NotContains(t, stderr.String(), "taking events")
+	again, err := net.Listen("tcp", listen)
+	if assert.NoError(t, err, "the ingress's address is free again") {
+		_ = again.Close()
+	}
 }
 
 var opsRE = regexp.MustCompile(`serving GET /metrics and /healthz" address="?([0-9.:]+)`)
