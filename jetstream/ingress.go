@@ -156,9 +156,9 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 		nats.Name("regnotify relay"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(250 * time.Millisecond),
 	}, cfg.Options...)
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream ingress: connecting to %s: %w", redactURLs(cfg.URL), connectError(err))
+		return nil, fmt.Errorf("jetstream ingress: %w", err)
 	}
 	in.conn, in.owned = nc, true
 	return in, nil

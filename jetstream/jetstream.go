@@ -281,6 +281,18 @@ func target(config Config) string {
 // whole.
 func redactURLs(list string) string { return notifications.RedactURL(strings.TrimSpace(list)) }
 
+// Connect connects to the NATS servers of urls, a comma-separated list,
+// with opts, as the ingress does. Its errors name the servers without
+// credentials and quote no URL (nats.Connect's error for a URL that does
+// not parse quotes it, password included).
+func Connect(urls string, opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", redactURLs(urls), connectError(err))
+	}
+	return nc, nil
+}
+
 // connectError returns err, from connecting to NATS, fit to show: the
 // error of a server URL that does not parse quotes the URL, password
 // included, so it is replaced by one that quotes nothing.

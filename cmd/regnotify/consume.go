@@ -51,9 +51,9 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 
-	nc, err := nats.Connect(*servers, nats.Name("regnotify consume"), nats.MaxReconnects(-1))
+	nc, err := jetstream.Connect(*servers, nats.Name("regnotify consume"), nats.MaxReconnects(-1))
 	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
+		return fmt.Errorf("NATS: %w", err)
 	}
 	defer nc.Close()
 	js, err := natsjs.New(nc)

@@ -190,7 +190,9 @@ func TestConsumeErrors(t *testing.T) {
 		{"stray argument", []string{"--nats", url, "--stream", "EVENTS", "extra"}, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
 		{"missing stream", []string{"--nats", url, "--stream", "NOPE"}, `stream "NOPE" not found`},
-		{"no server", []string{"--nats", "nats://127.0.0.1:1", "--stream", "EVENTS"}, "connecting to NATS"},
+		{"no server", []string{"--nats", "nats://127.0.0.1:1", "--stream", "EVENTS"}, "NATS: connecting to nats://127.0.0.1:1"},
+		{"password with a bad escape", []string{"--nats", "nats://user:s3cr%zzet@127.0.0.1:1", "--stream", "EVENTS"}, "does not parse"},
+		{"password with a hash", []string{"--nats", "nats://user:s3cr#et@127.0.0.1:1", "--stream", "EVENTS"}, "NATS: connecting to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +200,7 @@ func TestConsumeErrors(t *testing.T) {
 			code := run(t.Context(), append([]string{"consume"}, tt.args...), &stdout, &stderr)
 			assert.Equal(t, 1, code)
 			assert.Contains(t, stderr.String(), tt.wantStderr)
+			assert.NotContains(t, stderr.String(), "s3cr", "no part of a password")
 			assert.Empty(t, stdout.String())
 		})
 	}
