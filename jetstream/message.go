@@ -35,7 +35,7 @@ func DecodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 		return events[0], nil
 	}
 	if err := json.Unmarshal(msg.Data(), &e); err != nil {
-		return e, fmt.Errorf("body is not an event: %w", err)
+		return e, decodeError(err)
 	}
 	if reflect.ValueOf(e).IsZero() { // null, {}, an envelope: JSON that holds no event
 		return e, errors.New("body is not an event: no field of one")
@@ -44,4 +44,20 @@ func DecodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 		e.ID = header.Get(nats.MsgIdHdr)
 	}
 	return e, nil
+}
+
+// decodeError returns err, json.Unmarshal's for a message's body, without
+// what it quotes of the body: a value that does not parse (a timestamp,
+// say) is quoted whole in its parser's error, and the error is logged.
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("body is not JSON (byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return errors.New("body is not an event: a field holds a JSON value of the wrong type")
+	default:
+		return errors.New("body is not an event: a value does not parse")
+	}
 }
