@@ -19,6 +19,12 @@
 //	      spooldir: /var/lib/regnotify  # extra keys: every EndpointConfig field, lower case
 //	      signingsecrets: [{file: /run/secrets/ci-whsec}]
 //
+// Values are read as distribution's YAML reader (YAML 1.1) reads them, so
+// that a block the registry runs is read to the same settings: yes, no, on
+// and off are booleans, a plain integer duration is nanoseconds in any
+// integer notation (0x10, 0o10, 010, 1_000), and merge keys (<<: *anchor)
+// are expanded, a later key replacing an earlier one.
+//
 // Every confidential value (header values, signing secrets, the ingress
 // token and secrets) may be written as a plain string, as {env: NAME} or as
 // {file: PATH}. Relative file names are taken from the configuration file's

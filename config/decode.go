@@ -63,6 +63,9 @@ type decoder struct {
 	lookup func(string) (string, bool)
 	read   func(string) ([]byte, error)
 	errs   []error
+
+	pairsOf map[*yaml.Node][]pair // each mapping's pairs, merges expanded
+	merging map[*yaml.Node]bool   // mappings whose pairs are being read
 }
 
 // fail records a problem at node n under key.
@@ -107,21 +110,84 @@ func (d *decoder) mapping(n *yaml.Node, key string, fs fields) {
 		d.failf(n, key, ErrBadValue, "want a mapping")
 		return
 	}
+	for _, p := range d.pairs(n, key) {
+		sub := join(key, p.key.Value)
+		f, ok := fs[p.key.Value]
+		if !ok {
+			d.fail(p.key, sub, ErrUnknownKey)
+			continue
+		}
+		f(p.value, sub)
+	}
+}
+
+// pair is a key of a mapping and its value.
+type pair struct{ key, value *yaml.Node }
+
+// pairs returns the pairs of n, a mapping at key, each key once and in the
+// order keys first appear, with merge keys (<<: *anchor, or a list of
+// them) expanded as distribution's YAML reader (yaml.v2) does: a merged
+// mapping's pairs count where its << is, a later pair replaces an earlier
+// one, and of a list of mappings the first wins. A key written twice in n
+// itself is a problem.
+func (d *decoder) pairs(n *yaml.Node, key string) []pair {
+	if ps, done := d.pairsOf[n]; done {
+		return ps
+	}
+	if d.pairsOf == nil {
+		d.pairsOf, d.merging = map[*yaml.Node][]pair{}, map[*yaml.Node]bool{}
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
+	var out []pair
+	index := map[string]int{}
+	set := func(p pair) {
+		if i, ok := index[p.key.Value]; ok {
+			out[i] = p
+			return
+		}
+		index[p.key.Value] = len(out)
+		out = append(out, p)
+	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		sub := join(key, k.Value)
+		if k.Tag == "!!merge" {
+			d.merge(v, sub, set)
+			continue
+		}
 		if seen[k.Value] {
 			d.failf(k, sub, ErrBadValue, "key given twice")
 			continue
 		}
 		seen[k.Value] = true
-		f, ok := fs[k.Value]
-		if !ok {
-			d.fail(k, sub, ErrUnknownKey)
-			continue
+		set(pair{k, v})
+	}
+	d.pairsOf[n] = out
+	return out
+}
+
+// merge passes to set the pairs of v, the value of a merge key at key: a
+// mapping, or a list of mappings, the first passed last so that it wins.
+func (d *decoder) merge(v *yaml.Node, key string, set func(pair)) {
+	v = resolve(v)
+	items := []*yaml.Node{v}
+	if v != nil && v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	for i := len(items) - 1; i >= 0; i-- {
+		m := resolve(items[i])
+		switch {
+		case m == nil || m.Kind != yaml.MappingNode:
+			d.failf(items[i], key, ErrBadValue, "want a mapping, or a list of mappings, to merge")
+		case d.merging[m]:
+			d.failf(items[i], key, ErrBadValue, "a mapping cannot merge itself")
+		default:
+			for _, p := range d.pairs(m, key) {
+				set(p)
+			}
 		}
-		f(v, sub)
 	}
 }
 
@@ -163,12 +229,22 @@ func (d *decoder) boolean(out *bool) func(*yaml.Node, string) {
 			return
 		}
 		b, err := strconv.ParseBool(s)
+		if yb, ok := yaml11Bools[s]; ok {
+			b, err = yb, nil
+		}
 		if err != nil {
 			d.failf(n, key, ErrBadValue, "%q is not true or false", s)
 			return
 		}
 		*out = b
 	}
+}
+
+// yaml11Bools are the words besides strconv.ParseBool's that distribution's
+// YAML reader (YAML 1.1) takes for true and false.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
 }
 
 // count decodes an integer of at least zero into *out.
@@ -188,7 +264,8 @@ func (d *decoder) count(out *int) func(*yaml.Node, string) {
 }
 
 // duration decodes a duration into *out: a Go duration such as "1s" or
-// "250ms", or, as distribution reads it, a plain integer of nanoseconds.
+// "250ms", or, as distribution reads it, a plain integer of nanoseconds
+// (in any YAML 1.1 notation: 0x, 0o, 0b, a leading 0 for octal, _).
 // Negative durations are problems unless negativeOK.
 func (d *decoder) duration(out *time.Duration, negativeOK bool) func(*yaml.Node, string) {
 	return func(n *yaml.Node, key string) {
@@ -198,7 +275,7 @@ func (d *decoder) duration(out *time.Duration, negativeOK bool) func(*yaml.Node,
 		}
 		v, err := time.ParseDuration(s)
 		if err != nil {
-			ns, ierr := strconv.ParseInt(s, 10, 64)
+			ns, ierr := strconv.ParseInt(s, 0, 64)
 			if ierr != nil {
 				d.failf(n, key, ErrBadValue, "%q is not a duration such as 1s or 500ms", s)
 				return

@@ -113,8 +113,8 @@ func (d *decoder) headers(out *http.Header) func(*yaml.Node, string) {
 			return
 		}
 		h := http.Header{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+		for _, p := range d.pairs(n, key) {
+			k, v := p.key, p.value
 			name := k.Value
 			hkey := join(key, name)
 			if name == "" || strings.ContainsAny(name, " \t\r\n:") {

@@ -9,8 +9,10 @@
 // reuse:
 //
 //   - harness: what a test does to any registry over its HTTP API (push OCI
-//     and Docker schema-2 images and an index, pull, mount, delete) and a
-//     Collector, the regnotify receiver recording every request it accepts;
+//     and Docker schema-2 images and an index, pull, mount, delete), a
+//     Collector, the regnotify receiver recording every request it accepts,
+//     and the configuration files both registries' parsers and the config
+//     package are compared on;
 //   - registryv2: Start runs docker/distribution v2.8.3 in-process;
 //   - registryv3: Start runs distribution v3.1.2 in-process;
 //   - cesdk: the CloudEvents Go SDK against the endpoint and the receiver,
