@@ -355,8 +355,12 @@ func classify(err error) notifications.Delivery {
 	return notifications.Delivery{Outcome: notifications.Retry}
 }
 
-// Close closes the connection when the deliverer owns it: it drains it and
-// waits until it is closed.
+// Close closes the connection when the deliverer owns it: it drains it,
+// for at most a request's timeout, and waits until it is closed. The
+// endpoint's queue has closed by then and awaits no answer, so a
+// connection that no longer answers (half-open) is not waited for through
+// its DrainTimeout: the endpoint's Close stays within its CloseTimeout and
+// a request's timeout.
 func (d *deliverer) Close() error {
 	clear(d.acked.ids)
 	d.acked.order = nil
@@ -370,7 +374,7 @@ func (d *deliverer) Close() error {
 			err = nil
 		}
 	}
-	t := time.NewTimer(d.timeout + d.conn.Opts.DrainTimeout)
+	t := time.NewTimer(d.timeout)
 	defer t.Stop()
 	select {
 	case <-d.closed:
