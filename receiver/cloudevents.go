@@ -123,6 +123,9 @@ func decodeStructured(body []byte) ([]notifications.Event, error) {
 
 // decodeBatch returns the events of a batched-mode body, in order.
 func decodeBatch(body []byte) ([]notifications.Event, error) {
+	if countElements(body, MaxEvents) > MaxEvents && json.Valid(body) {
+		return nil, ErrTooManyEvents
+	}
 	var batch []json.RawMessage
 	if err := json.Unmarshal(body, &batch); err != nil || batch == nil {
 		return nil, errNotCloudEventBatch

@@ -82,10 +82,11 @@ func dialectOf(header http.Header) (dialect, error) {
 //
 // Decode returns a non-empty list in which every event has an ID of at most
 // MaxEventIDBytes, or an
-// error: one wrapping ErrUnsupportedMediaType for another dialect, otherwise
-// a short reason the body is malformed (not UTF-8, not JSON of the dialect,
-// no events, an event without an ID, a CloudEvent lacking a required
-// attribute or with data that is not an event).
+// error: one wrapping ErrUnsupportedMediaType for another dialect,
+// ErrTooManyEvents for more than MaxEvents events, otherwise a short reason
+// the body is malformed (not UTF-8, not JSON of the dialect, no events, an
+// event without an ID, a CloudEvent lacking a required attribute or with
+// data that is not an event).
 func Decode(header http.Header, body []byte) ([]notifications.Event, error) {
 	d, err := dialectOf(header)
 	if err != nil {
@@ -130,8 +131,13 @@ func (d dialect) decode(header http.Header, body []byte) ([]notifications.Event,
 // decodeEnvelope returns the events of a JSON envelope: one JSON object
 // whose "events" list is not empty. Unknown fields are allowed.
 func decodeEnvelope(body []byte) ([]notifications.Event, error) {
-	var env notifications.Envelope
+	var env struct {
+		Events envelopeEvents `json:"events"` // as notifications.Envelope's
+	}
 	if err := json.Unmarshal(body, &env); err != nil {
+		if errors.Is(err, ErrTooManyEvents) {
+			return nil, ErrTooManyEvents
+		}
 		return nil, errNotEnvelope
 	}
 	if len(env.Events) == 0 {

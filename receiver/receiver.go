@@ -114,7 +114,7 @@ func (c Config) withDefaults() Config {
 // The answers: 405 to a method other than POST; 415 for a request in no
 // dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
 // batched, structured or binary; parameters allowed); 413 for a body over
-// MaxBodyBytes; 401 when Secrets are set and the signature headers are
+// MaxBodyBytes or of more than MaxEvents events; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
 // a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
 // event without an ID or with one longer than MaxEventIDBytes, a CloudEvent
@@ -198,6 +198,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	events, err := dialect.decode(r.Header, body)
+	if errors.Is(err, ErrTooManyEvents) {
+		reject(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		reject(w, http.StatusBadRequest, err.Error())
 		return
