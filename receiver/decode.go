@@ -41,16 +41,13 @@ const acceptedMediaTypes = notifications.EventsMediaType + ", " + notifications.
 	" or a binary-mode CloudEvent of application/json"
 
 // dialectOf tells the dialect of a request from its headers alone, so that
-// a request in none is refused before its body is read.
+// a request in none is refused before its body is read. The Content-Type
+// decides, as the CloudEvents HTTP binding has it: Ce- headers make a
+// binary-mode CloudEvent only of a body in none of the other dialects (an
+// envelope sent with Ce- headers a proxy or a configuration added is still
+// an envelope, every event of it).
 func dialectOf(header http.Header) (dialect, error) {
 	mt, _, err := mime.ParseMediaType(header.Get("Content-Type"))
-	if header.Get("Ce-Specversion") != "" {
-		// Binary mode: the body is the data; ours is an event object.
-		if err == nil && isJSON(mt) {
-			return dialectBinary, nil
-		}
-		return 0, fmt.Errorf("%w: binary-mode CloudEvent data is not application/json", ErrUnsupportedMediaType)
-	}
 	if err == nil {
 		switch mt {
 		case notifications.EventsMediaType, notifications.EventsMediaTypeV2:
@@ -60,6 +57,13 @@ func dialectOf(header http.Header) (dialect, error) {
 		case notifications.CloudEventsBatchMediaType:
 			return dialectBatch, nil
 		}
+	}
+	if header.Get("Ce-Specversion") != "" {
+		// Binary mode: the body is the data; ours is an event object.
+		if err == nil && isJSON(mt) {
+			return dialectBinary, nil
+		}
+		return 0, fmt.Errorf("%w: binary-mode CloudEvent data is not application/json", ErrUnsupportedMediaType)
 	}
 	return 0, fmt.Errorf("%w: content type is not %s", ErrUnsupportedMediaType, acceptedMediaTypes)
 }
@@ -72,8 +76,8 @@ func dialectOf(header http.Header) (dialect, error) {
 //     envelope, every field of every event decoded;
 //   - notifications.CloudEventsBatchMediaType: a JSON array of CloudEvents;
 //   - notifications.CloudEventsMediaType: one CloudEvent (structured mode);
-//   - a Ce-Specversion header: one CloudEvent in binary mode, whose body is
-//     the data, of Content-Type application/json.
+//   - a Ce-Specversion header with another Content-Type, of JSON: one
+//     CloudEvent in binary mode, whose body is the data.
 //
 // A CloudEvent's data is the Event's JSON object; it must carry
 // specversion 1.0, id, source and type, and an event's missing ID or
