@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/regnotify/notifications"
@@ -113,7 +114,8 @@ func (c Config) withDefaults() Config {
 //
 // The answers: 405 to a method other than POST; 415 for a request in no
 // dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
-// batched, structured or binary; parameters allowed); 413 for a body over
+// batched, structured or binary; parameters allowed) or with a
+// Content-Encoding (gzip, say: the body is read as it is sent); 413 for a body over
 // MaxBodyBytes or of more than MaxEvents events; 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
 // a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
@@ -169,6 +171,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dialect, err := dialectOf(r.Header)
 	if err != nil {
 		reject(w, http.StatusUnsupportedMediaType, err.Error())
+		return
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		reject(w, http.StatusUnsupportedMediaType, "content encoding not supported: send the body as it is")
 		return
 	}
 	if r.ContentLength > h.cfg.MaxBodyBytes {

@@ -129,6 +129,16 @@ func TestHandlerAnswers(t *testing.T) {
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		}, false, 415, false},
+		{"gzip", Config{}, func() *http.Request {
+			r := newRequest(t, good, now)
+			r.Header.Set("Content-Encoding", "gzip")
+			return r
+		}, false, 415, false},
+		{"identity encoding", Config{}, func() *http.Request {
+			r := newRequest(t, good, now)
+			r.Header.Set("Content-Encoding", "identity")
+			return r
+		}, false, 200, true},
 		{"no media type", Config{}, func() *http.Request {
 			r := newRequest(t, good, now)
 			r.Header.Del("Content-Type")
