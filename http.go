@@ -322,6 +322,9 @@ func (h *httpDeliverer) DeliverEncoded(ctx context.Context, enc Encoded) Deliver
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		if badLocation(err) { // a redirect, whose status the client did not keep
+			return h.refusedRedirect("", badLocationReason)
+		}
 		if errors.Is(reqCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && connected.Load() {
 			err = noAnswer{err}
 		}

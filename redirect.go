@@ -41,6 +41,17 @@ func notFollowed(resp *http.Response) bool {
 	return false
 }
 
+// badLocationReason is why a redirect whose Location does not parse is not
+// followed.
+const badLocationReason = "its Location is not a URL"
+
+// badLocation reports whether err, http.Client.Do's without its *url.Error,
+// is its refusal of a redirect whose Location does not parse. That error
+// quotes the Location, token and all: it is never shown.
+func badLocation(err error) bool {
+	return strings.HasPrefix(err.Error(), "failed to parse Location header")
+}
+
 // redirectNotFollowed logs why resp was not followed and returns it as a
 // failed attempt. Neither the log line nor the error holds the Location's
 // path or query, which may carry tokens.
@@ -49,8 +60,8 @@ func (h *httpDeliverer) redirectNotFollowed(resp *http.Response) Delivery {
 	to, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
 	var reason string
 	switch {
-	case err != nil:
-		reason = "its Location is not a URL"
+	case err != nil: // the client parsed it before: kept in case it stops doing so
+		reason = badLocationReason
 	case !sameOrigin(to, resp.Request.URL):
 		reason = "to another origin, " + origin(to)
 	case resp.StatusCode == http.StatusMovedPermanently, resp.StatusCode == http.StatusFound,
@@ -59,12 +70,21 @@ func (h *httpDeliverer) redirectNotFollowed(resp *http.Response) Delivery {
 	default:
 		reason = fmt.Sprintf("more than %d redirects", maxRedirects)
 	}
+	return h.refusedRedirect(status, reason)
+}
+
+// refusedRedirect logs that a redirect of status (empty: unknown) was not
+// followed, and why, and returns the failed attempt.
+func (h *httpDeliverer) refusedRedirect(status, reason string) Delivery {
 	log := h.log
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	log.WithFields(logrus.Fields{"status": status, "reason": reason}).
-		Warn("notifications: redirect not followed; configure the endpoint with the final URL")
+	fields := logrus.Fields{"reason": reason}
+	if status != "" {
+		fields["status"] = status
+	}
+	log.WithFields(fields).Warn("notifications: redirect not followed; configure the endpoint with the final URL")
 	return Delivery{
 		Outcome: Retry,
 		Status:  status,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -181,5 +182,48 @@ func TestSameOrigin(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, sameOrigin(a, b), "%s vs %s", tt.a, tt.b)
 		assert.Equal(t, tt.want, sameOrigin(b, a), "%s vs %s", tt.b, tt.a)
+	}
+}
+
+// A redirect whose Location does not parse is not followed, and nothing
+// shows its Location: net/http's error for it quotes the header whole.
+func TestEndpointRedirectWithUnparsableLocation(t *testing.T) {
+	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var attempts atomic.Int32
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if attempts.Add(1) <= 2 {
+					w.Header().Set("Location", "https://other.example/cb%zz?token=SEKRET")
+					w.WriteHeader(code)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(origin.Close)
+			logger, hook := logtest.NewNullLogger()
+			config := fastConfig()
+			config.Logger = logger
+			var failures []error
+			config.OnFinished = func(f Finished) { failures = append(failures, f.Err) }
+			e, err := OpenEndpoint("bad-location", origin.URL, config)
+			require.NoError(t, err)
+			require.NoError(t, e.Write(testEvents("x", 1)...))
+			var m EndpointMetrics
+			require.Eventually(t, func() bool { e.ReadMetrics(&m); return m.Failures+m.Errors >= 1 }, 10*time.Second, time.Millisecond)
+			assert.NotContains(t, m.LastFailure, "SEKRET")
+			assert.Contains(t, m.LastFailure, "its Location is not a URL")
+			require.NoError(t, e.Close())
+
+			assert.Equal(t, int32(3), attempts.Load(), "retried, then delivered")
+			for _, err := range failures {
+				assert.NoError(t, err, "the event was delivered in the end")
+			}
+			assertLogOmits(t, hook, "the Location", "SEKRET", "cb%zz")
+			var warned bool
+			for _, entry := range hook.AllEntries() {
+				warned = warned || (strings.Contains(entry.Message, "redirect not followed") && entry.Data["reason"] == "its Location is not a URL")
+			}
+			assert.True(t, warned, "a log line says why")
+		})
 	}
 }
