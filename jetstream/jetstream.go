@@ -266,8 +266,8 @@ func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, err
 func target(config Config) string {
 	servers := "nats"
 	if config.Conn != nil {
-		if u := config.Conn.ConnectedUrlRedacted(); u != "" {
-			servers = u
+		if u := config.Conn.ConnectedUrl(); u != "" {
+			servers = notifications.RedactURL(u) // ConnectedUrlRedacted keeps a token, and a user name
 		}
 	} else {
 		servers = redactURLs(config.URL)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
@@ -86,6 +87,20 @@ func TestTargetHidesCredentials(t *testing.T) {
 			assert.Equal(t, tt.want, target(Config{URL: tt.url, SubjectPrefix: DefaultSubjectPrefix}))
 		})
 	}
+}
+
+// An endpoint given a connection names it by the URL it connected to,
+// without its token: nats' ConnectedUrlRedacted keeps one whole.
+func TestTargetOfAConnHidesItsToken(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, Authorization: "S3CRETTOKEN"})
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	nc, err := nats.Connect("nats://S3CRETTOKEN@" + s.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	assert.Equal(t, "nats://xxxxx@"+s.Addr().String()+" registry.events.>", target(Config{Conn: nc, SubjectPrefix: DefaultSubjectPrefix}))
 }
 
 // TestSubjectsHeadersAndBody publishes a few events of every kind through an

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/jetstream"
 )
 
@@ -67,7 +68,7 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	})
 	switch {
 	case errors.Is(err, natsjs.ErrStreamNotFound):
-		return fmt.Errorf("stream %q not found on %s", *stream, nc.ConnectedUrlRedacted())
+		return fmt.Errorf("stream %q not found on %s", *stream, notifications.RedactURL(nc.ConnectedUrl()))
 	case err != nil:
 		return fmt.Errorf("consumer %q of stream %q: %w", *durable, *stream, err)
 	}
@@ -78,7 +79,7 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	fmt.Fprintf(stderr, "regnotify consume: reading stream %q from %s as consumer %q\n", *stream, nc.ConnectedUrlRedacted(), *durable)
+	fmt.Fprintf(stderr, "regnotify consume: reading stream %q from %s as consumer %q\n", *stream, notifications.RedactURL(nc.ConnectedUrl()), *durable)
 
 	for {
 		msg, err := it.Next()

@@ -235,3 +235,22 @@ func TestConsumeStopsOnSignal(t *testing.T) {
 		})
 	}
 }
+
+// The NATS URL consume prints (when the stream is missing, when it starts)
+// holds no credential: nats' ConnectedUrlRedacted keeps a token whole.
+func TestConsumePrintsNoToken(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Authorization: "S3CRETTOKEN",
+	})
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	url := fmt.Sprintf("nats://S3CRETTOKEN@%s", s.Addr())
+
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 1, run(t.Context(), []string{"consume", "--nats", url, "--stream", "NOPE"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), `stream "NOPE" not found on nats://`)
+	assert.NotContains(t, stderr.String(), "S3CRET")
+}
