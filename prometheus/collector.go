@@ -19,6 +19,8 @@
 package prometheus
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regnotify/notifications"
@@ -80,8 +82,9 @@ var (
 // Endpoints that share a name are reported as one, their counts added up
 // (failing when any of them is).
 //
-// Only the endpoint's name is a label: neither its URL nor its configuration
-// (header values, secrets) appears in any metric.
+// Only the endpoint's name is a label (with U+FFFD for any byte of it that
+// is not UTF-8): neither its URL nor its configuration (header values,
+// secrets) appears in any metric.
 type Collector struct {
 	endpoints func() []*notifications.Endpoint
 }
@@ -143,11 +146,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var names []string
 	samples := make(map[string]*endpointSample)
 	for _, e := range c.endpoints() {
-		s, ok := samples[e.Name()]
+		name := strings.ToValidUTF8(e.Name(), "\uFFFD") // a label value must be UTF-8
+		s, ok := samples[name]
 		if !ok {
 			s = new(endpointSample)
-			samples[e.Name()] = s
-			names = append(names, e.Name())
+			samples[name] = s
+			names = append(names, name)
 		}
 		s.add(e)
 	}

@@ -228,3 +228,18 @@ registry_notifications_failing{endpoint="up"} 0
 	expected = strings.Replace(expected, `{endpoint="down"} 1`, `{endpoint="down"} 0`, 1)
 	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), notifprom.FailingMetric), "accepted again")
 }
+
+// An endpoint name that is not UTF-8 is exported with U+FFFD in place of
+// its bad bytes: a label value must be UTF-8, and one such name failed the
+// whole scrape.
+func TestCollectorNameNotUTF8(t *testing.T) {
+	e := openEndpoint(t, "hook-\xff", &scripted{answers: []notifications.Delivery{ok}})
+	require.NoError(t, e.Write(events(1)...))
+	settled(t, e, 1)
+	expected := `
+# HELP registry_notifications_failing 1 while the endpoint's last delivery attempt was not accepted
+# TYPE registry_notifications_failing gauge
+registry_notifications_failing{endpoint="hook-` + "\uFFFD" + `"} 0
+`
+	assert.NoError(t, testutil.CollectAndCompare(notifprom.NewCollector(), strings.NewReader(expected), notifprom.FailingMetric))
+}
