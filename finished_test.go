@@ -2,8 +2,12 @@ package notifications
 
 import (
 	"encoding/json"
+	"errors"
 	"expvar"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -94,6 +98,54 @@ func TestOnFinishedWithSpool(t *testing.T) {
 
 // TestClosedSinksRefuseWrites: after Close, every sink of the pipeline
 // returns ErrSinkClosed itself for any Write, empty ones included.
+// No report of a Write follows Close: Writes racing Close that are refused
+// (queue full) or ignored are reported before Close returns, or return
+// ErrSinkClosed and are not reported. OnFinished takes its time for the
+// refused ones, so that Close meets Writes in the middle of reporting.
+func TestNoReportAfterClose(t *testing.T) {
+	for range 20 {
+		var closed atomic.Bool
+		var late, refusing atomic.Int64
+		d := &fakeDeliverer{hold: make(chan struct{})} // the first event stays pending: the queue is full
+		e, err := NewDelivererEndpoint("race", "fake", d, EndpointConfig{
+			MaxPending: 1, CloseTimeout: time.Millisecond, Logger: testLogger(),
+			Ignore: IgnoreConfig{Actions: []string{EventActionPull}},
+			OnFinished: func(f Finished) {
+				if errors.Is(f.Err, ErrQueueFull) {
+					refusing.Add(1)
+					time.Sleep(20 * time.Millisecond) // a slow OnFinished (longer than Close), not a wait for anything
+				}
+				if closed.Load() { // this report ends after Close returned
+					late.Add(int64(len(f.Events)))
+				}
+			},
+		})
+		require.NoError(t, err)
+		require.NoError(t, e.Write(testEvents("held", 1)...))
+		var writers sync.WaitGroup
+		for w := range 4 {
+			writers.Go(func() {
+				for {
+					events := testEvents("w", 1)
+					if w%2 == 1 {
+						events[0].Action = EventActionPull // ignored
+					}
+					if errors.Is(e.Write(events...), ErrSinkClosed) {
+						return
+					}
+				}
+			})
+		}
+		for refusing.Load() < 2 {
+			runtime.Gosched()
+		}
+		_ = e.Close()
+		closed.Store(true)
+		writers.Wait()
+		assert.Zero(t, late.Load(), "events reported after Close returned")
+	}
+}
+
 func TestClosedSinksRefuseWrites(t *testing.T) {
 	sinks := map[string]func() Sink{
 		"endpoint": func() Sink { e, _ := openFake(t, "closed", &fakeDeliverer{}, EndpointConfig{}); return e },

@@ -149,6 +149,15 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	if q.closing.Load() { // looked at again where it counts
 		return ErrSinkClosed
 	}
+	// Counted in pushing until its events are stored or reported: Close
+	// waits for that before it closes the reports, so that no report of a
+	// Write follows Close.
+	n := len(events)
+	q.pushing.Add(int64(n))
+	defer q.donePushing(n)
+	if q.closing.Load() { // Close counts on pushing only once closing is set
+		return ErrSinkClosed
+	}
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, js.eventJSON())
 	if len(ignored) > 0 {
 		js = withJSON(keptJSON) // the kept objects are not one run
@@ -157,9 +166,6 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	var err error
 	if len(kept) > 0 {
 		err = q.storeBlock(blk)
-	}
-	if err == ErrSinkClosed {
-		return err // nothing of it is the queue's to report
 	}
 	if len(ignored) > 0 {
 		q.out.ignored(ignored)
@@ -181,23 +187,15 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 // queue's Writes). It takes the mutex only to wake the goroutine, or Close, when
 // they wait: each counts itself in waiters before it looks at the store
 // and pushing, and a Write looks at waiters after it stored its block and
-// counted it out of pushing, so that one of the two sees the other.
+// counted it out of pushing (write does), so that one of the two sees the
+// other.
 func (q *eventQueue) storeBlock(blk queuedBlock) error {
-	n := len(blk.events)
-	q.pushing.Add(int64(n))
-	if q.closing.Load() { // Close counts on pushing only once closing is set
-		q.donePushing(n)
-		return ErrSinkClosed
-	}
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
-	if err := q.receive(n); err != nil {
-		q.donePushing(n)
+	if err := q.receive(len(blk.events)); err != nil {
 		return err
 	}
-	err := q.push(blk)
-	q.donePushing(n)
-	return err
+	return q.push(blk)
 }
 
 // receive counts n events written as received and pending, within
