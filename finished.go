@@ -25,10 +25,11 @@ type Finished struct {
 	// memory with what was written: do not modify them.
 	Events []Event
 
-	// Attempts is how many delivery attempts carried these events: at least
-	// 1 when they were delivered; 0 when they were given up before any
-	// attempt (queue full, too old, Close before they were sent) or
-	// ignored. An attempt cut short by Close is not counted.
+	// Attempts is how many delivery attempts of this endpoint carried these
+	// events: at least 1 when they were delivered; 0 when they were given up
+	// before any attempt (queue full, too old, Close before they were sent)
+	// or ignored. An attempt cut short by Close is not counted, nor are the
+	// attempts of a previous endpoint that left the events in the spool.
 	Attempts int
 
 	// Err is nil when the destination accepted the events, or when they are
