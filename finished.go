@@ -13,10 +13,10 @@ import (
 // still in the endpoint's spool when Close returns are not finished (the
 // next endpoint opened on the spool delivers them and finishes them). Events
 // an endpoint delivers from its spool at start, left by a previous one, are
-// finished like the others. A batch that Close cuts short stays whole in the
-// spool, so the next endpoint sends again, and finishes again, those of its
-// events this one had already finished (delivered in a part, or refused and
-// given up): the spool can only take a batch off whole.
+// finished like the others. Of a batch that Close cuts short, the spool
+// keeps the Writes from the first it had not finished on, whole: the next
+// endpoint sends again, and finishes again, the events of those this one
+// had already finished (delivered in a part, or refused and given up).
 type Finished struct {
 	// Endpoint is the name of the endpoint.
 	Endpoint string

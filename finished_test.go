@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"expvar"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +100,51 @@ func TestOnFinishedWithSpool(t *testing.T) {
 
 // TestClosedSinksRefuseWrites: after Close, every sink of the pipeline
 // returns ErrSinkClosed itself for any Write, empty ones included.
+// A batch of several Writes that Close cuts short, with a spool, leaves
+// the spool but for the Writes it had not finished: the next endpoint
+// sends those, not the ones delivered or refused already.
+func TestCloseMidBatchKeepsTheUnfinishedWrites(t *testing.T) {
+	dir := t.TempDir()
+	started, written := make(chan struct{}), make(chan struct{})
+	d := &fakeDeliverer{answer: func(attempt int, events []Event) Delivery {
+		if attempt == 1 { // held while the next Writes queue up behind it
+			close(started)
+			<-written
+			return Delivery{Outcome: Accepted}
+		}
+		for _, e := range events {
+			switch {
+			case e.ID == "s-1":
+				return Delivery{Outcome: Reject, Status: "422 Unprocessable Entity", Err: errTest}
+			case e.ID == "s-2":
+				return Delivery{Outcome: Retry, Status: "503 Service Unavailable", Err: errTest}
+			}
+		}
+		return Delivery{Outcome: Accepted}
+	}}
+	config := EndpointConfig{SpoolDir: dir, Threshold: 1, Backoff: time.Hour, CloseTimeout: 100 * time.Millisecond}
+	e, first := openFake(t, "cut", d, config)
+	require.NoError(t, e.Write(testEvents("w", 1)...))
+	<-started
+	for _, ev := range testEvents("s", 4) {
+		require.NoError(t, e.Write(ev)) // a Write, a block, each
+	}
+	close(written)
+	require.Eventually(t, func() bool { return len(first.byID(t)) == 3 }, 10*time.Second, time.Millisecond,
+		"w-0 and s-0 delivered, s-1 refused; s-2 waits for its retry")
+	var undelivered *UndeliveredError
+	require.ErrorAs(t, e.Close(), &undelivered)
+	assert.Equal(t, 2, undelivered.Events, "s-2 and s-3 stay in the spool")
+	firstIDs := first.byID(t)
+	assert.True(t, firstIDs["s-0"].Delivered())
+	assert.ErrorIs(t, firstIDs["s-1"].Err, ErrRejected)
+
+	e, second := openFake(t, "cut", &fakeDeliverer{}, config)
+	require.NoError(t, e.Close())
+	secondIDs := second.byID(t)
+	assert.ElementsMatch(t, []string{"s-2", "s-3"}, slices.Collect(maps.Keys(secondIDs)), "the next endpoint sends what was not finished, only")
+}
+
 // No report of a Write follows Close: Writes racing Close that are refused
 // (queue full) or ignored are reported before Close returns, or return
 // ErrSinkClosed and are not reported. OnFinished takes its time for the

@@ -7,19 +7,21 @@ import "time"
 
 // batch is what the queue delivers at once: the events of whole blocks.
 type batch struct {
-	seq     uint64        // 1 for the endpoint's first batch, then one more each
-	events  []Event       // nil until needed when the batch has its JSON (see eventList)
-	n       int           // events in the batch
-	json    [][]byte      // each event's JSON object, when every block held it; else nil
-	runs    [][]byte      // json as runs (see appendRun), when the encoder splices and some block has one; else empty
-	run1    [1][]byte     // the memory of runs for a batch of one block
-	fitted  []queuedBlock // its blocks, until eventList flattens them
-	room    int           // events the memory of a flattened batch holds at least
-	blocks  int
-	written stamp   // when its oldest block was written
-	full    bool    // more blocks were waiting than fit in it
-	enc     Encoded // the encoder's form of events, once encoded
-	owned   bool    // events, json and runs are the queue's, not a written block's
+	seq      uint64        // 1 for the endpoint's first batch, then one more each
+	events   []Event       // nil until needed when the batch has its JSON (see eventList)
+	n        int           // events in the batch
+	json     [][]byte      // each event's JSON object, when every block held it; else nil
+	runs     [][]byte      // json as runs (see appendRun), when the encoder splices and some block has one; else empty
+	run1     [1][]byte     // the memory of runs for a batch of one block
+	fitted   []queuedBlock // its blocks, until eventList flattens them
+	room     int           // events the memory of a flattened batch holds at least
+	blocks   int
+	stored   []queuedBlock // its blocks as the store gave them (commit counts their events)
+	finished int           // events at its head known finished, in order (see deliver)
+	written  stamp         // when its oldest block was written
+	full     bool          // more blocks were waiting than fit in it
+	enc      Encoded       // the encoder's form of events, once encoded
+	owned    bool          // events, json and runs are the queue's, not a written block's
 }
 
 // batchMemory is the memory of a batch of several blocks: its events and
@@ -120,6 +122,7 @@ func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	b := &batch{
 		seq:     q.seq,
 		blocks:  len(fitted),
+		stored:  fitted,
 		written: fitted[0].written,
 		full:    full,
 	}
@@ -191,17 +194,20 @@ func (q *eventQueue) recycle(b *batch) {
 		}
 		q.spare = append(q.spare, m)
 	}
-	b.events, b.json, b.runs, b.fitted, b.owned = nil, nil, nil, nil, false
+	b.events, b.json, b.runs, b.fitted, b.stored, b.owned = nil, nil, nil, nil, nil, false
 }
 
 // commit ends the delivery of b. Delivered, b leaves the store. Cut short
-// by the context, b stays in a durable store, whole, for the next endpoint
-// opened on it (its events already finished will be sent again); a memory
-// store gives up its unfinished events, each part with the attempts that
-// carried it. commit reports whether the queue goes on.
+// by the context, b stays in a durable store for the next endpoint opened
+// on it, but for its first blocks whose events are all finished (the
+// spool takes blocks off whole: the finished events of the block cut
+// short, and any after it, will be sent again); a memory store gives up
+// its unfinished events, each part with the attempts that carried it.
+// commit reports whether the queue goes on.
 func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 	b.release()
 	if len(unfinished) > 0 && q.store.durable() {
+		q.popFinished(b)
 		return false
 	}
 	left := make([][]Event, len(unfinished)) // read while b's blocks are the store's
@@ -222,6 +228,27 @@ func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 	}
 	q.recycle(b)
 	return true
+}
+
+// popFinished takes off the store the first blocks of b, cut short, whose
+// events are all finished, so that the next endpoint opened on the spool
+// does not send them again.
+func (q *eventQueue) popFinished(b *batch) {
+	blocks, events := 0, 0
+	for _, blk := range b.stored {
+		if events+blk.count() > b.finished {
+			break
+		}
+		blocks, events = blocks+1, events+blk.count()
+	}
+	if blocks == 0 {
+		return
+	}
+	if err := q.store.pop(blocks); err != nil {
+		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
+		return
+	}
+	q.metrics.finished(events)
 }
 
 // encode has the encoder encode the events of p, from their JSON objects

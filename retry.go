@@ -121,8 +121,19 @@ func (q *eventQueue) split(p *part, r result) []*part {
 // refused threshold times is given up. A part of more events than the
 // endpoint's pace allows (see envelopeFit.unanswered) is cut to it before
 // it is sent. Events older than maxAge are given up before any attempt.
+//
+// Parts are finished in the order of their events (work is taken from the
+// front, and what a part becomes goes back there): deliver counts in
+// b.finished the events at the head of b that are finished, as long as
+// that is sure, for commit.
 func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 	work := []*part{b.part()} // which owns b's encoding now
+	inOrder := true           // every event before work[0] is finished
+	finish := func(p *part) {
+		if inOrder {
+			b.finished += p.count()
+		}
+	}
 	for len(work) > 0 {
 		p := work[0]
 		work = work[1:]
@@ -145,6 +156,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 				events = p.eventList()
 			}
 			q.out.delivered(p.count(), events, p.attempts, b.written)
+			finish(p)
 			if p.sibling != nil {
 				p.sibling.suspect = true
 			}
@@ -163,11 +175,15 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 				continue
 			}
 			q.out.givenUp(p.eventList(), p.attempts, r.err)
+			finish(p)
 		case expired:
 			kept, old := q.expired(p.eventList())
 			q.out.givenUp(old, p.attempts, ErrEventTooOld)
 			if len(kept) > 0 {
 				work = append([]*part{{events: kept, attempts: p.attempts, sibling: p.sibling}}, work...)
+				inOrder = false // the old events need not all come before the kept ones
+			} else {
+				finish(p)
 			}
 		case cancelled:
 			for _, w := range work {
