@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -107,4 +108,22 @@ func newRequestOfType(t *testing.T, body []byte, contentType string) *http.Reque
 	r := newRequest(t, bytes.Clone(body), time.Now())
 	r.Header.Set("Content-Type", contentType)
 	return r
+}
+
+// A handle func that can take no batch as large answers 413 through
+// ErrTooManyEvents (a regnotify sender then sends smaller batches), and the
+// events are free for the smaller ones.
+func TestHandlerTooManyForTheApplication(t *testing.T) {
+	var calls int
+	h := New(Config{}, func(_ context.Context, events []notifications.Event) error {
+		calls++
+		if len(events) > 1 {
+			return fmt.Errorf("app: %w", ErrTooManyEvents)
+		}
+		return nil
+	})
+	assert.Equal(t, http.StatusRequestEntityTooLarge, serve(h, newRequest(t, envelope(t, "a", "b"), time.Now())).StatusCode)
+	assert.Equal(t, http.StatusOK, serve(h, newRequest(t, envelope(t, "a"), time.Now())).StatusCode)
+	assert.Equal(t, http.StatusOK, serve(h, newRequest(t, envelope(t, "b"), time.Now())).StatusCode)
+	assert.Equal(t, 3, calls)
 }

@@ -116,7 +116,8 @@ func (c Config) withDefaults() Config {
 // dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
 // batched, structured or binary; parameters allowed) or with a
 // Content-Encoding (gzip, say: the body is read as it is sent); 413 for a body over
-// MaxBodyBytes or of more than MaxEvents events; 401 when Secrets are set and the signature headers are
+// MaxBodyBytes or of more than MaxEvents events (or when handle returned an
+// error wrapping ErrTooManyEvents: it can take no such batch); 401 when Secrets are set and the signature headers are
 // missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
 // a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
 // event without an ID or with one longer than MaxEventIDBytes, a CloudEvent
@@ -220,6 +221,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(fresh) > 0 {
 		if err := h.handleClaimed(r.Context(), fresh); err != nil {
+			if errors.Is(err, ErrTooManyEvents) {
+				reject(w, http.StatusRequestEntityTooLarge, "too many events in one request, send fewer")
+				return
+			}
 			if errors.Is(err, errPanicked) {
 				reject(w, http.StatusInternalServerError, "events not handled, send them again later")
 				return

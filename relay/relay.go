@@ -128,7 +128,12 @@ func New(cfg Config) (*Relay, error) {
 // nil once each target's Write returned nil (with a spool: once they are in
 // it). Otherwise it returns an error wrapping ErrNotHeld; the targets that
 // took the events remember their IDs (up to DedupeSize of them), so that
-// when the sender sends the block again only the others get it. Write never
+// when the sender sends the block again only the others get it. A target
+// without room for them within its MaxPending is not written to (it would
+// give them up, while the sender sends them again); a block larger than a
+// target's MaxPending, which it could never hold, is refused before any
+// target gets it, with an error wrapping receiver.ErrTooManyEvents (the
+// HTTP ingress answers 413: a regnotify sender then sends smaller batches). Write never
 // blocks on delivery. Callers must not pass the same event ID in two calls
 // at once (the HTTP ingress ensures it).
 func (r *Relay) Write(events []notifications.Event) error {
@@ -147,8 +152,18 @@ func (r *Relay) Write(events []notifications.Event) error {
 		eventJSON, _ = notifications.EncodeEvents(events)
 	}
 	for i, t := range r.cfg.Targets {
+		if limit := t.Endpoint.MaxPending; limit > 0 && len(events) > limit && len(r.partial.unheld(events, i)) > limit {
+			// Never held, however often sent: the sender must send fewer.
+			return fmt.Errorf("%w: endpoint %q holds at most %d events", receiver.ErrTooManyEvents, t.Endpoint.Name(), limit)
+		}
+	}
+	for i, t := range r.cfg.Targets {
 		block := r.partial.unheld(events, i)
 		if len(block) == 0 {
+			continue
+		}
+		if !hasRoom(t.Endpoint, len(block)) {
+			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), notifications.ErrQueueFull))
 			continue
 		}
 		blockJSON := eventJSON
@@ -171,6 +186,20 @@ func (r *Relay) Write(events []notifications.Event) error {
 	}
 	r.partial.forget(events)
 	return nil
+}
+
+// hasRoom reports whether e can take n more events now, within its
+// MaxPending. A Write past it would give them up (to DeadLetter, counted in
+// Dropped), while the sender, answered 503, sends them again: the relay
+// does not write them. (Requests at once may still pass it together: then
+// the Write refuses, as it must.)
+func hasRoom(e *notifications.Endpoint, n int) bool {
+	if e.MaxPending <= 0 {
+		return true
+	}
+	var m notifications.EndpointMetrics
+	e.ReadMetrics(&m)
+	return m.Pending+n <= e.MaxPending
 }
 
 // Ingress brings events into a relay: it calls Relay.Write and answers its

@@ -316,7 +316,8 @@ func httptestServer(t *testing.T, h http.HandlerFunc) string {
 
 // An endpoint at MaxPending refuses the block: the registry is answered 503
 // and, when it sends the events again once there is room, each endpoint gets
-// each event once.
+// each event once. The endpoint gives nothing up (the registry sends the
+// events again): nothing in Dropped nor in its DeadLetter.
 func TestRelayFullEndpointAnswers503(t *testing.T) {
 	gate := make(chan struct{})
 	full, roomy := newSink(t), newSink(t)
@@ -324,9 +325,9 @@ func TestRelayFullEndpointAnswers503(t *testing.T) {
 		<-gate
 		full.Config.Handler.ServeHTTP(w, r)
 	})
-	r, url := newRelay(t, Config{},
-		openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1}),
-		openEndpoint(t, "roomy", roomy.URL, notifications.EndpointConfig{}))
+	dead := &deadLetters{}
+	fullEndpoint := openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1, DeadLetter: dead})
+	r, url := newRelay(t, Config{}, fullEndpoint, openEndpoint(t, "roomy", roomy.URL, notifications.EndpointConfig{}))
 	require.Equal(t, http.StatusOK, post(t, url, "", events("one", 1)))
 	sent := events("two", 1)
 	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent), "the full endpoint cannot hold it")
@@ -336,6 +337,35 @@ func TestRelayFullEndpointAnswers503(t *testing.T) {
 	require.NoError(t, r.Close())
 	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(full.received()))
 	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
+	var m notifications.EndpointMetrics
+	fullEndpoint.ReadMetrics(&m)
+	assert.Zero(t, m.Dropped, "nothing given up")
+	assert.Zero(t, dead.count.Load(), "nothing in the dead letter sink")
+}
+
+// deadLetters counts the events a DeadLetter sink is given.
+type deadLetters struct{ count atomic.Int64 }
+
+func (d *deadLetters) Write(events ...notifications.Event) error {
+	d.count.Add(int64(len(events)))
+	return nil
+}
+
+func (d *deadLetters) Close() error { return nil }
+
+// A block larger than an endpoint's MaxPending, which it could never hold,
+// is answered 413 (a regnotify sender then sends smaller batches), and no
+// endpoint gets it.
+func TestRelayBlockLargerThanMaxPending(t *testing.T) {
+	small, other := newSink(t), newSink(t)
+	r, url := newRelay(t, Config{},
+		openEndpoint(t, "other", other.URL, notifications.EndpointConfig{}),
+		openEndpoint(t, "small", small.URL, notifications.EndpointConfig{MaxPending: 2}))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, post(t, url, "", events("big", 3)))
+	assert.Equal(t, http.StatusOK, post(t, url, "", events("fits", 2)))
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"fits-0", "fits-1"}, eventIDs(small.received()))
+	assert.Equal(t, []string{"fits-0", "fits-1"}, eventIDs(other.received()), "nothing of the refused block reached the other endpoint")
 }
 
 // Ignore.MediaTypes (distribution's ignoredmediatypes) keep events of those
