@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -201,7 +202,7 @@ func Load(path string) (*Config, error) {
 // {env: NAME} secrets (os.LookupEnv in Load). The error, when not nil, joins
 // one *Error per problem.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	d := &decoder{file: file, dir: filepath.Dir(file), lookup: lookup, read: os.ReadFile}
+	d := &decoder{file: file, dir: filepath.Dir(file), lookup: lookup, read: readSecretFile}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &Error{File: file, Err: err}
@@ -235,7 +236,7 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 	d.mapping(n, key, fields{
 		"listen":         d.str(&r.Listen),
 		"operations":     d.str(&r.Operations),
-		"token":          func(n *yaml.Node, key string) { r.Token, _ = d.secret(n, key) },
+		"token":          d.token(&r.Token),
 		"secrets":        d.secrets(&r.Secrets, checkSecret),
 		"maxbodybytes":   d.count(&r.MaxBodyBytes),
 		"dedupesize":     d.count(&r.DedupeSize),
@@ -260,6 +261,24 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 			r.JetStream = js
 		},
 	})
+}
+
+// token decodes relay.token: a secret that is a bearer token, not empty
+// (an empty token would leave the ingress open) and without spaces (HTTP
+// would not carry them).
+func (d *decoder) token(out *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		v, ok := d.secret(n, key)
+		switch {
+		case !ok:
+		case v == "":
+			d.failf(n, key, ErrBadValue, "empty: remove the key to take events without a token")
+		case strings.ContainsAny(v, " \t\r\n"):
+			d.failf(n, key, ErrBadValue, "a bearer token holds no spaces")
+		default:
+			*out = v
+		}
+	}
 }
 
 // ackWait decodes relay.jetstream.ackwait, a duration of at least

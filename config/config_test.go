@@ -20,7 +20,7 @@ const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // env is the environment the tests' {env: NAME} secrets come from.
 func env(name string) (string, bool) {
-	v, ok := map[string]string{"CI_TOKEN": "Bearer s3cr3t", "WHSEC": secret, "EMPTY": ""}[name]
+	v, ok := map[string]string{"CI_TOKEN": "Bearer s3cr3t", "RELAY_TOKEN": "s3cr3t\n", "WHSEC": secret, "EMPTY": ""}[name]
 	return v, ok
 }
 
@@ -77,7 +77,7 @@ func TestParseExtraKeys(t *testing.T) {
 relay:
   listen: 0.0.0.0:6000
   operations: 127.0.0.1:9090
-  token: {env: CI_TOKEN}
+  token: {env: RELAY_TOKEN}
   secrets: [{file: whsec}, {env: WHSEC}]
   maxbodybytes: 1048576
   dedupesize: 500
@@ -104,7 +104,7 @@ notifications:
       jetstream: {url: "nats://n1:4222,nats://n2:4222", subjectprefix: reg.events, createstream: EVENTS, duplicates: 10m}
 `), env)
 	require.NoError(t, err)
-	assert.Equal(t, Relay{Listen: "0.0.0.0:6000", Operations: "127.0.0.1:9090", Token: "Bearer s3cr3t",
+	assert.Equal(t, Relay{Listen: "0.0.0.0:6000", Operations: "127.0.0.1:9090", Token: "s3cr3t",
 		Secrets: []string{secret, secret}, MaxBodyBytes: 1 << 20, DedupeSize: 500, StatusInterval: 30 * time.Second}, c.Relay)
 	require.Len(t, c.Endpoints, 2)
 	ci := c.Endpoints[0].Config
@@ -167,6 +167,11 @@ func TestParseErrors(t *testing.T) {
 		{"empty env", "relay:\n  token: {env: EMPTY}\n", 2, "relay.token", ErrSecretSource, "EMPTY"},
 		{"missing file", "relay:\n  secrets: [{file: /nonexistent/whsec}]\n", 2, "relay.secrets[0]", ErrSecretSource, "/nonexistent/whsec"},
 		{"env and file", "relay:\n  token: {env: CI_TOKEN, file: x}\n", 2, "relay.token", ErrBadValue, "exactly one"},
+		{"empty token", "relay:\n  token: ''\n", 2, "relay.token", ErrBadValue, "remove the key"},
+		{"token of nothing", "relay:\n  token:\n", 2, "relay.token", ErrBadValue, "remove the key"},
+		{"token with a space", "relay:\n  token: {env: CI_TOKEN}\n", 2, "relay.token", ErrBadValue, "no spaces"},
+		{"empty secret file", "relay:\n  token: {file: /dev/null}\n", 2, "relay.token", ErrSecretSource, "/dev/null is empty"},
+		{"endless secret file", "relay:\n  secrets: [{file: /dev/zero}]\n", 2, "relay.secrets[0]", ErrSecretSource, "larger than 64 KiB"},
 		{"bad pattern", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      ignore: {repositories: ['[']}\n", 5, "notifications.endpoints[0].ignore.repositories[0]", ErrBadValue, "pattern"},
 		{"header line break", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      headers: {X: [\"a\\r\\nB: c\"]}\n", 5, "notifications.endpoints[0].headers.X[0]", ErrBadValue, "line break"},
 		{"key twice", "relay:\n  listen: a:1\n  listen: b:2\n", 3, "relay.listen", ErrBadValue, "twice"},

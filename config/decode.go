@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -364,6 +365,7 @@ func (d *decoder) secret(n *yaml.Node, key string) (value string, ok bool) {
 			return "", false
 		case env != "":
 			v, set := d.lookup(env)
+			v = strings.TrimRight(v, trailingSpace)
 			if !set || v == "" {
 				d.failf(n, key, ErrSecretSource, "environment variable %s is not set", env)
 				return "", false
@@ -379,11 +381,42 @@ func (d *decoder) secret(n *yaml.Node, key string) (value string, ok bool) {
 				d.failf(n, key, ErrSecretSource, "file %s: %v", file, err)
 				return "", false
 			}
-			return strings.TrimRight(string(b), " \t\r\n"), true
+			v := strings.TrimRight(string(b), trailingSpace)
+			if v == "" {
+				d.failf(n, key, ErrSecretSource, "file %s is empty", file)
+				return "", false
+			}
+			return v, true
 		}
 	}
 	s, ok := d.scalar(n, key)
 	return s, ok
+}
+
+// trailingSpace is what a secret read from a file or an environment
+// variable loses at its end: the line break an editor or `kubectl create
+// secret --from-file` leaves.
+const trailingSpace = " \t\r\n"
+
+// maxSecretFileBytes bounds a secret file: /dev/zero, or a log file named
+// by mistake, is an error rather than a start that never ends.
+const maxSecretFileBytes = 64 << 10
+
+// readSecretFile reads a secret file of at most maxSecretFileBytes.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFileBytes {
+		return nil, fmt.Errorf("larger than %d KiB", maxSecretFileBytes>>10)
+	}
+	return b, nil
 }
 
 // secrets decodes a list of secret values (or a lone one), appending to

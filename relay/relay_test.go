@@ -99,13 +99,23 @@ func events(prefix string, n int) []notifications.Event {
 // the status.
 func post(t *testing.T, url, token string, events []notifications.Event) int {
 	t.Helper()
+	authorization := ""
+	if token != "" {
+		authorization = "Bearer " + token
+	}
+	return postAuthorized(t, url, authorization, events)
+}
+
+// postAuthorized is post with this Authorization header (none when empty).
+func postAuthorized(t *testing.T, url, authorization string, events []notifications.Event) int {
+	t.Helper()
 	body, err := json.Marshal(notifications.Envelope{Events: events})
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, url+EventsPath, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", notifications.EventsMediaType)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -188,15 +198,19 @@ func TestRelayBearerToken(t *testing.T) {
 	a := newSink(t)
 	_, url := newRelay(t, Config{Token: "t0ken"}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
 	tests := []struct {
-		token string
-		want  int
+		authorization string
+		want          int
 	}{
 		{"", http.StatusUnauthorized},
-		{"wrong", http.StatusUnauthorized},
-		{"t0ken", http.StatusOK},
+		{"Bearer wrong", http.StatusUnauthorized},
+		{"Bearer t0ken", http.StatusOK},
+		{"bearer t0ken", http.StatusOK}, // the scheme is case-insensitive (RFC 9110)
+		{"Basic t0ken", http.StatusUnauthorized},
+		{"t0ken", http.StatusUnauthorized},
+		{"Bearer t0ken2", http.StatusUnauthorized},
 	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, post(t, url, tt.token, events("tok-"+tt.token, 1)), "token %q", tt.token)
+	for i, tt := range tests {
+		assert.Equal(t, tt.want, postAuthorized(t, url, tt.authorization, events(fmt.Sprint("tok-", i), 1)), "Authorization %q", tt.authorization)
 	}
 }
 
