@@ -20,6 +20,10 @@ const EventsPath = "/events"
 // requests it is answering.
 const shutdownGrace = 10 * time.Second
 
+// readTimeout bounds the reading of a request, its body included: a
+// relay's largest body (10 MiB by default) in a minute is 170 KiB/s.
+const readTimeout = time.Minute
+
 // Handler returns the HTTP ingress's handler, for POST /events: the receiver
 // package's handler (every body it accepts, with its answers and its dedupe
 // by event ID), behind the bearer token when Config.Token is set (401
@@ -75,13 +79,19 @@ func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
 	return Serve(ctx, in.Listener, r.Handler())
 }
 
-// Serve runs an HTTP server with handler on ln until ctx is cancelled or ln
-// fails, then shuts it down, waiting at most 10s for the requests it is
+// Serve runs an HTTP server with handler on ln (a request read within a
+// minute, a kept-alive connection closed after 2 idle minutes) until ctx
+// is cancelled or ln fails, then shuts it down, waiting at most 10s for the requests it is
 // answering (then closing their connections): once it returned, no new
 // request reaches handler. It closes ln. It returns ln's error, if ln
 // failed, or the shutdown's.
 func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,     // a body sent a byte a minute holds no connection for ever
+		IdleTimeout:       2 * time.Minute, // nor does a kept-alive connection that sends nothing
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	var serveErr error

@@ -5,12 +5,14 @@
 //
 // A Relay owns a set of endpoints. Write holds a block of events at every
 // endpoint that is not set to ignore them, and returns nil only once each
-// endpoint's Write returned nil for them: with a spool, the events are on
-// disk. An ingress (the HTTP one of this package, or the JetStream one of the
+// endpoint's Write returned nil for them: with a spool, the events are in
+// its file (in the kernel's page cache, synced to disk within SpoolSync).
+// An ingress (the HTTP one of this package, or the JetStream one of the
 // jetstream module) answers its sender only after that, so a relay whose
-// endpoints have a spool loses nothing it had accepted when it dies (in
-// fleet mode, the stream keeps what is not acknowledged); without a spool,
-// what it held in memory is lost with the process.
+// endpoints have a spool loses nothing it had accepted when its process
+// dies (a power cut can take the last SpoolSync; in fleet mode, the stream
+// keeps what is not acknowledged); without a spool, what it held in memory
+// is lost with the process.
 //
 //	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: e}}})
 //	...
