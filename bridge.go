@@ -189,7 +189,7 @@ func layerSize(layer storage.Layer) (int64, error) {
 func (b *bridge) newEvent(action string) Event {
 	return Event{
 		ID:        uuid.NewString(),
-		Timestamp: time.Now().UTC(),
+		Timestamp: time.Now(), // in the local zone, as the original wrote it
 		Action:    action,
 		Request:   b.request,
 		Actor:     b.actor,

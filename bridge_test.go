@@ -3,6 +3,7 @@ package notifications
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/regnotify/notifications/storage"
@@ -53,6 +54,7 @@ func TestBridgeReleasedFields(t *testing.T) {
 	}{{SignedManifestMediaType, int64(len(payload))}, {LayerMediaType, int64(len(content))}}
 	for i, e := range released.events() {
 		s := seed.events()[i]
+		assert.Same(t, time.Local, s.Timestamp.Location(), "the timestamp in the local zone, as the original's time.Now()")
 		assert.Empty(t, s.Target.Repository+s.Target.MediaType, "the default is the 2015 event")
 		assert.Zero(t, s.Target.Size+s.Target.Length)
 		assert.Equal(t, "acme/app", e.Target.Repository)
