@@ -209,7 +209,10 @@ func (l *Log) recover() error {
 		return err
 	}
 	for _, e := range entries {
-		if seq, ok := strings.CutSuffix(e.Name(), segmentSuffix); ok {
+		// Only names this package writes: a stray "bad.seg" or "1.seg"
+		// is not a segment (one was taken for segment 0xbad, which Open
+		// then failed to read, or for segment 1 twice).
+		if seq, ok := strings.CutSuffix(e.Name(), segmentSuffix); ok && len(seq) == 16 && e.Type().IsRegular() {
 			if n, err := strconv.ParseUint(seq, 16, 64); err == nil {
 				l.segs = append(l.segs, n)
 			}

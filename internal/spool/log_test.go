@@ -113,6 +113,25 @@ func TestLogReplaysAcrossReopen(t *testing.T) {
 	assert.Empty(t, segmentFiles(t, dir), "a drained log keeps no segment")
 }
 
+// Files in the directory that this package did not write are left alone:
+// a name ending in .seg that is not a segment's does not stop Open.
+func TestLogIgnoresStrayFiles(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	want := appendBlocks(t, l, "a", 2, 1)
+	require.NoError(t, l.Close())
+	for _, name := range []string{"bad.seg", "1.seg", "00000000000000001.seg", "notes.txt"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("not a segment"), 0o600))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "00000000000000ff.seg"), 0o700))
+
+	l = openLog(t, dir, Options{})
+	assert.Equal(t, 3, l.Len())
+	got, _ := drain(t, l, 10)
+	assert.Equal(t, want, got)
+	require.NoError(t, l.Close())
+}
+
 func TestLogResumesAfterPartialAck(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, Options{SegmentSize: 70}) // two records a segment
