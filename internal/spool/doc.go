@@ -49,7 +49,8 @@
 // appenders. Records follow each other from offset 0 and never straddle
 // two segments. When a segment is left for the next one, and when the Log
 // is closed, the file is cut to its records; a segment left by a crash
-// keeps its size, and after its records come zeros.
+// keeps its size, and after its records come zeros, until the log is
+// opened again: then it is cut to its records too.
 //
 // Zeros where a record would start are not a record: the unused end of a
 // segment, or the room of an append that never finished (concurrent

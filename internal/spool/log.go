@@ -244,6 +244,9 @@ func (l *Log) recover() error {
 		if err != nil {
 			return err
 		}
+		if err := l.cutCrashLeft(seq, size); err != nil {
+			return err
+		}
 		l.sealed[seq] = size
 		l.items.Add(int64(n))
 	}
@@ -274,6 +277,24 @@ func (l *Log) countSegment(seq uint64, from int64, buf *ReadBuffer) (int64, int,
 		return true, true
 	})
 	return end, count, err
+}
+
+// cutCrashLeft cuts segment seq to size, where its records end, when a
+// crash left it at its pre-allocated size: each crash left two segments
+// whole (the writer's, the next one made ahead), and a spool whose
+// process kept dying grew by that much every time, its zeros read again
+// at every open. Records stay where they are; what is cut is zeros, or
+// the room of appends that never returned.
+func (l *Log) cutCrashLeft(seq uint64, size int64) error {
+	path := l.segmentPath(seq)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= size {
+		return err
+	}
+	if err := os.Truncate(path, size); err != nil {
+		return fmt.Errorf("spool: cutting segment %016x to its records: %w", seq, err)
+	}
+	return nil
 }
 
 func (l *Log) segmentPath(seq uint64) string {

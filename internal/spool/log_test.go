@@ -132,6 +132,40 @@ func TestLogIgnoresStrayFiles(t *testing.T) {
 	require.NoError(t, l.Close())
 }
 
+// Segments a crash left at their pre-allocated size (the writer's, with
+// zeros after its records, and the next one, all zeros) are cut to their
+// records when the log is opened again: a process that keeps dying does
+// not grow the spool by two segments each time.
+func TestLogCutsCrashLeftSegments(t *testing.T) {
+	dir := t.TempDir()
+	const size = 64 << 10
+	l := openLog(t, dir, Options{SegmentSize: size})
+	want := appendBlocks(t, l, "a", 3, 2)
+	require.NoError(t, l.Close())
+	segs := segmentFiles(t, dir)
+	require.Len(t, segs, 1)
+	last := filepath.Join(dir, segs[0])
+	fi, err := os.Stat(last)
+	require.NoError(t, err)
+	records := fi.Size()
+	require.NoError(t, os.Truncate(last, size)) // as a crash leaves the writer's segment
+	var seq uint64
+	_, err = fmt.Sscanf(segs[0], "%016x.seg", &seq)
+	require.NoError(t, err)
+	next := filepath.Join(dir, fmt.Sprintf("%016x.seg", seq+1))
+	require.NoError(t, os.WriteFile(next, make([]byte, size), 0o600)) // and the one made ahead
+
+	l = openLog(t, dir, Options{SegmentSize: size})
+	for path, want := range map[string]int64{last: records, next: 0} {
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, fi.Size(), "%s cut to its records", filepath.Base(path))
+	}
+	got, _ := drain(t, l, 10)
+	assert.Equal(t, want, got)
+	require.NoError(t, l.Close())
+}
+
 func TestLogResumesAfterPartialAck(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, Options{SegmentSize: 70}) // two records a segment
