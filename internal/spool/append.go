@@ -64,6 +64,9 @@ func (l *Log) append(stamp int64, items [][]byte, value any, keepItems bool) (Sp
 	if len(items) == 0 {
 		return Span{}, errors.New("spool: a record needs at least one item")
 	}
+	if failed := l.syncFailed.Load(); failed != nil {
+		return Span{}, fmt.Errorf("%w: %w", ErrSyncFailed, *failed)
+	}
 	size := recordSize(items)
 	if size-recordHeaderSize > MaxRecordPayload {
 		return Span{}, fmt.Errorf("spool: a block of %d bytes is larger than a record may be", size)
@@ -193,13 +196,20 @@ func (l *Log) sync() bool {
 	for _, s := range done {
 		if err := s.release(); err != nil {
 			l.log.WithError(err).Error("notifications: spool: sealing a segment failed")
+			l.failSync(err)
 		}
 	}
-	if err := w.sync(wEnd); err != nil {
-		l.log.WithError(err).Error("notifications: spool: fsync failed")
+	if err := l.syncSeg(w, wEnd); err != nil {
+		l.log.WithError(err).Error("notifications: spool: fsync failed; the spool takes no more events")
+		l.failSync(err)
 	}
 	_ = l.cursor.Sync() // closed only after this goroutine ended
 	return more
+}
+
+// failSync records the first failed sync: Append refuses from then on.
+func (l *Log) failSync(err error) {
+	l.syncFailed.CompareAndSwap(nil, &err)
 }
 
 // remember adds a committed record to the tail kept in memory, forgetting

@@ -24,6 +24,13 @@ var (
 
 	// ErrClosed is returned by the methods of a closed Log.
 	ErrClosed = errors.New("spool: log closed")
+
+	// ErrSyncFailed is wrapped by Append's error once writing the log back
+	// to disk failed (msync, fsync: an I/O error, a file system turned
+	// read-only): the kernel may have dropped the pages it could not write,
+	// so the log takes no more records rather than lose them unseen. What
+	// it holds can still be read.
+	ErrSyncFailed = errors.New("spool: writing to disk failed; no more records are taken")
 )
 
 const (
@@ -53,6 +60,8 @@ type Options struct {
 	// passed to Append, so that a reader keeping up with the appenders
 	// never reads the disk. Default DefaultMemoryBytes; negative: none.
 	MemoryBytes int
+
+	syncSegment func(s *segment, end int64) error // tests: in place of (*segment).sync
 }
 
 // DefaultMemoryBytes is the default of Options.MemoryBytes.
@@ -122,9 +131,11 @@ type Log struct {
 	ring       []slot
 	committed  atomic.Uint64
 	committing atomic.Bool
-	waiting    atomic.Int32        // see afterPut
-	unsynced   atomic.Bool         // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
-	beforePut  func(ticket uint64) // tests: called by an appender before its put
+	waiting    atomic.Int32                      // see afterPut
+	unsynced   atomic.Bool                       // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
+	beforePut  func(ticket uint64)               // tests: called by an appender before its put
+	syncFailed atomic.Pointer[error]             // the first failed sync's error (see ErrSyncFailed)
+	syncSeg    func(s *segment, end int64) error // (*segment).sync, or Options.syncSegment
 
 	skipMu sync.Mutex
 	skips  map[Position]struct{} // damaged records logged, so that each is logged once (see logSkip)
@@ -166,6 +177,10 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 		kick: make(chan struct{}, 1), want: make(chan struct{}, 1), done: make(chan struct{}), syncerDone: make(chan struct{}),
 	}
 	l.cond = sync.NewCond(&l.mu)
+	l.syncSeg = (*segment).sync
+	if opt.syncSegment != nil {
+		l.syncSeg = opt.syncSegment
+	}
 	if l.lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}

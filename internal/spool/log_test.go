@@ -1,11 +1,14 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
@@ -163,6 +166,34 @@ func TestLogCutsCrashLeftSegments(t *testing.T) {
 	}
 	got, _ := drain(t, l, 10)
 	assert.Equal(t, want, got)
+	require.NoError(t, l.Close())
+}
+
+// Once writing the log back to disk failed, Append refuses (the kernel may
+// have dropped the pages it could not write: records taken after that
+// could be lost unseen); what the log holds can still be read.
+func TestLogRefusesAppendsAfterAFailedSync(t *testing.T) {
+	dir := t.TempDir()
+	eio := errors.New("input/output error")
+	var failing atomic.Bool
+	opt := Options{SyncEvery: time.Millisecond, syncSegment: func(s *segment, end int64) error {
+		if failing.Load() {
+			return eio
+		}
+		return s.sync(end)
+	}}
+	l := openLog(t, dir, opt)
+	want := appendBlocks(t, l, "a", 2)
+	failing.Store(true)
+	require.Eventually(t, func() bool {
+		_, err := l.Append(0, [][]byte{[]byte("b")}, nil)
+		if err == nil {
+			want = append(want, "b")
+		}
+		return errors.Is(err, ErrSyncFailed) && errors.Is(err, eio)
+	}, 10*time.Second, time.Millisecond, "a sync fails, then Append refuses")
+	got, _ := drain(t, l, 100)
+	assert.Equal(t, want, got, "what was taken is read")
 	require.NoError(t, l.Close())
 }
 
