@@ -62,6 +62,7 @@ func (l *Log) scan(f *os.File, seq uint64, off, limit int64, buf *ReadBuffer, on
 	need := readChunk
 	for off < limit {
 		want := int(min(limit-off, int64(need)))
+		need = readChunk // a record larger than a chunk raises it for one read
 		var data []byte
 		var slab [][]byte // the items of the chunk's records
 		if buf != nil {
