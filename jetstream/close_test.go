@@ -111,3 +111,23 @@ func TestEndpointCloseOnAFrozenConnection(t *testing.T) {
 		t.Fatal("Close waited for the connection to drain")
 	}
 }
+
+// With nats.NoCallbacksAfterClientClose among the options, Close still
+// returns: it waits for the closed callback, which the endpoint keeps.
+func TestEndpointCloseWithNoCallbacksAfterClientClose(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	createStream(t, js, "EVENTS", "registry.events.>")
+	e, err := NewEndpoint("nocb", Config{URL: s.ClientURL(), Options: []nats.Option{nats.NoCallbacksAfterClientClose()}, Endpoint: testConfig()})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("cb", 2)...))
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close() }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a callback that never came")
+	}
+	assert.Equal(t, 2, streamCount(t, js, "EVENTS"))
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -191,8 +193,11 @@ func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
 // registry format, which has a Target.Repository but no Target.Type, uses
 // the kind notifications.CloudEventKind tells (manifest, blob, tag,
 // repository or content). A token that is empty or holds characters that
-// have a meaning in subjects ('.', '*', '>', whitespace) has them replaced
-// by '_'; the body keeps the exact values.
+// have a meaning in subjects ('.', '*', '>', whitespace), control
+// characters or bytes that are not UTF-8 has them replaced by '_', and a
+// token is cut to maxSubjectToken bytes (a subject longer than the server's
+// control line, 4 KiB, made it close the connection for good); the body
+// keeps the exact values.
 func Subject(prefix string, e *notifications.Event) string {
 	typ := e.Target.Type
 	if typ == "" && e.Target.Repository != "" {
@@ -201,14 +206,21 @@ func Subject(prefix string, e *notifications.Event) string {
 	return prefix + "." + subjectToken(e.Action) + "." + subjectToken(typ)
 }
 
+// maxSubjectToken bounds a subject token built from an event's values, in
+// bytes: actions and kinds are short words.
+const maxSubjectToken = 64
+
 // subjectToken returns s made usable as one subject token.
 func subjectToken(s string) string {
 	if s == "" {
 		return "_"
 	}
+	if len(s) > maxSubjectToken {
+		s = strings.ToValidUTF8(s[:maxSubjectToken], "") // a rune cut in two is dropped
+	}
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
+		switch {
+		case r == '.', r == '*', r == '>', unicode.IsSpace(r), unicode.IsControl(r), r == utf8.RuneError:
 			return '_'
 		}
 		return r
@@ -226,13 +238,25 @@ func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, b
 		Storage:    natsjs.FileStorage,
 		Duplicates: d.stream.Duplicates,
 	})
-	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) {
+	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) && !subjectsTaken(err) {
 		del := classify(err)
 		del.Err = fmt.Errorf("creating stream %q: %w", d.stream.Name, err)
 		return del, false
 	}
 	d.streamReady = true // an existing stream of another configuration is left as it is
 	return notifications.Delivery{}, true
+}
+
+// errCodeSubjectsOverlap is the server's answer to a stream whose subjects
+// another stream captures already (nats-server's JSStreamSubjectOverlapErr).
+const errCodeSubjectsOverlap natsjs.ErrorCode = 10065
+
+// subjectsTaken reports whether err says that another stream captures the
+// subjects already: the events are published into that one, as into a
+// stream of the same name that exists.
+func subjectsTaken(err error) bool {
+	var apiErr *natsjs.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectsOverlap
 }
 
 // maxAckedIDs bounds how many acknowledged IDs a deliverer remembers. Only

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
 )
 
@@ -103,6 +104,8 @@ type Config struct {
 	// Options are applied when the endpoint connects to URL, after its own
 	// defaults (a name, unlimited reconnects, retrying a failed first
 	// connect): credentials, TLS, reconnect waits. Ignored when Conn is set.
+	// NoCallbacksAfterClientClose is turned off: Close waits for the closed
+	// callback (a ClosedCB of the options is called before it returns).
 	Options []nats.Option
 
 	// SubjectPrefix starts the subject of every message. It must be one or
@@ -184,6 +187,11 @@ func validate(name string, config Config) error {
 	if !validSubject(config.SubjectPrefix, false) {
 		return invalid("subject prefix %q is not dot-separated tokens without wildcards", config.SubjectPrefix)
 	}
+	for name := range config.Endpoint.Headers {
+		if strings.EqualFold(name, natsjs.MsgIDHeader) {
+			return invalid("header %s is the event's ID, set per message", natsjs.MsgIDHeader)
+		}
+	}
 	if s := config.CreateStream; s != nil {
 		if s.Name == "" || strings.ContainsAny(s.Name, " \t\r\n.*>/\\") {
 			return invalid("stream name %q is empty or has whitespace, '.', '*', '>' or a slash", s.Name)
@@ -245,6 +253,9 @@ func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, err
 			return nil, false, nil, fmt.Errorf("%w: endpoint %q: NATS option: %w", notifications.ErrInvalidConfig, name, err)
 		}
 	}
+	// Close waits for the closed callback: it must come, even after a
+	// Close of ours.
+	opts.NoCallbacksAfterClientClose = false
 	closed := make(chan struct{})
 	callerClosed := opts.ClosedCB
 	opts.ClosedCB = func(c *nats.Conn) {

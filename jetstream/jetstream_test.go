@@ -31,6 +31,9 @@ func TestSubject(t *testing.T) {
 		{"delete, other prefix", "acme.reg", "delete", "manifest", "acme.reg.delete.manifest"},
 		{"empty tokens", "p", "", "", "p._._"},
 		{"subject syntax replaced", "p", "a.b", "c* >d", "p.a_b.c___d"},
+		{"control characters and bad bytes replaced", "p", "a\fb\x00", "c\xffd", "p.a_b_.c_d"},
+		{"long token cut", "p", strings.Repeat("p", 4100), "manifest", "p." + strings.Repeat("p", maxSubjectToken) + ".manifest"},
+		{"cut within a rune", "p", strings.Repeat("a", maxSubjectToken-1) + "é", "x", "p." + strings.Repeat("a", maxSubjectToken-1) + ".x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +64,7 @@ func TestNewEndpointInvalidConfig(t *testing.T) {
 		{"stream subject invalid", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Subjects: []string{"a.>.b"}}}},
 		{"negative duplicates", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Duplicates: -time.Second}}},
 		{"negative threshold", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Threshold: -1}}},
+		{"Nats-Msg-Id header", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"Nats-Msg-Id": {"x"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
