@@ -7,11 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		if err := json.Unmarshal([]byte(v), &args); err != nil {
 			os.Exit(3)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := signalContext()
 		code := run(ctx, args, os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
@@ -101,6 +102,31 @@ func startReceive(t *testing.T, args ...string) (url string, stdout, stderr *syn
 	return listeningRE.FindStringSubmatch(stderr.String())[1], stdout, stderr
 }
 
+// receive stopped while a client is still sending its body exits 0, once
+// the grace for the requests it answers is over: it was asked to stop.
+func TestReceiveStopsWithARequestHalfSent(t *testing.T) {
+	t.Parallel() // it waits out the grace
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"receive", "--listen", "127.0.0.1:0"}, &stdout, &stderr) }()
+	require.Eventually(t, func() bool { return listeningRE.MatchString(stderr.String()) }, 10*time.Second, time.Millisecond)
+	url := listeningRE.FindStringSubmatch(stderr.String())[1]
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", notifications.EventsMediaType)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(conn).ReadString('\n') // the handler reads the body
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", line)
+	_, err = conn.Write([]byte("{"))
+	require.NoError(t, err)
+	cancel()
+	assert.Equal(t, 0, <-done, "stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "regnotify receive: stopped")
+}
+
 func TestUsageAndHelp(t *testing.T) {
 	const bad = "whsec_c2hvcnQtYnV0LXNlY3JldA=="
 	tests := []struct {
@@ -118,6 +144,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{"send -h", []string{"send", "-h"}, 0, []string{"-url", "-secret", "-header", "-timeout"}, ""},
 		{"demo --help", []string{"demo", "--help"}, 0, []string{"Usage: regnotify demo"}, ""},
 		{"send without url", []string{"send"}, 1, []string{"--url is required", "-url"}, ""},
+		{"send with no time", []string{"send", "--url", "http://127.0.0.1:1/", "--timeout", "0s"}, 1, []string{"--timeout must be more than 0"}, ""},
 		{"send with a bad flag", []string{"send", "--nope"}, 1, []string{"-url"}, ""},
 		{"send to a relative url", []string{"send", "--url", "/events"}, 1, []string{"not absolute"}, ""},
 		{"send with a bad header", []string{"send", "--url", "http://127.0.0.1:1/", "--header", "Authorization Bearer s3cret"}, 1,
@@ -198,6 +225,28 @@ func TestSendToReceiveCloudEvents(t *testing.T) {
 
 // TestSendNotAccepted runs send in a process of its own: an endpoint that is
 // still retrying when send gives up ends with that process.
+// An event the receiver accepts while send gives up (interrupted, or out
+// of time), in the moment Close keeps delivering, was sent: exit 0.
+func TestSendAcceptedWhileClosing(t *testing.T) {
+	got, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		once.Do(func() { close(got) })
+		<-release
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"send", "--url", slow.URL, "--timeout", "1m"}, &stdout, &stderr) }()
+	<-got
+	cancel() // as Ctrl-C does, while the event is out
+	close(release)
+	assert.Equal(t, 0, <-code, "stderr: %s", stderr.String())
+	assert.Equal(t, "200 OK\n", stdout.String())
+}
+
 func TestSendNotAccepted(t *testing.T) {
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "no", http.StatusBadRequest)

@@ -33,10 +33,20 @@ var commands = map[string]command{}
 var errUsage = fmt.Errorf("usage")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM:
+// the command stops as it should (a relay flushes its endpoints). The
+// signals are then let go, so that a second one ends the process at once,
+// as an operator who pressed Ctrl-C twice expects.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // run executes the command named by args[0] and returns the exit code.

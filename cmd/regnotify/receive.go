@@ -72,8 +72,9 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stderr, "regnotify receive: listening on http://%s/ (%s)\n", ln.Addr(), signed)
 	err = relay.Serve(ctx, ln, &rejectionLogger{next: receiver.New(cfg, out.print), w: stderr})
-	if ctx.Err() != nil {
+	if ctx.Err() != nil { // stopped as asked: requests still running after the grace were cut
 		fmt.Fprintln(stderr, "regnotify receive: stopped")
+		return nil
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -100,4 +101,38 @@ notifications:
 	}, 10*time.Second, time.Millisecond, "the relay started again on the spool delivers every event the first answered 200 for: %s", stderr2)
 	require.NoError(t, stopRelay(t, second, 10*time.Second), "SIGTERM: exit 0: %s", stderr2)
 	assert.Contains(t, stderr2.String(), "relay: endpoint closed, everything delivered")
+}
+
+// A second SIGTERM ends a relay at once, even one that would deliver for
+// ever (closetimeout -1s, its webhook down).
+func TestRelaySecondSIGTERMEndsIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	file := filepath.Join(t.TempDir(), "relay.yml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`
+notifications:
+  endpoints:
+    - {name: hook, url: %s/events, backoff: 10ms, maxbackoff: 50ms, closetimeout: -1s}
+`, down.URL)), 0o600))
+	child, url, stderr := startRelay(t, file)
+	require.True(t, postEvent(&http.Client{Timeout: 5 * time.Second}, url, "stuck"), "held in memory: %s", stderr)
+
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "relay: stopping: delivering what is pending") }, 10*time.Second, time.Millisecond)
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		assert.Error(t, err, "ended by the second signal")
+	case <-time.After(10 * time.Second):
+		_ = child.Process.Kill()
+		<-exited
+		t.Fatal("the relay did not end at the second SIGTERM")
+	}
 }

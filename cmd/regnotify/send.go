@@ -67,6 +67,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errUsage
 	}
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "--timeout must be more than 0")
+		fs.Usage()
+		return errUsage
+	}
 	header, err := parseHeaders(headers)
 	if err != nil {
 		return err
@@ -86,16 +91,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := writeSampleEvent(e); err != nil {
-		return giveUp(e, err)
-	}
-
-	deadline := time.NewTimer(*timeout)
-	defer deadline.Stop()
-	poll := time.NewTicker(sendPoll)
-	defer poll.Stop()
 	reported := map[string]bool{}
-	for {
+	// report prints the statuses not printed yet, and whether the event
+	// was accepted.
+	report := func() (notifications.EndpointMetrics, bool) {
 		var m notifications.EndpointMetrics
 		e.ReadMetrics(&m)
 		for _, status := range sortedStatuses(m.Statuses) {
@@ -109,17 +108,38 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				fmt.Fprintf(stderr, "regnotify send: answered %s\n", status)
 			}
 		}
-		if m.Successes > 0 {
+		return m, m.Successes > 0
+	}
+	// giveUp closes the endpoint, which keeps delivering for
+	// sendCloseGrace: err, unless the event was accepted meanwhile.
+	giveUp := func(err error) error {
+		_ = e.Close() // an *UndeliveredError when the event is still out
+		if _, accepted := report(); accepted {
+			return nil
+		}
+		return err
+	}
+	if err := writeSampleEvent(e); err != nil {
+		return giveUp(err)
+	}
+
+	deadline := time.NewTimer(*timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(sendPoll)
+	defer poll.Stop()
+	for {
+		m, accepted := report()
+		if accepted {
 			return e.Close() // delivered: nothing left to flush
 		}
 		if status, ok := refused(m.Statuses); ok {
-			return giveUp(e, fmt.Errorf("%w: %s refuses this content", errNotAccepted, status))
+			return giveUp(fmt.Errorf("%w: %s refuses this content", errNotAccepted, status))
 		}
 		select {
 		case <-ctx.Done():
-			return giveUp(e, fmt.Errorf("%w: interrupted", errNotAccepted))
+			return giveUp(fmt.Errorf("%w: interrupted", errNotAccepted))
 		case <-deadline.C:
-			return giveUp(e, fmt.Errorf("%w within %s (%s)", errNotAccepted, *timeout, summary(m)))
+			return giveUp(fmt.Errorf("%w within %s (%s)", errNotAccepted, *timeout, summary(m)))
 		case <-poll.C:
 		}
 	}
@@ -150,13 +170,6 @@ func writeSampleEvent(sink notifications.Sink) error {
 		notifications.RequestRecord{ID: "regnotify-send", Method: "PUT", UserAgent: "regnotify-send"},
 		sink)
 	return bridge.ManifestPushed(inmemory.New().Repository(sm.Name), sm)
-}
-
-// giveUp closes e, which stops retrying within its CloseTimeout, and
-// returns err.
-func giveUp(e *notifications.Endpoint, err error) error {
-	_ = e.Close() // an *UndeliveredError: the event was not accepted, as err says
-	return err
 }
 
 // sortedStatuses returns the keys of statuses, sorted.
