@@ -97,6 +97,9 @@ type EndpointConfig struct {
 
 	// DeadLetter receives every event given up (see EndpointMetrics.Dropped),
 	// so that nothing vanishes silently. nil: they are logged and counted.
+	// It may be written to from a writer's goroutine before Write returns
+	// (a Write refused), so it must not close the endpoint, nor a sink
+	// (a Broadcaster, a relay) whose Close closes the endpoint.
 	DeadLetter Sink `json:"-"`
 
 	// BackoffPolicy, when set, decides how long the endpoint waits before
@@ -119,7 +122,8 @@ type EndpointConfig struct {
 	// exactly once; see Finished. It is called from the endpoint's goroutine
 	// or, for events Write ignores or gives up at once, from the writer's
 	// before Write returns; so it may be called concurrently, and it must
-	// not block, nor write to or close the endpoint.
+	// not block, nor write to or close the endpoint, nor close a sink whose
+	// Close closes the endpoint (Close waits for the Writes' reports).
 	OnFinished func(Finished) `json:"-"`
 
 	// SigningSecrets, when not empty, make an HTTP endpoint sign every
@@ -409,13 +413,21 @@ func (e *Endpoint) URL() string { return e.url }
 // password, however malformed it is.
 func (e *Endpoint) redactedURL() string { return RedactURL(e.url) }
 
+// Pending returns the events written to the endpoint and not yet
+// finished, as EndpointMetrics.Pending, without copying the rest of the
+// metrics: one atomic read.
+func (e *Endpoint) Pending() int { return int(e.metrics.pending.Load()) }
+
 // ReadMetrics populates em with metrics from the endpoint. em gets a
 // Statuses map of its own.
 func (e *Endpoint) ReadMetrics(em *EndpointMetrics) { e.metrics.read(em) }
 
 // Close stops accepting events, waits until every queued event was
 // delivered or CloseTimeout has passed, and releases the endpoint's
-// goroutine, connections and spool. It returns nil when everything was
+// goroutine, connections and spool. It also waits, without a limit, for
+// the Writes it met in progress to store their events or finish reporting
+// them (OnFinished, DeadLetter, the log), so that no report of a Write
+// follows it. It returns nil when everything was
 // delivered; an *UndeliveredError when time ran out, saying how many events
 // were left and whether they stay in the spool. A second Close returns an
 // error wrapping ErrSinkClosed.

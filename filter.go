@@ -51,6 +51,11 @@ func (c IgnoreConfig) validate(name string) error {
 	return nil
 }
 
+// Ignores reports whether c keeps e from the endpoint: an endpoint never
+// queues, sends nor counts as pending an event its Ignore configuration
+// ignores (OnFinished reports it Ignored).
+func (c IgnoreConfig) Ignores(e *Event) bool { return c.ignores(e) }
+
 // ignores reports whether c ignores e.
 func (c IgnoreConfig) ignores(e *Event) bool {
 	if slices.Contains(c.Actions, e.Action) || slices.Contains(c.MediaTypes, e.Target.MediaType) {

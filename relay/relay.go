@@ -154,7 +154,7 @@ func (r *Relay) Write(events []notifications.Event) error {
 		eventJSON, _ = notifications.EncodeEvents(events)
 	}
 	for i, t := range r.cfg.Targets {
-		if limit := t.Endpoint.MaxPending; limit > 0 && len(events) > limit && len(r.partial.unheld(events, i)) > limit {
+		if limit := t.Endpoint.MaxPending; limit > 0 && len(events) > limit && kept(t.Endpoint, r.partial.unheld(events, i)) > limit {
 			// Never held, however often sent: the sender must send fewer.
 			return fmt.Errorf("%w: endpoint %q holds at most %d events", receiver.ErrTooManyEvents, t.Endpoint.Name(), limit)
 		}
@@ -164,7 +164,7 @@ func (r *Relay) Write(events []notifications.Event) error {
 		if len(block) == 0 {
 			continue
 		}
-		if !hasRoom(t.Endpoint, len(block)) {
+		if !hasRoom(t.Endpoint, block) {
 			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), notifications.ErrQueueFull))
 			continue
 		}
@@ -190,18 +190,24 @@ func (r *Relay) Write(events []notifications.Event) error {
 	return nil
 }
 
-// hasRoom reports whether e can take n more events now, within its
-// MaxPending. A Write past it would give them up (to DeadLetter, counted in
+// hasRoom reports whether e can hold block now, within its MaxPending. A Write past it would give them up (to DeadLetter, counted in
 // Dropped), while the sender, answered 503, sends them again: the relay
 // does not write them. (Requests at once may still pass it together: then
 // the Write refuses, as it must.)
-func hasRoom(e *notifications.Endpoint, n int) bool {
-	if e.MaxPending <= 0 {
-		return true
+func hasRoom(e *notifications.Endpoint, block []notifications.Event) bool {
+	return e.MaxPending <= 0 || e.Pending()+kept(e, block) <= e.MaxPending
+}
+
+// kept returns how many of events e holds when written them: those its
+// Ignore configuration does not ignore.
+func kept(e *notifications.Endpoint, events []notifications.Event) int {
+	n := 0
+	for i := range events {
+		if !e.Ignore.Ignores(&events[i]) {
+			n++
+		}
 	}
-	var m notifications.EndpointMetrics
-	e.ReadMetrics(&m)
-	return m.Pending+n <= e.MaxPending
+	return n
 }
 
 // Ingress brings events into a relay: it calls Relay.Write and answers its

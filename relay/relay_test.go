@@ -367,6 +367,25 @@ func (d *deadLetters) Write(events ...notifications.Event) error {
 
 func (d *deadLetters) Close() error { return nil }
 
+// Events an endpoint ignores do not count against its MaxPending: a full
+// endpoint that ignores pulls does not hold them back from the others.
+func TestRelayFullEndpointIgnoringTheEvents(t *testing.T) {
+	gate := make(chan struct{})
+	held := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { <-gate })
+	t.Cleanup(func() { close(gate) }) // before the server's Close, which waits for its handlers
+	other := newSink(t)
+	_, url := newRelay(t, Config{},
+		openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1, CloseTimeout: 100 * time.Millisecond, Ignore: notifications.IgnoreConfig{Actions: []string{notifications.EventActionPull}}}),
+		openEndpoint(t, "other", other.URL, notifications.EndpointConfig{}))
+	require.Equal(t, http.StatusOK, post(t, url, "", events("push", 1)), "full holds it, its webhook held")
+	pulls := events("pull", 2)
+	for i := range pulls {
+		pulls[i].Action = notifications.EventActionPull
+	}
+	assert.Equal(t, http.StatusOK, post(t, url, "", pulls), "full ignores them: only the other endpoint holds them")
+	require.Eventually(t, func() bool { return len(other.received()) == 3 }, 10*time.Second, time.Millisecond)
+}
+
 // A block larger than an endpoint's MaxPending, which it could never hold,
 // is answered 413 (a regnotify sender then sends smaller batches), and no
 // endpoint gets it.
