@@ -44,9 +44,27 @@ func main() {
 // signals are then let go, so that a second one ends the process at once,
 // as an operator who pressed Ctrl-C twice expects.
 func signalContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, stop)
-	return ctx, stop
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-signals:
+		case <-ctx.Done(): // the command ended
+			signal.Stop(signals)
+			return
+		}
+		signal.Stop(signals) // first: a signal from now on takes its default action
+		cancel()
+		select {
+		case sig := <-signals: // a second one that came before Stop
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Signal(sig)
+			}
+		default:
+		}
+	}()
+	return ctx, cancel
 }
 
 // run executes the command named by args[0] and returns the exit code.
