@@ -40,6 +40,7 @@ type deliverer struct {
 
 	// streamReady is true once CreateStream made the stream (or found it).
 	streamReady bool
+	overlapped  bool // the stream was not created: another one captures some of its subjects
 
 	// acked holds the IDs of events acknowledged in batches not accepted
 	// yet. It outlives failed attempts, so that a retry of a batch, or of a
@@ -215,16 +216,24 @@ func subjectToken(s string) string {
 	if s == "" {
 		return "_"
 	}
-	if len(s) > maxSubjectToken {
-		s = strings.ToValidUTF8(s[:maxSubjectToken], "") // a rune cut in two is dropped
+	if len(s) > 4*maxSubjectToken {
+		s = s[:4*maxSubjectToken] // at most maxSubjectToken runes are kept
 	}
-	return strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		switch {
 		case r == '.', r == '*', r == '>', unicode.IsSpace(r), unicode.IsControl(r), r == utf8.RuneError:
 			return '_'
 		}
 		return r
 	}, s)
+	if len(s) > maxSubjectToken {
+		end := maxSubjectToken
+		for !utf8.RuneStart(s[end]) { // not within a rune
+			end--
+		}
+		s = s[:end]
+	}
+	return s
 }
 
 // createStream creates the configured stream. It reports false, with the
@@ -238,7 +247,8 @@ func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, b
 		Storage:    natsjs.FileStorage,
 		Duplicates: d.stream.Duplicates,
 	})
-	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) && !subjectsTaken(err) {
+	d.overlapped = subjectsTaken(err)
+	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) && !d.overlapped {
 		del := classify(err)
 		del.Err = fmt.Errorf("creating stream %q: %w", d.stream.Name, err)
 		return del, false
@@ -349,7 +359,9 @@ func (d *deliverer) publish(ctx context.Context, events []notifications.Event, m
 	subject := msgs[firstFailed].Subject
 	if del.Status == StatusNoStream {
 		d.streamReady = false // create it again, if configured to
-		if d.stream != nil {
+		if d.stream != nil && d.overlapped {
+			del.Err = fmt.Errorf("%w: no stream captures subject %q: stream %q was not created, as another stream captures some of its subjects (%w)", ErrNoStream, subject, d.stream.Name, failure)
+		} else if d.stream != nil {
 			del.Err = fmt.Errorf("%w: stream %q does not capture subject %q (%w)", ErrNoStream, d.stream.Name, subject, failure)
 		} else {
 			del.Err = fmt.Errorf("%w: no stream captures subject %q: create one for %q or set Config.CreateStream (%w)", ErrNoStream, subject, d.prefix+".>", failure)

@@ -33,6 +33,7 @@ func TestSubject(t *testing.T) {
 		{"subject syntax replaced", "p", "a.b", "c* >d", "p.a_b.c___d"},
 		{"control characters and bad bytes replaced", "p", "a\fb\x00", "c\xffd", "p.a_b_.c_d"},
 		{"long token cut", "p", strings.Repeat("p", 4100), "manifest", "p." + strings.Repeat("p", maxSubjectToken) + ".manifest"},
+		{"bad bytes in a long token", "p", "ab\xff" + strings.Repeat("c", 100), "x", "p.ab_" + strings.Repeat("c", maxSubjectToken-3) + ".x"},
 		{"cut within a rune", "p", strings.Repeat("a", maxSubjectToken-1) + "é", "x", "p." + strings.Repeat("a", maxSubjectToken-1) + ".x"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,9 @@ package jetstream
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/regnotify/notifications"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,4 +41,23 @@ func TestLongActionKeepsTheConnection(t *testing.T) {
 	msgs := streamMessages(t, js, "EVENTS")
 	require.Len(t, msgs, 6)
 	assert.Equal(t, "registry.events."+strings.Repeat("p", maxSubjectToken)+".manifest", msgs[0].Subject())
+}
+
+// When the other stream captures only some of the subjects, the events of
+// the others fail with an error that says why the stream is missing.
+func TestCreateStreamWhenAnotherCapturesSomeSubjects(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	createStream(t, js, "PUSHES", "registry.events.push.>")
+	cfg := testConfig()
+	cfg.CloseTimeout = 100 * time.Millisecond
+	e, err := NewEndpoint("some", Config{URL: s.ClientURL(), CreateStream: &StreamConfig{Name: "REGISTRY_EVENTS"}, Endpoint: cfg})
+	require.NoError(t, err)
+	pull := testEvents("pull", 1)
+	pull[0].Action = notifications.EventActionPull
+	require.NoError(t, e.Write(pull...))
+	var m notifications.EndpointMetrics
+	require.Eventually(t, func() bool { e.ReadMetrics(&m); return m.LastFailure != "" }, 10*time.Second, time.Millisecond)
+	assert.Contains(t, m.LastFailure, `stream "REGISTRY_EVENTS" was not created, as another stream captures some of its subjects`)
+	_ = e.Close()
 }
