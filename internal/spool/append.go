@@ -199,7 +199,7 @@ func (l *Log) sync() bool {
 			l.failSync(err)
 		}
 	}
-	if err := l.syncSeg(w, wEnd); err != nil {
+	if err := l.opt.syncSegment(w, wEnd); err != nil {
 		l.log.WithError(err).Error("notifications: spool: fsync failed; the spool takes no more events")
 		l.failSync(err)
 	}

@@ -61,7 +61,7 @@ type Options struct {
 	// never reads the disk. Default DefaultMemoryBytes; negative: none.
 	MemoryBytes int
 
-	syncSegment func(s *segment, end int64) error // tests: in place of (*segment).sync
+	syncSegment func(s *segment, end int64) error // (*segment).sync; tests make it fail
 }
 
 // DefaultMemoryBytes is the default of Options.MemoryBytes.
@@ -131,11 +131,10 @@ type Log struct {
 	ring       []slot
 	committed  atomic.Uint64
 	committing atomic.Bool
-	waiting    atomic.Int32                      // see afterPut
-	unsynced   atomic.Bool                       // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
-	beforePut  func(ticket uint64)               // tests: called by an appender before its put
-	syncFailed atomic.Pointer[error]             // the first failed sync's error (see ErrSyncFailed)
-	syncSeg    func(s *segment, end int64) error // (*segment).sync, or Options.syncSegment
+	waiting    atomic.Int32          // see afterPut
+	unsynced   atomic.Bool           // something to sync (a write, an Ack, a rotation) since the syncer last synced: see markDirty
+	beforePut  func(ticket uint64)   // tests: called by an appender before its put
+	syncFailed atomic.Pointer[error] // the first failed sync's error (see ErrSyncFailed)
 
 	skipMu sync.Mutex
 	skips  map[Position]struct{} // damaged records logged, so that each is logged once (see logSkip)
@@ -169,6 +168,9 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if opt.MemoryBytes == 0 {
 		opt.MemoryBytes = DefaultMemoryBytes
 	}
+	if opt.syncSegment == nil {
+		opt.syncSegment = (*segment).sync
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -177,10 +179,6 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 		kick: make(chan struct{}, 1), want: make(chan struct{}, 1), done: make(chan struct{}), syncerDone: make(chan struct{}),
 	}
 	l.cond = sync.NewCond(&l.mu)
-	l.syncSeg = (*segment).sync
-	if opt.syncSegment != nil {
-		l.syncSeg = opt.syncSegment
-	}
 	if l.lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -255,11 +253,8 @@ func (l *Log) recover() error {
 		if i == 0 {
 			from = l.start.Offset
 		}
-		size, n, err := l.countSegment(seq, from, &buf)
+		size, n, err := l.recoverSegment(seq, from, &buf)
 		if err != nil {
-			return err
-		}
-		if err := l.cutCrashLeft(seq, size); err != nil {
 			return err
 		}
 		l.sealed[seq] = size
@@ -271,12 +266,17 @@ func (l *Log) recover() error {
 	return nil
 }
 
-// countSegment returns where the data of segment seq ends (after its last
-// valid record, or at from) and the item count of its valid records from
-// offset from, reading through buf. A segment left by a crash keeps its
-// pre-allocated zeros after its data.
-func (l *Log) countSegment(seq uint64, from int64, buf *ReadBuffer) (int64, int, error) {
-	f, err := os.Open(l.segmentPath(seq))
+// recoverSegment returns where the data of segment seq ends (after its
+// last valid record, or at from) and the item count of its valid records
+// from offset from, reading through buf. A segment a crash left at its
+// pre-allocated size, zeros after its data, is cut to its data: each crash
+// left two segments whole (the writer's, the next one made ahead), and a
+// spool whose process kept dying grew by that much every time, its zeros
+// read again at every open. What is cut is zeros, or the room of appends
+// that never returned.
+func (l *Log) recoverSegment(seq uint64, from int64, buf *ReadBuffer) (int64, int, error) {
+	path := l.segmentPath(seq)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -291,25 +291,12 @@ func (l *Log) countSegment(seq uint64, from int64, buf *ReadBuffer) (int64, int,
 		end = span.To.Offset
 		return true, true
 	})
+	if err == nil && fi.Size() > end {
+		if err := os.Truncate(path, end); err != nil {
+			return 0, 0, fmt.Errorf("spool: cutting segment %016x to its records: %w", seq, err)
+		}
+	}
 	return end, count, err
-}
-
-// cutCrashLeft cuts segment seq to size, where its records end, when a
-// crash left it at its pre-allocated size: each crash left two segments
-// whole (the writer's, the next one made ahead), and a spool whose
-// process kept dying grew by that much every time, its zeros read again
-// at every open. Records stay where they are; what is cut is zeros, or
-// the room of appends that never returned.
-func (l *Log) cutCrashLeft(seq uint64, size int64) error {
-	path := l.segmentPath(seq)
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() <= size {
-		return err
-	}
-	if err := os.Truncate(path, size); err != nil {
-		return fmt.Errorf("spool: cutting segment %016x to its records: %w", seq, err)
-	}
-	return nil
 }
 
 func (l *Log) segmentPath(seq uint64) string {
