@@ -146,9 +146,6 @@ func (q *eventQueue) writeEncodedAt(events []Event, js *blockJSON, at stamp) err
 // write is Write, with the events' JSON when known (else nil), of a block
 // written at at.
 func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
-	if q.closing.Load() { // looked at again where it counts
-		return ErrSinkClosed
-	}
 	// Counted in pushing until its events are stored or reported: Close
 	// waits for that before it closes the reports, so that no report of a
 	// Write follows Close.

@@ -26,7 +26,7 @@ func (q *eventQueue) deliverAhead(b *batch) []*part {
 // prepare takes the batch that follows b and encodes it, or returns nil
 // when there is none yet or the store cannot be read (take reads it again).
 func (q *eventQueue) prepare(b *batch) *batch {
-	blocks, more, err := q.peekStore(b.blocks, b.n)
+	blocks, more, err := q.peekStore(len(b.stored), b.n)
 	if err != nil || len(blocks) == 0 {
 		return nil
 	}

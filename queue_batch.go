@@ -15,8 +15,7 @@ type batch struct {
 	run1     [1][]byte     // the memory of runs for a batch of one block
 	fitted   []queuedBlock // its blocks, until eventList flattens them
 	room     int           // events the memory of a flattened batch holds at least
-	blocks   int
-	stored   []queuedBlock // its blocks as the store gave them (commit counts their events)
+	stored   []queuedBlock // its blocks as the store gave them
 	finished int           // events at its head known finished, in order (see deliver)
 	written  stamp         // when its oldest block was written
 	full     bool          // more blocks were waiting than fit in it
@@ -121,7 +120,6 @@ func (q *eventQueue) peekStore(skip, skipped int) ([]queuedBlock, bool, error) {
 func (q *eventQueue) makeBatch(fitted []queuedBlock, full bool) *batch {
 	b := &batch{
 		seq:     q.seq,
-		blocks:  len(fitted),
 		stored:  fitted,
 		written: fitted[0].written,
 		full:    full,
@@ -214,11 +212,7 @@ func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 	for i, p := range unfinished {
 		left[i] = p.eventList()
 	}
-	err := q.store.pop(b.blocks)
-	q.metrics.finished(b.n)
-	if err != nil {
-		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
-	}
+	q.pop(len(b.stored), b.n)
 	if len(unfinished) > 0 {
 		for i, p := range unfinished {
 			q.abandoned += len(left[i])
@@ -241,14 +235,19 @@ func (q *eventQueue) popFinished(b *batch) {
 		}
 		blocks, events = blocks+1, events+blk.count()
 	}
-	if blocks == 0 {
-		return
+	if blocks > 0 {
+		q.pop(blocks, events)
 	}
-	if err := q.store.pop(blocks); err != nil {
-		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
-		return
-	}
+}
+
+// pop takes the first blocks off the store, which hold events, all
+// finished.
+func (q *eventQueue) pop(blocks, events int) {
+	err := q.store.pop(blocks)
 	q.metrics.finished(events)
+	if err != nil {
+		q.log.WithError(err).Error("notifications: spool: cannot record delivery; events may be sent again after a restart")
+	}
 }
 
 // encode has the encoder encode the events of p, from their JSON objects
