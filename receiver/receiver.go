@@ -115,18 +115,19 @@ func (c Config) withDefaults() Config {
 // The answers: 405 to a method other than POST; 415 for a request in no
 // dialect Decode accepts (the envelope's media types v1 and v2, CloudEvents
 // batched, structured or binary; parameters allowed) or with a
-// Content-Encoding (gzip, say: the body is read as it is sent); 413 for a body over
-// MaxBodyBytes or of more than MaxEvents events (or when handle returned an
-// error wrapping ErrTooManyEvents: it can take no such batch); 401 when Secrets are set and the signature headers are
-// missing, malformed or wrong, or the timestamp is outside Tolerance; 400 for
-// a body Decode refuses (not UTF-8, not JSON of its dialect, no events, an
-// event without an ID or with one longer than MaxEventIDBytes, a CloudEvent
-// without id, source, type or specversion 1.0); 503 when handle returned an
-// error, or when another request is handling some of the same events, so
-// that the sender retries; 500 when handle panicked (logged to
-// Config.Logger with its stack); 200 otherwise. Every error answer has a
-// short plain-text reason. However a request ends, the IDs it claimed are
-// free again unless handle returned nil for them, so a retry is handled.
+// Content-Encoding (gzip, say: the body is read as it is sent); 413 for a
+// body over MaxBodyBytes or of more than MaxEvents events (or when handle
+// returned an error wrapping ErrTooManyEvents: it can take no such batch);
+// 401 when Secrets are set and the signature headers are missing, malformed
+// or wrong, or the timestamp is outside Tolerance; 400 for a body Decode
+// refuses (not UTF-8, not JSON of its dialect, no events, an event without
+// an ID or with one longer than MaxEventIDBytes, a CloudEvent without id,
+// source, type or specversion 1.0); 503 when handle returned an error, or
+// when another request is handling some of the same events, so that the
+// sender retries; 500 when handle panicked (logged to Config.Logger with its
+// stack); 200 otherwise. Every error answer has a short plain-text reason.
+// However a request ends, the IDs it claimed are free again unless handle
+// returned nil for them, so a retry is handled.
 //
 // A configuration Validate refuses makes every answer 500: the handler
 // never accepts a request unsigned because a secret was malformed. New

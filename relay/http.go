@@ -80,11 +80,11 @@ func (in *HTTPIngress) Serve(ctx context.Context, r *Relay) error {
 }
 
 // Serve runs an HTTP server with handler on ln (a request read within a
-// minute, a kept-alive connection closed after 2 idle minutes) until ctx
-// is cancelled or ln fails, then shuts it down, waiting at most 10s for the requests it is
-// answering (then closing their connections): once it returned, no new
-// request reaches handler. It closes ln. It returns ln's error, if ln
-// failed, or the shutdown's.
+// minute, a kept-alive connection closed after 2 idle minutes) until ctx is
+// cancelled or ln fails, then shuts it down, waiting at most 10s for the
+// requests it is answering (then closing their connections): once it
+// returned, no new request reaches handler. It closes ln. It returns ln's
+// error, if ln failed, or the shutdown's.
 func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
 		Handler:           handler,

@@ -134,10 +134,10 @@ func New(cfg Config) (*Relay, error) {
 // without room for them within its MaxPending is not written to (it would
 // give them up, while the sender sends them again); a block larger than a
 // target's MaxPending, which it could never hold, is refused before any
-// target gets it, with an error wrapping receiver.ErrTooManyEvents (the
-// HTTP ingress answers 413: a regnotify sender then sends smaller batches). Write never
-// blocks on delivery. Callers must not pass the same event ID in two calls
-// at once (the HTTP ingress ensures it).
+// target gets it, with an error wrapping receiver.ErrTooManyEvents (the HTTP
+// ingress answers 413: a regnotify sender then sends smaller batches). Write
+// never blocks on delivery. Callers must not pass the same event ID in two
+// calls at once (the HTTP ingress ensures it).
 func (r *Relay) Write(events []notifications.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -190,10 +190,11 @@ func (r *Relay) Write(events []notifications.Event) error {
 	return nil
 }
 
-// hasRoom reports whether e can hold block now, within its MaxPending. A Write past it would give them up (to DeadLetter, counted in
-// Dropped), while the sender, answered 503, sends them again: the relay
-// does not write them. (Requests at once may still pass it together: then
-// the Write refuses, as it must.)
+// hasRoom reports whether e can hold block now, within its MaxPending. A
+// Write past it would give them up (to DeadLetter, counted in Dropped),
+// while the sender, answered 503, sends them again: the relay does not write
+// them. (Requests at once may still pass it together: then the Write
+// refuses, as it must.)
 func hasRoom(e *notifications.Endpoint, block []notifications.Event) bool {
 	return e.MaxPending <= 0 || e.Pending()+kept(e, block) <= e.MaxPending
 }
