@@ -185,6 +185,9 @@ type JetStreamEndpoint struct {
 	CreateStream string
 	// Duplicates is the duplicate window of the stream it creates.
 	Duplicates time.Duration
+	// Replicas is how many servers of the cluster keep the stream it
+	// creates (jetstream.StreamConfig.Replicas).
+	Replicas int
 }
 
 // Load reads and checks the configuration file at path. Secrets given as

@@ -101,7 +101,7 @@ notifications:
       ignore: {targettypes: [blob], repositories: ["library/*", scratch]}
     - name: bus
       disabled: true
-      jetstream: {url: "nats://n1:4222,nats://n2:4222", subjectprefix: reg.events, createstream: EVENTS, duplicates: 10m}
+      jetstream: {url: "nats://n1:4222,nats://n2:4222", subjectprefix: reg.events, createstream: EVENTS, duplicates: 10m, replicas: 3}
 `), env)
 	require.NoError(t, err)
 	assert.Equal(t, Relay{Listen: "0.0.0.0:6000", Operations: "127.0.0.1:9090", Token: "s3cr3t",
@@ -125,7 +125,7 @@ notifications:
 	}, ci)
 	bus := c.Endpoints[1]
 	assert.True(t, bus.Disabled)
-	assert.Equal(t, &JetStreamEndpoint{URL: "nats://n1:4222,nats://n2:4222", SubjectPrefix: "reg.events", CreateStream: "EVENTS", Duplicates: 10 * time.Minute}, bus.JetStream)
+	assert.Equal(t, &JetStreamEndpoint{URL: "nats://n1:4222,nats://n2:4222", SubjectPrefix: "reg.events", CreateStream: "EVENTS", Duplicates: 10 * time.Minute, Replicas: 3}, bus.JetStream)
 }
 
 func TestParseFleet(t *testing.T) {
@@ -184,6 +184,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown format", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: xml\n", 5, "notifications.endpoints[0].format", ErrBadValue, "envelope or cloudevents"},
 		{"format twice", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: envelope\n      wireformat: cloudevents\n", 6, "notifications.endpoints[0].wireformat", ErrBadValue, "same setting"},
 		{"url and jetstream", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0]", ErrBadValue, "both"},
+		{"replicas without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, replicas: 3}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
+		{"duplicates without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, duplicates: 1m}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
 		{"guard on jetstream", "notifications:\n  endpoints:\n    - {name: a, blockprivatenetworks: true, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0].blockprivatenetworks", ErrBadValue, "webhooks"},
 	}
 	for _, tt := range tests {

@@ -139,9 +139,13 @@ func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint
 		"credentials":   d.filePath(&js.Credentials),
 		"createstream":  d.str(&js.CreateStream),
 		"duplicates":    d.duration(&js.Duplicates, false),
+		"replicas":      d.count(&js.Replicas),
 	})
 	if js.URL == "" {
 		d.failf(n, join(key, "url"), ErrMissing, "a jetstream endpoint needs the NATS url")
+	}
+	if js.CreateStream == "" && (js.Duplicates != 0 || js.Replicas != 0) {
+		d.failf(n, join(key, "createstream"), ErrMissing, "duplicates and replicas configure the stream createstream names: without it they do nothing")
 	}
 	return js
 }

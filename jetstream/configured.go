@@ -27,7 +27,7 @@ func OpenConfigured(e config.Endpoint) (*notifications.Endpoint, error) {
 		Endpoint:      e.Config,
 	}
 	if e.JetStream.CreateStream != "" {
-		cfg.CreateStream = &StreamConfig{Name: e.JetStream.CreateStream, Duplicates: e.JetStream.Duplicates}
+		cfg.CreateStream = &StreamConfig{Name: e.JetStream.CreateStream, Duplicates: e.JetStream.Duplicates, Replicas: e.JetStream.Replicas}
 	}
 	return NewEndpoint(e.Name, cfg)
 }

@@ -246,6 +246,7 @@ func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, b
 		Subjects:   d.stream.Subjects,
 		Storage:    natsjs.FileStorage,
 		Duplicates: d.stream.Duplicates,
+		Replicas:   d.stream.Replicas,
 	})
 	d.overlapped = subjectsTaken(err)
 	if err != nil && !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) && !d.overlapped {

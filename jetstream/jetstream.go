@@ -138,7 +138,18 @@ type StreamConfig struct {
 	// Duplicates is the window within which a message whose Nats-Msg-Id was
 	// already stored is dropped. Default: the server's, two minutes.
 	Duplicates time.Duration
+
+	// Replicas is how many servers of a cluster keep the stream's messages,
+	// from 1 to MaxReplicas; 3 lets the stream lose a server and keep both
+	// its events and its writes. Default 1: one server holds the events, and
+	// while it is down the stream takes none. A server that is not clustered
+	// refuses more than 1 (error 10074): the events wait, retried with the
+	// endpoint's backoff, and each failure is logged with that error.
+	Replicas int
 }
+
+// MaxReplicas is the most replicas a JetStream stream can have.
+const MaxReplicas = 5
 
 // NewEndpoint returns a running endpoint, named name, that publishes events
 // to JetStream as config says. It returns an error wrapping
@@ -203,6 +214,9 @@ func validate(name string, config Config) error {
 		}
 		if s.Duplicates < 0 {
 			return invalid("negative stream Duplicates %v", s.Duplicates)
+		}
+		if s.Replicas < 0 || s.Replicas > MaxReplicas {
+			return invalid("stream Replicas %d is not from 1 to %d", s.Replicas, MaxReplicas)
 		}
 	}
 	return nil

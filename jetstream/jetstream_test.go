@@ -64,6 +64,8 @@ func TestNewEndpointInvalidConfig(t *testing.T) {
 		{"stream name with dot", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "a.b"}}},
 		{"stream subject invalid", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Subjects: []string{"a.>.b"}}}},
 		{"negative duplicates", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Duplicates: -time.Second}}},
+		{"negative replicas", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Replicas: -1}}},
+		{"too many replicas", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Replicas: MaxReplicas + 1}}},
 		{"negative threshold", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Threshold: -1}}},
 		{"Nats-Msg-Id header", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"Nats-Msg-Id": {"x"}}}}},
 	}

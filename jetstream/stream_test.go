@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/regnotify/notifications"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,4 +61,23 @@ func TestCreateStreamWhenAnotherCapturesSomeSubjects(t *testing.T) {
 	require.Eventually(t, func() bool { e.ReadMetrics(&m); return m.LastFailure != "" }, 10*time.Second, time.Millisecond)
 	assert.Contains(t, m.LastFailure, `stream "REGISTRY_EVENTS" was not created, as another stream captures some of its subjects`)
 	_ = e.Close()
+}
+
+// A stream of more than one replica on a server that is not clustered is
+// refused by the server: the delivery is retried, with the server's error.
+func TestCreateStreamReplicasOnSingleServer(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	conn, err := nats.Connect(s.ClientURL())
+	require.NoError(t, err)
+	d, err := newDeliverer(conn, true, closedSignal(conn), Config{SubjectPrefix: DefaultSubjectPrefix,
+		CreateStream: &StreamConfig{Name: "R3", Replicas: 3}}, 5*time.Second)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, d.Close()) }()
+
+	got := d.Deliver(t.Context(), testEvents("r3", 1))
+	assert.Equal(t, notifications.Retry, got.Outcome)
+	assert.Equal(t, "error 10074", got.Status)
+	require.Error(t, got.Err)
+	assert.Contains(t, got.Err.Error(), `creating stream "R3"`)
+	assert.Contains(t, got.Err.Error(), "non-clustered")
 }
