@@ -236,12 +236,24 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 
 // relay decodes the relay: section.
 func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
+	// The HTTP ingress's keys, which a relay in fleet mode would ignore.
+	type setting struct {
+		n   *yaml.Node
+		key string
+	}
+	var httpOnly []setting
+	ingress := func(f func(*yaml.Node, string)) func(*yaml.Node, string) {
+		return func(n *yaml.Node, key string) {
+			httpOnly = append(httpOnly, setting{n, key})
+			f(n, key)
+		}
+	}
 	d.mapping(n, key, fields{
-		"listen":         d.str(&r.Listen),
+		"listen":         ingress(d.str(&r.Listen)),
 		"operations":     d.str(&r.Operations),
-		"token":          d.token(&r.Token),
-		"secrets":        d.secrets(&r.Secrets, checkSecret),
-		"maxbodybytes":   d.count(&r.MaxBodyBytes),
+		"token":          ingress(d.token(&r.Token)),
+		"secrets":        ingress(d.secrets(&r.Secrets, checkSecret)),
+		"maxbodybytes":   ingress(d.count(&r.MaxBodyBytes)),
 		"dedupesize":     d.count(&r.DedupeSize),
 		"statusinterval": d.duration(&r.StatusInterval, false),
 		"jetstream": func(n *yaml.Node, key string) {
@@ -264,6 +276,11 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 			r.JetStream = js
 		},
 	})
+	if r.JetStream != nil {
+		for _, s := range httpOnly {
+			d.failf(s.n, s.key, ErrBadValue, "the HTTP ingress's: in fleet mode (relay.jetstream) there is none")
+		}
+	}
 }
 
 // token decodes relay.token: a secret that is a bearer token, not empty

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,6 +56,9 @@ func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	if *listen != "" {
+		if cfg.Relay.JetStream != nil {
+			return errors.New("--listen: in fleet mode (relay.jetstream in the file) there is no HTTP ingress")
+		}
 		cfg.Relay.Listen = *listen
 	}
 	log := logrus.New()

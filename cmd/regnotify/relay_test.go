@@ -227,6 +227,17 @@ func TestRelayOperationsAddressTaken(t *testing.T) {
 	}
 }
 
+// --listen names the HTTP ingress's address: a relay in fleet mode has
+// none, and is not started with it.
+func TestRelayListenInFleetMode(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "relay.yml")
+	require.NoError(t, os.WriteFile(file, []byte("relay:\n  jetstream: {url: nats://127.0.0.1:1, stream: S, durable: d}\nnotifications:\n  endpoints:\n    - {name: a, url: http://127.0.0.1:1/}\n"), 0o600))
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 1, run(t.Context(), []string{"relay", "--config", file, "--listen", "127.0.0.1:0"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "--listen: in fleet mode")
+	assert.NotContains(t, stderr.String(), "taking events")
+}
+
 var opsRE = regexp.MustCompile(`serving GET /metrics and /healthz" address="?([0-9.:]+)`)
 
 // TestRelayOperations runs the relay in-process with an operations address:
