@@ -106,6 +106,10 @@ type Ingress struct {
 
 	// counters, for tests and logs
 	handled, acked, naked, terminated atomic.Int64
+
+	// connectErr is the latest failed attempt to reach a server, logged
+	// while the consumer cannot be created.
+	connectErr atomic.Pointer[string]
 }
 
 var _ relay.Ingress = (*Ingress)(nil)
@@ -155,6 +159,10 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	opts := append([]nats.Option{
 		nats.Name("regnotify relay"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			msg := err.Error() // a dial's or a server's error: an address, never the URL's credentials
+			in.connectErr.Store(&msg)
+		}),
 	}, cfg.Options...)
 	nc, err := Connect(cfg.URL, opts...)
 	if err != nil {
@@ -173,19 +181,27 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		return err
 	}
 	var cons natsjs.Consumer
+	var down outageLog
 	for {
-		cons, err = js.CreateOrUpdateConsumer(ctx, in.cfg.Stream, natsjs.ConsumerConfig{
-			Durable:        in.cfg.Durable,
-			AckPolicy:      natsjs.AckExplicitPolicy,
-			DeliverPolicy:  natsjs.DeliverAllPolicy,
-			AckWait:        in.cfg.AckWait,
-			MaxAckPending:  in.cfg.MaxAckPending,
-			FilterSubjects: in.cfg.FilterSubjects,
-		})
-		if err == nil {
-			break
+		if !in.conn.IsConnected() { // a request would only time out
+			down.log(in)
+		} else {
+			cons, err = js.CreateOrUpdateConsumer(ctx, in.cfg.Stream, natsjs.ConsumerConfig{
+				Durable:        in.cfg.Durable,
+				AckPolicy:      natsjs.AckExplicitPolicy,
+				DeliverPolicy:  natsjs.DeliverAllPolicy,
+				AckWait:        in.cfg.AckWait,
+				MaxAckPending:  in.cfg.MaxAckPending,
+				FilterSubjects: in.cfg.FilterSubjects,
+			})
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			in.log.WithError(err).Warn("relay: JetStream consumer not ready; trying again")
 		}
-		in.log.WithError(err).Warn("relay: JetStream consumer not ready; trying again")
 		select {
 		case <-ctx.Done():
 			return nil
@@ -291,15 +307,47 @@ func decodeMessage(msg natsjs.Msg) (notifications.Event, error) {
 	return e, err
 }
 
+// outageLog logs, while the relay waits for NATS, that it is not
+// connected: at once, then whenever the latest failed attempt to reach a
+// server changes (a refused dial, an authorization violation), and every
+// 30 waits in between.
+type outageLog struct {
+	waits  int
+	logged string // the error last logged
+}
+
+func (o *outageLog) log(in *Ingress) {
+	var last string
+	if p := in.connectErr.Load(); p != nil {
+		last = *p
+	}
+	o.waits++
+	if o.waits > 1 && last == o.logged && o.waits%30 != 1 {
+		return
+	}
+	o.logged = last
+	entry := in.log.WithField("nats", in.conn.Status().String())
+	if last != "" {
+		entry = entry.WithField("error", last)
+	}
+	entry.Warn("relay: not connected to NATS; waiting")
+}
+
 // Close closes the NATS connection when the ingress opened it. Call it
 // after the relay's endpoints are closed (Relay.Run does), so that the
-// acks of their last deliveries go out.
+// acks of their last deliveries go out: it waits up to 5 seconds for the
+// server to have them. A connection that is down at Close is closed at
+// once; the acks it held are lost, and JetStream delivers those messages
+// again after AckWait (receivers dedupe by event ID).
 func (in *Ingress) Close() error {
 	in.flight.close()
 	if !in.owned {
 		return nil
 	}
-	err := in.conn.FlushTimeout(5 * time.Second)
+	var err error
+	if in.conn.IsConnected() {
+		err = in.conn.FlushTimeout(5 * time.Second)
+	}
 	in.conn.Close()
 	if errors.Is(err, nats.ErrConnectionClosed) {
 		return nil
