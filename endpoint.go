@@ -58,7 +58,8 @@ type EndpointConfig struct {
 	MaxBackoff time.Duration
 
 	// MaxEventAge gives up, instead of retrying, events whose Timestamp is
-	// older than this. Zero means no limit.
+	// older than this. Zero means no limit. An event without a Timestamp
+	// (the zero time) never expires.
 	MaxEventAge time.Duration
 
 	// MaxBatch is the most events sent in one envelope when several

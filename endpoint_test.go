@@ -305,6 +305,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0},
 		{"-3", 0},
 		{"100000", 5 * time.Minute},
+		{"99999999999999999999", 5 * time.Minute}, // past int64: capped, not ignored
+		{"-99999999999999999999", 0},
 		{"soon", 0},
 		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},

@@ -370,14 +370,15 @@ func (h *httpDeliverer) Close() error {
 }
 
 // parseRetryAfter reads a Retry-After value, in seconds or as an HTTP date,
-// capped at maxRetryAfter. It returns 0 for a missing or malformed value.
+// capped at maxRetryAfter (a number of seconds too large for an int64
+// too). It returns 0 for a missing or malformed value.
 func parseRetryAfter(value string, now time.Time) time.Duration {
 	if value == "" {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
-		if secs <= 0 {
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs <= 0 { // a range error's secs is the int64 nearest the value
 			return 0
 		}
 		if secs > int64(maxRetryAfter/time.Second) {

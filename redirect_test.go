@@ -112,6 +112,9 @@ func TestHTTPDelivererRedirectPolicy(t *testing.T) {
 	mux.HandleFunc("/default-port", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://127.0.0.2/", http.StatusTemporaryRedirect)
 	})
+	mux.Handle("/no-location", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTemporaryRedirect) // a redirect to nowhere: the events were not taken
+	}))
 	mux.Handle("/not-modified", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotModified) // no Location: a final answer
 	}))
@@ -134,6 +137,7 @@ func TestHTTPDelivererRedirectPolicy(t *testing.T) {
 		{"/other-host", Retry, "307 Temporary Redirect", "another origin, http://127.0.0.2:" + otherPort},
 		{"/localhost", Retry, "307 Temporary Redirect", "another origin, http://localhost:"},
 		{"/default-port", Retry, "307 Temporary Redirect", "another origin, http://127.0.0.2"},
+		{"/no-location", Retry, "307 Temporary Redirect", "no Location"},
 		{"/not-modified", Accepted, "304 Not Modified", ""},
 	}
 	for _, tt := range tests {
