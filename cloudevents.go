@@ -71,8 +71,9 @@ var manifestMediaTypes = map[string]bool{
 
 // CloudEventKind returns what e's target is, for its CloudEvent type:
 // Target.Type when set (the 2015 format); for the released formats,
-// "manifest" for a manifest media type or a .../manifests/... URL, "blob" for
-// another media type or a .../blobs/... URL, then "tag" for a tag without a
+// "manifest" for a manifest media type or a .../manifests/<reference> URL,
+// "blob" for another media type or a .../blobs/<digest> URL (the route of
+// the URL, not a repository name's component), then "tag" for a tag without a
 // digest, "repository" for a repository alone, and "content" for a digest
 // alone.
 func CloudEventKind(e *Event) string {
@@ -80,9 +81,9 @@ func CloudEventKind(e *Event) string {
 	switch {
 	case t.Type != "":
 		return t.Type
-	case manifestMediaTypes[t.MediaType] || strings.Contains(t.URL, "/manifests/"):
+	case manifestMediaTypes[t.MediaType] || urlRoute(t.URL) == "manifests":
 		return EventTargetTypeManifest
-	case t.MediaType != "" || strings.Contains(t.URL, "/blobs/"):
+	case t.MediaType != "" || urlRoute(t.URL) == "blobs":
 		return EventTargetTypeBlob
 	case t.Digest == "" && t.Tag != "":
 		return CloudEventKindTag
@@ -90,6 +91,22 @@ func CloudEventKind(e *Event) string {
 		return CloudEventKindRepository
 	}
 	return CloudEventKindContent
+}
+
+// urlRoute returns the path segment before the last one of a registry URL
+// (".../v2/<name>/manifests/<reference>", ".../v2/<name>/blobs/<digest>"):
+// the route, "manifests" or "blobs", and not a component of the repository
+// name, which may be either word too ("acme/manifests/app").
+func urlRoute(rawURL string) string {
+	if i := strings.IndexAny(rawURL, "?#"); i >= 0 {
+		rawURL = rawURL[:i]
+	}
+	i := strings.LastIndexByte(rawURL, '/')
+	if i < 0 {
+		return ""
+	}
+	rest := rawURL[:i]
+	return rest[strings.LastIndexByte(rest, '/')+1:]
 }
 
 // CloudEventType returns the CloudEvents type of e: CloudEventTypePrefix,
