@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -70,6 +71,9 @@ func (a attributes) event(data []byte) (notifications.Event, error) {
 		return e, errNoData
 	}
 	if err := json.Unmarshal(data, &e); err != nil {
+		return e, errDataNotEvent
+	}
+	if reflect.ValueOf(e).IsZero() { // {}, {"hello":"world"}, an envelope: JSON that holds no event
 		return e, errDataNotEvent
 	}
 	if e.ID == "" {
