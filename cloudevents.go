@@ -153,7 +153,7 @@ var errNoID = errors.New("event without an id cannot be a CloudEvent")
 // errTimestampNotEncodable is the error of an event whose timestamp JSON
 // cannot hold. Like every error an endpoint logs, it quotes nothing of the
 // event.
-var errTimestampNotEncodable = errors.New("event timestamp outside the years JSON can hold (0 to 9999)")
+var errTimestampNotEncodable = errors.New("event timestamp JSON cannot hold (a year outside 0 to 9999, or a zone a day or more from UTC)")
 
 // AppendCloudEvent appends e as one CloudEvent in the JSON event format
 // (what CloudEventsMediaType names): specversion, id (the event ID), source

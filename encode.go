@@ -170,7 +170,7 @@ func appendEnvelopeJSON(dst []byte, eventJSON [][]byte) []byte {
 // json.Marshal writes it, which is what an envelope carries for it: the
 // input WriteEncoded and EncodeJSON expect. The objects share one buffer.
 // It fails only for an event encoding/json cannot encode (a timestamp
-// outside the years 0-9999).
+// outside the years 0-9999, or in a zone a day or more from UTC).
 func EncodeEvents(events []Event) ([][]byte, error) {
 	// Encoded in a scratch buffer, then copied into one of the right size:
 	// two allocations, and none grown.

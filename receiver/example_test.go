@@ -17,7 +17,11 @@ func ExampleNew() {
 	}
 	http.Handle("/events", receiver.New(cfg, func(ctx context.Context, events []notifications.Event) error {
 		for _, e := range events {
-			log.Printf("%s %s %s:%s %s", e.ID, e.Action, e.Target.Name, e.Target.Tag, e.Target.Digest)
+			repo := e.Target.Repository // what registries send; regnotify's default format sends Name
+			if repo == "" {
+				repo = e.Target.Name
+			}
+			log.Printf("%s %s %s:%s %s", e.ID, e.Action, repo, e.Target.Tag, e.Target.Digest)
 		}
 		return nil // an error answers 503: the sender retries, and the events come again
 	}))

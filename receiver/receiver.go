@@ -8,7 +8,11 @@
 //	h := receiver.New(receiver.Config{Secrets: []string{secret}},
 //		func(ctx context.Context, events []notifications.Event) error {
 //			for _, e := range events {
-//				log.Printf("%s %s:%s", e.Action, e.Target.Name, e.Target.Tag)
+//				repo := e.Target.Repository // registries; regnotify's default format sends Name
+//				if repo == "" {
+//					repo = e.Target.Name
+//				}
+//				log.Printf("%s %s:%s", e.Action, repo, e.Target.Tag)
 //			}
 //			return nil
 //		})
