@@ -71,18 +71,30 @@ func checkAccepted(t *testing.T, body []byte, handled []string) {
 	if err := json.Unmarshal(body, &env); err != nil || len(env.Events) == 0 {
 		t.Fatalf("accepted a body that is not an envelope with events: %q", body)
 	}
+	ids := make([]string, len(env.Events))
+	for i, e := range env.Events {
+		ids[i] = e.ID
+	}
+	checkIDs(t, body, ids, handled)
+}
+
+// checkIDs fails the test when an accepted body's event IDs (ids) hold an
+// empty or too long one, or when handle did not get exactly them, in order,
+// each once.
+func checkIDs(t *testing.T, body []byte, ids, handled []string) {
+	t.Helper()
 	var want []string
 	seen := map[string]bool{}
-	for _, e := range env.Events {
-		if e.ID == "" {
+	for _, id := range ids {
+		if id == "" {
 			t.Fatalf("accepted an event without an ID: %q", body)
 		}
-		if len(e.ID) > MaxEventIDBytes {
+		if len(id) > MaxEventIDBytes {
 			t.Fatalf("accepted an event ID over %d bytes: %q", MaxEventIDBytes, body)
 		}
-		if !seen[e.ID] {
-			seen[e.ID] = true
-			want = append(want, e.ID)
+		if !seen[id] {
+			seen[id] = true
+			want = append(want, id)
 		}
 	}
 	if strings.Join(want, "\x00") != strings.Join(handled, "\x00") {
@@ -146,6 +158,11 @@ func FuzzSignedRequest(f *testing.F) {
 		f.Add(good, notifications.EventsMediaType+"; charset=utf-8", "msg_2", ts, "v2,x "+sign("msg_2", ts, good))
 	}
 	f.Add(good, "application/json", "msg_3", "1700000000", sign("msg_3", "1700000000", good))
+	f.Add(good, notifications.EventsMediaTypeV2, "msg_4", "1700000000", sign("msg_4", "1700000000", good))
+	ce := []byte(`{"specversion":"1.0","id":"c","source":"/","type":"t","data":{"id":"a","action":"push"}}`)
+	f.Add(ce, notifications.CloudEventsMediaType, "msg_5", "1700000000", sign("msg_5", "1700000000", ce))
+	batch := slices.Concat([]byte("["), ce, []byte(`,{"specversion":"1.0","id":"d","source":"/","type":"t","data":{"action":"pull"}}]`))
+	f.Add(batch, notifications.CloudEventsBatchMediaType, "msg_6", "1700000000", sign("msg_6", "1700000000", batch))
 
 	f.Fuzz(func(t *testing.T, body []byte, contentType, id, ts, signature string) {
 		var handled []string
@@ -169,7 +186,8 @@ func FuzzSignedRequest(f *testing.F) {
 			}
 			return
 		}
-		if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != notifications.EventsMediaType {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
 			t.Fatalf("accepted content type %q", contentType)
 		}
 		sec, err := strconv.ParseInt(ts, 10, 64)
@@ -181,6 +199,51 @@ func FuzzSignedRequest(f *testing.F) {
 		if !slices.Contains(strings.Fields(r.Header.Get(stdwebhooks.HeaderSignature)), want) {
 			t.Fatalf("accepted signature %q, want an entry %q", signature, want)
 		}
-		checkAccepted(t, body, handled)
+		switch mt {
+		case notifications.EventsMediaType, notifications.EventsMediaTypeV2:
+			checkAccepted(t, body, handled)
+		case notifications.CloudEventsMediaType:
+			checkAcceptedCloudEvents(t, slices.Concat([]byte("["), body, []byte("]")), handled)
+		case notifications.CloudEventsBatchMediaType:
+			checkAcceptedCloudEvents(t, body, handled)
+		default: // binary mode needs Ce- headers, which no request here has
+			t.Fatalf("accepted content type %q", contentType)
+		}
 	})
+}
+
+// checkAcceptedCloudEvents is checkAccepted for a JSON array of CloudEvents
+// (a batch, or a structured event inside brackets): each event's ID is its
+// data's, or else the CloudEvent's.
+func checkAcceptedCloudEvents(t *testing.T, batch []byte, handled []string) {
+	t.Helper()
+	if !utf8.Valid(batch) || !json.Valid(batch) {
+		t.Fatalf("accepted a body that is not UTF-8 JSON: %q", batch)
+	}
+	var events []struct {
+		ID         string          `json:"id"`
+		Data       json.RawMessage `json:"data"`
+		DataBase64 []byte          `json:"data_base64"`
+	}
+	if err := json.Unmarshal(batch, &events); err != nil || len(events) == 0 {
+		t.Fatalf("accepted a body that is not CloudEvents: %q", batch)
+	}
+	var ids []string
+	for _, e := range events {
+		data := []byte(e.Data)
+		if e.DataBase64 != nil {
+			data = e.DataBase64
+		}
+		var event struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(data, &event); err != nil {
+			t.Fatalf("accepted a CloudEvent whose data is not an event: %q", batch)
+		}
+		if event.ID == "" {
+			event.ID = e.ID
+		}
+		ids = append(ids, event.ID)
+	}
+	checkIDs(t, batch, ids, handled)
 }
