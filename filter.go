@@ -129,5 +129,9 @@ func (c IgnoreConfig) splitEncoded(events []Event, eventJSON [][]byte) (kept []E
 			keptJSON = append(keptJSON, eventJSON[i])
 		}
 	}
+	if cap(kept) > 2*len(kept) { // sized for the kept events, which a queue holds while pending
+		kept = slices.Clone(kept)
+		keptJSON = slices.Clone(keptJSON)
+	}
 	return kept, keptJSON, ignored
 }

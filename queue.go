@@ -157,7 +157,10 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 	}
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, js.eventJSON())
 	if len(ignored) > 0 {
-		js = withJSON(keptJSON) // the kept objects are not one run
+		// The kept objects are not one run, and they would hold the memory
+		// they share with the ignored ones: a Broadcaster's arena chunk,
+		// EncodeEvents' buffer of the whole block.
+		js = withJSON(ownJSON(keptJSON))
 	}
 	blk := queuedBlock{events: kept, written: at, json: js}
 	var err error
