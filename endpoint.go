@@ -422,9 +422,11 @@ func (e *Endpoint) URL() string { return e.url }
 // password, however malformed it is.
 func (e *Endpoint) redactedURL() string { return RedactURL(e.url) }
 
-// Pending returns the events written to the endpoint and not yet
-// finished, as EndpointMetrics.Pending, without copying the rest of the
-// metrics: one atomic read.
+// Pending returns the events the endpoint holds (written and not yet taken
+// off its queue or spool), as EndpointMetrics.Pending, without copying the
+// rest of the metrics: one atomic read. The events of a batch leave
+// together, once every one of them is finished: a batch split after a
+// refusal counts in Pending, whole, until its last part is.
 func (e *Endpoint) Pending() int { return int(e.metrics.pending.Load()) }
 
 // ReadMetrics populates em with metrics from the endpoint. em gets a

@@ -14,8 +14,8 @@ import (
 // Every counter counts events, not requests: an envelope of five events that
 // fails adds five to Failures.
 type EndpointMetrics struct {
-	Pending   int            // events pending in queue
-	Events    int            // total events incoming
+	Pending   int            // events held, in memory or spool (see Endpoint.Pending)
+	Events    int            // total events incoming: taken into the queue or spool (not those given up at once, past MaxPending or on a spool error)
 	Successes int            // total events written successfully
 	Failures  int            // total events failed
 	Errors    int            // total events errored
@@ -59,9 +59,9 @@ func newEndpointMetrics() *endpointMetrics {
 	return &endpointMetrics{m: EndpointMetrics{Statuses: make(map[string]int)}}
 }
 
-// received counts n events written to the endpoint and now pending.
+// received counts n events written to the endpoint as pending; stored
+// counts them in Events once the store took them.
 func (em *endpointMetrics) received(n int) {
-	em.events.Add(int64(n))
 	em.pending.Add(int64(n))
 }
 
@@ -76,7 +76,6 @@ func (em *endpointMetrics) receivedWithin(n, limit int) bool {
 			return false
 		}
 		if em.pending.CompareAndSwap(pending, pending+int64(n)) {
-			em.events.Add(int64(n))
 			return true
 		}
 	}
@@ -84,7 +83,13 @@ func (em *endpointMetrics) receivedWithin(n, limit int) bool {
 
 // unreceived takes back received(n), for events the store then refused.
 func (em *endpointMetrics) unreceived(n int) {
-	em.received(-n)
+	em.pending.Add(-int64(n))
+}
+
+// stored counts n events received and stored in Events: counted only then,
+// Events never goes down, as a refusal by the store would take it.
+func (em *endpointMetrics) stored(n int) {
+	em.events.Add(int64(n))
 }
 
 // recovered counts n events found in a spool at start as pending.

@@ -222,6 +222,7 @@ func (q *eventQueue) push(blk queuedBlock) error {
 		q.metrics.unreceived(len(blk.events))
 		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
 	}
+	q.metrics.stored(len(blk.events))
 	return nil
 }
 

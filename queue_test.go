@@ -164,3 +164,39 @@ func TestNoStalePromises(t *testing.T) {
 		assert.NotContains(t, string(src), stale, file)
 	}
 }
+
+// refusingStore is a memory store whose push waits for release, then
+// refuses the block.
+type refusingStore struct {
+	memoryStore
+	pushing, release chan struct{}
+}
+
+func (s *refusingStore) push(queuedBlock) error {
+	s.pushing <- struct{}{}
+	<-s.release
+	return errTest
+}
+
+// Events only grows: a block the store refuses was never counted in it, not
+// even while the push was under way (a scrape then, and one after, saw the
+// counter go down, which Prometheus reads as a reset).
+func TestEventsCountedOnceStored(t *testing.T) {
+	store := &refusingStore{pushing: make(chan struct{}), release: make(chan struct{})}
+	q, _, dead := newTestQueueOver(&fakeDeliverer{}, store, EndpointConfig{})
+	written := make(chan error, 1)
+	go func() { written <- q.Write(testEvents("refused", 5)...) }()
+	<-store.pushing
+	var m EndpointMetrics
+	q.metrics.read(&m)
+	assert.Zero(t, m.Events, "not counted while the store may still refuse it")
+	assert.Equal(t, 5, m.Pending, "counted as pending: a delivery may take it before the push returns")
+	close(store.release)
+	require.ErrorIs(t, <-written, errTest)
+	q.metrics.read(&m)
+	assert.Zero(t, m.Events)
+	assert.Zero(t, m.Pending)
+	assert.Equal(t, 5, m.Dropped)
+	assert.Len(t, dead.events(), 5)
+	require.NoError(t, q.Close())
+}
