@@ -128,7 +128,9 @@ func (s *endpointSample) add(e *notifications.Endpoint) {
 		s.metrics.Statuses = make(map[string]int, len(m.Statuses))
 	}
 	for code, n := range m.Statuses {
-		s.metrics.Statuses[code] += n
+		// A label value must be UTF-8; a Deliverer of the caller's may
+		// return any Status. Statuses made alike by it add up.
+		s.metrics.Statuses[strings.ToValidUTF8(code, "\uFFFD")] += n
 	}
 	if s.latency.Buckets == nil {
 		s.latency.Buckets = h.Buckets

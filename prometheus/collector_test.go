@@ -243,3 +243,24 @@ registry_notifications_failing{endpoint="hook-` + "\uFFFD" + `"} 0
 `
 	assert.NoError(t, testutil.CollectAndCompare(notifprom.NewCollector(), strings.NewReader(expected), notifprom.FailingMetric))
 }
+
+// A Status that is not UTF-8 (a Deliverer of the caller's may return any)
+// is exported with U+FFFD in place of its bad bytes, two such adding up: it
+// failed the whole scrape.
+func TestCollectorStatusNotUTF8(t *testing.T) {
+	answers := []notifications.Delivery{
+		{Outcome: notifications.Retry, Status: "bad \xff"},
+		{Outcome: notifications.Retry, Status: "bad \xfe"},
+		ok,
+	}
+	e := openEndpoint(t, "status", &scripted{answers: answers})
+	require.NoError(t, e.Write(events(1)...))
+	settled(t, e, 1)
+	expected := `
+# HELP registry_notifications_status_total The number of status code
+# TYPE registry_notifications_status_total counter
+registry_notifications_status_total{code="200 OK",endpoint="status"} 1
+registry_notifications_status_total{code="bad ` + "\uFFFD" + `",endpoint="status"} 2
+`
+	assert.NoError(t, testutil.CollectAndCompare(notifprom.NewCollector(), strings.NewReader(expected), "registry_notifications_status_total"))
+}
