@@ -38,7 +38,9 @@ type EndpointMetrics struct {
 	LastFailureTime time.Time `json:",omitzero"`
 
 	// Failing is true when the endpoint's last delivery attempt was not
-	// accepted (it failed, or was refused), until one is.
+	// accepted (it failed, or was refused), or its spool could not be read
+	// since (LastFailure then says "reading the spool: ..."), until an
+	// attempt is accepted.
 	Failing bool `json:",omitempty"`
 }
 
@@ -107,6 +109,17 @@ func (em *endpointMetrics) dropped(n int) {
 // finished counts n events that left the queue: delivered or given up.
 func (em *endpointMetrics) finished(n int) {
 	em.pending.Add(-int64(n))
+}
+
+// unreadable records that the store could not be read, err saying why: the
+// endpoint is failing (and says so in LastFailure) until an attempt is
+// accepted, since nothing can be delivered meanwhile.
+func (em *endpointMetrics) unreadable(err error) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	em.m.Failing = true
+	em.m.LastFailure = "reading the spool: " + err.Error()
+	em.m.LastFailureTime = time.Now()
 }
 
 // attempted counts one delivery attempt of n events with its result.

@@ -83,6 +83,7 @@ func (q *eventQueue) take() (*batch, bool) {
 		blocks, more, err := q.peekStore(0, 0)
 		if err != nil {
 			q.log.WithError(err).Error("notifications: spool unreadable; retrying")
+			q.metrics.unreadable(err)
 			if !sleep(q.ctx, q.storeRetry) {
 				return nil, false
 			}

@@ -48,6 +48,22 @@ func TestEventQueueRetriesAnUnreadableStore(t *testing.T) {
 	assert.Equal(t, []string{"a-0", "a-1", "b-0"}, ids(next.events()))
 }
 
+// A store that cannot be read makes the endpoint failing, with the reason:
+// nothing is delivered meanwhile (a relay's /healthz said "delivering").
+func TestUnreadableStoreIsFailing(t *testing.T) {
+	store := &flakyStore{failPeeks: 1 << 30}
+	q, _, _ := newTestQueueOver(&fakeDeliverer{}, store, EndpointConfig{CloseTimeout: time.Millisecond})
+	q.mu.Lock()
+	q.storeRetry = time.Millisecond // before the first read: the queue is empty
+	q.mu.Unlock()
+	require.NoError(t, q.Write(testEvents("a", 2)...))
+	var m EndpointMetrics
+	eventually(t, func() bool { q.metrics.read(&m); return m.Failing }, "failing while the store cannot be read")
+	assert.Equal(t, "reading the spool: disk on fire", m.LastFailure)
+	assert.False(t, m.LastFailureTime.IsZero())
+	_ = q.Close()
+}
+
 func TestEventQueueGivesUpWhatTheStoreRefuses(t *testing.T) {
 	store := &flakyStore{failPush: true}
 	q, finished, dead := newTestQueueOver(&fakeDeliverer{}, store, EndpointConfig{MaxBatch: 10})
