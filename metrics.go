@@ -22,9 +22,11 @@ type EndpointMetrics struct {
 	Statuses  map[string]int // status code histogram, per call event
 
 	// Dropped counts events that will never reach the endpoint: refused
-	// past MaxPending, rejected Threshold times, older than MaxEventAge, or
-	// left by a Close that timed out without a spool. They went to the
-	// DeadLetter sink, when one is configured.
+	// past MaxPending or by a spool that could not store them, rejected
+	// Threshold times, older than MaxEventAge, left by a Close that timed
+	// out without a spool, or lost to damaged spool records. They went to
+	// the DeadLetter sink, when one is configured (but for the damaged
+	// records, which could not be read).
 	Dropped int
 
 	// LastFailure describes the last attempt that was not accepted: the
