@@ -57,24 +57,50 @@ func (a *jsonArena) encodeShared(events []Event) (*blockJSON, error) {
 	if sc.buf, sc.ends, err = appendEventObjects(sc.buf[:0], sc.ends[:0], events); err != nil {
 		return nil, err
 	}
-	mem := a.alloc(len(sc.buf) + len(events))
-	var js *blockJSON
-	if len(events) == 1 { // the usual Write: one allocation
-		one := new(blockJSONOfOne)
-		js, one.objects = &one.blockJSON, one.object[:]
-	} else {
-		js = &blockJSON{objects: make([][]byte, len(events))}
-	}
-	objects := js.objects
+	js, mem := a.block(len(sc.buf), len(events))
 	start, at := 0, 0
 	for i, end := range sc.ends {
-		n := copy(mem[at:], sc.buf[start:end])
-		objects[i] = mem[at : at+n : at+n]
-		mem[at+n] = ','
-		start, at = end, at+n+1
+		js.objects[i], at = place(mem, at, sc.buf[start:end])
+		start = end
 	}
 	js.run = mem[: at-1 : cap(mem)]
 	return js, nil
+}
+
+// copyOf returns the JSON of a block whose objects are objects, copied
+// into the arena as encodeShared lays them out.
+func (a *jsonArena) copyOf(objects [][]byte) *blockJSON {
+	size := 0
+	for _, o := range objects {
+		size += len(o)
+	}
+	js, mem := a.block(size, len(objects))
+	at := 0
+	for i, o := range objects {
+		js.objects[i], at = place(mem, at, o)
+	}
+	js.run = mem[: at-1 : cap(mem)]
+	return js
+}
+
+// block returns the blockJSON of n objects, its objects slice made, and the
+// arena memory for them: size bytes, and a comma after each.
+func (a *jsonArena) block(size, n int) (*blockJSON, []byte) {
+	mem := a.alloc(size + n)
+	if n == 1 { // the usual Write: one allocation
+		one := new(blockJSONOfOne)
+		one.objects = one.object[:]
+		return &one.blockJSON, mem
+	}
+	return &blockJSON{objects: make([][]byte, n)}, mem
+}
+
+// place copies object into mem at at, a comma after it, and returns the
+// copy (its capacity cut to its length) and where the next one goes.
+func place(mem []byte, at int, object []byte) ([]byte, int) {
+	n := copy(mem[at:], object)
+	mem[at+n] = ','
+	return mem[at : at+n : at+n], at + n + 1
 }
 
 // blockJSONOfOne is the blockJSON of one event, with the memory of its

@@ -19,8 +19,7 @@ import (
 // the same bytes.
 type Broadcaster struct {
 	sinks   []Sink
-	encoded int            // how many of sinks are EncodedSinks that use the JSON
-	ignore  []IgnoreConfig // the filters of those sinks, where they have one
+	encoded int // how many of sinks are EncodedSinks that use the JSON
 	log     logrus.FieldLogger
 	arena   jsonArena // the memory of the JSON Write encodes
 
@@ -59,33 +58,9 @@ func NewBroadcaster(sinks ...Sink) *Broadcaster {
 	for _, sink := range b.sinks {
 		if usesJSON(sink) {
 			b.encoded++
-			if f, ok := sink.(filtering); ok {
-				b.ignore = append(b.ignore, f.filters()...)
-			}
 		}
 	}
 	return b
-}
-
-// filtering is a sink of this package that may ignore some of the events
-// written to it: an Endpoint with an IgnoreConfig, a Broadcaster of such.
-type filtering interface {
-	filters() []IgnoreConfig
-}
-
-func (b *Broadcaster) filters() []IgnoreConfig { return b.ignore }
-
-// ignoredBySome reports whether one of the sinks that use the JSON ignores
-// one of events.
-func (b *Broadcaster) ignoredBySome(events []Event) bool {
-	for _, c := range b.ignore {
-		for i := range events {
-			if c.ignores(&events[i]) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // usesJSON reports whether sink is an EncodedSink that makes use of the
@@ -119,16 +94,7 @@ func (b *Broadcaster) Write(events ...Event) error {
 	if b.encoded > 1 && len(events) > 0 {
 		// An event encoding/json refuses leaves js nil: each sink then
 		// meets the error itself.
-		if b.ignoredBySome(events) {
-			// Memory of its own, not the arena's: a sink keeps the objects
-			// of the events it does not ignore, and would hold a whole
-			// chunk, shared with other Writes, for them.
-			if objects, err := EncodeEvents(events); err == nil {
-				js = withJSON(objects)
-			}
-		} else {
-			js, _ = b.arena.encodeShared(events)
-		}
+		js, _ = b.arena.encodeShared(events)
 	}
 	return b.writeEncoded(events, js)
 }

@@ -398,14 +398,6 @@ func (e *Endpoint) writeEncodedAt(events []Event, js *blockJSON, at stamp) error
 
 // usesJSON reports whether the endpoint sends or stores what WriteEncoded
 // gives it (see Broadcaster).
-// filters returns the endpoint's IgnoreConfig when it ignores anything.
-func (e *Endpoint) filters() []IgnoreConfig {
-	if q, ok := e.Sink.(*eventQueue); ok && !q.ignore.empty() {
-		return []IgnoreConfig{q.ignore}
-	}
-	return nil
-}
-
 func (e *Endpoint) usesJSON() bool {
 	q, ok := e.Sink.(*eventQueue)
 	return ok && (q.jsonEncoder != nil || q.store.durable())

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// An endpoint that ignores most of a block keeps its own copy of the JSON
-// of the events it keeps, not the memory that JSON shared with the events
-// it ignored: an arena chunk of a Broadcaster's (16 KiB), or EncodeEvents'
-// buffer of the whole block (a relay's). Each pending event held all of
-// that memory before.
+// An endpoint with an Ignore keeps its own copy of the JSON of the events
+// it keeps, not the memory that JSON shared with the events it ignored: an
+// arena chunk of a Broadcaster's (16 KiB), or EncodeEvents' buffer of the
+// whole block (a relay's). Each pending event held all of that memory
+// before.
 func TestFilteredBlockHoldsOnlyWhatItKeeps(t *testing.T) {
 	bulky := func(n, keepEvery int) []Event {
 		events := testEvents("f", n)
@@ -61,6 +61,7 @@ func TestFilteredBlockHoldsOnlyWhatItKeeps(t *testing.T) {
 			for range tt.endpoints {
 				e, err := OpenEndpoint("filtered", down.URL, config)
 				require.NoError(t, err)
+				t.Cleanup(func() { _ = e.Close() })
 				sinks, endpoints = append(sinks, e), append(endpoints, e)
 			}
 			before := heapInUse()
@@ -72,9 +73,6 @@ func TestFilteredBlockHoldsOnlyWhatItKeeps(t *testing.T) {
 			perEvent := growth / float64(kept*len(endpoints))
 			t.Logf("heap growth %.1f MiB, %.0f B a kept event", growth/(1<<20), perEvent)
 			assert.Less(t, perEvent, 5120.0, "a kept event holds its own memory only (~2.6 KB: the Event, its 1 KB URL, its JSON)")
-			for _, e := range endpoints {
-				_ = e.Close()
-			}
 		})
 	}
 }

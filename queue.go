@@ -29,6 +29,7 @@ type eventQueue struct {
 	splicer      splicer      // jsonEncoder, when it makes bodies of runs of JSON alone; else nil
 	wire         bodyEncoding // how bodies are sized, for the body limit (see envelopeFit)
 	ignore       IgnoreConfig
+	keptJSON     *jsonArena // with an Ignore: the memory of the JSON of the events kept
 	policy       BackoffPolicy
 	threshold    int           // refusals of one event before it is given up
 	maxAge       time.Duration // 0: no limit
@@ -91,6 +92,9 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		log:          config.Logger,
 		storeRetry:   storeRetryInterval,
 		done:         make(chan struct{}),
+	}
+	if !q.ignore.empty() {
+		q.keptJSON = new(jsonArena)
 	}
 	if e, ok := d.(Encoder); ok {
 		q.encoder = e
@@ -156,11 +160,11 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 		return ErrSinkClosed
 	}
 	kept, keptJSON, ignored := q.ignore.splitEncoded(events, js.eventJSON())
-	if len(ignored) > 0 {
-		// The kept objects are not one run, and they would hold the memory
-		// they share with the ignored ones: a Broadcaster's arena chunk,
-		// EncodeEvents' buffer of the whole block.
-		js = withJSON(ownJSON(keptJSON))
+	if q.keptJSON != nil && len(kept) > 0 && keptJSON != nil {
+		// Copied, so as not to hold the memory the kept objects share with
+		// events this endpoint ignored, now or in other Writes: a
+		// Broadcaster's arena chunk, EncodeEvents' buffer of a whole block.
+		js = q.keptJSON.copyOf(keptJSON)
 	}
 	blk := queuedBlock{events: kept, written: at, json: js}
 	var err error

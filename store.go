@@ -44,24 +44,6 @@ func withJSON(eventJSON [][]byte) *blockJSON {
 	return &blockJSON{objects: eventJSON}
 }
 
-// ownJSON replaces each of objects by a copy, all in one buffer of their
-// own, each capped at its length (as EncodeEvents returns them), and
-// returns objects: what a queue keeps of a block whose other events it
-// ignored then holds none of the memory those shared. nil stays nil.
-func ownJSON(objects [][]byte) [][]byte {
-	n := 0
-	for _, o := range objects {
-		n += len(o)
-	}
-	buf := make([]byte, 0, n)
-	for i, o := range objects {
-		start := len(buf)
-		buf = append(buf, o...)
-		objects[i] = buf[start:len(buf):len(buf)]
-	}
-	return objects
-}
-
 // eventJSON returns each event's JSON; nil for a nil j.
 func (j *blockJSON) eventJSON() [][]byte {
 	if j == nil {
