@@ -19,11 +19,18 @@ import (
 // StatusPolicy classifies an HTTP status code as the answer to a delivery.
 type StatusPolicy func(code int) Outcome
 
-// DefaultStatusPolicy accepts 2xx and 3xx answers; 400, 410, 413, 415 and
-// 422, with which a receiver refuses the content itself, are rejections; every
-// other status may succeed later and is retried.
+// DefaultStatusPolicy accepts 2xx and 3xx answers, but for a redirect (301,
+// 302, 303, 307, 308) that comes without a Location, which told the
+// endpoint nowhere to send the events: it is retried. 400, 410, 413, 415
+// and 422, with which a receiver refuses the content itself, are
+// rejections; every other status may succeed later and is retried. (The
+// endpoint retries a redirect with a Location that it did not follow
+// before any policy sees it.)
 func DefaultStatusPolicy(code int) Outcome {
 	switch {
+	case code == http.StatusMovedPermanently, code == http.StatusFound, code == http.StatusSeeOther,
+		code == http.StatusTemporaryRedirect, code == http.StatusPermanentRedirect:
+		return Retry
 	case code >= 200 && code < 400:
 		return Accepted
 	case code == http.StatusBadRequest, code == http.StatusGone,

@@ -30,21 +30,17 @@ func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// notFollowed reports whether resp is a redirect that was not followed:
-// one sameOriginRedirects refused (the client follows every other one), or
-// one without a Location, which the client returns as it is. Either way the
-// receiver did not take the events.
+// notFollowed reports whether resp is a redirect that sameOriginRedirects
+// refused to follow: the client follows every other one with a Location,
+// and returns one without a Location as it is, for the StatusPolicy.
 func notFollowed(resp *http.Response) bool {
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
+		return resp.Header.Get("Location") != ""
 	}
 	return false
 }
-
-// noLocationReason is why a redirect without a Location is not followed.
-const noLocationReason = "it has no Location"
 
 // badLocationReason is why a redirect whose Location does not parse is not
 // followed.
@@ -62,12 +58,9 @@ func badLocation(err error) bool {
 // path or query, which may carry tokens.
 func (h *httpDeliverer) redirectNotFollowed(resp *http.Response) Delivery {
 	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	location := resp.Header.Get("Location")
-	to, err := resp.Request.URL.Parse(location)
+	to, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
 	var reason string
 	switch {
-	case location == "":
-		reason = noLocationReason
 	case err != nil: // the client parsed it before: kept in case it stops doing so
 		reason = badLocationReason
 	case !sameOrigin(to, resp.Request.URL):

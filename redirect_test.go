@@ -112,9 +112,6 @@ func TestHTTPDelivererRedirectPolicy(t *testing.T) {
 	mux.HandleFunc("/default-port", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://127.0.0.2/", http.StatusTemporaryRedirect)
 	})
-	mux.Handle("/no-location", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusTemporaryRedirect) // a redirect to nowhere: the events were not taken
-	}))
 	mux.Handle("/not-modified", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotModified) // no Location: a final answer
 	}))
@@ -137,7 +134,6 @@ func TestHTTPDelivererRedirectPolicy(t *testing.T) {
 		{"/other-host", Retry, "307 Temporary Redirect", "another origin, http://127.0.0.2:" + otherPort},
 		{"/localhost", Retry, "307 Temporary Redirect", "another origin, http://localhost:"},
 		{"/default-port", Retry, "307 Temporary Redirect", "another origin, http://127.0.0.2"},
-		{"/no-location", Retry, "307 Temporary Redirect", "no Location"},
 		{"/not-modified", Accepted, "304 Not Modified", ""},
 	}
 	for _, tt := range tests {
@@ -228,6 +224,40 @@ func TestEndpointRedirectWithUnparsableLocation(t *testing.T) {
 				warned = warned || (strings.Contains(entry.Message, "redirect not followed") && entry.Data["reason"] == "its Location is not a URL")
 			}
 			assert.True(t, warned, "a log line says why")
+		})
+	}
+}
+
+// A redirect without a Location told the endpoint nowhere to send the
+// events: DefaultStatusPolicy retries it (it was accepted, the events
+// counted delivered), and a StatusPolicy of the caller's may still accept
+// it.
+func TestRedirectWithoutLocation(t *testing.T) {
+	rc := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusTemporaryRedirect })
+	tests := []struct {
+		name   string
+		policy StatusPolicy
+		want   Outcome
+	}{
+		{"default policy", nil, Retry},
+		{"a policy accepting every 3xx", func(code int) Outcome {
+			if code >= 300 && code < 400 {
+				return Accepted
+			}
+			return DefaultStatusPolicy(code)
+		}, Accepted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := fastConfig()
+			config.StatusPolicy = tt.policy
+			config.Logger = testLogger()
+			d := newHTTPDeliverer(rc.URL, config.withDefaults())
+			defer d.Close()
+			got := d.Deliver(t.Context(), testEvents("r", 1))
+			assert.Equal(t, tt.want, got.Outcome, "%v", got.Err)
+			assert.Equal(t, "307 Temporary Redirect", got.Status)
+			assert.NotErrorIs(t, got.Err, ErrRedirectNotFollowed, "nowhere to follow")
 		})
 	}
 }
