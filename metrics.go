@@ -15,7 +15,7 @@ import (
 // fails adds five to Failures.
 type EndpointMetrics struct {
 	Pending   int            // events held, in memory or spool (see Endpoint.Pending)
-	Events    int            // total events incoming: taken into the queue or spool (not those given up at once, past MaxPending or on a spool error)
+	Events    int            // total events incoming: taken into the queue or spool (not those given up at once, past MaxPending or on a spool error); counted once stored, so a scrape may see an event's success first
 	Successes int            // total events written successfully
 	Failures  int            // total events failed
 	Errors    int            // total events errored

@@ -75,7 +75,9 @@ type Config struct {
 // Relay is the relay: section.
 type Relay struct {
 	// Listen is the address of the HTTP ingress (POST /events). Default
-	// DefaultListen.
+	// DefaultListen. Listen, Token, Secrets and MaxBodyBytes configure the
+	// HTTP ingress: with JetStream (fleet mode) there is none, and the file
+	// may not set them.
 	Listen string
 
 	// Operations is the address serving GET /metrics and /healthz. Empty:
@@ -111,6 +113,10 @@ type Relay struct {
 // JetStream every ackwait/3 that it still works on its messages. It is the
 // jetstream module's MinAckWait.
 const MinAckWait = 100 * time.Millisecond
+
+// MaxStreamReplicas is the most replicas a jetstream endpoint's stream may
+// have (replicas:): NATS's limit, the jetstream module's MaxReplicas.
+const MaxStreamReplicas = 5
 
 // JetStreamIngress is the relay.jetstream: section (fleet mode). The
 // jetstream module builds the consumer from it.
@@ -186,7 +192,7 @@ type JetStreamEndpoint struct {
 	// Duplicates is the duplicate window of the stream it creates.
 	Duplicates time.Duration
 	// Replicas is how many servers of the cluster keep the stream it
-	// creates (jetstream.StreamConfig.Replicas).
+	// creates (jetstream.StreamConfig.Replicas), at most MaxStreamReplicas.
 	Replicas int
 }
 

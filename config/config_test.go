@@ -187,6 +187,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown format", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: xml\n", 5, "notifications.endpoints[0].format", ErrBadValue, "envelope or cloudevents"},
 		{"format twice", "notifications:\n  endpoints:\n    - name: a\n      url: http://a/\n      format: envelope\n      wireformat: cloudevents\n", 6, "notifications.endpoints[0].wireformat", ErrBadValue, "same setting"},
 		{"url and jetstream", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0]", ErrBadValue, "both"},
+		{"too many replicas", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, createstream: S, replicas: 7}}\n", 3, "notifications.endpoints[0].jetstream.replicas", ErrBadValue, "more than NATS's 5"},
 		{"replicas without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, replicas: 3}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
 		{"duplicates without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, duplicates: 1m}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
 		{"guard on jetstream", "notifications:\n  endpoints:\n    - {name: a, blockprivatenetworks: true, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0].blockprivatenetworks", ErrBadValue, "webhooks"},

@@ -144,6 +144,9 @@ func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint
 	if js.URL == "" {
 		d.failf(n, join(key, "url"), ErrMissing, "a jetstream endpoint needs the NATS url")
 	}
+	if js.Replicas > MaxStreamReplicas {
+		d.failf(n, join(key, "replicas"), ErrBadValue, "%d is more than NATS's %d", js.Replicas, MaxStreamReplicas)
+	}
 	if js.CreateStream == "" && (js.Duplicates != 0 || js.Replicas != 0) {
 		d.failf(n, join(key, "createstream"), ErrMissing, "duplicates and replicas configure the stream createstream names: without it they do nothing")
 	}

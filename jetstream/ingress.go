@@ -43,7 +43,9 @@ type IngressConfig struct {
 	// keeps owning it.
 	Conn *nats.Conn
 
-	// Options are applied when connecting to URL (credentials, TLS).
+	// Options are applied when connecting to URL (credentials, TLS). A
+	// ReconnectErrHandler among them replaces the ingress's own, and its
+	// log of an outage then lacks the servers' errors.
 	Options []nats.Option
 
 	// Stream is the stream to read. Required.
@@ -186,6 +188,8 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		if !in.conn.IsConnected() { // a request would only time out
 			down.log(in)
 		} else {
+			in.connectErr.Store(nil) // a later outage logs its own
+			down = outageLog{}
 			cons, err = js.CreateOrUpdateConsumer(ctx, in.cfg.Stream, natsjs.ConsumerConfig{
 				Durable:        in.cfg.Durable,
 				AckPolicy:      natsjs.AckExplicitPolicy,
@@ -336,16 +340,17 @@ func (o *outageLog) log(in *Ingress) {
 // Close closes the NATS connection when the ingress opened it. Call it
 // after the relay's endpoints are closed (Relay.Run does), so that the
 // acks of their last deliveries go out: it waits up to 5 seconds for the
-// server to have them. A connection that is down at Close is closed at
-// once; the acks it held are lost, and JetStream delivers those messages
-// again after AckWait (receivers dedupe by event ID).
+// server to have them, through a reconnection when the connection holds
+// acks while it is down. A connection that is down with nothing to send
+// (one that never reached a server) is closed at once. Acks lost either
+// way bring their messages back after AckWait (receivers dedupe by ID).
 func (in *Ingress) Close() error {
 	in.flight.close()
 	if !in.owned {
 		return nil
 	}
 	var err error
-	if in.conn.IsConnected() {
+	if buffered, _ := in.conn.Buffered(); in.conn.IsConnected() || buffered > 0 {
 		err = in.conn.FlushTimeout(5 * time.Second)
 	}
 	in.conn.Close()

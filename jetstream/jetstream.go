@@ -144,7 +144,10 @@ type StreamConfig struct {
 	// its events and its writes. Default 1: one server holds the events, and
 	// while it is down the stream takes none. A server that is not clustered
 	// refuses more than 1 (error 10074): the events wait, retried with the
-	// endpoint's backoff, and each failure is logged with that error.
+	// endpoint's backoff, and each failure is logged with that error. Like
+	// the rest of this configuration, it makes a stream: one that exists
+	// already is left as it is (change its replicas with "nats stream
+	// edit").
 	Replicas int
 }
 

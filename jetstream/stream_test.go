@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -80,4 +81,9 @@ func TestCreateStreamReplicasOnSingleServer(t *testing.T) {
 	require.Error(t, got.Err)
 	assert.Contains(t, got.Err.Error(), `creating stream "R3"`)
 	assert.Contains(t, got.Err.Error(), "non-clustered")
+}
+
+// The relay's config refuses what NewEndpoint would: its bound is this one.
+func TestMaxReplicasAgreesWithConfig(t *testing.T) {
+	assert.Equal(t, MaxReplicas, config.MaxStreamReplicas)
 }

@@ -50,8 +50,8 @@ const (
 	LatencyMetric = "registry_notifications_delivery_seconds"
 
 	// FailingMetric is 1 while the endpoint's last delivery attempt was not
-	// accepted (notifications.EndpointMetrics.Failing), else 0: what to
-	// alert on.
+	// accepted, or its spool could not be read since
+	// (notifications.EndpointMetrics.Failing), else 0: what to alert on.
 	FailingMetric = "registry_notifications_failing"
 )
 

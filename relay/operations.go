@@ -38,7 +38,8 @@ func (r *Relay) Status() []EndpointStatus {
 }
 
 // status reads e's metrics. The state is "failing" when events are pending
-// and the last attempt was not accepted (EndpointMetrics.Failing), or
+// and the last attempt was not accepted, or the spool could not be read
+// since (EndpointMetrics.Failing), or
 // failures or errors grew since before (when given: the last status line);
 // "delivering" when events are pending; "idle" otherwise.
 func status(e *notifications.Endpoint, before *EndpointStatus) EndpointStatus {
