@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"time"
 	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
@@ -23,6 +24,8 @@ var (
 	errNoEvents    = errors.New("envelope has no events")
 	errNoID        = errors.New("event without an id")
 	errLongID      = fmt.Errorf("event id longer than %d bytes", MaxEventIDBytes)
+
+	errTimeNotEncodable = errors.New("event timestamp JSON cannot hold (a year outside 0 to 9999, or a zone a day or more from UTC)")
 )
 
 // dialect is one way of carrying events in a request.
@@ -85,12 +88,13 @@ func dialectOf(header http.Header) (dialect, error) {
 // verify signatures.
 //
 // Decode returns a non-empty list in which every event has an ID of at most
-// MaxEventIDBytes, or an
-// error: one wrapping ErrUnsupportedMediaType for another dialect,
-// ErrTooManyEvents for more than MaxEvents events, otherwise a short reason
-// the body is malformed (not UTF-8, not JSON of the dialect, no events, an
-// event without an ID, a CloudEvent lacking a required attribute or with
-// data that is not an event).
+// MaxEventIDBytes and a timestamp JSON can hold, or an error: one wrapping
+// ErrUnsupportedMediaType for another dialect, ErrTooManyEvents for more
+// than MaxEvents events, otherwise a short reason the body is malformed
+// (not UTF-8, not JSON of the dialect, no events, an event without an ID,
+// a timestamp in a year past 9999 or a zone a day or more from UTC, which
+// parsers take and encoders refuse, a CloudEvent lacking a required
+// attribute or with data that is not an event).
 func Decode(header http.Header, body []byte) ([]notifications.Event, error) {
 	d, err := dialectOf(header)
 	if err != nil {
@@ -128,8 +132,19 @@ func (d dialect) decode(header http.Header, body []byte) ([]notifications.Event,
 		if len(e.ID) > MaxEventIDBytes {
 			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
 		}
+		if !encodableTime(e.Timestamp) {
+			return nil, fmt.Errorf("%w: events[%d]", errTimeNotEncodable, i)
+		}
 	}
 	return events, nil
+}
+
+// encodableTime reports whether JSON can hold t, as encoding/json writes
+// it: a year from 0 to 9999 and a zone less than a day from UTC. Parsers
+// take more (a "+24:00" offset), which nothing could send on.
+func encodableTime(t time.Time) bool {
+	_, offset := t.Zone()
+	return t.Year() >= 0 && t.Year() <= 9999 && offset > -24*60*60 && offset < 24*60*60
 }
 
 // decodeEnvelope returns the events of a JSON envelope: one JSON object

@@ -117,6 +117,8 @@ func TestDecodeDialects(t *testing.T) {
 		{"binary, an envelope as data", binary(nil), mustJSON(t, notifications.Envelope{Events: []notifications.Event{a, b}}), nil, "not a registry event"},
 		{"attribute not a string", ct(notifications.CloudEventsMediaType), `{"specversion":"1.0","id":7,"source":"/","type":"t","data":{}}`, nil, "not a JSON CloudEvent"},
 		{"bad time", binary(map[string]string{"Ce-Time": "yesterday"}), mustJSON(t, noID), nil, "time is not RFC 3339"},
+		{"time in a zone JSON cannot hold", binary(map[string]string{"Ce-Time": "2024-01-01T00:00:00%2B24:00"}), mustJSON(t, noID), nil, "timestamp JSON cannot hold"},
+		{"envelope, timestamp in a zone JSON cannot hold", ct(notifications.EventsMediaType), `{"events":[{"id":"a","timestamp":"2024-01-01T00:00:00+24:00"}]}`, nil, "timestamp JSON cannot hold"},
 		{"empty batch", ct(notifications.CloudEventsBatchMediaType), "[]", nil, "no events"},
 		{"batch not an array", ct(notifications.CloudEventsBatchMediaType), cloudEvent(t, a), nil, "not a JSON array"},
 		{"bad second in batch", ct(notifications.CloudEventsBatchMediaType), "[" + cloudEvent(t, a) + "," + withoutAttribute(t, cloudEvent(t, b), "source") + "]", nil, "events[1]: CloudEvent without the required attribute source"},

@@ -125,7 +125,8 @@ func (c Config) withDefaults() Config {
 // 401 when Secrets are set and the signature headers are missing, malformed
 // or wrong, or the timestamp is outside Tolerance; 400 for a body Decode
 // refuses (not UTF-8, not JSON of its dialect, no events, an event without
-// an ID or with one longer than MaxEventIDBytes, a CloudEvent without id,
+// an ID or with one longer than MaxEventIDBytes, a timestamp JSON cannot
+// hold, a CloudEvent without id,
 // source, type or specversion 1.0); 503 when handle returned an error, or
 // when another request is handling some of the same events, so that the
 // sender retries; 500 when handle panicked (logged to Config.Logger with its
