@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -77,7 +78,14 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
+	// Stopped, the iterator hands out what it pulled ahead, to be nak'ed:
+	// back in the stream at once, for the next run, rather than locked for
+	// the consumer's AckWait.
+	var stopping atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		stopping.Store(true)
+		it.Drain()
+	})
 	defer stop()
 	fmt.Fprintf(stderr, "regnotify consume: reading stream %q from %s as consumer %q\n", *stream, notifications.RedactURL(nc.ConnectedUrl()), *durable)
 
@@ -90,6 +98,10 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		if stopping.Load() {
+			_ = msg.Nak()
+			continue
+		}
 		if err := printEvent(msg, stdout, stderr); err != nil {
 			return err
 		}
@@ -97,8 +109,8 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // printEvent writes the event msg carries (its JSON, or a CloudEvent whose
-// data it is) as a JSON line and acks msg. A message that is not an event is
-// reported on stderr and terminated.
+// data it is) as a JSON line and acks msg. A message that is not an event,
+// or whose event JSON cannot hold, is reported on stderr and terminated.
 func printEvent(msg natsjs.Msg, stdout, stderr io.Writer) error {
 	e, err := jetstream.DecodeMessage(msg)
 	if err != nil {
@@ -106,8 +118,9 @@ func printEvent(msg natsjs.Msg, stdout, stderr io.Writer) error {
 		return msg.Term()
 	}
 	line, err := json.Marshal(e)
-	if err != nil {
-		return err
+	if err != nil { // a value JSON cannot hold: it would stop every run here
+		fmt.Fprintf(stderr, "regnotify consume: event on %q cannot be printed, dropped: %v\n", msg.Subject(), err)
+		return msg.Term()
 	}
 	if _, err := stdout.Write(append(line, '\n')); err != nil {
 		return err // not acked: the next run prints it again

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regnotify/notifications"
+)
+
+// A message that decodes to an event JSON cannot hold (a zone offset of 24
+// hours: json.Unmarshal takes it, json.Marshal refuses it) is reported and
+// terminated like one that is no event: consume used to exit 1 on it, and
+// every later run stopped there again.
+func TestConsumeTerminatesEventsItCannotPrint(t *testing.T) {
+	url, js := startNATS(t)
+	m := nats.NewMsg("registry.events.push.manifest")
+	m.Header.Set("Content-Type", notifications.EventsMediaType)
+	m.Data = []byte(`{"id":"bad","timestamp":"2024-01-01T00:00:00+24:00","action":"push"}`)
+	_, err := js.PublishMsg(t.Context(), m)
+	require.NoError(t, err)
+	publish(t, url, consumeEvents("after", 1))
+
+	code, lines, stderr := consumeUntil(t, 1, "--nats", url, "--stream", "EVENTS")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, stderr, `event on "registry.events.push.manifest" cannot be printed, dropped`)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `"id":"after-0"`)
+}
+
+// stallingWriter takes limit writes, then holds every later one until
+// release is closed: a terminal or pipe that stopped reading.
+type stallingWriter struct {
+	syncBuffer
+	mu      sync.Mutex
+	writes  int
+	limit   int
+	release chan struct{}
+}
+
+func (w *stallingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writes++
+	stall := w.writes > w.limit
+	w.mu.Unlock()
+	if stall {
+		<-w.release
+	}
+	return w.syncBuffer.Write(p)
+}
+
+// A run stopped while events it pulled ahead wait to be printed hands them
+// back (nak): the next run with the same durable prints them at once, not
+// after the consumer's AckWait (30 s) as when they stayed locked to the
+// stopped run.
+func TestConsumeStopHandsBackWhatItPulled(t *testing.T) {
+	url, _ := startNATS(t)
+	publish(t, url, consumeEvents("e", 100))
+	args := []string{"consume", "--nats", url, "--stream", "EVENTS", "--durable", "d"}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	first := &stallingWriter{limit: 5, release: make(chan struct{})}
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, args, first, &stderr) }()
+	require.Eventually(t, func() bool { first.mu.Lock(); defer first.mu.Unlock(); return first.writes > first.limit },
+		20*time.Second, time.Millisecond, "the first run stalls: %s", &stderr)
+	cancel()
+	close(first.release) // the stalled line goes out and is acked
+	require.Equal(t, 0, <-code)
+
+	printed := map[string]bool{}
+	for _, line := range lines(&first.syncBuffer) {
+		printed[idOf(line)] = true
+	}
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	var second syncBuffer
+	go func() { code <- run(ctx2, args, &second, &stderr) }()
+	require.Eventually(t, func() bool { return len(printed)+len(lines(&second)) >= 100 }, 10*time.Second, time.Millisecond,
+		"the second run prints the rest at once: %d printed first, %d second", len(printed), len(lines(&second)))
+	cancel2()
+	require.Equal(t, 0, <-code)
+	for _, line := range lines(&second) {
+		assert.False(t, printed[idOf(line)], "printed twice: %s", idOf(line))
+		printed[idOf(line)] = true
+	}
+	assert.Len(t, printed, 100, "every event printed once")
+}
+
+// idOf returns the "id" of an event's JSON line.
+func idOf(line string) string {
+	_, rest, _ := strings.Cut(line, `"id":"`)
+	id, _, _ := strings.Cut(rest, `"`)
+	return id
+}
