@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
+	webhook "github.com/regnotify/notifications/receiver"
 )
 
 // window is how many messages of a batch may wait for their PubAck at once.
@@ -158,6 +159,9 @@ func (d *deliverer) isAcked(e *notifications.Event) bool {
 // message returns the JetStream message for e: its JSON, or a structured
 // CloudEvent with FormatCloudEvents.
 func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
+	if len(e.ID) > webhook.MaxEventIDBytes {
+		return nil, errLongID
+	}
 	var body []byte
 	var err error
 	contentType := notifications.EventsMediaType
@@ -257,6 +261,15 @@ func (d *deliverer) createStream(ctx context.Context) (notifications.Delivery, b
 	d.streamReady = true // an existing stream of another configuration is left as it is
 	return notifications.Delivery{}, true
 }
+
+// errLongID refuses an event whose ID no relay or receiver of this
+// library takes: published, it would be dropped by whoever reads it.
+var errLongID = fmt.Errorf("event ID longer than %d bytes, which relays and receivers refuse", webhook.MaxEventIDBytes)
+
+// errCodeHeaderTooLarge is the server's answer to a message whose headers
+// pass 64 KiB (nats-server's JSStreamHeaderExceedsMaximumErr): another
+// attempt fails the same way.
+const errCodeHeaderTooLarge natsjs.ErrorCode = 10097
 
 // errCodeSubjectsOverlap is the server's answer to a stream whose subjects
 // another stream captures already (nats-server's JSStreamSubjectOverlapErr).
@@ -384,8 +397,8 @@ func classify(err error) notifications.Delivery {
 		return notifications.Delivery{Outcome: notifications.Reject}
 	case errors.As(err, &apiErr):
 		outcome := notifications.Retry
-		if apiErr.ErrorCode == natsjs.JSErrCodeStreamMessageExceedsMaximum {
-			outcome = notifications.Reject
+		if apiErr.ErrorCode == natsjs.JSErrCodeStreamMessageExceedsMaximum || apiErr.ErrorCode == errCodeHeaderTooLarge {
+			outcome = notifications.Reject // the message itself: it is split off and given up
 		}
 		return notifications.Delivery{Outcome: outcome, Status: fmt.Sprintf("error %d", apiErr.ErrorCode)}
 	}

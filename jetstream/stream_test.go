@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +87,61 @@ func TestCreateStreamReplicasOnSingleServer(t *testing.T) {
 // The relay's config refuses what NewEndpoint would: its bound is this one.
 func TestMaxReplicasAgreesWithConfig(t *testing.T) {
 	assert.Equal(t, MaxReplicas, config.MaxStreamReplicas)
+}
+
+// An event no reader could take, or the server refuses for good, is given
+// up alone (split off, dead letter), and the events with it are published:
+// an ID past receiver.MaxEventIDBytes, in either wire format (published,
+// relays and receivers dropped it), and headers past the server's 64 KiB
+// (error 10097, retried for ever, which held up every later event).
+func TestUnpublishableEventGivenUpAlone(t *testing.T) {
+	tests := []struct {
+		name   string
+		format notifications.Format
+		spoil  func(e *notifications.Event)
+	}{
+		{"long ID", notifications.FormatEnvelope, func(e *notifications.Event) { e.ID = strings.Repeat("i", 257) }},
+		{"long ID, CloudEvents", notifications.FormatCloudEvents, func(e *notifications.Event) { e.ID = strings.Repeat("i", 257) }},
+		{"headers past 64 KiB", notifications.FormatEnvelope, func(e *notifications.Event) { e.Target.Name = strings.Repeat("r", 70000) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, t.TempDir(), -1)
+			_, js := dial(t, s)
+			createStream(t, js, "EVENTS", "registry.events.>")
+			dead := &deadLetters{}
+			config := testConfig()
+			config.WireFormat, config.DeadLetter, config.Logger = tt.format, dead, quietLogger()
+			e, err := NewEndpoint("unpublishable", Config{URL: s.ClientURL(), Endpoint: config})
+			require.NoError(t, err)
+			events := testEvents("u", 2)
+			tt.spoil(&events[0])
+			require.NoError(t, e.Write(events...))
+			eventually(t, func() bool { return e.Pending() == 0 }, "the bad event is given up, the other published")
+			require.NoError(t, e.Close())
+			assert.Equal(t, []string{"u-1"}, msgIDs(streamMessages(t, js, "EVENTS")))
+			assert.Len(t, dead.all(), 1)
+		})
+	}
+}
+
+// deadLetters is a DeadLetter sink that keeps what it is given.
+type deadLetters struct {
+	mu     sync.Mutex
+	events []notifications.Event
+}
+
+func (d *deadLetters) Write(events ...notifications.Event) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.events = append(d.events, events...)
+	return nil
+}
+
+func (d *deadLetters) Close() error { return nil }
+
+func (d *deadLetters) all() []notifications.Event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]notifications.Event(nil), d.events...)
 }
