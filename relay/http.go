@@ -29,22 +29,35 @@ const readTimeout = time.Minute
 // by event ID), behind the bearer token when Config.Token is set (401
 // without it). It answers 200 only once Write returned nil for the
 // request's events, and 503 when an endpoint did not take them, so that the
-// registry sends them again.
+// registry sends them again. Every call returns the same handler: however
+// many ingresses serve it, one dedupe remembers the relay's events.
 func (r *Relay) Handler() http.Handler {
-	h := receiver.New(receiver.Config{
-		Secrets:      r.cfg.Secrets,
-		MaxBodyBytes: r.cfg.MaxBodyBytes,
-		DedupeSize:   r.cfg.DedupeSize,
-		Logger:       r.log,
-	}, func(_ context.Context, events []notifications.Event) error {
-		return r.Write(events)
+	r.once.Do(func() {
+		h := receiver.New(receiver.Config{
+			Secrets:      r.cfg.Secrets,
+			MaxBodyBytes: r.cfg.MaxBodyBytes,
+			DedupeSize:   r.cfg.DedupeSize,
+			DedupeBytes:  dedupeBytes(r.cfg.DedupeSize),
+			Logger:       r.log,
+		}, func(_ context.Context, events []notifications.Event) error {
+			return r.Write(events)
+		})
+		if r.cfg.Token != "" {
+			h = bearer(r.cfg.Token, h)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(EventsPath, h)
+		r.handler = mux
 	})
-	if r.cfg.Token != "" {
-		h = bearer(r.cfg.Token, h)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(EventsPath, h)
-	return mux
+	return r.handler
+}
+
+// dedupeBytes is the memory the receiver's dedupe may take to remember
+// size IDs of a registry's (UUIDs: 36 bytes, and the receiver's 64 of
+// bookkeeping each), at least its default: longer IDs are remembered
+// fewer.
+func dedupeBytes(size int) int64 {
+	return max(receiver.DefaultDedupeBytes, int64(size)*(36+64))
 }
 
 // bearer answers 401 to requests without "Authorization: Bearer <token>",

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -70,7 +71,10 @@ type Config struct {
 	MaxBodyBytes int64
 
 	// DedupeSize is how many event IDs are remembered to drop events a
-	// sender sends again. Default 100,000.
+	// sender sends again, and the events some endpoints took while others
+	// refused them, in memory: a restart forgets them. Default 100,000. The
+	// memory for them is sized for registries' IDs (UUIDs, 36 bytes):
+	// longer ones are remembered fewer.
 	DedupeSize int
 
 	// StatusInterval is how often Run logs where each endpoint stands.
@@ -96,6 +100,9 @@ type Relay struct {
 	cfg     Config
 	log     logrus.FieldLogger
 	partial *partialSet
+	writing []sync.Mutex // per target with a MaxPending: its room checked and taken at once
+	handler http.Handler // the HTTP ingress's, made once (see Handler)
+	once    sync.Once
 
 	mu      sync.Mutex
 	closing bool
@@ -123,7 +130,8 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.StandardLogger()
 	}
-	return &Relay{cfg: cfg, log: cfg.Logger, partial: newPartialSet(cfg.DedupeSize, len(cfg.Targets)), closed: make(chan struct{})}, nil
+	return &Relay{cfg: cfg, log: cfg.Logger, partial: newPartialSet(cfg.DedupeSize, len(cfg.Targets)),
+		writing: make([]sync.Mutex, len(cfg.Targets)), closed: make(chan struct{})}, nil
 }
 
 // Write holds events at every target that does not ignore them and returns
@@ -164,15 +172,11 @@ func (r *Relay) Write(events []notifications.Event) error {
 		if len(block) == 0 {
 			continue
 		}
-		if !hasRoom(t.Endpoint, block) {
-			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), notifications.ErrQueueFull))
-			continue
-		}
 		blockJSON := eventJSON
 		if len(block) != len(events) {
 			blockJSON = nil // a block sent again, to the targets that refused it
 		}
-		if err := t.Endpoint.WriteEncoded(block, blockJSON); err != nil {
+		if err := r.writeTarget(i, block, blockJSON); err != nil {
 			failed = append(failed, fmt.Errorf("endpoint %q: %w", t.Endpoint.Name(), err))
 			continue
 		}
@@ -190,13 +194,30 @@ func (r *Relay) Write(events []notifications.Event) error {
 	return nil
 }
 
-// hasRoom reports whether e can hold block now, within its MaxPending. A
-// Write past it would give them up (to DeadLetter, counted in Dropped),
-// while the sender, answered 503, sends them again: the relay does not write
-// them. (Requests at once may still pass it together: then the Write
-// refuses, as it must.)
+// writeTarget writes block, with its JSON when known, to target i when the
+// endpoint has room for it within its MaxPending, and returns
+// ErrQueueFull otherwise. A Write past MaxPending would give the events up
+// (to DeadLetter, counted in Dropped) while the sender, answered 503, sends
+// them again: the relay does not write them. The check and the Write are
+// made under the target's lock, so that concurrent requests never both
+// pass the check (the relay is the only writer of its endpoints).
+func (r *Relay) writeTarget(i int, block []notifications.Event, blockJSON [][]byte) error {
+	e := r.cfg.Targets[i].Endpoint
+	if e.MaxPending > 0 {
+		r.writing[i].Lock()
+		defer r.writing[i].Unlock()
+		if !hasRoom(e, block) {
+			return notifications.ErrQueueFull
+		}
+	}
+	return e.WriteEncoded(block, blockJSON)
+}
+
+// hasRoom reports whether e can hold block now, within its MaxPending: a
+// block it ignores whole always fits.
 func hasRoom(e *notifications.Endpoint, block []notifications.Event) bool {
-	return e.MaxPending <= 0 || e.Pending()+kept(e, block) <= e.MaxPending
+	n := kept(e, block)
+	return e.MaxPending <= 0 || n == 0 || e.Pending()+n <= e.MaxPending
 }
 
 // kept returns how many of events e holds when written them: those its
