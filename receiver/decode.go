@@ -92,7 +92,7 @@ func dialectOf(header http.Header) (dialect, error) {
 // ErrUnsupportedMediaType for another dialect, ErrTooManyEvents for more
 // than MaxEvents events, otherwise a short reason the body is malformed
 // (not UTF-8, not JSON of the dialect, no events, an event without an ID,
-// a timestamp in a year past 9999 or a zone a day or more from UTC, which
+// a timestamp in a year outside 0 to 9999 or a zone a day or more from UTC, which
 // parsers take and encoders refuse, a CloudEvent lacking a required
 // attribute or with data that is not an event).
 func Decode(header http.Header, body []byte) ([]notifications.Event, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -80,13 +81,26 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer it.Stop()
 	// Stopped, the iterator hands out what it pulled ahead, to be nak'ed:
 	// back in the stream at once, for the next run, rather than locked for
-	// the consumer's AckWait.
+	// the consumer's AckWait. Draining waits for the server: with none, or
+	// with a link lost meanwhile, the connection is closed instead (nothing
+	// could be nak'ed), so that a stop during an outage is prompt.
 	var stopping atomic.Bool
+	var drainLimit atomic.Pointer[time.Timer]
 	stop := context.AfterFunc(ctx, func() {
 		stopping.Store(true)
+		if !nc.IsConnected() {
+			nc.Close()
+			return
+		}
+		drainLimit.Store(time.AfterFunc(drainWait, nc.Close))
 		it.Drain()
 	})
 	defer stop()
+	defer func() {
+		if t := drainLimit.Load(); t != nil {
+			t.Stop()
+		}
+	}()
 	fmt.Fprintf(stderr, "regnotify consume: reading stream %q from %s as consumer %q\n", *stream, notifications.RedactURL(nc.ConnectedUrl()), *durable)
 
 	for {
@@ -107,6 +121,10 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 }
+
+// drainWait bounds how long a stopping consume waits to hand back what it
+// pulled ahead.
+const drainWait = 2 * time.Second
 
 // printEvent writes the event msg carries (its JSON, or a CloudEvent whose
 // data it is) as a JSON line and acks msg. A message that is not an event,
