@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -106,18 +104,7 @@ func idOf(line string) string {
 // Stopped while NATS is away, consume ends at once: handing back what it
 // pulled ahead would wait for a server (10 s), and nothing could be nak'ed.
 func TestConsumeStopsDuringAnOutage(t *testing.T) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	require.True(t, s.ReadyForConnections(10*time.Second))
-	nc, err := nats.Connect(s.ClientURL())
-	require.NoError(t, err)
-	js, err := natsjs.New(nc)
-	require.NoError(t, err)
-	_, err = js.CreateStream(t.Context(), natsjs.StreamConfig{Name: "EVENTS", Subjects: []string{"registry.events.>"}})
-	require.NoError(t, err)
-	nc.Close()
+	s, _ := startNATSServer(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// startNATS runs an in-process NATS server with JetStream on loopback, with
-// a stream EVENTS capturing registry.events.>, and returns its URL and a
-// JetStream client.
-func startNATS(t *testing.T) (string, natsjs.JetStream) {
+// startNATSServer runs an in-process NATS server with JetStream on loopback,
+// with a stream EVENTS capturing registry.events.>, and returns it and a
+// JetStream client; it is shut down when the test ends.
+func startNATSServer(t *testing.T) (*server.Server, natsjs.JetStream) {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
@@ -41,6 +41,13 @@ func startNATS(t *testing.T) (string, natsjs.JetStream) {
 	require.NoError(t, err)
 	_, err = js.CreateStream(t.Context(), natsjs.StreamConfig{Name: "EVENTS", Subjects: []string{"registry.events.>"}, Storage: natsjs.FileStorage})
 	require.NoError(t, err)
+	return s, js
+}
+
+// startNATS is startNATSServer, for a test that needs the server's URL.
+func startNATS(t *testing.T) (string, natsjs.JetStream) {
+	t.Helper()
+	s, js := startNATSServer(t)
 	return s.ClientURL(), js
 }
 
