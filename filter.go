@@ -130,8 +130,7 @@ func (c IgnoreConfig) splitEncoded(events []Event, eventJSON [][]byte) (kept []E
 		}
 	}
 	if cap(kept) > 2*len(kept) { // sized for the kept events, which a queue holds while pending
-		kept = slices.Clone(kept)
-		keptJSON = slices.Clone(keptJSON)
+		kept = slices.Clone(kept) // (a queue copies keptJSON's objects: see eventQueue.write)
 	}
 	return kept, keptJSON, ignored
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/config"
 )
 
 // DefaultSubjectPrefix is the subject prefix used when Config.SubjectPrefix is
@@ -152,7 +153,7 @@ type StreamConfig struct {
 }
 
 // MaxReplicas is the most replicas a JetStream stream can have.
-const MaxReplicas = 5
+const MaxReplicas = config.MaxStreamReplicas
 
 // NewEndpoint returns a running endpoint, named name, that publishes events
 // to JetStream as config says. It returns an error wrapping

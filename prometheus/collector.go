@@ -110,6 +110,10 @@ type endpointSample struct {
 	latency notifications.LatencyHistogram
 }
 
+// labelValue returns s as a label value, which must be UTF-8: with U+FFFD
+// in place of bytes that are not.
+func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
 // add adds what e reports to s.
 func (s *endpointSample) add(e *notifications.Endpoint) {
 	var m notifications.EndpointMetrics
@@ -128,9 +132,9 @@ func (s *endpointSample) add(e *notifications.Endpoint) {
 		s.metrics.Statuses = make(map[string]int, len(m.Statuses))
 	}
 	for code, n := range m.Statuses {
-		// A label value must be UTF-8; a Deliverer of the caller's may
-		// return any Status. Statuses made alike by it add up.
-		s.metrics.Statuses[strings.ToValidUTF8(code, "\uFFFD")] += n
+		// A Deliverer of the caller's may return any Status: those that
+		// labelValue makes alike add up.
+		s.metrics.Statuses[labelValue(code)] += n
 	}
 	if s.latency.Buckets == nil {
 		s.latency.Buckets = h.Buckets
@@ -148,7 +152,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var names []string
 	samples := make(map[string]*endpointSample)
 	for _, e := range c.endpoints() {
-		name := strings.ToValidUTF8(e.Name(), "\uFFFD") // a label value must be UTF-8
+		name := labelValue(e.Name())
 		s, ok := samples[name]
 		if !ok {
 			s = new(endpointSample)

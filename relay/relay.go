@@ -213,11 +213,11 @@ func (r *Relay) writeTarget(i int, block []notifications.Event, blockJSON [][]by
 	return e.WriteEncoded(block, blockJSON)
 }
 
-// hasRoom reports whether e can hold block now, within its MaxPending: a
+// hasRoom reports whether e, which has a MaxPending, can hold block now: a
 // block it ignores whole always fits.
 func hasRoom(e *notifications.Endpoint, block []notifications.Event) bool {
 	n := kept(e, block)
-	return e.MaxPending <= 0 || n == 0 || e.Pending()+n <= e.MaxPending
+	return n == 0 || e.Pending()+n <= e.MaxPending
 }
 
 // kept returns how many of events e holds when written them: those its
