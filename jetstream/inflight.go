@@ -37,7 +37,8 @@ func (f *inFlight) add(msg natsjs.Msg) uint64 {
 	return f.next
 }
 
-// remove forgets the message of key.
+// remove forgets the message of key: once it returns, keepAlive sends the
+// message no InProgress.
 func (f *inFlight) remove(key uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -56,15 +57,14 @@ func (f *inFlight) keepAlive(interval time.Duration) {
 			return
 		case <-tick.C:
 		}
+		// Under the lock, so that once remove returns the message is told
+		// nothing more: an InProgress after the caller's NakWithDelay would
+		// reset the delay to AckWait. (InProgress only queues a publish.)
 		f.mu.Lock()
-		msgs := make([]natsjs.Msg, 0, len(f.msgs))
 		for _, m := range f.msgs {
-			msgs = append(msgs, m)
-		}
-		f.mu.Unlock()
-		for _, m := range msgs {
 			_ = m.InProgress()
 		}
+		f.mu.Unlock()
 	}
 }
 
