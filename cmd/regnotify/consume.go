@@ -32,7 +32,8 @@ const defaultDurable = "regnotify-consume"
 // JSON object a line, the output of `regnotify receive`, and is acked once
 // written: a later run with the same --durable resumes after the last event
 // printed. A message that is not an event is reported on stderr and
-// terminated, so that it is not delivered again.
+// terminated, so that it is not delivered again. When NATS closes the
+// connection for good, runConsume returns an error.
 func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -106,6 +107,9 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, natsjs.ErrMsgIteratorClosed) {
+			if !stopping.Load() { // NATS gave up on the connection
+				return connectionLost(nc)
+			}
 			fmt.Fprintln(stderr, "regnotify consume: stopped")
 			return nil
 		}
@@ -120,6 +124,16 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+}
+
+// connectionLost is the error when nc closed for good although consume
+// was not stopping (NATS refused it again after a reconnect, say): an error,
+// so that whatever runs consume sees a failure and can start it again.
+func connectionLost(nc *nats.Conn) error {
+	if err := nc.LastError(); err != nil {
+		return fmt.Errorf("NATS closed the connection: %w", err)
+	}
+	return errors.New("NATS closed the connection")
 }
 
 // drainWait bounds how long a stopping consume waits to hand back what it

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -123,4 +126,46 @@ func TestConsumeStopsDuringAnOutage(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("consume did not stop while NATS was away")
 	}
+}
+
+// When NATS closes the connection for good (here its token changed, and
+// reconnecting meets an authorization violation twice), consume fails
+// instead of reporting a stop as asked, so that a supervisor restarts it.
+func TestConsumeFailsWhenNATSClosesTheConnection(t *testing.T) {
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Authorization: "OLDTOKEN",
+	}
+	s, err := server.NewServer(opts)
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	url := fmt.Sprintf("nats://OLDTOKEN@%s", s.Addr())
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), natsjs.StreamConfig{Name: "EVENTS", Subjects: []string{"registry.events.>"}})
+	require.NoError(t, err)
+	nc.Close()
+
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(t.Context(), []string{"consume", "--nats", url, "--stream", "EVENTS"}, &stdout, &stderr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "reading stream") }, 10*time.Second, time.Millisecond)
+	changed := *opts
+	changed.Authorization = "NEWTOKEN"
+	require.NoError(t, s.ReloadOptions(&changed))
+	select {
+	case c := <-code:
+		assert.Equal(t, 1, c, "failed: %s", &stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("consume did not end when NATS closed its connection")
+	}
+	assert.Contains(t, strings.ToLower(stderr.String()), "nats closed the connection: nats: authorization violation")
+	assert.NotContains(t, stderr.String(), "regnotify consume: stopped")
+	assert.NotContains(t, stderr.String(), "TOKEN")
 }
