@@ -176,7 +176,9 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 
 // Serve creates the durable consumer (or updates it to this configuration)
 // and hands every message to r.Deliver until ctx is cancelled. It retries
-// while the stream or the servers are away. r must have a Tracker.
+// while the stream or the servers are away, and returns an error when the
+// connection is closed for good (by NATS, or by its owner before ctx is
+// cancelled). r must have a Tracker.
 func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	js, err := natsjs.New(in.conn)
 	if err != nil {
@@ -185,6 +187,9 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	var cons natsjs.Consumer
 	var down outageLog
 	for {
+		if in.conn.IsClosed() {
+			return in.closedError()
+		}
 		if !in.conn.IsConnected() { // a request would only time out
 			down.log(in)
 		} else {
@@ -218,6 +223,11 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		// Not cancelled by ctx: the server may have sent messages already,
 		// and they are handled as usual rather than left to AckWait.
 		batch, err := cons.Fetch(in.cfg.PullBatch, natsjs.FetchMaxWait(in.fetchWait))
+		if err != nil && in.conn.IsClosed() && ctx.Err() == nil {
+			err = in.closedError()
+			in.log.WithError(err).Error("relay: stopped taking events from JetStream")
+			return err
+		}
 		if err != nil {
 			in.log.WithError(err).Warn("relay: JetStream pull failed; trying again")
 			select {
@@ -234,6 +244,16 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	in.log.WithFields(logrus.Fields{"acked": in.acked.Load(), "naked": in.naked.Load(), "terminated": in.terminated.Load()}).
 		Info("relay: stopped taking events from JetStream")
 	return nil
+}
+
+// closedError is Serve's error once NATS has closed the connection for
+// good (it refused the credentials again on reconnecting, say): nothing
+// more can be taken, and whatever runs the relay should see it fail.
+func (in *Ingress) closedError() error {
+	if err := in.conn.LastError(); err != nil {
+		return fmt.Errorf("jetstream ingress: NATS closed the connection: %w", err)
+	}
+	return errors.New("jetstream ingress: NATS closed the connection")
 }
 
 // handleAll hands the messages of one pull to the relay as they come: each

@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/regnotify/notifications"
@@ -40,4 +45,58 @@ func TestIngressWithoutServers(t *testing.T) {
 	cancel()
 	require.NoError(t, <-served)
 	require.NoError(t, in.Close(), "nothing to flush on a connection that never came up")
+}
+
+// When NATS closes the connection for good (here its token changed, and
+// reconnecting meets an authorization violation twice), the relay stops
+// with that error instead of pulling in vain for ever: whatever runs it
+// sees it fail and can start it again.
+func TestIngressFailsWhenNATSClosesTheConnection(t *testing.T) {
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Authorization: "OLDTOKEN",
+	}
+	s, err := server.NewServer(opts)
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { stopServer(s) })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	url := fmt.Sprintf("nats://OLDTOKEN@%s", s.Addr())
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	createStream(t, js, "EVENTS", "registry.events.>")
+
+	tr := relay.NewTracker(0)
+	endpoint := testConfig()
+	endpoint.OnFinished, endpoint.Logger = tr.Finished, quietLogger()
+	e, err := notifications.OpenEndpoint("hook", "http://127.0.0.1:1/", endpoint)
+	require.NoError(t, err)
+	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: e}}, Tracker: tr, Logger: quietLogger()})
+	require.NoError(t, err)
+	in, err := OpenIngress(IngressConfig{URL: url, Stream: "EVENTS", Durable: "relays", Logger: quietLogger()})
+	require.NoError(t, err)
+	in.fetchWait = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx, in) }()
+	eventually(t, func() bool {
+		_, err := js.Consumer(t.Context(), "EVENTS", "relays")
+		return err == nil
+	}, "the relay's consumer exists")
+
+	changed := *opts
+	changed.Authorization = "NEWTOKEN"
+	require.NoError(t, s.ReloadOptions(&changed))
+	select {
+	case err := <-ran:
+		require.Error(t, err)
+		assert.Contains(t, strings.ToLower(err.Error()), "nats closed the connection: nats: authorization violation")
+		assert.NotContains(t, err.Error(), "TOKEN")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not stop when NATS closed its connection")
+	}
 }
