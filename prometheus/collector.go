@@ -20,6 +20,7 @@ package prometheus
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,13 +81,22 @@ var (
 // Collector is a prometheus.Collector over every endpoint that is open when
 // it is collected (notifications.OpenEndpoints): a closed endpoint drops out.
 // Endpoints that share a name are reported as one, their counts added up
-// (failing when any of them is).
+// (failing when any of them is); when one of them closes, its counts stay
+// in the sum as long as another of its name is open, so that the counters
+// never go down.
 //
 // Only the endpoint's name is a label (with U+FFFD for any byte of it that
 // is not UTF-8): neither its URL nor its configuration (header values,
 // secrets) appears in any metric.
 type Collector struct {
 	endpoints func() []*notifications.Endpoint
+
+	mu   sync.Mutex                // one Collect at a time: it updates what follows
+	seen []*notifications.Endpoint // the endpoints the last Collect read
+	// retired holds, per name, the final counts of the endpoints that
+	// closed while another of their name stayed open: they stay in the
+	// sums, which would otherwise go down (a counter reset, to Prometheus).
+	retired map[string]*endpointSample
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -116,18 +126,23 @@ func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // add adds what e reports to s.
 func (s *endpointSample) add(e *notifications.Endpoint) {
-	var m notifications.EndpointMetrics
-	e.ReadMetrics(&m)
-	var h notifications.LatencyHistogram
-	e.ReadDeliveryLatency(&h)
+	var from endpointSample
+	e.ReadMetrics(&from.metrics)
+	e.ReadDeliveryLatency(&from.latency)
+	s.metrics.Pending += from.metrics.Pending
+	s.metrics.Failing = s.metrics.Failing || from.metrics.Failing
+	s.addCounts(&from)
+}
 
-	s.metrics.Pending += m.Pending
+// addCounts adds the counters of from to s: its counts, statuses and
+// latencies, not its gauges.
+func (s *endpointSample) addCounts(from *endpointSample) {
+	m, h := &from.metrics, &from.latency
 	s.metrics.Events += m.Events
 	s.metrics.Successes += m.Successes
 	s.metrics.Failures += m.Failures
 	s.metrics.Errors += m.Errors
 	s.metrics.Dropped += m.Dropped
-	s.metrics.Failing = s.metrics.Failing || m.Failing
 	if s.metrics.Statuses == nil {
 		s.metrics.Statuses = make(map[string]int, len(m.Statuses))
 	}
@@ -147,11 +162,48 @@ func (s *endpointSample) add(e *notifications.Endpoint) {
 	s.latency.Sum += h.Sum
 }
 
+// retire moves into c.retired the final counts of the endpoints the last
+// Collect read that have closed since while another of their name is open
+// (samples holds the open ones' names), and forgets the retired counts of
+// names no open endpoint has: their series end.
+func (c *Collector) retire(open []*notifications.Endpoint, samples map[string]*endpointSample) {
+	isOpen := make(map[*notifications.Endpoint]bool, len(open))
+	for _, e := range open {
+		isOpen[e] = true
+	}
+	for _, e := range c.seen {
+		name := labelValue(e.Name())
+		if isOpen[e] || samples[name] == nil {
+			continue
+		}
+		r := c.retired[name]
+		if r == nil {
+			if c.retired == nil {
+				c.retired = make(map[string]*endpointSample)
+			}
+			r = new(endpointSample)
+			c.retired[name] = r
+		}
+		var final endpointSample
+		final.add(e) // a closed endpoint's metrics stay readable
+		r.addCounts(&final)
+	}
+	for name := range c.retired {
+		if samples[name] == nil {
+			delete(c.retired, name)
+		}
+	}
+	c.seen = open
+}
+
 // Collect reads every open endpoint and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	open := c.endpoints()
 	var names []string
 	samples := make(map[string]*endpointSample)
-	for _, e := range c.endpoints() {
+	for _, e := range open {
 		name := labelValue(e.Name())
 		s, ok := samples[name]
 		if !ok {
@@ -161,8 +213,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		s.add(e)
 	}
+	c.retire(open, samples)
 	for _, name := range names {
 		s := samples[name]
+		if r := c.retired[name]; r != nil {
+			s.addCounts(r)
+		}
 		m := s.metrics
 		for _, counter := range []struct {
 			kind  string

@@ -2,6 +2,7 @@ package prometheus_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,49 @@ registry_notifications_status_total{code="200 OK",endpoint="shared"} 3
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected),
 		notifprom.EventsMetric, notifprom.StatusMetric))
 	assert.Equal(t, uint64(3), gatherHistograms(t, c)["shared"].GetSampleCount())
+}
+
+// When one of two endpoints of a name closes, its counts stay in the sum,
+// which would otherwise go down (a counter reset to Prometheus, and a
+// burst in rate()); once no endpoint has the name, its series end, and an
+// endpoint opened later with it starts from its own counts.
+func TestCollectorKeepsCountsOfAClosedNamesake(t *testing.T) {
+	first := openEndpoint(t, "shared", &scripted{answers: []notifications.Delivery{ok}})
+	second := openEndpoint(t, "shared", &scripted{answers: []notifications.Delivery{ok}})
+	require.NoError(t, first.Write(events(1)...))
+	require.NoError(t, second.Write(events(2)...))
+	settled(t, first, 1)
+	settled(t, second, 2)
+	c := notifprom.NewCollector()
+	counts := func(n int) string {
+		return strings.ReplaceAll(`
+# HELP registry_notifications_events_total The number of total events
+# TYPE registry_notifications_events_total counter
+registry_notifications_events_total{endpoint="shared",type="Errors"} 0
+registry_notifications_events_total{endpoint="shared",type="Events"} N
+registry_notifications_events_total{endpoint="shared",type="Failures"} 0
+registry_notifications_events_total{endpoint="shared",type="Successes"} N
+# HELP registry_notifications_status_total The number of status code
+# TYPE registry_notifications_status_total counter
+registry_notifications_status_total{code="200 OK",endpoint="shared"} N
+`, "N", strconv.Itoa(n))
+	}
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(counts(3)), notifprom.EventsMetric, notifprom.StatusMetric))
+
+	require.NoError(t, first.Close())
+	require.NoError(t, second.Write(events(1)...))
+	settled(t, second, 3)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(counts(4)), notifprom.EventsMetric, notifprom.StatusMetric))
+	assert.Equal(t, uint64(4), gatherHistograms(t, c)["shared"].GetSampleCount())
+
+	require.NoError(t, second.Close())
+	assert.Zero(t, testutil.CollectAndCount(c))
+
+	third := openEndpoint(t, "shared", &scripted{answers: []notifications.Delivery{ok}})
+	t.Cleanup(func() { assert.NoError(t, third.Close()) })
+	require.NoError(t, third.Write(events(1)...))
+	settled(t, third, 1)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(counts(1)), notifprom.EventsMetric, notifprom.StatusMetric))
 }
 
 // gatherHistograms registers c with a pedantic registry, which checks the
