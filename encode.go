@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/regnotify/notifications/internal/jsontime"
 )
 
 // The envelope encoder appends the JSON of an Envelope to a buffer, byte for
@@ -46,15 +48,8 @@ func writeDescriptor(out *jsonOut, d *Descriptor) {
 }
 
 // timeEncodable reports whether encoding/json encodes t as its RFC 3339
-// form (time.Time.MarshalJSON refuses years outside 0-9999 and zone offsets
-// of a day or more).
-func timeEncodable(t time.Time) bool {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return false
-	}
-	_, offset := t.Zone()
-	return offset > -24*3600 && offset < 24*3600
-}
+// form (see jsontime.Encodable, which the receiver checks with too).
+var timeEncodable = jsontime.Encodable
 
 // writeEvent writes the JSON object of e, field for field as encoding/json
 // does; e's timestamp must be one timeEncodable accepts.

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"time"
 	"unicode/utf8"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/internal/jsontime"
 )
 
 // ErrUnsupportedMediaType is wrapped by Decode's error for a request in no
@@ -132,19 +132,11 @@ func (d dialect) decode(header http.Header, body []byte) ([]notifications.Event,
 		if len(e.ID) > MaxEventIDBytes {
 			return nil, fmt.Errorf("%w: events[%d]", errLongID, i)
 		}
-		if !encodableTime(e.Timestamp) {
+		if !jsontime.Encodable(e.Timestamp) { // nothing could send it on
 			return nil, fmt.Errorf("%w: events[%d]", errTimeNotEncodable, i)
 		}
 	}
 	return events, nil
-}
-
-// encodableTime reports whether JSON can hold t, as encoding/json writes
-// it: a year from 0 to 9999 and a zone less than a day from UTC. Parsers
-// take more (a "+24:00" offset), which nothing could send on.
-func encodableTime(t time.Time) bool {
-	_, offset := t.Zone()
-	return t.Year() >= 0 && t.Year() <= 9999 && offset > -24*60*60 && offset < 24*60*60
 }
 
 // decodeEnvelope returns the events of a JSON envelope: one JSON object
