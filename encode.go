@@ -49,7 +49,7 @@ func writeDescriptor(out *jsonOut, d *Descriptor) {
 
 // timeEncodable reports whether encoding/json encodes t as its RFC 3339
 // form (see jsontime.Encodable, which the receiver checks with too).
-var timeEncodable = jsontime.Encodable
+func timeEncodable(t time.Time) bool { return jsontime.Encodable(t) }
 
 // writeEvent writes the JSON object of e, field for field as encoding/json
 // does; e's timestamp must be one timeEncodable accepts.
