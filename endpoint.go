@@ -224,9 +224,10 @@ type Endpoint struct {
 	Sink
 	EndpointConfig
 
-	name    string
-	url     string
-	metrics *endpointMetrics
+	name     string
+	url      string
+	shownURL string // what expvar publishes: see redactURL
+	metrics  *endpointMetrics
 }
 
 // ErrInvalidConfig is wrapped by the errors OpenEndpoint returns for a URL or
@@ -359,7 +360,8 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 		spool.lend = own && config.OnFinished == nil && config.DeadLetter == nil
 		store = spool
 	}
-	e := &Endpoint{EndpointConfig: config, name: name, url: url, metrics: newEndpointMetrics()}
+	_, webhook := d.(*httpDeliverer)
+	e := &Endpoint{EndpointConfig: config, name: name, url: url, shownURL: redactURL(url, webhook), metrics: newEndpointMetrics()}
 	out := &outcomes{
 		endpoint:   name,
 		metrics:    e.metrics,
@@ -407,12 +409,21 @@ func (e *Endpoint) usesJSON() bool {
 func (e *Endpoint) Name() string { return e.name }
 
 // URL returns the url of the endpoint, as configured: with its user name and
-// password, if any. Logs and expvar show it without them.
+// password, if any. expvar shows only its scheme and host (see redactURL).
 func (e *Endpoint) URL() string { return e.url }
 
-// redactedURL is the URL as published and logged: without its user name and
-// password, however malformed it is.
-func (e *Endpoint) redactedURL() string { return RedactURL(e.url) }
+// redactURL returns url as expvar publishes it: without its user name and
+// password, however malformed it is (RedactURL), and, for a webhook, with
+// its path and query, when it has more than "/", replaced by "/xxxxx": the
+// webhooks of Slack, Discord and Teams carry their secret in the path, an
+// Azure Function's in the query, and none can move it to a header. The
+// target of a Deliverer of the caller's is shown as it was given.
+func redactURL(url string, webhook bool) string {
+	if webhook {
+		return withoutPath(RedactURL(url))
+	}
+	return RedactURL(url)
+}
 
 // Pending returns the events the endpoint holds (written and not yet taken
 // off its queue or spool), as EndpointMetrics.Pending, without copying the

@@ -207,7 +207,7 @@ const redactedValue = "<redacted>"
 func (e *Endpoint) published() publishedEndpoint {
 	p := publishedEndpoint{
 		Name:      e.name,
-		URL:       e.redactedURL(),
+		URL:       e.shownURL,
 		Headers:   redactHeaders(e.Headers),
 		Timeout:   int64(e.Timeout),
 		Threshold: e.Threshold,

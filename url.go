@@ -80,6 +80,21 @@ func RedactURL(rawURL string) string {
 	return rawURL[:start] + "xxxxx" + rawURL[at:]
 }
 
+// withoutPath returns rawURL with whatever follows its authority (path,
+// query, fragment) replaced by "/xxxxx", unless that is empty or "/". A
+// string with no "://" is cut at its first '/', '?' or '#' likewise.
+func withoutPath(rawURL string) string {
+	start := 0
+	if i := strings.Index(rawURL, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	i := strings.IndexAny(rawURL[start:], "/?#")
+	if i < 0 || rawURL[start+i:] == "/" {
+		return rawURL
+	}
+	return rawURL[:start+i] + "/xxxxx"
+}
+
 // isScheme reports whether s has the syntax of a URL scheme (RFC 3986, 3.1).
 func isScheme(s string) bool {
 	for i, c := range []byte(s) {

@@ -95,3 +95,39 @@ func TestRedactURL(t *testing.T) {
 	}
 	assert.False(t, strings.Contains(RedactURL("http://alice9:4711/Zq@h/"), "4711"))
 }
+
+// expvar shows an endpoint's scheme and host only: webhook services put
+// their secret in the path (Slack, Discord, Teams) or the query (Azure
+// Functions), where no header can take it.
+func TestExpvarWithholdsPathAndQuery(t *testing.T) {
+	tests := []struct{ url, published string }{
+		{"https://hooks.slack.com/services/T0ABC/B0DEF/S3cretS3cret", "https://hooks.slack.com/xxxxx"},
+		{"https://discord.com/api/webhooks/1234/S3cretS3cret", "https://discord.com/xxxxx"},
+		{"https://fn.azurewebsites.net/api/hook?code=S3cretS3cret", "https://fn.azurewebsites.net/xxxxx"},
+		{"https://u:S3cretS3cret@hooks.example:8443/registry#S3cretS3cret", "https://xxxxx@hooks.example:8443/xxxxx"},
+		{"https://hooks.example?S3cretS3cret", "https://hooks.example/xxxxx"},
+		{"https://hooks.example/", "https://hooks.example/"},
+		{"https://hooks.example", "https://hooks.example"},
+		{"hooks.example/S3cretS3cret", "hooks.example/xxxxx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			config := fastConfig()
+			config.CloseTimeout = -1
+			e := NewEndpoint("hook", tt.url, config)
+			defer func() { _ = e.Close() }()
+			assert.Equal(t, tt.published, e.published().URL)
+			assert.NotContains(t, expvar.Get("registry").String(), "S3cret")
+		})
+	}
+}
+
+// The target of a Deliverer of the caller's is shown as it was given, user
+// info aside: it need not be a URL (a JetStream endpoint's is a server list
+// and subjects).
+func TestExpvarShowsADelivererTarget(t *testing.T) {
+	e, err := NewDelivererEndpoint("js", "nats://u:p@a:4222,nats://b:4222 registry.events.>", &fakeDeliverer{}, fastConfig())
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, e.Close()) }()
+	assert.Equal(t, "nats://xxxxx@a:4222,nats://b:4222 registry.events.>", e.published().URL)
+}
