@@ -140,12 +140,14 @@ func TestUsageAndHelp(t *testing.T) {
 		{"unknown command", []string{"nope"}, 2, []string{`unknown command "nope"`, "receive", "send"}, ""},
 		{"help", []string{"--help"}, 0, []string{"demo", "receive", "send"}, ""},
 		{"receive --help", []string{"receive", "--help"}, 0, []string{"-listen", "-secret", "-tolerance", "-max-body", "-format"}, ""},
-		{"receive --format xml", []string{"receive", "--format", "xml"}, 1, []string{`--format "xml"`}, ""},
+		{"receive --format xml", []string{"receive", "--format", "xml"}, 2, []string{`--format "xml"`}, ""},
 		{"send -h", []string{"send", "-h"}, 0, []string{"-url", "-secret", "-header", "-timeout"}, ""},
 		{"demo --help", []string{"demo", "--help"}, 0, []string{"Usage: regnotify demo"}, ""},
-		{"send without url", []string{"send"}, 1, []string{"--url is required", "-url"}, ""},
-		{"send with no time", []string{"send", "--url", "http://127.0.0.1:1/", "--timeout", "0s"}, 1, []string{"--timeout must be more than 0"}, ""},
-		{"send with a bad flag", []string{"send", "--nope"}, 1, []string{"-url"}, ""},
+		{"help send", []string{"help", "send"}, 0, []string{"Usage: regnotify send", "-url", "-secret"}, ""},
+		{"help nope", []string{"help", "nope"}, 2, []string{`unknown command "nope"`, "receive", "send"}, ""},
+		{"send without url", []string{"send"}, 2, []string{"--url is required", "-url"}, ""},
+		{"send with no time", []string{"send", "--url", "http://127.0.0.1:1/", "--timeout", "0s"}, 2, []string{"--timeout must be more than 0"}, ""},
+		{"send with a bad flag", []string{"send", "--nope"}, 2, []string{"-url"}, ""},
 		{"send to a relative url", []string{"send", "--url", "/events"}, 1, []string{"not absolute"}, ""},
 		{"send with a bad header", []string{"send", "--url", "http://127.0.0.1:1/", "--header", "Authorization Bearer s3cret"}, 1,
 			[]string{"--header number 1"}, "s3cret"},
@@ -153,7 +155,8 @@ func TestUsageAndHelp(t *testing.T) {
 			[]string{"SigningSecrets[0]"}, "c2hvcnQtYnV0LXNlY3JldA"},
 		{"receive with a bad secret", []string{"receive", "--secret", testSecret("good"), "--secret", bad}, 1,
 			[]string{"secret 1"}, "c2hvcnQtYnV0LXNlY3JldA"},
-		{"receive with an argument", []string{"receive", "extra"}, 1, []string{`unexpected argument "extra"`}, ""},
+		{"receive --listen ''", []string{"receive", "--listen", ""}, 2, []string{"--listen must not be empty"}, ""},
+		{"receive with an argument", []string{"receive", "extra"}, 2, []string{`unexpected argument "extra"`}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -191,21 +191,22 @@ func TestConsumeErrors(t *testing.T) {
 	tests := []struct {
 		name       string
 		args       []string
+		wantCode   int
 		wantStderr string
 	}{
-		{"no stream flag", []string{"--nats", url}, "--stream and --durable must not be empty"},
-		{"stray argument", []string{"--nats", url, "--stream", "EVENTS", "extra"}, `unexpected argument "extra"`},
-		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
-		{"missing stream", []string{"--nats", url, "--stream", "NOPE"}, `stream "NOPE" not found`},
-		{"no server", []string{"--nats", "nats://127.0.0.1:1", "--stream", "EVENTS"}, "NATS: connecting to nats://127.0.0.1:1"},
-		{"password with a bad escape", []string{"--nats", "nats://user:s3cr%zzet@127.0.0.1:1", "--stream", "EVENTS"}, "does not parse"},
-		{"password with a hash", []string{"--nats", "nats://user:s3cr#et@127.0.0.1:1", "--stream", "EVENTS"}, "NATS: connecting to"},
+		{"no stream flag", []string{"--nats", url}, 2, "--stream and --durable must not be empty"},
+		{"stray argument", []string{"--nats", url, "--stream", "EVENTS", "extra"}, 2, `unexpected argument "extra"`},
+		{"unknown flag", []string{"--bogus"}, 2, "flag provided but not defined"},
+		{"missing stream", []string{"--nats", url, "--stream", "NOPE"}, 1, `stream "NOPE" not found`},
+		{"no server", []string{"--nats", "nats://127.0.0.1:1", "--stream", "EVENTS"}, 1, "NATS: connecting to nats://127.0.0.1:1"},
+		{"password with a bad escape", []string{"--nats", "nats://user:s3cr%zzet@127.0.0.1:1", "--stream", "EVENTS"}, 1, "does not parse"},
+		{"password with a hash", []string{"--nats", "nats://user:s3cr#et@127.0.0.1:1", "--stream", "EVENTS"}, 1, "NATS: connecting to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(t.Context(), append([]string{"consume"}, tt.args...), &stdout, &stderr)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, tt.wantCode, code)
 			assert.Contains(t, stderr.String(), tt.wantStderr)
 			assert.NotContains(t, stderr.String(), "s3cr", "no part of a password")
 			assert.Empty(t, stdout.String())

@@ -67,8 +67,16 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
-// run executes the command named by args[0] and returns the exit code.
+// run executes the command named by args[0] and returns the exit code: 0,
+// 1 when the command failed, 2 for arguments it cannot use (the usage was
+// printed). "help <command>" prints the command's flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" { // help <command>: its flags
+		if _, ok := commands[args[1]]; ok {
+			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+		}
+		args = args[1:] // an unknown command, reported below
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -86,9 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) { // the command printed its flags
 			return 0
 		}
-		if err != errUsage {
-			fmt.Fprintf(stderr, "regnotify %s: %v\n", args[0], err)
+		if err == errUsage { // as the flag package exits on a bad flag
+			return 2
 		}
+		fmt.Fprintf(stderr, "regnotify %s: %v\n", args[0], err)
 		return 1
 	}
 	return 0

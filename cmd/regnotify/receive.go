@@ -47,6 +47,11 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *listen == "" { // net.Listen would take every interface, at a port of its choice
+		fmt.Fprintln(stderr, "--listen must not be empty (\":5003\" listens on every interface)")
+		fs.Usage()
+		return errUsage
+	}
 	var cloudEvents bool
 	switch notifications.Format(*format) {
 	case notifications.FormatEnvelope:

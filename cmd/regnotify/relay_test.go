@@ -196,7 +196,7 @@ func TestRelayConfigErrorsStartNothing(t *testing.T) {
 	assert.NotContains(t, stderr.String(), "taking events")
 
 	code = run(t.Context(), []string{"relay"}, &stdout, &stderr)
-	assert.Equal(t, 1, code, "--config is required")
+	assert.Equal(t, 2, code, "--config is required")
 
 	stderr.Reset()
 	assert.Equal(t, 0, run(t.Context(), []string{"relay", "--help"}, &stdout, &stderr))
