@@ -48,6 +48,10 @@ type deliverer struct {
 	// part of it (a rejected batch is split in halves), publishes only the
 	// others. An accepted batch removes its IDs.
 	acked ackedIDs
+
+	// serverErrs has the server's errors outside requests on an owned
+	// connection; nil on a connection of the caller's.
+	serverErrs *serverErrors
 }
 
 // The deliverer is an Encoder: the endpoint encodes each batch once, for
@@ -323,6 +327,7 @@ type pending struct {
 // at a time, and waits for their acknowledgments. It stops publishing at the
 // first failure, waits for what is in flight, and reports the failure.
 func (d *deliverer) publish(ctx context.Context, events []notifications.Event, msgs []*nats.Msg) notifications.Delivery {
+	start := time.Now()
 	inFlight := make([]pending, 0, min(len(events), window))
 	todo := 0 // events without an ack when the attempt starts
 	for i := range events {
@@ -368,6 +373,11 @@ func (d *deliverer) publish(ctx context.Context, events []notifications.Event, m
 	}
 	if failure == nil {
 		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
+	}
+	if said := d.serverErrs.since(start); said != nil && errors.Is(failure, natsjs.ErrAsyncPublishTimeout) {
+		// A publish the server refused (its permissions, say) gets no
+		// answer: the reason came on its own.
+		failure = fmt.Errorf("%w; the NATS server meanwhile: %w", failure, said)
 	}
 	del := classify(failure)
 	subject := msgs[firstFailed].Subject

@@ -160,6 +160,7 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	}
 	opts := append([]nats.Option{
 		nats.Name("regnotify relay"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ErrorHandler(newServerErrors(in.log).record), // not on stderr: in the relay's log
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			msg := err.Error() // a dial's or a server's error: an address, never the URL's credentials

@@ -48,6 +48,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/config"
+	"github.com/sirupsen/logrus"
 )
 
 // DefaultSubjectPrefix is the subject prefix used when Config.SubjectPrefix is
@@ -172,7 +173,15 @@ func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
 		timeout = notifications.DefaultTimeout
 	}
 
-	conn, owned, closed, err := connect(name, config)
+	var serverErrs *serverErrors
+	if config.Conn == nil {
+		log := config.Endpoint.Logger
+		if log == nil {
+			log = logrus.StandardLogger()
+		}
+		serverErrs = newServerErrors(log.WithField("endpoint", name))
+	}
+	conn, owned, closed, err := connect(name, config, serverErrs)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +192,7 @@ func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
 		}
 		return nil, fmt.Errorf("%w: endpoint %q: %w", notifications.ErrInvalidConfig, name, err)
 	}
+	d.serverErrs = serverErrs
 	e, err := notifications.NewDelivererEndpoint(name, target(config), d, config.Endpoint)
 	if err != nil {
 		_ = d.Close()
@@ -251,7 +261,9 @@ func validSubject(s string, wildcards bool) bool {
 
 // connect returns the connection config asks for, whether the endpoint owns
 // it, and, when it does, a channel closed once the connection is closed.
-func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, error) {
+// The server's errors on a connection of its own go to serverErrs (unless
+// config.Options set an ErrorHandler).
+func connect(name string, config Config, serverErrs *serverErrors) (*nats.Conn, bool, <-chan struct{}, error) {
 	if config.Conn != nil {
 		return config.Conn, false, nil, nil
 	}
@@ -266,6 +278,7 @@ func connect(name string, config Config) (*nats.Conn, bool, <-chan struct{}, err
 	opts.Name = "regnotify " + name
 	opts.MaxReconnect = -1
 	opts.RetryOnFailedConnect = true
+	opts.AsyncErrorCB = serverErrs.record
 	for _, o := range config.Options {
 		if err := o(&opts); err != nil {
 			return nil, false, nil, fmt.Errorf("%w: endpoint %q: NATS option: %w", notifications.ErrInvalidConfig, name, err)

@@ -1,0 +1,68 @@
+package jetstream
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regnotify/notifications"
+)
+
+// An endpoint whose NATS user may not publish to its subjects fails its
+// attempts with the server's reason, which nats.go printed on stderr while
+// the attempt failed with a bare timeout; the endpoint's logger has it too.
+func TestPublishPermissionViolationNamed(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: []*server.User{
+			{Username: "admin", Password: "adminpw"},
+			{Username: "registry", Password: "registrypw", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: []string{"other.>", "$JS.API.>", "_INBOX.>"}},
+			}},
+		},
+	})
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { stopServer(s) })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	admin, err := nats.Connect(fmt.Sprintf("nats://admin:adminpw@%s", s.Addr()))
+	require.NoError(t, err)
+	defer admin.Close()
+	js, err := natsjs.New(admin)
+	require.NoError(t, err)
+	createStream(t, js, "EVENTS", "registry.events.>")
+
+	logger, hook := logtest.NewNullLogger()
+	config := testConfig()
+	config.Logger = logger
+	config.Timeout = 500 * time.Millisecond
+	config.CloseTimeout = 10 * time.Millisecond // what is pending is given up at Close
+	e, err := NewEndpoint("perm", Config{URL: fmt.Sprintf("nats://registry:registrypw@%s", s.Addr()), Endpoint: config})
+	require.NoError(t, err)
+	defer func() { assert.Error(t, e.Close(), "one event undelivered") }()
+	require.NoError(t, e.Write(testEvents("p", 1)...))
+	var m notifications.EndpointMetrics
+	eventually(t, func() bool {
+		e.ReadMetrics(&m)
+		return m.Errors > 0
+	}, "a failed attempt")
+	assert.Contains(t, m.LastFailure, `timeout waiting for ack; the NATS server meanwhile: nats: permissions violation: Permissions Violation for Publish to "registry.events.push.manifest"`)
+	var warned int
+	for _, entry := range hook.AllEntries() {
+		if entry.Message == "jetstream: the NATS server reports an error" {
+			warned++
+			assert.Equal(t, logrus.WarnLevel, entry.Level)
+			assert.Equal(t, "perm", entry.Data["endpoint"])
+		}
+		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Data), "registrypw")
+	}
+	assert.Equal(t, 1, warned, "logged once while it does not change")
+}
