@@ -409,7 +409,8 @@ func (e *Endpoint) usesJSON() bool {
 func (e *Endpoint) Name() string { return e.name }
 
 // URL returns the url of the endpoint, as configured: with its user name and
-// password, if any. expvar shows only its scheme and host (see redactURL).
+// password, if any. expvar shows it without them, and an HTTP endpoint's
+// without its path and query (see redactURL).
 func (e *Endpoint) URL() string { return e.url }
 
 // redactURL returns url as expvar publishes it: without its user name and

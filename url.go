@@ -61,13 +61,15 @@ func afterAuthority(rawURL string) string {
 	return ""
 }
 
-// RedactURL returns rawURL as the library logs and publishes it:
-// everything between its scheme and its last '@' is replaced by "xxxxx"
+// RedactURL returns rawURL without its user information, as the library
+// shows a URL: everything between its scheme and its last '@' is replaced
+// by "xxxxx"
 // ("https://xxxxx@hooks.example/"). The last '@' ends the user information
 // of any URL, however malformed (a password holding '#', '/' or '?', no
 // scheme at all, a comma-separated list of URLs), so no part of a user name
 // or password remains. A string without '@' has no user information and is
-// returned as it is. Path and query are kept.
+// returned as it is. Path and query are kept (expvar withholds an HTTP
+// endpoint's too).
 func RedactURL(rawURL string) string {
 	at := strings.LastIndexByte(rawURL, '@')
 	if at < 0 {
@@ -82,13 +84,14 @@ func RedactURL(rawURL string) string {
 
 // withoutPath returns rawURL with whatever follows its authority (path,
 // query, fragment) replaced by "/xxxxx", unless that is empty or "/". A
-// string with no "://" is cut at its first '/', '?' or '#' likewise.
+// string that does not start with a scheme and "://" is cut at its first
+// '/', '?', '#' or backslash likewise (a "://" further on may be in a query).
 func withoutPath(rawURL string) string {
 	start := 0
-	if i := strings.Index(rawURL, "://"); i >= 0 {
+	if i := strings.Index(rawURL, "://"); i > 0 && isScheme(rawURL[:i]) {
 		start = i + len("://")
 	}
-	i := strings.IndexAny(rawURL[start:], "/?#")
+	i := strings.IndexAny(rawURL[start:], "/?#\\")
 	if i < 0 || rawURL[start+i:] == "/" {
 		return rawURL
 	}

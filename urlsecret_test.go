@@ -109,6 +109,10 @@ func TestExpvarWithholdsPathAndQuery(t *testing.T) {
 		{"https://hooks.example/", "https://hooks.example/"},
 		{"https://hooks.example", "https://hooks.example"},
 		{"hooks.example/S3cretS3cret", "hooks.example/xxxxx"},
+		{"hooks.example/services/S3cretS3cret?next=http://x", "hooks.example/xxxxx"},
+		{"hooks.example?https://S3cretS3cret", "hooks.example/xxxxx"},
+		{`https://hooks.slack.com\services\S3cretS3cret`, "https://hooks.slack.com/xxxxx"},
+		{"http://[::1]:8080/S3cretS3cret", "http://[::1]:8080/xxxxx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {

@@ -45,9 +45,9 @@ func (f *inFlight) remove(key uint64) {
 	delete(f.msgs, key)
 }
 
-// keepAlive sends InProgress for every message in flight each interval,
-// until close. start runs it.
-func (f *inFlight) keepAlive(interval time.Duration) {
+// keepAlive sends InProgress for every message in flight each interval
+// while connected, until close. start runs it.
+func (f *inFlight) keepAlive(interval time.Duration, connected func() bool) {
 	defer close(f.done)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -57,9 +57,13 @@ func (f *inFlight) keepAlive(interval time.Duration) {
 			return
 		case <-tick.C:
 		}
+		if !connected() {
+			continue // they would only fill the reconnect buffer, which the acks need
+		}
 		// Under the lock, so that once remove returns the message is told
 		// nothing more: an InProgress after the caller's NakWithDelay would
-		// reset the delay to AckWait. (InProgress only queues a publish.)
+		// reset the delay to AckWait. (InProgress is a publish: it waits
+		// only when the connection's write buffer is full.)
 		f.mu.Lock()
 		for _, m := range f.msgs {
 			_ = m.InProgress()
@@ -68,16 +72,16 @@ func (f *inFlight) keepAlive(interval time.Duration) {
 	}
 }
 
-// start runs keepAlive with interval on a goroutine of its own: once, and
-// never after close.
-func (f *inFlight) start(interval time.Duration) {
+// start runs keepAlive with interval and connected on a goroutine of its
+// own: once, and never after close.
+func (f *inFlight) start(interval time.Duration, connected func() bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.started || f.closed {
 		return
 	}
 	f.started = true
-	go f.keepAlive(interval)
+	go f.keepAlive(interval, connected)
 }
 
 // close stops keepAlive, if it runs, and waits for it.

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,16 +17,44 @@ import (
 func TestInFlightStartAndClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newInFlight()
-		f.start(time.Second)
-		f.start(time.Second)
+		f.start(time.Second, always)
+		f.start(time.Second, always)
 		time.Sleep(3 * time.Second) // ticks with nothing in flight
 		f.close()
 		f.close()
 
 		g := newInFlight()
 		g.close()
-		g.start(time.Second)
+		g.start(time.Second, always)
 		g.close()
+	})
+}
+
+// always is a connection that never goes down.
+func always() bool { return true }
+
+// While the connection is down, keepAlive sends no InProgress: they would
+// only fill the reconnect buffer, which the acks and naks need.
+func TestInFlightQuietWhileDisconnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &progressRecorder{removed: map[string]bool{}, holding: make(chan string, 1), hold: make(chan struct{})}
+		close(rec.hold)
+		var up atomic.Bool
+		f := newInFlight()
+		f.add(&progressMsg{name: "a", rec: rec})
+		f.start(time.Second, up.Load)
+		time.Sleep(3500 * time.Millisecond) // three rounds while down
+		rec.mu.Lock()
+		assert.Zero(t, rec.calls)
+		rec.mu.Unlock()
+
+		up.Store(true)
+		<-rec.holding
+		time.Sleep(1500 * time.Millisecond) // the first round while up, and one more
+		f.close()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		assert.Equal(t, 2, rec.calls)
 	})
 }
 
@@ -76,7 +105,7 @@ func TestInFlightRemoveEndsInProgress(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		keys[name] = f.add(&progressMsg{name: name, rec: rec})
 	}
-	f.start(time.Millisecond)
+	f.start(time.Millisecond, always)
 	first := <-rec.holding // keepAlive is within a round, at its first message
 	other := map[string]string{"a": "b", "b": "a"}[first]
 

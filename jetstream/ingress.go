@@ -189,6 +189,9 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 	var down outageLog
 	for {
 		if in.conn.IsClosed() {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return in.closedError()
 		}
 		if !in.conn.IsConnected() { // a request would only time out
@@ -218,7 +221,7 @@ func (in *Ingress) Serve(ctx context.Context, r *relay.Relay) error {
 		case <-time.After(time.Second):
 		}
 	}
-	in.flight.start(in.cfg.AckWait / 3)
+	in.flight.start(in.cfg.AckWait/3, in.conn.IsConnected)
 	in.log.Info("relay: taking events from JetStream")
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: the server may have sent messages already,
@@ -254,7 +257,7 @@ func (in *Ingress) closedError() error {
 	if err := in.conn.LastError(); err != nil {
 		return fmt.Errorf("jetstream ingress: NATS closed the connection: %w", err)
 	}
-	return errors.New("jetstream ingress: NATS closed the connection")
+	return fmt.Errorf("jetstream ingress: %w", nats.ErrConnectionClosed)
 }
 
 // handleAll hands the messages of one pull to the relay as they come: each

@@ -133,7 +133,7 @@ func connectionLost(nc *nats.Conn) error {
 	if err := nc.LastError(); err != nil {
 		return fmt.Errorf("NATS closed the connection: %w", err)
 	}
-	return errors.New("NATS closed the connection")
+	return nats.ErrConnectionClosed
 }
 
 // drainWait bounds how long a stopping consume waits to hand back what it

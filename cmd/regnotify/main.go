@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) { // the command printed its flags
 			return 0
 		}
-		if err == errUsage { // as the flag package exits on a bad flag
+		if errors.Is(err, errUsage) { // as the flag package exits on a bad flag
 			return 2
 		}
 		fmt.Fprintf(stderr, "regnotify %s: %v\n", args[0], err)

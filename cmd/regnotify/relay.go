@@ -30,7 +30,8 @@ func init() {
 // relay until ctx is cancelled (SIGINT, SIGTERM): then it stops the
 // ingress, flushes each endpoint within its closetimeout and returns nil.
 // A configuration problem, or an endpoint that does not open, stops it
-// before anything starts.
+// before anything starts; an ingress that fails (in fleet mode, NATS
+// closing the connection for good) stops it with that error.
 func runRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
