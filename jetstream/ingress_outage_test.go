@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus/hooks/test"
@@ -47,21 +46,15 @@ func TestIngressWithoutServers(t *testing.T) {
 	require.NoError(t, in.Close(), "nothing to flush on a connection that never came up")
 }
 
-// When NATS closes the connection for good (here its token changed, and
-// reconnecting meets an authorization violation twice), the relay stops
-// with that error instead of pulling in vain for ever: whatever runs it
-// sees it fail and can start it again.
+// When NATS closes the connection for good (here the server came back
+// with another token, and reconnecting meets an authorization violation
+// twice), the relay stops with that error instead of pulling in vain for
+// ever: whatever runs it sees it fail and can start it again.
 func TestIngressFailsWhenNATSClosesTheConnection(t *testing.T) {
-	opts := &server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Authorization: "OLDTOKEN",
-	}
-	s, err := server.NewServer(opts)
-	require.NoError(t, err)
-	s.Start()
-	t.Cleanup(func() { stopServer(s) })
-	require.True(t, s.ReadyForConnections(10*time.Second))
-	url := fmt.Sprintf("nats://OLDTOKEN@%s", s.Addr())
+	dir := t.TempDir()
+	s := startTokenServer(t, dir, -1, "OLDTOKEN")
+	port := serverPort(t, s)
+	url := fmt.Sprintf("nats://OLDTOKEN@127.0.0.1:%d", port)
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
 	defer nc.Close()
@@ -88,9 +81,8 @@ func TestIngressFailsWhenNATSClosesTheConnection(t *testing.T) {
 		return err == nil
 	}, "the relay's consumer exists")
 
-	changed := *opts
-	changed.Authorization = "NEWTOKEN"
-	require.NoError(t, s.ReloadOptions(&changed))
+	stopServer(s)
+	startTokenServer(t, dir, port, "NEWTOKEN")
 	select {
 	case err := <-ran:
 		require.Error(t, err)

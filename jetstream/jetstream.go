@@ -278,6 +278,11 @@ func connect(name string, config Config, serverErrs *serverErrors) (*nats.Conn, 
 	opts.Name = "regnotify " + name
 	opts.MaxReconnect = -1
 	opts.RetryOnFailedConnect = true
+	// An authorization violation on reconnecting would otherwise close the
+	// connection for good after the second, and the endpoint could deliver
+	// nothing until its process restarts, whatever was fixed on the server:
+	// it keeps trying, and its logger says why it fails.
+	opts.IgnoreAuthErrorAbort = true
 	opts.AsyncErrorCB = serverErrs.record
 	for _, o := range config.Options {
 		if err := o(&opts); err != nil {

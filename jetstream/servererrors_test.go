@@ -1,7 +1,9 @@
 package jetstream
 
 import (
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,4 +67,64 @@ func TestPublishPermissionViolationNamed(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Data), "registrypw")
 	}
 	assert.Equal(t, 1, warned, "logged once while it does not change")
+}
+
+// startTokenServer is startServer with a token required of clients.
+func startTokenServer(t *testing.T, dir string, port int, token string) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+		Authorization: token,
+	})
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { stopServer(s) })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	return s
+}
+
+// An endpoint whose credentials the server refuses for a while (it came
+// back with another token, then with the first again) keeps reconnecting
+// instead of closing its connection for good at the second refusal, and
+// delivers once they are accepted again. (Servers restarted rather than
+// reloaded: a reload that refuses clients races within nats-server.)
+func TestEndpointOutlivesRefusedCredentials(t *testing.T) {
+	dir := t.TempDir()
+	s := startTokenServer(t, dir, -1, "OLDTOKEN")
+	port := serverPort(t, s)
+	url := fmt.Sprintf("nats://OLDTOKEN@127.0.0.1:%d", port)
+	admin, err := nats.Connect(url, nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(), nats.ReconnectWait(10*time.Millisecond))
+	require.NoError(t, err)
+	defer admin.Close()
+	js, err := natsjs.New(admin)
+	require.NoError(t, err)
+	createStream(t, js, "EVENTS", "registry.events.>")
+
+	config := testConfig()
+	config.Logger = quietLogger()
+	config.Timeout = 500 * time.Millisecond
+	var refusals atomic.Int32 // the server's refusals of the endpoint's connection
+	e, err := NewEndpoint("creds", Config{URL: url, Endpoint: config, Options: []nats.Option{
+		nats.ReconnectWait(10 * time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { // in place of the endpoint's log
+			if errors.Is(err, nats.ErrAuthorization) {
+				refusals.Add(1)
+			}
+		}),
+	}})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, e.Close()) }()
+	require.NoError(t, e.Write(testEvents("before", 1)...))
+	eventually(t, func() bool { return streamCount(t, js, "EVENTS") == 1 }, "the first event")
+
+	stopServer(s)
+	s = startTokenServer(t, dir, port, "NEWTOKEN")
+	eventually(t, func() bool { return refusals.Load() >= 3 }, "refused again and again") // nats.go gave up at the second
+	require.NoError(t, e.Write(testEvents("during", 1)...))
+	stopServer(s)
+	startTokenServer(t, dir, port, "OLDTOKEN")
+	eventually(t, func() bool { // the test's own connection reconnects too
+		st, err := js.Stream(t.Context(), "EVENTS")
+		return err == nil && st.CachedInfo().State.Msgs == 2
+	}, "the event written while refused")
 }
