@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,8 +37,10 @@ func TestDefaultStatusPolicy(t *testing.T) {
 	}
 }
 
-// README, Configuration: defaults are "applied to zero values, and for the
-// first three to negative ones too": Timeout 1s, Threshold 10, Backoff 1s,
+// README, Configuration: defaults are "applied to zero values, and for
+// Timeout and Backoff to negative ones too" (withDefaults also gives a
+// negative Threshold its default: NewEndpoint runs with it, OpenEndpoint
+// refuses it, see TestOpenEndpointNegatives): Timeout 1s, Threshold 10, Backoff 1s,
 // MaxBatch 1000, CloseTimeout 5s ("negative waits for ever"), SpoolSync 1s,
 // BackoffPolicy "ThresholdBackoff from the three fields above" with "±20%
 // jitter", Logger "logrus' standard logger".
@@ -101,6 +104,28 @@ func TestConfigurationDefaults(t *testing.T) {
 	require.True(t, ok, "the endpoint logs through an entry of the default logger")
 	assert.Same(t, logrus.StandardLogger(), entry.Logger)
 	assert.Equal(t, "promise-defaults", entry.Data["endpoint"])
+}
+
+// README, Configuration: "OpenEndpoint refuses a negative count such as
+// Threshold, and NewEndpoint logs it and takes the default"; negative
+// Timeout and Backoff take their defaults, visible on the endpoint.
+func TestOpenEndpointNegatives(t *testing.T) {
+	e, err := OpenEndpoint("negatives", "http://127.0.0.1:1/", EndpointConfig{Timeout: -1, Backoff: -time.Second})
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
+	assert.Equal(t, DefaultTimeout, e.Timeout)
+	assert.Equal(t, DefaultBackoff, e.Backoff)
+
+	for _, config := range []EndpointConfig{{Threshold: -1}, {MaxPending: -1}, {MaxBatch: -1}} {
+		_, err := OpenEndpoint("negatives", "http://127.0.0.1:1/", config)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "%+v", config)
+	}
+	logger, hook := logtest.NewNullLogger()
+	e = NewEndpoint("negatives", "http://127.0.0.1:1/", EndpointConfig{Threshold: -1, Logger: logger})
+	require.NoError(t, e.Close())
+	assert.Equal(t, DefaultThreshold, e.Threshold)
+	require.NotEmpty(t, hook.AllEntries())
+	assert.Contains(t, hook.AllEntries()[0].Data[logrus.ErrorKey].(error).Error(), "negative Threshold")
 }
 
 // README, Delivery guarantee: "Retry-After on 429 and 503 is honoured

@@ -3,8 +3,11 @@ package notifications
 import (
 	"encoding/json"
 	"expvar"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -134,4 +137,70 @@ func TestExpvarShowsADelivererTarget(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, e.Close()) }()
 	assert.Equal(t, "nats://xxxxx@a:4222,nats://b:4222 registry.events.>", e.published().URL)
+}
+
+// README, Security: "Delivery errors never quote the URL", so a secret in
+// its path or query (Slack's, an Azure Function's) reaches no error, no
+// LastFailure and no log line, whatever the failure: a refused dial, a
+// status the receiver answered, a request that timed out.
+func TestDeliveryErrorsQuoteNoPathOrQuery(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	const secret = "/services/S3cretPath?code=S3cretQuery"
+	for _, tt := range []struct{ name, url string }{
+		{"refused dial", "http://127.0.0.1:1" + secret},
+		{"status 500", failing.URL + secret},
+		{"timeout", slow.URL + secret},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logger, hook := logtest.NewNullLogger()
+			logger.SetLevel(logrus.DebugLevel)
+			config := fastConfig()
+			config.Timeout = 50 * time.Millisecond
+			config.Logger = logger
+			config.CloseTimeout = 10 * time.Millisecond // what is left is given up, and logged
+			e, err := OpenEndpoint("secret-path", tt.url, config)
+			require.NoError(t, err)
+			assert.Equal(t, tt.url, e.URL(), "URL() returns it as configured")
+			require.NoError(t, e.Write(testEvents("s", 1)...))
+			var m EndpointMetrics
+			require.Eventually(t, func() bool {
+				e.ReadMetrics(&m)
+				return m.LastFailure != ""
+			}, 10*time.Second, time.Millisecond)
+			_ = e.Close()
+			assert.NotContains(t, m.LastFailure, "S3cret")
+			assertLogOmits(t, hook, "the URL's path or query", "S3cret")
+
+			d := newHTTPDeliverer(tt.url, config)
+			defer d.Close()
+			got := d.Deliver(t.Context(), testEvents("s", 1))
+			require.NotEqual(t, Accepted, got.Outcome)
+			if got.Err != nil {
+				assert.NotContains(t, got.Err.Error(), "S3cret")
+			}
+		})
+	}
+}
+
+// Endpoint.URL returns the URL as configured, user info included, while
+// expvar shows it without.
+func TestURLReturnsTheConfiguredURL(t *testing.T) {
+	const url = "http://alice9:Zqx9@127.0.0.1:1/hook"
+	e, err := OpenEndpoint("configured", url, fastConfig())
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, e.Close()) }()
+	assert.Equal(t, url, e.URL())
+	assertNoUserinfo(t, e.published().URL, "expvar")
 }
