@@ -169,3 +169,9 @@ func TestRetryAfterOn429And503Only(t *testing.T) {
 		})
 	}
 }
+
+// README, Configuration: a batch holds "as many as fit in 1 MiB of request
+// body", pinned as a literal.
+func TestEnvelopeLimitIs1MiB(t *testing.T) {
+	assert.Equal(t, 1<<20, maxEnvelopeBytes)
+}

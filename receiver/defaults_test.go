@@ -86,3 +86,21 @@ func TestDefaultToleranceIsFiveMinutes(t *testing.T) {
 		}
 	}
 }
+
+// The README's numbers for the receiver, pinned as literals: a test that
+// used the constants would follow a change that the README does not.
+func TestReceiverLimitsAsTheREADMESays(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"body limit: 10 MiB", DefaultMaxBodyBytes, 10 << 20},
+		{"dedupe memory: 16 MiB", DefaultDedupeBytes, 16 << 20},
+		{"events a request: 10,000", MaxEvents, 10_000},
+		{"event ID: 256 bytes", MaxEventIDBytes, 256},
+		{"cost of an ID beyond its bytes: 64", idOverhead, 64},
+		{"timestamp tolerance: 5 minutes", int64(DefaultTolerance), int64(5 * time.Minute)},
+	} {
+		assert.Equal(t, tc.want, tc.got, tc.name)
+	}
+}

@@ -410,3 +410,11 @@ func TestLogLargeRecordsAcrossChunks(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 }
+
+// The README's numbers for the spool, pinned as literals: 8 MiB segments,
+// 4 MiB kept in memory, a sync every second.
+func TestSpoolSizesAsTheREADMESays(t *testing.T) {
+	assert.Equal(t, 8<<20, DefaultSegmentSize)
+	assert.Equal(t, 4<<20, DefaultMemoryBytes)
+	assert.Equal(t, time.Second, DefaultSyncEvery)
+}
