@@ -92,3 +92,29 @@ func TestIngressFailsWhenNATSClosesTheConnection(t *testing.T) {
 		t.Fatal("the relay did not stop when NATS closed its connection")
 	}
 }
+
+// A relay started with credentials the server refuses stops with that
+// error as well (nats.go retries a first connection as it reconnects),
+// rather than waiting for ever.
+func TestIngressFailsWhenNATSRefusesItAtStart(t *testing.T) {
+	s := startTokenServer(t, t.TempDir(), -1, "NEWTOKEN")
+	tr := relay.NewTracker(0)
+	endpoint := testConfig()
+	endpoint.OnFinished, endpoint.Logger = tr.Finished, quietLogger()
+	e, err := notifications.OpenEndpoint("hook", "http://127.0.0.1:1/", endpoint)
+	require.NoError(t, err)
+	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: e}}, Tracker: tr, Logger: quietLogger()})
+	require.NoError(t, err)
+	in, err := OpenIngress(IngressConfig{URL: fmt.Sprintf("nats://OLDTOKEN@%s", s.Addr()), Stream: "EVENTS", Durable: "relays", Logger: quietLogger()})
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(t.Context(), in) }()
+	select {
+	case err := <-ran:
+		require.Error(t, err)
+		assert.Contains(t, strings.ToLower(err.Error()), "nats closed the connection: nats: authorization violation")
+		assert.NotContains(t, err.Error(), "TOKEN")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not stop when NATS refused its credentials")
+	}
+}

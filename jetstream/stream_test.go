@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/regnotify/notifications"
 	"github.com/regnotify/notifications/config"
 	"github.com/stretchr/testify/assert"
@@ -144,4 +145,25 @@ func (d *deadLetters) all() []notifications.Event {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]notifications.Event(nil), d.events...)
+}
+
+// README, Running a fleet: CreateStream's "Replicas (default 1 ...)": a
+// StreamConfig without Replicas makes a stream of one replica, with the
+// other settings the README names (file storage, the subjects, the
+// duplicate window).
+func TestCreateStreamDefaults(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	_, js := dial(t, s)
+	e, err := NewEndpoint("defaults", Config{URL: s.ClientURL(), CreateStream: &StreamConfig{Name: "REGISTRY_EVENTS", Duplicates: time.Minute}, Endpoint: testConfig()})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("d", 1)...))
+	require.NoError(t, e.Close())
+	st, err := js.Stream(t.Context(), "REGISTRY_EVENTS")
+	require.NoError(t, err)
+	cfg := st.CachedInfo().Config
+	assert.Equal(t, 1, cfg.Replicas)
+	assert.Equal(t, natsjs.FileStorage, cfg.Storage)
+	assert.Equal(t, []string{"registry.events.>"}, cfg.Subjects)
+	assert.Equal(t, time.Minute, cfg.Duplicates)
+	assert.Equal(t, 1, streamCount(t, js, "REGISTRY_EVENTS"))
 }
