@@ -1,8 +1,10 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/relay"
 )
 
 // An endpoint whose NATS user may not publish to its subjects fails its
@@ -127,4 +130,64 @@ func TestEndpointOutlivesRefusedCredentials(t *testing.T) {
 		st, err := js.Stream(t.Context(), "EVENTS")
 		return err == nil && st.CachedInfo().State.Msgs == 2
 	}, "the event written while refused")
+}
+
+// A relay logs what the server reports on its own connection outside a
+// request, here the acks its user may not publish, through its logger
+// rather than stderr.
+func TestRelayLogsServerErrors(t *testing.T) {
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: []*server.User{
+			{Username: "admin", Password: "adminpw"},
+			{Username: "relay", Password: "relaypw", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.ACK.>"}},
+			}},
+		},
+	})
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { stopServer(s) })
+	require.True(t, s.ReadyForConnections(10*time.Second))
+	admin := fmt.Sprintf("nats://admin:adminpw@%s", s.Addr())
+	nc, err := nats.Connect(admin)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	createStream(t, js, "EVENTS", "registry.events.>")
+	e, err := NewEndpoint("publisher", Config{URL: admin, Endpoint: testConfig()})
+	require.NoError(t, err)
+	require.NoError(t, e.Write(testEvents("r", 1)...))
+	require.NoError(t, e.Close())
+
+	hook := newReceiver(t)
+	tr := relay.NewTracker(0)
+	endpoint := testConfig()
+	endpoint.OnFinished, endpoint.Logger = tr.Finished, quietLogger()
+	webhook, err := notifications.OpenEndpoint("hook", hook.URL, endpoint)
+	require.NoError(t, err)
+	r, err := relay.New(relay.Config{Targets: []relay.Target{{Endpoint: webhook}}, Tracker: tr, Logger: quietLogger()})
+	require.NoError(t, err)
+	logger, logged := logtest.NewNullLogger()
+	in, err := OpenIngress(IngressConfig{URL: fmt.Sprintf("nats://relay:relaypw@%s", s.Addr()), Stream: "EVENTS", Durable: "relays", Logger: logger})
+	require.NoError(t, err)
+	in.fetchWait = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx, in) }()
+	eventually(t, func() bool {
+		for _, entry := range logged.AllEntries() {
+			if entry.Message == "jetstream: the NATS server reports an error" &&
+				strings.Contains(fmt.Sprint(entry.Data[logrus.ErrorKey]), `Permissions Violation for Publish to "$JS.ACK.EVENTS`) {
+				return true
+			}
+		}
+		return false
+	}, "the refused ack logged")
+	cancel()
+	require.NoError(t, <-ran)
+	for _, entry := range logged.AllEntries() {
+		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Data), "relaypw")
+	}
 }
