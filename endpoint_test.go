@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"expvar"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -123,6 +124,34 @@ func TestEndpointRetriesTransportErrorsAndTimeouts(t *testing.T) {
 	assert.Equal(t, 3, m.Successes)
 	assert.Equal(t, map[string]int{"200 OK": 3}, m.Statuses, "errors add no status key")
 	assert.Len(t, rc.received(), 3)
+}
+
+// README, Configuration: Timeout bounds each request "from dialling to the
+// end of the answer": an answer whose body never ends does not hold the
+// endpoint (the attempt returns, with the status it had; without the bound
+// this test would hang until its own timeout).
+func TestEndpointTimeoutBoundsAStalledAnswer(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("half"))
+		w.(http.Flusher).Flush()
+		select { // the rest of the body never comes
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	config := fastConfig()
+	config.Timeout = 50 * time.Millisecond
+	d := newHTTPDeliverer(srv.URL, config)
+	defer d.Close()
+	got := d.Deliver(t.Context(), testEvents("stalled", 1))
+	assert.Equal(t, Accepted, got.Outcome, "the status came: %v", got.Err)
+	assert.Equal(t, "200 OK", got.Status)
 }
 
 // TestEndpointDoesNotPaceOnDialTimeouts: an attempt that timed out while it
