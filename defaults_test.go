@@ -106,9 +106,11 @@ func TestConfigurationDefaults(t *testing.T) {
 	assert.Equal(t, "promise-defaults", entry.Data["endpoint"])
 }
 
-// README, Configuration: "OpenEndpoint refuses a negative count such as
-// Threshold, and NewEndpoint logs it and takes the default"; negative
-// Timeout and Backoff take their defaults, visible on the endpoint.
+// README, Configuration: OpenEndpoint "refuses a negative count
+// (Threshold, MaxPending, MaxBatch) or a negative MaxBackoff, MaxEventAge
+// or SpoolSync, which NewEndpoint logs (a negative Threshold then takes its
+// default)"; negative Timeout and Backoff take their defaults, visible on
+// the endpoint.
 func TestOpenEndpointNegatives(t *testing.T) {
 	e, err := OpenEndpoint("negatives", "http://127.0.0.1:1/", EndpointConfig{Timeout: -1, Backoff: -time.Second})
 	require.NoError(t, err)
@@ -116,7 +118,9 @@ func TestOpenEndpointNegatives(t *testing.T) {
 	assert.Equal(t, DefaultTimeout, e.Timeout)
 	assert.Equal(t, DefaultBackoff, e.Backoff)
 
-	for _, config := range []EndpointConfig{{Threshold: -1}, {MaxPending: -1}, {MaxBatch: -1}} {
+	for _, config := range []EndpointConfig{
+		{Threshold: -1}, {MaxPending: -1}, {MaxBatch: -1}, {MaxBackoff: -1}, {MaxEventAge: -1}, {SpoolSync: -1},
+	} {
 		_, err := OpenEndpoint("negatives", "http://127.0.0.1:1/", config)
 		assert.ErrorIs(t, err, ErrInvalidConfig, "%+v", config)
 	}

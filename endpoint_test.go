@@ -146,7 +146,7 @@ func TestEndpointTimeoutBoundsAStalledAnswer(t *testing.T) {
 	}))
 	defer srv.Close()
 	config := fastConfig()
-	config.Timeout = 50 * time.Millisecond
+	config.Timeout = 500 * time.Millisecond
 	d := newHTTPDeliverer(srv.URL, config)
 	defer d.Close()
 	got := d.Deliver(t.Context(), testEvents("stalled", 1))

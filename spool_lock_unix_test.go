@@ -5,11 +5,11 @@ package notifications
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +19,7 @@ import (
 const lockChildEnv = "REGNOTIFY_LOCK_CHILD_SPOOL"
 
 // TestSpoolLockChild opens a spooled endpoint, says so, and holds it until
-// it is killed.
+// it is killed, or its parent is gone (its stdin ends).
 func TestSpoolLockChild(t *testing.T) {
 	dir := os.Getenv(lockChildEnv)
 	if dir == "" {
@@ -27,7 +27,8 @@ func TestSpoolLockChild(t *testing.T) {
 	}
 	openCrashEndpoint(dir, "locked")
 	fmt.Println("open")
-	time.Sleep(time.Hour)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0) // without closing the endpoint: as a crash would
 }
 
 // README, the spool: "an exclusive flock so that two endpoints (in one
@@ -40,6 +41,9 @@ func TestSpoolLockAcrossProcesses(t *testing.T) {
 	cmd.Env = append(os.Environ(), lockChildEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
+	stdin, err := cmd.StdinPipe() // the child ends when it ends, should this process die first
+	require.NoError(t, err)
+	defer stdin.Close()
 	require.NoError(t, cmd.Start())
 	killed := false
 	defer func() {

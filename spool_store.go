@@ -14,7 +14,7 @@ import (
 )
 
 // ErrSpoolLocked is returned when another endpoint, in this process or
-// another, has the spool open.
+// (where there is flock) another, has the spool open.
 var ErrSpoolLocked = errors.New("notifications: spool in use by another endpoint")
 
 // spoolStore is the eventStore of a spooled endpoint, over the storage

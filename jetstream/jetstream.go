@@ -105,7 +105,9 @@ type Config struct {
 
 	// Options are applied when the endpoint connects to URL, after its own
 	// defaults (a name, unlimited reconnects, retrying a failed first
-	// connect): credentials, TLS, reconnect waits. Ignored when Conn is set.
+	// connect, reconnecting through refused credentials, the server's
+	// errors to the endpoint's Logger): credentials, TLS, reconnect waits.
+	// Ignored when Conn is set.
 	// NoCallbacksAfterClientClose is turned off: Close waits for the closed
 	// callback (a ClosedCB of the options is called before it returns).
 	Options []nats.Option

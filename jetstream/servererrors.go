@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 // ours outside any request (nats.ErrorHandler): a publish its permissions
 // refuse, an authorization violation on reconnecting. nats.go would print
 // them on stderr, past the caller's logger. It logs each (a message again
-// only once it changed or a minute passed), and keeps the latest, so that
+// only once it changed, what it quotes aside, or a minute passed), and
+// keeps the latest, so that
 // an attempt that failed without an answer (a publish the server dropped
 // is only a timeout to the publisher) can name it.
 type serverErrors struct {
@@ -21,7 +23,7 @@ type serverErrors struct {
 	mu       sync.Mutex
 	last     error
 	at       time.Time // when last came
-	logged   string    // the message last logged
+	logged   string    // the message last logged, unquoted
 	loggedAt time.Time
 }
 
@@ -41,17 +43,34 @@ func (s *serverErrors) record(_ *nats.Conn, _ *nats.Subscription, err error) {
 		return
 	}
 	now := time.Now()
+	kind := unquoted(err.Error()) // each refused ack names its own subject
 	s.mu.Lock()
 	s.last, s.at = err, now
-	msg := err.Error() // a subject or an address: never a credential
-	again := msg != s.logged || now.Sub(s.loggedAt) >= serverErrorsRepeat
+	again := kind != s.logged || now.Sub(s.loggedAt) >= serverErrorsRepeat
 	if again {
-		s.logged, s.loggedAt = msg, now
+		s.logged, s.loggedAt = kind, now
 	}
 	s.mu.Unlock()
 	if again {
 		s.log.WithError(err).Warn("jetstream: the NATS server reports an error")
 	}
+}
+
+// unquoted returns msg without what it quotes: the subject of a
+// permissions violation, different for each message a relay acks.
+func unquoted(msg string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range msg {
+		if r == '"' {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // since returns the latest error recorded at t or later, or nil; nil for a

@@ -191,3 +191,37 @@ func TestRelayLogsServerErrors(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(entry.Message, entry.Data), "relaypw")
 	}
 }
+
+// serverErrors logs an error again only when it changed, what it quotes
+// (the subject of each refused ack) aside.
+func TestServerErrorsLogOnceAKind(t *testing.T) {
+	logger, hook := logtest.NewNullLogger()
+	s := newServerErrors(logger)
+	for i := range 50 {
+		s.record(nil, nil, fmt.Errorf(`nats: permissions violation: Permissions Violation for Publish to "$JS.ACK.EVENTS.relays.1.%d.%d"`, i, i))
+	}
+	s.record(nil, nil, nats.ErrAuthorization)
+	s.record(nil, nil, nats.ErrAuthorization)
+	assert.Len(t, hook.AllEntries(), 2)
+	assert.Equal(t, nats.ErrAuthorization, s.since(time.Time{}))
+}
+
+// An endpoint whose credentials are refused from its start (nats.go reports
+// no asynchronous error before a first connection) says why in its failed
+// attempts.
+func TestEndpointRefusedAtStartSaysWhy(t *testing.T) {
+	s := startTokenServer(t, t.TempDir(), -1, "NEWTOKEN")
+	config := testConfig()
+	config.Logger = quietLogger()
+	config.CloseTimeout = 10 * time.Millisecond
+	e, err := NewEndpoint("refused", Config{URL: fmt.Sprintf("nats://OLDTOKEN@%s", s.Addr()), Endpoint: config})
+	require.NoError(t, err)
+	defer func() { _ = e.Close() }()
+	require.NoError(t, e.Write(testEvents("r", 1)...))
+	var m notifications.EndpointMetrics
+	eventually(t, func() bool {
+		e.ReadMetrics(&m)
+		return strings.Contains(strings.ToLower(m.LastFailure), "authorization violation")
+	}, "the refusal named")
+	assert.NotContains(t, m.LastFailure, "TOKEN")
+}

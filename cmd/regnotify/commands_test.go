@@ -146,6 +146,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{"help send", []string{"help", "send"}, 0, []string{"Usage: regnotify send", "-url", "-secret"}, ""},
 		{"help nope", []string{"help", "nope"}, 2, []string{`unknown command "nope"`, "receive", "send"}, ""},
 		{"help send extra", []string{"help", "send", "extra"}, 2, []string{"Usage: regnotify <command>", "receive", "send"}, ""},
+		{"--help extra", []string{"--help", "extra"}, 2, []string{"Usage: regnotify <command>", "receive", "send"}, ""},
 		{"send without url", []string{"send"}, 2, []string{"--url is required", "-url"}, ""},
 		{"send with no time", []string{"send", "--url", "http://127.0.0.1:1/", "--timeout", "0s"}, 2, []string{"--timeout must be more than 0"}, ""},
 		{"send with a bad flag", []string{"send", "--nope"}, 2, []string{"-url"}, ""},

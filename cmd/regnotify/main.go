@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
-		if len(args) == 0 || len(args) > 2 { // nothing asked, or more than a command
+		if len(args) == 0 || len(args) > 1 { // nothing asked, or more than help
 			return 2
 		}
 		return 0
