@@ -48,17 +48,23 @@ func validPort(port string) bool {
 	return err == nil && n > 0
 }
 
-// afterAuthority returns what follows the authority of the absolute URL
-// rawURL: its path, query and fragment, as written.
-func afterAuthority(rawURL string) string {
-	_, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return ""
+// afterAuthority returns what follows the authority of rawURL: its path,
+// query and fragment, as written.
+func afterAuthority(rawURL string) string { return rawURL[authorityEnd(rawURL):] }
+
+// authorityEnd returns where the authority of rawURL ends: at the first
+// '/', '?', '#' or backslash after its scheme and "://" (from the start of
+// a string that does not begin with a scheme: a "://" further on may be in
+// a query), or at its end.
+func authorityEnd(rawURL string) int {
+	start := 0
+	if i := strings.Index(rawURL, "://"); i > 0 && isScheme(rawURL[:i]) {
+		start = i + len("://")
 	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		return rest[i:]
+	if i := strings.IndexAny(rawURL[start:], "/?#\\"); i >= 0 {
+		return start + i
 	}
-	return ""
+	return len(rawURL)
 }
 
 // RedactURL returns rawURL without its user information, as the library
@@ -83,19 +89,14 @@ func RedactURL(rawURL string) string {
 }
 
 // withoutPath returns rawURL with whatever follows its authority (path,
-// query, fragment) replaced by "/xxxxx", unless that is empty or "/". A
-// string that does not start with a scheme and "://" is cut at its first
-// '/', '?', '#' or backslash likewise (a "://" further on may be in a query).
+// query, fragment; see authorityEnd) replaced by "/xxxxx", unless that is
+// empty or "/".
 func withoutPath(rawURL string) string {
-	start := 0
-	if i := strings.Index(rawURL, "://"); i > 0 && isScheme(rawURL[:i]) {
-		start = i + len("://")
-	}
-	i := strings.IndexAny(rawURL[start:], "/?#\\")
-	if i < 0 || rawURL[start+i:] == "/" {
+	end := authorityEnd(rawURL)
+	if rest := rawURL[end:]; rest == "" || rest == "/" {
 		return rawURL
 	}
-	return rawURL[:start+i] + "/xxxxx"
+	return rawURL[:end] + "/xxxxx"
 }
 
 // isScheme reports whether s has the syntax of a URL scheme (RFC 3986, 3.1).

@@ -138,11 +138,11 @@ func (d *deliverer) DeliverEncoded(ctx context.Context, enc notifications.Encode
 		return notifications.Delivery{Outcome: notifications.Accepted, Status: StatusAck}
 	}
 	if !d.conn.IsConnected() {
-		err := fmt.Errorf("%w (%v)", ErrNotConnected, d.conn.Status())
+		why := d.conn.Status().String()
 		if last := d.conn.LastError(); last != nil { // a refused dial, refused credentials: no secret
-			err = fmt.Errorf("%w (%v: %v)", ErrNotConnected, d.conn.Status(), last)
+			why += ": " + last.Error()
 		}
-		return notifications.Delivery{Outcome: notifications.Retry, Err: err}
+		return notifications.Delivery{Outcome: notifications.Retry, Err: fmt.Errorf("%w (%s)", ErrNotConnected, why)}
 	}
 	if d.stream != nil && !d.streamReady {
 		if del, ok := d.createStream(ctx); !ok {

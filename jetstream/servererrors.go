@@ -30,12 +30,7 @@ type serverErrors struct {
 // serverErrorsRepeat is how often one unchanged error is logged again.
 const serverErrorsRepeat = time.Minute
 
-func newServerErrors(log logrus.FieldLogger) *serverErrors {
-	if log == nil {
-		log = logrus.StandardLogger()
-	}
-	return &serverErrors{log: log}
-}
+func newServerErrors(log logrus.FieldLogger) *serverErrors { return &serverErrors{log: log} }
 
 // record is the connection's ErrorHandler.
 func (s *serverErrors) record(_ *nats.Conn, _ *nats.Subscription, err error) {

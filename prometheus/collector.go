@@ -184,9 +184,7 @@ func (c *Collector) retire(open []*notifications.Endpoint, samples map[string]*e
 			r = new(endpointSample)
 			c.retired[name] = r
 		}
-		var final endpointSample
-		final.add(e) // a closed endpoint's metrics stay readable
-		r.addCounts(&final)
+		r.add(e) // its final counts: a closed endpoint's metrics stay readable (its gauges are not used)
 	}
 	for name := range c.retired {
 		if samples[name] == nil {
