@@ -187,7 +187,7 @@ func (d *deliverer) message(e *notifications.Event) (*nats.Msg, error) {
 		h[name] = values // shared, never modified
 	}
 	if e.ID != "" {
-		h.Set(natsjs.MsgIDHeader, e.ID)
+		h.Set(natsjs.MsgIDHeader, msgID(e.ID))
 	}
 	if e.Target.Name != "" {
 		h.Set(HeaderRepository, e.Target.Name)
