@@ -94,6 +94,10 @@ func spoolDirName(name string) string {
 	return b.String()
 }
 
+// testHookSpoolSync, set by tests only, is called before each sync of the
+// spools opened meanwhile; an error it returns fails the sync.
+var testHookSpoolSync func() error
+
 // openSpool opens (creating it if need be) the spool of the endpoint name
 // under root, locks it, and counts what a previous endpoint left.
 func openSpool(root, name string, syncEvery time.Duration, log logrus.FieldLogger) (*spoolStore, error) {
@@ -107,7 +111,7 @@ func openSpoolMemory(root, name string, syncEvery time.Duration, log logrus.Fiel
 		return nil, fmt.Errorf("%w: a spooled endpoint needs a name", ErrInvalidConfig)
 	}
 	dir := filepath.Join(root, spoolDirName(name))
-	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log, MemoryBytes: memoryBytes})
+	l, err := spool.Open(dir, spool.Options{SyncEvery: syncEvery, Logger: log, MemoryBytes: memoryBytes, BeforeSync: testHookSpoolSync})
 	if errors.Is(err, spool.ErrLocked) {
 		return nil, fmt.Errorf("%w: %s", ErrSpoolLocked, dir)
 	}

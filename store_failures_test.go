@@ -2,13 +2,19 @@ package notifications
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/regnotify/notifications/internal/spool"
 )
 
 // flakyStore is a memoryStore whose peek fails while failPeeks > 0 and
@@ -136,4 +142,53 @@ func TestStoresPeekAhead(t *testing.T) {
 			assert.Zero(t, s.len())
 		})
 	}
+}
+
+// TestSpoolSyncFailureThroughAnEndpoint: once the spool cannot write to
+// disk, a Write returns an error naming the endpoint and the cause, and
+// hands its events to the DeadLetter; every event whose Write returned nil
+// is still delivered, the failure is logged, and Close returns.
+func TestSpoolSyncFailureThroughAnEndpoint(t *testing.T) {
+	var failing atomic.Bool
+	testHookSpoolSync = func() error {
+		if failing.Load() {
+			return errors.New("disk on fire")
+		}
+		return nil
+	}
+	t.Cleanup(func() { testHookSpoolSync = nil })
+	rc := newReceiver(t, nil)
+	logger, hook := logtest.NewNullLogger()
+	dead := &fakeSink{}
+	config := fastConfig()
+	config.SpoolDir, config.SpoolSync, config.Logger, config.DeadLetter = t.TempDir(), time.Millisecond, logger, dead
+	e, err := OpenEndpoint("synced", rc.URL, config)
+	require.NoError(t, err)
+
+	want := ids(testEvents("before", 3))
+	require.NoError(t, e.Write(testEvents("before", 3)...))
+	failing.Store(true)
+	var writeErr error
+	eventually(t, func() bool {
+		events := testEvents(fmt.Sprint("after", len(want)), 1)
+		if writeErr = e.Write(events...); writeErr != nil {
+			return true
+		}
+		want = append(want, events[0].ID)
+		return false
+	}, "Write fails once a sync of the spool failed")
+	assert.ErrorIs(t, writeErr, spool.ErrSyncFailed)
+	assert.ErrorContains(t, writeErr, `endpoint "synced"`)
+	assert.ErrorContains(t, writeErr, "disk on fire")
+	assert.Len(t, dead.events(), 1, "the refused event goes to the dead letter")
+	assert.ErrorIs(t, e.Write(testEvents("later", 1)...), spool.ErrSyncFailed, "and every Write after it is refused")
+
+	eventually(t, func() bool { return len(rc.received()) >= len(want) }, "every event whose Write returned nil is delivered")
+	assert.Equal(t, want, ids(rc.received()))
+	var logged bool
+	for _, entry := range hook.AllEntries() {
+		logged = logged || strings.Contains(entry.Message, "fsync failed")
+	}
+	assert.True(t, logged, "the failed sync is logged")
+	assert.NoError(t, e.Close())
 }
