@@ -44,7 +44,7 @@ func TestEndpointUsesTheProxyFromTheEnvironment(t *testing.T) {
 	}))
 	defer proxy.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyFromEnvironmentChild$", "-test.count=1", "-test.v")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProxyFromEnvironmentChild$", "-test.count=1", "-test.v", "-test.timeout=1m")
 	// The last value of a variable counts: these replace any the test runs with.
 	cmd.Env = append(os.Environ(), proxyChildEnv+"=1",
 		"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=", "REQUEST_METHOD=")

@@ -94,8 +94,9 @@ func spoolDirName(name string) string {
 	return b.String()
 }
 
-// testHookSpoolSync, set by tests only, is called before each sync of the
-// spools opened meanwhile; an error it returns fails the sync.
+// testHookSpoolSync, set by tests only, is read when a spool is opened: the
+// spool calls it before each periodic sync until it is closed, and an error
+// it returns fails that sync (see spool.Options.BeforeSync).
 var testHookSpoolSync func() error
 
 // openSpool opens (creating it if need be) the spool of the endpoint name

@@ -164,6 +164,7 @@ func TestSpoolSyncFailureThroughAnEndpoint(t *testing.T) {
 	config.SpoolDir, config.SpoolSync, config.Logger, config.DeadLetter = t.TempDir(), time.Millisecond, logger, dead
 	e, err := OpenEndpoint("synced", rc.URL, config)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() }) // when a check below stops the test early
 
 	want := ids(testEvents("before", 3))
 	require.NoError(t, e.Write(testEvents("before", 3)...))

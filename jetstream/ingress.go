@@ -94,9 +94,10 @@ type IngressConfig struct {
 // The relay keeps no spool in this mode.
 //
 // Each message is one event, as this module's endpoint publishes it: the
-// event's JSON, with its ID in Nats-Msg-Id, or, from an endpoint with
-// notifications.FormatCloudEvents, a structured CloudEvent. A message that
-// is not an event is terminated (never delivered again) and logged.
+// event's JSON, with its ID (percent-encoded if need be) in Nats-Msg-Id,
+// or, from an endpoint with notifications.FormatCloudEvents, a structured
+// CloudEvent. A message that is not an event is terminated (never
+// delivered again) and logged.
 type Ingress struct {
 	cfg   IngressConfig
 	conn  *nats.Conn

@@ -16,8 +16,8 @@
 //     (notifications.AppendCloudEvent) whose data is that JSON;
 //   - headers: Nats-Msg-Id (the event ID, so that the stream's duplicate
 //     window drops what a retry or a restart publishes again, in either
-//     format; an ID with whitespace at either end, a control character or
-//     a '%' is percent-encoded there, since NATS trims header values and
+//     format; an ID with a space at either end, a control character or a
+//     '%' is percent-encoded there, since NATS trims header values and
 //     turns line breaks into spaces, which would give two events one
 //     Nats-Msg-Id), Registry-Repository (Target.Name, or Target.Repository),
 //     Registry-Tag (when the event has one), Content-Type

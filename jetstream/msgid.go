@@ -7,7 +7,8 @@ import "strings"
 // both ends of a header value and turns CR and LF into spaces, so that
 // IDs such as "x" and " x" would share one Nats-Msg-Id, and the stream's
 // duplicate window would keep only the first of the two events. Such an
-// ID, one with any control character, and one with a '%' are
+// ID, one with any other control character (which a NATS header value
+// should not hold: ADR-4 allows printable ASCII), and one with a '%' are
 // percent-encoded instead (each control character, space and '%' as %XX):
 // every ID gets a Nats-Msg-Id of its own, and the IDs registries send
 // (UUIDs) are used as they are.
@@ -31,9 +32,10 @@ func msgID(id string) string {
 	return b.String()
 }
 
-// needsEscape reports whether id is not carried as it is in a NATS header,
-// or could be the escaped form of another ID (it holds a '%'): see msgID.
-// Spaces inside an ID are kept by NATS, and need none.
+// needsEscape reports whether id has a space at either end or a control
+// character, which NATS alters or a header should not hold, or could be the
+// escaped form of another ID (it holds a '%'): see msgID. Spaces inside an
+// ID are kept by NATS, and need none.
 func needsEscape(id string) bool {
 	if id == "" {
 		return false

@@ -60,10 +60,12 @@ type Options struct {
 	// passed to Append, so that a reader keeping up with the appenders
 	// never reads the disk. Default DefaultMemoryBytes; negative: none.
 	MemoryBytes int
-	// BeforeSync, when set, is called before each sync of the log to disk,
-	// on the log's goroutine; an error it returns counts as the sync's
-	// (see ErrSyncFailed). The tests of packages built on the engine make
-	// syncs fail with it.
+	// BeforeSync, when set, is called on the log's goroutine before each
+	// periodic sync of the segment being appended to (SyncEvery after a
+	// write); when it returns an error, that sync is not done and the error
+	// counts as its failure (see ErrSyncFailed). The syncs of sealed
+	// segments, of the cursor and of Close do not call it. The tests of
+	// packages built on the engine make syncs fail with it.
 	BeforeSync func() error
 
 	syncSegment func(s *segment, end int64) error // (*segment).sync; tests make it fail
@@ -176,12 +178,12 @@ func Open(dir string, opt Options) (_ *Log, err error) {
 	if opt.syncSegment == nil {
 		opt.syncSegment = (*segment).sync
 	}
-	if before, sync := opt.BeforeSync, opt.syncSegment; before != nil {
+	if before, syncSegment := opt.BeforeSync, opt.syncSegment; before != nil {
 		opt.syncSegment = func(s *segment, end int64) error {
 			if err := before(); err != nil {
 				return err
 			}
-			return sync(s, end)
+			return syncSegment(s, end)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
