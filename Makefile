@@ -42,6 +42,7 @@ fuzz:
 	go test ./internal/spool -run '^$$' -fuzz '^FuzzSpoolRecord$$' -fuzztime $(FUZZTIME)
 	go test ./internal/spool -run '^$$' -fuzz '^FuzzRecoverSegment$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzAppendEnvelope$$' -fuzztime $(FUZZTIME)
+	cd jetstream && go test . -run '^$$' -fuzz '^FuzzMsgID$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME)
 	go test . -run '^$$' -fuzz '^FuzzBinaryEvent$$' -fuzztime $(FUZZTIME)
 

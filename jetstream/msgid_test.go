@@ -1,6 +1,8 @@
 package jetstream
 
 import (
+	"net/textproto"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +67,25 @@ func TestIDsNATSWouldMergeStayDistinct(t *testing.T) {
 		got = append(got, ev.ID)
 	}
 	assert.Equal(t, ids, got)
+}
+
+// FuzzMsgID holds msgID to its promise: NATS carries every Nats-Msg-Id it
+// makes as it is, and two different IDs never get the same one.
+func FuzzMsgID(f *testing.F) {
+	for _, pair := range [][2]string{{"x", " x"}, {"a\nb", "a b"}, {"a%20b", "a b"}, {"%", "%25"}, {"\t", " "}, {"", " "}} {
+		f.Add(pair[0], pair[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ma, mb := msgID(a), msgID(b)
+		assert.Equal(t, ma, carriedByNATS(ma), "carried as it is")
+		if a != b {
+			assert.NotEqual(t, carriedByNATS(ma), carriedByNATS(mb), "IDs %q and %q", a, b)
+		}
+	})
+}
+
+// carriedByNATS is the header value NATS delivers for v: nats.go trims it
+// and turns CR and LF into spaces.
+func carriedByNATS(v string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(textproto.TrimString(v))
 }
