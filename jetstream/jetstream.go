@@ -125,7 +125,9 @@ type Config struct {
 	CreateStream *StreamConfig
 
 	// Endpoint configures the endpoint around the JetStream delivery: the
-	// retries, the logger, and the headers added to every message. Its
+	// retries, the logger, and the headers added to every message (not
+	// Nats-Msg-Id; their names printable ASCII without spaces nor any of
+	// "(),/:;<=>?@[\]{}, which NATS refuses: NewEndpoint refuses them). Its
 	// Timeout bounds the wait for each message's acknowledgment (default
 	// 1s); its WireFormat chooses the message body: the event's JSON (default)
 	// or a CloudEvent (notifications.FormatCloudEvents).
@@ -221,6 +223,9 @@ func validate(name string, config Config) error {
 		if strings.EqualFold(name, natsjs.MsgIDHeader) {
 			return invalid("header %s is the event's ID, set per message", natsjs.MsgIDHeader)
 		}
+		if !validHeaderName(name) {
+			return invalid("header name %q is not one NATS takes: printable ASCII without spaces nor any of %s", name, headerNameForbidden)
+		}
 	}
 	if s := config.CreateStream; s != nil {
 		if s.Name == "" || strings.ContainsAny(s.Name, " \t\r\n.*>/\\") {
@@ -258,6 +263,25 @@ func validSubject(s string, wildcards bool) bool {
 				return false
 			}
 		case strings.ContainsAny(t, "*>"):
+			return false
+		}
+	}
+	return true
+}
+
+// headerNameForbidden are the printable ASCII characters that nats.go
+// refuses in a header name, besides spaces and control characters.
+const headerNameForbidden = `"()/,:;<=>?@[\]{}`
+
+// validHeaderName reports whether nats.go can send a header named name:
+// printable ASCII (33 to 126) but for headerNameForbidden. A message with
+// any other name fails to publish, so every attempt would fail.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 33 || c > 126 || strings.IndexByte(headerNameForbidden, c) >= 0 {
 			return false
 		}
 	}

@@ -68,6 +68,10 @@ func TestNewEndpointInvalidConfig(t *testing.T) {
 		{"too many replicas", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Replicas: MaxReplicas + 1}}},
 		{"negative threshold", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Threshold: -1}}},
 		{"Nats-Msg-Id header", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"Nats-Msg-Id": {"x"}}}}},
+		{"header name with a slash", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X-Tenant/Id": {"x"}}}}},
+		{"header name with a space", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X Tenant": {"x"}}}}},
+		{"header name not ASCII", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X-Mandant-Größe": {"x"}}}}},
+		{"empty header name", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"": {"x"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -652,4 +656,16 @@ func TestCloseTimeoutCancelsWaitForAck(t *testing.T) {
 	require.ErrorAs(t, e.Close(), &undelivered)
 	assert.Equal(t, 2, undelivered.Events)
 	assert.Less(t, time.Since(started), 10*time.Second)
+}
+
+// A header name NATS refuses made every publish fail, for ever, with
+// "nats: message could not decode headers": it is refused at
+// configuration, by name (never by value).
+func TestHeaderNameNATSRefusesIsNamed(t *testing.T) {
+	_, err := NewEndpoint("hdr", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{
+		Headers: http.Header{"X-Tenant/Id": {"secret-value"}, "X-Tenant": {"acme"}},
+	}})
+	require.ErrorIs(t, err, notifications.ErrInvalidConfig)
+	assert.ErrorContains(t, err, `"X-Tenant/Id"`)
+	assert.NotContains(t, err.Error(), "secret-value")
 }
