@@ -29,7 +29,10 @@ const backoffJitter = 0.2
 // endpoint.
 type EndpointConfig struct {
 	// Headers are added to every request. Every value of a multi-valued
-	// header is sent. Values are never published or logged.
+	// header is sent. Values are never published or logged. A name that is
+	// not an HTTP token, or a value with a control character other than a
+	// tab, which net/http refuses to send, makes OpenEndpoint fail; with
+	// NewEndpoint, such a header is logged and left out.
 	Headers http.Header
 
 	// Timeout bounds each request, from dialling to the end of the answer.
@@ -246,6 +249,7 @@ func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 		log.WithError(err).Error("notifications: endpoint configuration")
 	}
 	config = config.withDefaults()
+	config.Headers = usableHeaders(config.Headers) // else every request would fail
 	e, err := newEndpoint(name, url, config, httpDelivererTo(url))
 	if err != nil {
 		log.WithError(err).Error("notifications: endpoint runs without its spool")
@@ -295,6 +299,9 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
 	if err := checkTransport(config); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	}
+	if err := checkHeaders(config.Headers); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
 	if config.BlockPrivateNetworks {
