@@ -114,6 +114,11 @@ type Relay struct {
 // jetstream module's MinAckWait.
 const MinAckWait = 100 * time.Millisecond
 
+// MinStreamDuplicates is the shortest duplicates: window of a jetstream
+// endpoint's stream that nats-server takes (0, or none, takes its default).
+// It is the jetstream module's MinDuplicates.
+const MinStreamDuplicates = 100 * time.Millisecond
+
 // MaxStreamReplicas is the most replicas a jetstream endpoint's stream may
 // have (replicas:): NATS's limit, the jetstream module's MaxReplicas.
 const MaxStreamReplicas = 5
@@ -269,7 +274,7 @@ func (d *decoder) relay(n *yaml.Node, key string, r *Relay) {
 				"stream":         d.str(&js.Stream),
 				"durable":        d.str(&js.Durable),
 				"filtersubjects": d.list(&js.FilterSubjects, nil),
-				"ackwait":        d.ackWait(&js.AckWait),
+				"ackwait":        d.atLeast(&js.AckWait, MinAckWait),
 				"maxackpending":  d.count(&js.MaxAckPending),
 				"credentials":    d.filePath(&js.Credentials),
 				"tls":            func(n *yaml.Node, key string) { d.tlsFiles(&js.TLS, n, key) },
@@ -307,13 +312,12 @@ func (d *decoder) token(out *string) func(*yaml.Node, string) {
 	}
 }
 
-// ackWait decodes relay.jetstream.ackwait, a duration of at least
-// MinAckWait.
-func (d *decoder) ackWait(out *time.Duration) func(*yaml.Node, string) {
+// atLeast decodes a duration that is 0 (unset) or at least least.
+func (d *decoder) atLeast(out *time.Duration, least time.Duration) func(*yaml.Node, string) {
 	return func(n *yaml.Node, key string) {
 		d.duration(out, false)(n, key)
-		if *out > 0 && *out < MinAckWait {
-			d.failf(n, key, ErrBadValue, "%s is shorter than %s (a number without a unit is nanoseconds: write 30s)", *out, MinAckWait)
+		if *out > 0 && *out < least {
+			d.failf(n, key, ErrBadValue, "%s is shorter than %s (a number without a unit is nanoseconds: write 30s)", *out, least)
 		}
 	}
 }

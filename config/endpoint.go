@@ -138,7 +138,7 @@ func (d *decoder) jetStreamEndpoint(n *yaml.Node, key string) *JetStreamEndpoint
 		"subjectprefix": d.str(&js.SubjectPrefix),
 		"credentials":   d.filePath(&js.Credentials),
 		"createstream":  d.str(&js.CreateStream),
-		"duplicates":    d.duration(&js.Duplicates, false),
+		"duplicates":    d.atLeast(&js.Duplicates, MinStreamDuplicates),
 		"replicas":      d.count(&js.Replicas),
 	})
 	if js.URL == "" {

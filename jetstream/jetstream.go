@@ -44,8 +44,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -57,6 +59,16 @@ import (
 // DefaultSubjectPrefix is the subject prefix used when Config.SubjectPrefix is
 // empty.
 const DefaultSubjectPrefix = "registry.events"
+
+// MaxSubjectPrefixBytes bounds Config.SubjectPrefix: the server's control
+// line (4 KiB by default) must hold a message's whole subject, the prefix
+// and two tokens of up to 256 bytes each, with its reply subject and
+// lengths; past it the server closes the connection.
+const MaxSubjectPrefixBytes = 3 << 10
+
+// MinDuplicates is the shortest StreamConfig.Duplicates window that
+// nats-server takes (0 takes its default).
+const MinDuplicates = config.MinStreamDuplicates
 
 // Headers set on every message besides Nats-Msg-Id and Content-Type.
 const (
@@ -217,7 +229,10 @@ func validate(name string, config Config) error {
 		return invalid("neither URL nor Conn is set")
 	}
 	if !validSubject(config.SubjectPrefix, false) {
-		return invalid("subject prefix %q is not dot-separated tokens without wildcards", config.SubjectPrefix)
+		return invalid("subject prefix %q is not dot-separated tokens of UTF-8 without wildcards", config.SubjectPrefix)
+	}
+	if len(config.SubjectPrefix) > MaxSubjectPrefixBytes {
+		return invalid("subject prefix of %d bytes is longer than %d", len(config.SubjectPrefix), MaxSubjectPrefixBytes)
 	}
 	for name := range config.Endpoint.Headers {
 		if strings.EqualFold(name, natsjs.MsgIDHeader) {
@@ -228,16 +243,22 @@ func validate(name string, config Config) error {
 		}
 	}
 	if s := config.CreateStream; s != nil {
-		if s.Name == "" || strings.ContainsAny(s.Name, " \t\r\n.*>/\\") {
-			return invalid("stream name %q is empty or has whitespace, '.', '*', '>' or a slash", s.Name)
+		if !validName(s.Name) {
+			return invalid("stream name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", s.Name, maxNameBytes)
 		}
 		for _, subject := range s.Subjects {
 			if !validSubject(subject, true) {
 				return invalid("stream subject %q is not valid", subject)
 			}
 		}
+		if len(s.Subjects) > 0 && !slices.ContainsFunc(s.Subjects, func(subject string) bool { return capturesAll(subject, config.SubjectPrefix) }) {
+			return invalid("no stream subject of %q captures every subject the endpoint publishes on, %s.<action>.<type> (its events would wait for ever)", s.Subjects, config.SubjectPrefix)
+		}
 		if s.Duplicates < 0 {
 			return invalid("negative stream Duplicates %v", s.Duplicates)
+		}
+		if s.Duplicates > 0 && s.Duplicates < MinDuplicates {
+			return invalid("stream Duplicates %v is shorter than %v, the least the server takes", s.Duplicates, MinDuplicates)
 		}
 		if s.Replicas < 0 || s.Replicas > MaxReplicas {
 			return invalid("stream Replicas %d is not from 1 to %d", s.Replicas, MaxReplicas)
@@ -246,17 +267,17 @@ func validate(name string, config Config) error {
 	return nil
 }
 
-// validSubject reports whether s is dot-separated non-empty tokens without
-// whitespace; wildcards ('*' tokens and a final '>') are allowed only when
-// wildcards is true.
+// validSubject reports whether s is dot-separated non-empty tokens of
+// UTF-8 without whitespace, as nats-server requires; wildcards ('*' tokens
+// and a final '>') are allowed only when wildcards is true.
 func validSubject(s string, wildcards bool) bool {
-	if s == "" {
+	if s == "" || !utf8.ValidString(s) {
 		return false
 	}
 	tokens := strings.Split(s, ".")
 	for i, t := range tokens {
 		switch {
-		case t == "" || strings.ContainsAny(t, " \t\r\n"):
+		case t == "" || strings.ContainsAny(t, " \t\r\n\f"):
 			return false
 		case t == "*" || (t == ">" && i == len(tokens)-1):
 			if !wildcards {
@@ -267,6 +288,36 @@ func validSubject(s string, wildcards bool) bool {
 		}
 	}
 	return true
+}
+
+// capturesAll reports whether the stream subject pattern captures every
+// subject an endpoint with the given prefix publishes on:
+// prefix.<action>.<type>, for any two tokens.
+func capturesAll(pattern, prefix string) bool {
+	p, q := strings.Split(pattern, "."), strings.Split(prefix, ".")
+	for i, t := range p {
+		switch {
+		case t == ">": // one or more tokens, and the last of the pattern
+			return i == len(p)-1 && i <= len(q)+1
+		case i >= len(q)+2:
+			return false
+		case i < len(q) && t != q[i] && t != "*":
+			return false
+		case i >= len(q) && t != "*": // the action and the type
+			return false
+		}
+	}
+	return len(p) == len(q)+2
+}
+
+// maxNameBytes bounds a stream's (or consumer's) name, as nats-server does.
+const maxNameBytes = 255
+
+// validName reports whether nats-server takes name as a stream's or a
+// consumer's name: 1 to maxNameBytes bytes of UTF-8 without whitespace,
+// '.', '*', '>' or a slash.
+func validName(name string) bool {
+	return name != "" && len(name) <= maxNameBytes && utf8.ValidString(name) && !strings.ContainsAny(name, " \t\r\n\f.*>/\\")
 }
 
 // headerNameForbidden are the printable ASCII characters that nats.go

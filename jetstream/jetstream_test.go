@@ -68,6 +68,14 @@ func TestNewEndpointInvalidConfig(t *testing.T) {
 		{"too many replicas", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Replicas: MaxReplicas + 1}}},
 		{"negative threshold", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Threshold: -1}}},
 		{"Nats-Msg-Id header", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"Nats-Msg-Id": {"x"}}}}},
+		{"duplicates under the server's least", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Duplicates: 120}}},
+		{"prefix not UTF-8", Config{URL: "nats://127.0.0.1:1", SubjectPrefix: "p\xff9"}},
+		{"prefix with a form feed", Config{URL: "nats://127.0.0.1:1", SubjectPrefix: "a\fb"}},
+		{"prefix too long", Config{URL: "nats://127.0.0.1:1", SubjectPrefix: strings.Repeat("p", MaxSubjectPrefixBytes+1)}},
+		{"stream name with a form feed", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "a\fb"}}},
+		{"stream name too long", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: strings.Repeat("s", 256)}}},
+		{"stream subjects miss the prefix", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Subjects: []string{"other.>"}}}},
+		{"stream subjects take pushes only", Config{URL: "nats://127.0.0.1:1", CreateStream: &StreamConfig{Name: "S", Subjects: []string{"registry.events.push.>"}}}},
 		{"header name with a slash", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X-Tenant/Id": {"x"}}}}},
 		{"header name with a space", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X Tenant": {"x"}}}}},
 		{"header name not ASCII", Config{URL: "nats://127.0.0.1:1", Endpoint: notifications.EndpointConfig{Headers: http.Header{"X-Mandant-Größe": {"x"}}}}},
@@ -668,4 +676,32 @@ func TestHeaderNameNATSRefusesIsNamed(t *testing.T) {
 	require.ErrorIs(t, err, notifications.ErrInvalidConfig)
 	assert.ErrorContains(t, err, `"X-Tenant/Id"`)
 	assert.NotContains(t, err.Error(), "secret-value")
+}
+
+func TestCapturesAll(t *testing.T) {
+	tests := []struct {
+		pattern string
+		want    bool
+	}{
+		{"registry.events.>", true},
+		{"registry.>", true},
+		{">", true},
+		{"registry.events.*.*", true},
+		{"registry.events.*.>", true},
+		{"*.events.*.*", true},
+		{"*.*.*.*", true},
+		{"registry.events.push.>", false},
+		{"registry.events.*.manifest", false},
+		{"registry.events.*", false},
+		{"registry.events.*.*.*", false},
+		{"registry.events.>.x", false},
+		{"registry.*", false},
+		{"registry.events", false},
+		{"other.>", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			assert.Equal(t, tt.want, capturesAll(tt.pattern, DefaultSubjectPrefix))
+		})
+	}
 }
