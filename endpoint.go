@@ -304,6 +304,9 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	if err := checkHeaders(config.Headers); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
+	if err := checkTLSVersions(config.Transport); err != nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	}
 	if config.BlockPrivateNetworks {
 		// An IP address the guard refuses will never be dialled; a name
 		// is checked at each connection, once resolved.

@@ -133,3 +133,34 @@ func newClientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) 
 	require.NoError(t, err)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// A TLS configuration that leaves no version made every request fail, for
+// ever: OpenEndpoint refuses it. Versions that meet, and the defaults, are
+// taken.
+func TestOpenEndpointRefusesTLSVersionsThatCannotMeet(t *testing.T) {
+	tests := []struct {
+		name     string
+		min, max uint16
+		want     string // the error; empty: taken
+	}{
+		{"max below min", tls.VersionTLS13, tls.VersionTLS12, "MaxVersion TLS 1.2 is below its MinVersion TLS 1.3"},
+		{"max below the default min", 0, tls.VersionTLS11, "MaxVersion TLS 1.1 is below its MinVersion TLS 1.2"},
+		{"max equal to min", tls.VersionTLS12, tls.VersionTLS12, ""},
+		{"only a min", tls.VersionTLS13, 0, ""},
+		{"only a max", 0, tls.VersionTLS13, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := EndpointConfig{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tt.min, MaxVersion: tt.max}}, Logger: testLogger()}
+			e, err := OpenEndpoint("tls", "https://127.0.0.1:1/", config)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.NoError(t, e.Close())
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorContains(t, err, tt.want)
+			assert.Nil(t, e)
+		})
+	}
+}
