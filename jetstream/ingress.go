@@ -136,6 +136,18 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	if cfg.Stream == "" || cfg.Durable == "" {
 		return nil, errors.New("jetstream ingress: Stream and Durable are required")
 	}
+	// What NATS refuses: the relay would try again every RetryDelay for ever.
+	if !validName(cfg.Stream) {
+		return nil, fmt.Errorf("jetstream ingress: stream name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", cfg.Stream, maxNameBytes)
+	}
+	if !validName(cfg.Durable) {
+		return nil, fmt.Errorf("jetstream ingress: durable name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", cfg.Durable, maxNameBytes)
+	}
+	for _, subject := range cfg.FilterSubjects {
+		if !validSubject(subject, true) {
+			return nil, fmt.Errorf("jetstream ingress: filter subject %q is not valid", subject)
+		}
+	}
 	if cfg.AckWait > 0 && cfg.AckWait < MinAckWait {
 		return nil, fmt.Errorf("jetstream ingress: AckWait %s is shorter than %s", cfg.AckWait, MinAckWait)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,13 @@ func TestOpenIngressRefusesBadConfig(t *testing.T) {
 		{"no durable", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS"}, "Stream and Durable are required"},
 		{"ack wait of nanoseconds", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", AckWait: 2}, "AckWait 2ns is shorter than 100ms"},
 		{"ack wait just short", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", AckWait: MinAckWait - 1}, "shorter than 100ms"},
+		// What NATS refuses at every try: the relay retried for ever.
+		{"durable with a dot", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "my.relays"}, `durable name "my.relays" is not`},
+		{"durable with a space", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "my relays"}, `durable name "my relays" is not`},
+		{"stream with a slash", IngressConfig{URL: nats.DefaultURL, Stream: "a/b", Durable: "d"}, `stream name "a/b" is not`},
+		{"stream name too long", IngressConfig{URL: nats.DefaultURL, Stream: strings.Repeat("s", 256), Durable: "d"}, "stream name"},
+		{"empty filter token", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", FilterSubjects: []string{"registry..events"}}, `filter subject "registry..events" is not valid`},
+		{"filter not UTF-8", IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", FilterSubjects: []string{"registry.\xff"}}, "filter subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
