@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,11 +60,14 @@ type Config struct {
 	Targets []Target
 
 	// Token, when set, makes the HTTP ingress require the header
-	// "Authorization: Bearer <Token>".
+	// "Authorization: Bearer <Token>". New refuses one with whitespace at
+	// either end (which servers trim from a header) or a control character
+	// but a tab (which no request can carry).
 	Token string
 
 	// Secrets, when set, make the HTTP ingress require a Standard Webhooks
-	// signature by one of them.
+	// signature by one of them. New refuses a malformed one (see
+	// receiver.Config.Validate).
 	Secrets []string
 
 	// MaxBodyBytes bounds a request body of the HTTP ingress. Zero: the
@@ -110,11 +114,18 @@ type Relay struct {
 	err     error
 }
 
-// New returns a relay over cfg's targets, or an error when it has none. It
-// starts nothing: Run serves the ingresses.
+// New returns a relay over cfg's targets, or an error when it has none, or
+// a Token or Secrets the HTTP ingress could never match (every request
+// would be refused). It starts nothing: Run serves the ingresses.
 func New(cfg Config) (*Relay, error) {
 	if len(cfg.Targets) == 0 {
 		return nil, errors.New("relay: no endpoint")
+	}
+	if !headerCarries(cfg.Token) {
+		return nil, errors.New("relay: Token has whitespace at either end or a line break or other control character: no Authorization header carries it as it is")
+	}
+	if err := (receiver.Config{Secrets: cfg.Secrets}).Validate(); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
 	}
 	for i, t := range cfg.Targets {
 		if t.Endpoint == nil {
@@ -322,4 +333,19 @@ func (r *Relay) Stopping() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closing
+}
+
+// headerCarries reports whether a request can carry v at the end of a
+// header value as it is: no whitespace at its ends, which net/http trims,
+// and no control character but a tab, which net/http refuses to send.
+func headerCarries(v string) bool {
+	if v != strings.TrimSpace(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -290,6 +291,37 @@ func TestNewRefusesNoEndpoint(t *testing.T) {
 	assert.Error(t, err)
 	_, err = New(Config{Targets: []Target{{}}})
 	assert.Error(t, err)
+}
+
+// A Token or a secret the HTTP ingress could never match refused every
+// request, for ever (401, or 500 for a malformed secret): New refuses it,
+// without quoting it.
+func TestNewRefusesCredentialsNoRequestMatches(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"token with a trailing space", Config{Token: "t0ken-XYZZY "}, "Token has whitespace"},
+		{"token with a line break", Config{Token: "t0ken-XYZZY\n"}, "Token has whitespace"},
+		{"token with a NUL", Config{Token: "t0ken\x00XYZZY"}, "control character"},
+		{"malformed secret", Config{Secrets: []string{"whsec_not-base64-XYZZY!"}}, "invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Targets = []Target{{Endpoint: openEndpoint(t, "a", "http://127.0.0.1:1/", notifications.EndpointConfig{})}}
+			r, err := New(tt.cfg)
+			assert.Nil(t, r)
+			require.Error(t, err)
+			assert.Contains(t, strings.ToLower(err.Error()), strings.ToLower(tt.want))
+			assert.NotContains(t, err.Error(), "XYZZY", "the value is not quoted")
+			require.NoError(t, tt.cfg.Targets[0].Endpoint.Close())
+		})
+	}
+	// A space or a tab inside a token is carried: taken.
+	r, err := New(Config{Token: "t0ken with\tspaces", Targets: []Target{{Endpoint: openEndpoint(t, "a", "http://127.0.0.1:1/", notifications.EndpointConfig{})}}})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
 }
 
 func TestPartialSetForgetsOldest(t *testing.T) {
