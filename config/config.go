@@ -114,6 +114,15 @@ type Relay struct {
 // jetstream module's MinAckWait.
 const MinAckWait = 100 * time.Millisecond
 
+// Floors of durations that no endpoint means below them, where a number
+// written without a unit (nanoseconds) lands: a timeout no answer can meet
+// (every attempt fails, for ever), an age that gives events up before their
+// first attempt.
+const (
+	minEndpointTimeout = time.Millisecond
+	minMaxEventAge     = time.Second
+)
+
 // MinStreamDuplicates is the shortest duplicates: window of a jetstream
 // endpoint's stream that nats-server takes (0, or none, takes its default).
 // It is the jetstream module's MinDuplicates.

@@ -190,6 +190,8 @@ func TestParseErrors(t *testing.T) {
 		{"too many replicas", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, createstream: S, replicas: 7}}\n", 3, "notifications.endpoints[0].jetstream.replicas", ErrBadValue, "more than NATS's 5"},
 		{"replicas without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, replicas: 3}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
 		{"duplicates without stream", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, duplicates: 1m}}\n", 3, "notifications.endpoints[0].jetstream.createstream", ErrMissing, "do nothing"},
+		{"timeout without a unit", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, timeout: 30}\n", 3, "notifications.endpoints[0].timeout", ErrBadValue, "30ns is shorter than 1ms"},
+		{"maxeventage without a unit", "notifications:\n  endpoints:\n    - {name: a, url: http://a/, maxeventage: 86400}\n", 3, "notifications.endpoints[0].maxeventage", ErrBadValue, "86.4µs is shorter than 1s"},
 		{"duplicates without a unit", "notifications:\n  endpoints:\n    - {name: a, jetstream: {url: nats://a, createstream: S, duplicates: 120}}\n", 3, "notifications.endpoints[0].jetstream.duplicates", ErrBadValue, "120ns is shorter than 100ms"},
 		{"guard on jetstream", "notifications:\n  endpoints:\n    - {name: a, blockprivatenetworks: true, jetstream: {url: nats://a}}\n", 3, "notifications.endpoints[0].blockprivatenetworks", ErrBadValue, "webhooks"},
 	}

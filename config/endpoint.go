@@ -35,7 +35,7 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		"disabled":          d.boolean(&e.Disabled),
 		"url":               func(n *yaml.Node, key string) { e.URL = d.endpointURL(n, key) },
 		"headers":           d.headers(&c.Headers),
-		"timeout":           d.duration(&c.Timeout, false),
+		"timeout":           d.atLeast(&c.Timeout, minEndpointTimeout),
 		"threshold":         d.count(&c.Threshold),
 		"backoff":           d.duration(&c.Backoff, false),
 		"ignoredmediatypes": d.list(&c.Ignore.MediaTypes, nil),
@@ -49,7 +49,7 @@ func (d *decoder) endpoint(n *yaml.Node, key string) Endpoint {
 		},
 		// regnotify's keys: the other EndpointConfig fields
 		"maxbackoff":           d.duration(&c.MaxBackoff, false),
-		"maxeventage":          d.duration(&c.MaxEventAge, false),
+		"maxeventage":          d.atLeast(&c.MaxEventAge, minMaxEventAge),
 		"maxbatch":             d.count(&c.MaxBatch),
 		"maxpending":           d.count(&c.MaxPending),
 		"closetimeout":         d.duration(&c.CloseTimeout, true),

@@ -141,7 +141,7 @@ var configCases = []struct {
   endpoints:
     - {name: decimal, url: "http://127.0.0.1:8081/", timeout: 1500000000, backoff: 250000000}
     - {name: hex, url: "http://127.0.0.1:8082/", timeout: 0x3b9aca00, backoff: 0b1010}
-    - {name: octal, url: "http://127.0.0.1:8083/", timeout: 010, backoff: 0o17}
+    - {name: octal, url: "http://127.0.0.1:8083/", timeout: 010000000000, backoff: 0o17}
     - {name: underscores, url: "http://127.0.0.1:8084/", timeout: 1_000_000_000, backoff: +5}
     - {name: units, url: "http://127.0.0.1:8085/", timeout: 1h1m1s1ms1us1ns, backoff: 1.5s}
 `},
