@@ -249,7 +249,11 @@ func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 		log.WithError(err).Error("notifications: endpoint configuration")
 	}
 	config = config.withDefaults()
-	config.Headers = usableHeaders(config.Headers) // else every request would fail
+	var leftOut []error
+	config.Headers, leftOut = usableHeaders(config.Headers) // else every request would fail
+	for _, err := range leftOut {
+		log.WithError(err).Error("notifications: endpoint sends without this header")
+	}
 	e, err := newEndpoint(name, url, config, httpDelivererTo(url))
 	if err != nil {
 		log.WithError(err).Error("notifications: endpoint runs without its spool")
@@ -304,7 +308,7 @@ func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
 	if err := checkHeaders(config.Headers); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
-	if err := checkTLSVersions(config.Transport); err != nil {
+	if err := checkTLSVersions(endpointURL, config.Transport); err != nil {
 		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
 	}
 	if config.BlockPrivateNetworks {

@@ -1,79 +1,60 @@
 package notifications
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/regnotify/notifications/internal/httpfield"
 )
 
-// checkHeaders returns an error naming the first header of h that net/http
-// refuses to send: a name that is not an HTTP token, or a value with a
-// control character other than a tab (a line break, say). Every request
-// of the endpoint would fail with it. The error never quotes a value.
+// checkHeaders returns an error naming a header of h that net/http refuses
+// to send: a name that is not an HTTP token, or a value with a control
+// character other than a tab (a line break, say). Every request of the
+// endpoint would fail with it. The error never quotes a value, nor a name
+// past its first invalid byte (a token pasted as a name, with its header).
 func checkHeaders(h http.Header) error {
 	for name, values := range h {
-		if !validHeaderName(name) {
-			return fmt.Errorf("header name %q is not an HTTP token", name)
+		if err := checkHeader(name, values); err != nil {
+			return err
 		}
-		for _, v := range values {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("header %q has a value with a control character", name)
-			}
+	}
+	return nil
+}
+
+// checkHeader is checkHeaders for one header.
+func checkHeader(name string, values []string) error {
+	switch i := httpfield.InvalidNameByte(name); {
+	case name == "":
+		return errors.New("empty header name")
+	case i == 0:
+		return errors.New("header name is not an HTTP token (its first byte cannot be in one)")
+	case i > 0:
+		return fmt.Errorf("header name beginning %q is not an HTTP token (byte %d cannot be in one)", name[:i], i+1)
+	}
+	for _, v := range values {
+		if !httpfield.ValidValue(v) {
+			return fmt.Errorf("header %q has a value with a control character", name)
 		}
 	}
 	return nil
 }
 
 // usableHeaders returns h without the headers checkHeaders refuses (h
-// itself when there are none): what NewEndpoint sends when its
-// configuration has some.
-func usableHeaders(h http.Header) http.Header {
+// itself when there are none), and why each was left out: what NewEndpoint
+// sends when its configuration has some.
+func usableHeaders(h http.Header) (http.Header, []error) {
 	if checkHeaders(h) == nil {
-		return h
+		return h, nil
 	}
 	usable := make(http.Header, len(h))
+	var left []error
 	for name, values := range h {
-		if checkHeaders(http.Header{name: values}) == nil {
-			usable[name] = values
+		if err := checkHeader(name, values); err != nil {
+			left = append(left, err)
+			continue
 		}
+		usable[name] = values
 	}
-	return usable
-}
-
-// validHeaderName reports whether name is an HTTP token (RFC 9110 section
-// 5.1), as net/http requires of a header name.
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case isTokenPunct(c):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isTokenPunct reports whether c is one of the punctuation characters an
-// HTTP token may hold.
-func isTokenPunct(c byte) bool {
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// validHeaderValue reports whether net/http sends v as a header value: no
-// control character but for a tab.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return usable, left
 }

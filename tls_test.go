@@ -1,13 +1,16 @@
 package notifications
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -149,6 +152,15 @@ func TestOpenEndpointRefusesTLSVersionsThatCannotMeet(t *testing.T) {
 		{"only a min", tls.VersionTLS13, 0, ""},
 		{"only a max", 0, tls.VersionTLS13, ""},
 	}
+	// Where the configuration is not used, it is not checked.
+	plain := &http.Transport{TLSClientConfig: &tls.Config{MaxVersion: tls.VersionTLS11}}
+	e, err := OpenEndpoint("http", "http://127.0.0.1:1/", EndpointConfig{Transport: plain, Logger: testLogger()})
+	require.NoError(t, err, "an http URL speaks no TLS")
+	require.NoError(t, e.Close())
+	ownTLS := &http.Transport{TLSClientConfig: plain.TLSClientConfig, DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }}
+	e, err = OpenEndpoint("own-tls", "https://127.0.0.1:1/", EndpointConfig{Transport: ownTLS, Logger: testLogger()})
+	require.NoError(t, err, "a transport that dials TLS itself does not use TLSClientConfig")
+	require.NoError(t, e.Close())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			config := EndpointConfig{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tt.min, MaxVersion: tt.max}}, Logger: testLogger()}

@@ -4,14 +4,22 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
-// checkTLSVersions returns an error when t's TLS configuration leaves no
-// version to speak: a MaxVersion below the MinVersion (TLS 1.2 when unset,
-// crypto/tls's default for clients). Every https request would fail with
-// "tls: no supported versions satisfy MinVersion and MaxVersion".
-func checkTLSVersions(t *http.Transport) error {
-	if t == nil || t.TLSClientConfig == nil || t.TLSClientConfig.MaxVersion == 0 {
+// checkTLSVersions returns an error when an endpoint to endpointURL would
+// speak TLS with t's TLSClientConfig and that leaves no version to speak: a
+// MaxVersion below the MinVersion (TLS 1.2 when unset, crypto/tls's
+// default for clients). Every request would fail with "tls: no supported
+// versions satisfy MinVersion and MaxVersion". An http URL, or a transport
+// that makes its TLS connections itself (DialTLSContext, DialTLS), does not
+// use the configuration.
+func checkTLSVersions(endpointURL string, t *http.Transport) error {
+	if t == nil || t.TLSClientConfig == nil || t.TLSClientConfig.MaxVersion == 0 || t.DialTLSContext != nil || t.DialTLS != nil { // DialTLS: deprecated
+		return nil
+	}
+	if u, err := url.Parse(endpointURL); err != nil || !strings.EqualFold(u.Scheme, "https") {
 		return nil
 	}
 	c := t.TLSClientConfig

@@ -138,13 +138,13 @@ func OpenIngress(cfg IngressConfig) (*Ingress, error) {
 	}
 	// What NATS refuses: the relay would try again every RetryDelay for ever.
 	if !validName(cfg.Stream) {
-		return nil, fmt.Errorf("jetstream ingress: stream name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", cfg.Stream, maxNameBytes)
+		return nil, errors.New("jetstream ingress: " + nameError("stream", cfg.Stream))
 	}
 	if !validName(cfg.Durable) {
-		return nil, fmt.Errorf("jetstream ingress: durable name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", cfg.Durable, maxNameBytes)
+		return nil, errors.New("jetstream ingress: " + nameError("durable", cfg.Durable))
 	}
 	for _, subject := range cfg.FilterSubjects {
-		if !validSubject(subject, true) {
+		if !validFilter(subject) {
 			return nil, fmt.Errorf("jetstream ingress: filter subject %q is not valid", subject)
 		}
 	}

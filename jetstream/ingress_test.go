@@ -150,6 +150,10 @@ func TestOpenIngressRefusesBadConfig(t *testing.T) {
 			assert.ErrorContains(t, err, tt.message)
 		})
 	}
+	// '*' and '>' inside a longer token are plain text to the server: taken.
+	in, err := OpenIngress(IngressConfig{URL: nats.DefaultURL, Stream: "EVENTS", Durable: "d", FilterSubjects: []string{"registry.events.push*", "registry.>"}, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, in.Close())
 }
 
 // A webhook that holds the events longer than AckWait: the relay tells

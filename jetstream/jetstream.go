@@ -62,9 +62,9 @@ const DefaultSubjectPrefix = "registry.events"
 
 // MaxSubjectPrefixBytes bounds Config.SubjectPrefix: the server's control
 // line (4 KiB by default) must hold a message's whole subject, the prefix
-// and two tokens of up to 256 bytes each, with its reply subject and
+// and two tokens of up to 64 bytes each, with its reply subject and
 // lengths; past it the server closes the connection.
-const MaxSubjectPrefixBytes = 3 << 10
+const MaxSubjectPrefixBytes = 4096 - 256
 
 // MinDuplicates is the shortest StreamConfig.Duplicates window that
 // nats-server takes (0 takes its default).
@@ -187,6 +187,15 @@ func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
 	if err := validate(name, config); err != nil {
 		return nil, err
 	}
+	if s := config.CreateStream; s != nil && len(s.Subjects) > 0 && !slices.ContainsFunc(s.Subjects, func(subject string) bool { return capturesAll(subject, config.SubjectPrefix) }) {
+		// Not refused: an existing stream may take the events instead, or
+		// the endpoint ignore the actions the subjects leave out.
+		log := config.Endpoint.Logger
+		if log == nil {
+			log = logrus.StandardLogger()
+		}
+		log.WithField("endpoint", name).Warnf("jetstream: no subject of stream %q captures every subject the endpoint publishes on, %s.<action>.<type>: if the stream is created, events on the others wait for ever", s.Name, config.SubjectPrefix)
+	}
 	timeout := config.Endpoint.Timeout
 	if timeout <= 0 {
 		timeout = notifications.DefaultTimeout
@@ -238,21 +247,20 @@ func validate(name string, config Config) error {
 		if strings.EqualFold(name, natsjs.MsgIDHeader) {
 			return invalid("header %s is the event's ID, set per message", natsjs.MsgIDHeader)
 		}
-		if !validHeaderName(name) {
-			return invalid("header name %q is not one NATS takes: printable ASCII without spaces nor any of %s", name, headerNameForbidden)
+		if i := invalidHeaderNameByte(name); i >= 0 {
+			// Quoted up to the byte NATS refuses: a name may be a whole
+			// header pasted, its secret value after the colon.
+			return invalid("header name beginning %q is not one NATS takes: printable ASCII without spaces nor any of %s (byte %d)", name[:i], headerNameForbidden, i+1)
 		}
 	}
 	if s := config.CreateStream; s != nil {
 		if !validName(s.Name) {
-			return invalid("stream name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", s.Name, maxNameBytes)
+			return invalid("%s", nameError("stream", s.Name))
 		}
 		for _, subject := range s.Subjects {
 			if !validSubject(subject, true) {
 				return invalid("stream subject %q is not valid", subject)
 			}
-		}
-		if len(s.Subjects) > 0 && !slices.ContainsFunc(s.Subjects, func(subject string) bool { return capturesAll(subject, config.SubjectPrefix) }) {
-			return invalid("no stream subject of %q captures every subject the endpoint publishes on, %s.<action>.<type> (its events would wait for ever)", s.Subjects, config.SubjectPrefix)
 		}
 		if s.Duplicates < 0 {
 			return invalid("negative stream Duplicates %v", s.Duplicates)
@@ -320,23 +328,46 @@ func validName(name string) bool {
 	return name != "" && len(name) <= maxNameBytes && utf8.ValidString(name) && !strings.ContainsAny(name, " \t\r\n\f.*>/\\")
 }
 
-// headerNameForbidden are the printable ASCII characters that nats.go
-// refuses in a header name, besides spaces and control characters.
-const headerNameForbidden = `"()/,:;<=>?@[\]{}`
+// nameError says why validName refused the name of a kind ("stream",
+// "durable").
+func nameError(kind, name string) string {
+	return fmt.Sprintf("%s name %q is not 1 to %d bytes of UTF-8 without whitespace, '.', '*', '>' or a slash", kind, name, maxNameBytes)
+}
 
-// validHeaderName reports whether nats.go can send a header named name:
-// printable ASCII (33 to 126) but for headerNameForbidden. A message with
-// any other name fails to publish, so every attempt would fail.
-func validHeaderName(name string) bool {
-	if name == "" {
+// validFilter reports whether nats-server takes s as a consumer's filter
+// subject: dot-separated non-empty tokens of UTF-8 without whitespace, '>'
+// only as the last one ('*' and '>' inside a longer token are plain text).
+func validFilter(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 33 || c > 126 || strings.IndexByte(headerNameForbidden, c) >= 0 {
+	tokens := strings.Split(s, ".")
+	for i, t := range tokens {
+		if t == "" || strings.ContainsAny(t, " \t\r\n\f") || (t == ">" && i < len(tokens)-1) {
 			return false
 		}
 	}
 	return true
+}
+
+// headerNameForbidden are the printable ASCII characters that nats.go
+// refuses in a header name, besides spaces and control characters.
+const headerNameForbidden = `"()/,:;<=>?@[\]{}`
+
+// invalidHeaderNameByte returns the index of the first byte of name that
+// nats.go refuses in a header name (0 for an empty name), or -1 when it
+// takes the name: printable ASCII (33 to 126) but for headerNameForbidden.
+// A message with any other name fails to publish, so every attempt would.
+func invalidHeaderNameByte(name string) int {
+	if name == "" {
+		return 0
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 33 || c > 126 || strings.IndexByte(headerNameForbidden, c) >= 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // connect returns the connection config asks for, whether the endpoint owns

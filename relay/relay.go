@@ -35,6 +35,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/regnotify/notifications"
+	"github.com/regnotify/notifications/internal/httpfield"
 	"github.com/regnotify/notifications/receiver"
 )
 
@@ -60,9 +61,9 @@ type Config struct {
 	Targets []Target
 
 	// Token, when set, makes the HTTP ingress require the header
-	// "Authorization: Bearer <Token>". New refuses one with whitespace at
-	// either end (which servers trim from a header) or a control character
-	// but a tab (which no request can carry).
+	// "Authorization: Bearer <Token>". New refuses one that ends with a
+	// space or a tab (which net/http trims from a header) or has a control
+	// character but a tab (which no request can carry).
 	Token string
 
 	// Secrets, when set, make the HTTP ingress require a Standard Webhooks
@@ -122,10 +123,10 @@ func New(cfg Config) (*Relay, error) {
 		return nil, errors.New("relay: no endpoint")
 	}
 	if !headerCarries(cfg.Token) {
-		return nil, errors.New("relay: Token has whitespace at either end or a line break or other control character: no Authorization header carries it as it is")
+		return nil, errors.New("relay: Token ends with a space or a tab, or has a control character: no Authorization header carries it as it is")
 	}
 	if err := (receiver.Config{Secrets: cfg.Secrets}).Validate(); err != nil {
-		return nil, fmt.Errorf("relay: %w", err)
+		return nil, fmt.Errorf("relay: Secrets: %w", err)
 	}
 	for i, t := range cfg.Targets {
 		if t.Endpoint == nil {
@@ -336,16 +337,8 @@ func (r *Relay) Stopping() bool {
 }
 
 // headerCarries reports whether a request can carry v at the end of a
-// header value as it is: no whitespace at its ends, which net/http trims,
+// header value as it is: no space or tab at its end, which net/http trims,
 // and no control character but a tab, which net/http refuses to send.
 func headerCarries(v string) bool {
-	if v != strings.TrimSpace(v) {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return !strings.HasSuffix(v, " ") && !strings.HasSuffix(v, "\t") && httpfield.ValidValue(v)
 }

@@ -302,10 +302,11 @@ func TestNewRefusesCredentialsNoRequestMatches(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"token with a trailing space", Config{Token: "t0ken-XYZZY "}, "Token has whitespace"},
-		{"token with a line break", Config{Token: "t0ken-XYZZY\n"}, "Token has whitespace"},
+		{"token with a trailing space", Config{Token: "t0ken-XYZZY "}, "Token ends with a space or a tab"},
+		{"token with a trailing tab", Config{Token: "t0ken-XYZZY\t"}, "Token ends with a space or a tab"},
+		{"token with a line break", Config{Token: "t0ken-XYZZY\n"}, "control character"},
 		{"token with a NUL", Config{Token: "t0ken\x00XYZZY"}, "control character"},
-		{"malformed secret", Config{Secrets: []string{"whsec_not-base64-XYZZY!"}}, "invalid"},
+		{"malformed secret", Config{Secrets: []string{"whsec_not-base64-XYZZY!"}}, "Secrets: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,8 +319,9 @@ func TestNewRefusesCredentialsNoRequestMatches(t *testing.T) {
 			require.NoError(t, tt.cfg.Targets[0].Endpoint.Close())
 		})
 	}
-	// A space or a tab inside a token is carried: taken.
-	r, err := New(Config{Token: "t0ken with\tspaces", Targets: []Target{{Endpoint: openEndpoint(t, "a", "http://127.0.0.1:1/", notifications.EndpointConfig{})}}})
+	// A space or a tab inside or before a token, or a Unicode space after
+	// it, is carried: taken.
+	r, err := New(Config{Token: " t0ken with\tspaces\u00a0", Targets: []Target{{Endpoint: openEndpoint(t, "a", "http://127.0.0.1:1/", notifications.EndpointConfig{})}}})
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
 }
