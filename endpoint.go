@@ -29,10 +29,11 @@ const backoffJitter = 0.2
 // endpoint.
 type EndpointConfig struct {
 	// Headers are added to every request. Every value of a multi-valued
-	// header is sent. Values are never published or logged. A name that is
-	// not an HTTP token, or a value with a control character other than a
-	// tab, which net/http refuses to send, makes OpenEndpoint fail; with
-	// NewEndpoint, such a header is logged and left out.
+	// header is sent. Values are never published or logged. A header
+	// net/http refuses to send (a name that is not an HTTP token, a value
+	// with a control character other than a tab, or a Connection, Upgrade
+	// or Transfer-Encoding that HTTP/2 refuses) makes OpenEndpoint fail;
+	// with NewEndpoint, such a header is logged and left out.
 	Headers http.Header
 
 	// Timeout bounds each request, from dialling to the end of the answer.

@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/regnotify/notifications/internal/httpfield"
 )
 
 // checkHeaders returns an error naming a header of h that net/http refuses
-// to send: a name that is not an HTTP token, or a value with a control
-// character other than a tab (a line break, say). Every request of the
+// to send: a name that is not an HTTP token, a value with a control
+// character other than a tab (a line break, say), or a connection header
+// HTTP/2 refuses (see checkConnectionHeader). Every request of the
 // endpoint would fail with it. The error never quotes a value, nor a name
 // past its first invalid byte (a token pasted as a name, with its header).
 func checkHeaders(h http.Header) error {
@@ -35,6 +38,32 @@ func checkHeader(name string, values []string) error {
 	for _, v := range values {
 		if !httpfield.ValidValue(v) {
 			return fmt.Errorf("header %q has a value with a control character", name)
+		}
+	}
+	return checkConnectionHeader(name, values)
+}
+
+// checkConnectionHeader refuses the values of the headers that manage a
+// connection which net/http's HTTP/2 transport refuses to send, and quotes
+// in its error (checkConnHeaders): a Connection other than close or
+// keep-alive, an Upgrade, a Transfer-Encoding other than chunked. Over
+// HTTPS, where HTTP/2 is negotiated, every request would fail with them.
+func checkConnectionHeader(name string, values []string) error {
+	one := func(allowed ...string) bool {
+		return len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(values[0], a) }))
+	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Connection":
+		if !one("close", "keep-alive") {
+			return errors.New(`header "Connection" may only be close or keep-alive: HTTP/2 refuses other values`)
+		}
+	case "Upgrade":
+		if !one("chunked") { // what net/http lets through
+			return errors.New(`header "Upgrade" cannot be sent: HTTP/2 refuses it`)
+		}
+	case "Transfer-Encoding":
+		if !one("chunked") {
+			return errors.New(`header "Transfer-Encoding" may only be chunked: HTTP/2 refuses other values`)
 		}
 	}
 	return nil

@@ -26,6 +26,12 @@ func TestOpenEndpointRefusesHeadersNetHTTPCannotSend(t *testing.T) {
 		{"line break in a value", http.Header{"Authorization": {"Bearer secret\n"}}, `header "Authorization" has a value with a control character`},
 		{"carriage return in a value", http.Header{"X-Tenant": {"ok", "se\rcret"}}, `header "X-Tenant" has a value with a control character`},
 		{"NUL in a value", http.Header{"X-Tenant": {"se\x00cret"}}, `header "X-Tenant" has a value with a control character`},
+		// HTTP/2 refuses these, quoting the value in its error.
+		{"Connection other than close", http.Header{"Connection": {"secret"}}, `header "Connection" may only be close or keep-alive`},
+		{"two Connection values", http.Header{"Connection": {"close", "keep-alive"}}, `header "Connection" may only be close or keep-alive`},
+		{"Upgrade", http.Header{"Upgrade": {"secret/1"}}, `header "Upgrade" cannot be sent`},
+		{"Transfer-Encoding other than chunked", http.Header{"Transfer-Encoding": {"secret"}}, `header "Transfer-Encoding" may only be chunked`},
+		{"lower-case connection", http.Header{"connection": {"secret"}}, `header "Connection" may only be close or keep-alive`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +49,7 @@ func TestOpenEndpointTakesHeadersNetHTTPSends(t *testing.T) {
 		"Authorization":     {"Bearer a.b-c_d~e+f/g="},
 		"X-Tenant":          {"acme", "with a\ttab", "ünïcode", ""},
 		"x-lower_case!#$%&": {"v"},
+		"Connection":        {"Keep-Alive"},
 	}
 	rc := newReceiver(t, nil)
 	e, err := OpenEndpoint("hdr", rc.URL, EndpointConfig{Headers: headers, Logger: testLogger()})
