@@ -100,6 +100,10 @@ type Config struct {
 // events (it is full, or closed): the sender should send them again.
 var ErrNotHeld = errors.New("relay: events not held by every endpoint")
 
+// ErrNoID is wrapped by Write's error for a block with an event without an
+// ID: the relay could not tell which targets took it, so none gets it.
+var ErrNoID = errors.New("relay: event without an id")
+
 // Relay holds events at its endpoints. It is safe for concurrent use.
 type Relay struct {
 	cfg     Config
@@ -156,11 +160,19 @@ func New(cfg Config) (*Relay, error) {
 // target's MaxPending, which it could never hold, is refused before any
 // target gets it, with an error wrapping receiver.ErrTooManyEvents (the HTTP
 // ingress answers 413: a regnotify sender then sends smaller batches). Write
-// never blocks on delivery. Callers must not pass the same event ID in two
+// never blocks on delivery. Every event needs an ID, by which the targets
+// that took it are told apart: a block with an event without one is
+// refused before any target gets it, with ErrNoID (the ingresses of this
+// module never pass one). Callers must not pass the same event ID in two
 // calls at once (the HTTP ingress ensures it).
 func (r *Relay) Write(events []notifications.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	for i := range events {
+		if events[i].ID == "" {
+			return fmt.Errorf("%w: event %d of %d", ErrNoID, i+1, len(events))
+		}
 	}
 	var failed []error
 	took := make([][]notifications.Event, len(r.cfg.Targets)) // what each target took, to remember after a failure

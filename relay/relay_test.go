@@ -495,3 +495,22 @@ func TestStatusStates(t *testing.T) {
 	answer.Store(http.StatusOK)
 	require.Eventually(t, func() bool { return status(e, nil).State == "idle" }, 10*time.Second, time.Millisecond, "recovered")
 }
+
+// An event without an ID cannot be told apart from another: the relay's
+// record of which targets took a block refused in part would have taken a
+// later ID-less event for it, and one target never got that event, nor
+// counted it. Write refuses such a block before any target gets it.
+func TestWriteRefusesEventsWithoutAnID(t *testing.T) {
+	a := newSink(t)
+	e := openEndpoint(t, "a", a.URL, notifications.EndpointConfig{})
+	r, err := New(Config{Targets: []Target{{Endpoint: e}}})
+	require.NoError(t, err)
+	block := events("x", 3)
+	block[1].ID = ""
+	err = r.Write(block)
+	require.ErrorIs(t, err, ErrNoID)
+	assert.ErrorContains(t, err, "event 2 of 3")
+	require.NoError(t, r.Write(events("y", 1)))
+	require.NoError(t, r.Close())
+	assert.Equal(t, []string{"y-0"}, eventIDs(a.received()), "nothing of the refused block")
+}
