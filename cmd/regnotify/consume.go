@@ -70,6 +70,9 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		DeliverPolicy: natsjs.DeliverAllPolicy,
 	})
 	switch {
+	case ctx.Err() != nil: // stopped while starting: a stop, not a failure
+		fmt.Fprintln(stderr, "regnotify consume: stopped")
+		return nil
 	case errors.Is(err, natsjs.ErrStreamNotFound):
 		return fmt.Errorf("stream %q not found on %s", *stream, notifications.RedactURL(nc.ConnectedUrl()))
 	case err != nil:
@@ -116,7 +119,7 @@ func runConsume(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		if stopping.Load() {
+		if stopping.Load() || ctx.Err() != nil { // the context first: stop's goroutine may not have run yet
 			_ = msg.Nak()
 			continue
 		}

@@ -181,3 +181,17 @@ func TestConsumeFailsWhenNATSClosesTheConnection(t *testing.T) {
 	assert.NotContains(t, stderr.String(), "regnotify consume: stopped")
 	assert.NotContains(t, stderr.String(), "TOKEN")
 }
+
+// Stopped while it starts (a SIGINT before the consumer exists), consume
+// stops: exit 0, as a stop later on, not the failure "context canceled".
+func TestConsumeStoppedWhileStarting(t *testing.T) {
+	url, _ := startNATS(t)
+	publish(t, url, consumeEvents("s", 3))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr syncBuffer
+	code := run(ctx, []string{"consume", "--nats", url, "--stream", "EVENTS", "--durable", "d"}, &stdout, &stderr)
+	assert.Equal(t, 0, code, "%s", &stderr)
+	assert.Contains(t, stderr.String(), "stopped")
+	assert.Empty(t, lines(&stdout), "nothing printed")
+}
