@@ -246,15 +246,15 @@ var ErrInvalidConfig = errors.New("notifications: invalid endpoint configuration
 // refuse is logged and the endpoint runs with what can be used of it.
 func NewEndpoint(name, url string, config EndpointConfig) *Endpoint {
 	log := config.withDefaults().Logger.WithField("endpoint", name)
-	if err := validateEndpoint(name, url, config); err != nil {
-		log.WithError(err).Error("notifications: endpoint configuration")
-	}
-	config = config.withDefaults()
 	var leftOut []error
 	config.Headers, leftOut = usableHeaders(config.Headers) // else every request would fail
 	for _, err := range leftOut {
 		log.WithError(err).Error("notifications: endpoint sends without this header")
 	}
+	if err := validateEndpoint(name, url, config); err != nil { // the headers left out logged once, above
+		log.WithError(err).Error("notifications: endpoint configuration")
+	}
+	config = config.withDefaults()
 	e, err := newEndpoint(name, url, config, httpDelivererTo(url))
 	if err != nil {
 		log.WithError(err).Error("notifications: endpoint runs without its spool")

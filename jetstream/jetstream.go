@@ -187,14 +187,15 @@ func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
 	if err := validate(name, config); err != nil {
 		return nil, err
 	}
+	log := config.Endpoint.Logger
+	if log == nil {
+		log = logrus.StandardLogger()
+	}
+	log = log.WithField("endpoint", name)
 	if s := config.CreateStream; s != nil && len(s.Subjects) > 0 && !slices.ContainsFunc(s.Subjects, func(subject string) bool { return capturesAll(subject, config.SubjectPrefix) }) {
 		// Not refused: an existing stream may take the events instead, or
 		// the endpoint ignore the actions the subjects leave out.
-		log := config.Endpoint.Logger
-		if log == nil {
-			log = logrus.StandardLogger()
-		}
-		log.WithField("endpoint", name).Warnf("jetstream: no subject of stream %q captures every subject the endpoint publishes on, %s.<action>.<type>: if the stream is created, events on the others wait for ever", s.Name, config.SubjectPrefix)
+		log.Warnf("jetstream: no subject of stream %q captures every subject the endpoint publishes on, %s.<action>.<type>: if the stream is created, events on the others wait for ever", s.Name, config.SubjectPrefix)
 	}
 	timeout := config.Endpoint.Timeout
 	if timeout <= 0 {
@@ -203,11 +204,7 @@ func NewEndpoint(name string, config Config) (*notifications.Endpoint, error) {
 
 	var serverErrs *serverErrors
 	if config.Conn == nil {
-		log := config.Endpoint.Logger
-		if log == nil {
-			log = logrus.StandardLogger()
-		}
-		serverErrs = newServerErrors(log.WithField("endpoint", name))
+		serverErrs = newServerErrors(log)
 	}
 	conn, owned, closed, err := connect(name, config, serverErrs)
 	if err != nil {
