@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -60,21 +61,43 @@ func splicedEnvelopeSize(eventJSON [][]byte) int {
 // request bodies from its own goroutines, and the queue encodes the next
 // batch while the current one is out, hence the mutex.
 type bodyPool struct {
-	mu   sync.Mutex
-	free []*bodyBuffer
+	mu       sync.Mutex
+	free     []*bodyBuffer
+	perEvent int // bytes an event took in the last body encoded; 0: none yet
 }
 
 // maxFreeBodies bounds the buffers kept for reuse.
 const maxFreeBodies = 3
 
+// guessedEventBytes is what an event is taken to need in a body before the
+// pool has encoded one: a registry's events, encoded, take 0.5 to 1 KiB.
+const guessedEventBytes = 1 << 10
+
 // encode writes the body of events with appendBody into a recycled or new
-// buffer, held once (by its batch).
+// buffer, held once (by its batch). A buffer too small for the body the
+// events are expected to make, at the last body's bytes an event and an
+// eighth more (within maxEnvelopeBytes), is replaced by one of that size
+// first: grown by append instead, in steps of a quarter at these sizes, a
+// new buffer of a full batch's body would allocate about five times the
+// body and copy it four times over (a fresh endpoint, a buffer the pool
+// had no room to keep).
 func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]byte, error)) (*bodyBuffer, error) {
 	b := bb.take()
+	bb.mu.Lock()
+	perEvent := cmp.Or(bb.perEvent, guessedEventBytes)
+	bb.mu.Unlock()
+	if want := min(len(events)*perEvent*9/8, maxEnvelopeBytes); cap(b.bytes) < want {
+		b.bytes = make([]byte, 0, want)
+	}
 	var err error
 	if b.bytes, err = appendBody(b.bytes[:0], events); err != nil {
 		bb.release(b)
 		return nil, err
+	}
+	if len(events) > 0 {
+		bb.mu.Lock()
+		bb.perEvent = max(len(b.bytes)/len(events), 1)
+		bb.mu.Unlock()
 	}
 	return b, nil
 }

@@ -38,6 +38,27 @@ func TestBodyPoolReuse(t *testing.T) {
 	require.NoError(t, redirected.Close())
 }
 
+// A new buffer is made at the size the last body says the events need,
+// not grown by append from nothing (in quarter steps at these sizes).
+func TestBodyPoolSizesNewBuffersFromTheLastBody(t *testing.T) {
+	var bb bodyPool
+	events := testEvents("a", 1000)
+	first, err := bb.encode(events, appendEnvelope)
+	require.NoError(t, err)
+	require.Greater(t, len(first.bytes), 100*1000, "a body far larger than append's first steps")
+
+	var held []*bodyBuffer // none released: each encode needs a new buffer
+	allocs := testing.AllocsPerRun(5, func() {
+		b, err := bb.encode(events, appendEnvelope)
+		require.NoError(t, err)
+		held = append(held, b)
+	})
+	for _, b := range held {
+		assert.Equal(t, first.bytes, b.bytes)
+	}
+	assert.LessOrEqual(t, allocs, 3.0, "the buffer and its bodyBuffer, allocated once each (and the slice of held)")
+}
+
 func TestHTTPDelivererEncodesOnceForEveryAttempt(t *testing.T) {
 	rc := newReceiver(t, func(n int, _ http.ResponseWriter) int {
 		if n == 1 {
