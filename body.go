@@ -70,8 +70,10 @@ type bodyPool struct {
 const maxFreeBodies = 3
 
 // guessedEventBytes is what an event is taken to need in a body before the
-// pool has encoded one: a registry's events, encoded, take 0.5 to 1 KiB.
-const guessedEventBytes = 1 << 10
+// pool has encoded one: a registry's events, encoded, take 0.5 to 1 KiB,
+// and a guess short of that costs a step or two of growth, where one past
+// it would hold memory that is never used.
+const guessedEventBytes = 512
 
 // encode writes the body of events with appendBody into a recycled or new
 // buffer, held once (by its batch). A buffer too small for the body the
