@@ -418,3 +418,34 @@ func TestSpoolSizesAsTheREADMESays(t *testing.T) {
 	assert.Equal(t, 4<<20, DefaultMemoryBytes)
 	assert.Equal(t, time.Second, DefaultSyncEvery)
 }
+
+// A read that stops a few records on, where the records kept in memory
+// begin, takes a buffer of their size, not of a whole read chunk: a reader
+// that lends each read's buffer to the events it decoded (the spool of the
+// notifications package) reads again and again up to a memory tail that
+// writers keep moving on, and held 256 KiB for every few records (12 MB
+// more heap for a backlog written while the receiver was down).
+func TestReadUpToTheMemoryTailTakesWhatItReads(t *testing.T) {
+	opt := quietOptions()
+	opt.MemoryBytes = 4 << 10
+	l := openLog(t, t.TempDir(), opt)
+	defer l.Close()
+	item := make([]byte, 100)
+	for i := range 200 {
+		_, err := l.Append(int64(i), [][]byte{item}, i)
+		require.NoError(t, err)
+	}
+	var buf ReadBuffer
+	blocks, err := l.ReadInto(&buf, l.Start(), 1000)
+	require.NoError(t, err)
+	require.NotEmpty(t, blocks)
+	fromDisk := 0 // bytes of the records read from the disk, before those kept in memory
+	for _, b := range blocks {
+		if b.Value == nil {
+			fromDisk += int(b.Span.To.Offset - b.Span.From.Offset)
+		}
+	}
+	require.Positive(t, fromDisk, "the first records were read from the disk")
+	require.Less(t, fromDisk, 64<<10, "a few records were on the disk only")
+	assert.LessOrEqual(t, len(buf.data), fromDisk, "the buffer is the size of what was read")
+}
