@@ -71,8 +71,8 @@ const maxFreeBodies = 3
 
 // guessedEventBytes is what an event is taken to need in a body before the
 // pool has encoded one: a registry's events, encoded, take 0.5 to 1 KiB,
-// and a guess short of that costs a step or two of growth, where one past
-// it would hold memory that is never used.
+// and a guess short of that costs a few steps of growth (three for events
+// of 1.1 KiB), where one past it would hold memory that is never used.
 const guessedEventBytes = 512
 
 // encode writes the body of events with appendBody into a recycled or new
@@ -88,7 +88,7 @@ func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]b
 	bb.mu.Lock()
 	perEvent := cmp.Or(bb.perEvent, guessedEventBytes)
 	bb.mu.Unlock()
-	if want := min(len(events)*perEvent*9/8, maxEnvelopeBytes); cap(b.bytes) < want {
+	if want := int(min(int64(len(events))*int64(perEvent)*9/8, maxEnvelopeBytes)); cap(b.bytes) < want {
 		b.bytes = make([]byte, 0, want)
 	}
 	var err error
@@ -165,11 +165,19 @@ func (bb *bodyPool) releaseLocked(b *bodyBuffer) {
 	if b == nil {
 		return
 	}
-	if b.refs--; b.refs == 0 && len(bb.free) < maxFreeBodies {
+	if b.refs--; b.refs == 0 && len(bb.free) < maxFreeBodies && !oversized(b.bytes) {
 		clear(b.jsonMem) // holds no event's JSON while free
 		b.json, b.jsonMem = nil, b.jsonMem[:0]
 		bb.free = append(bb.free, b)
 	}
+}
+
+// oversized reports whether a buffer is over twice the size of the body it
+// held last, and large: made for larger bodies (a batch of large events, or
+// sized from one) than those that came since, it is left to the collector
+// rather than kept, so that the pool holds about what its bodies need.
+func oversized(bytes []byte) bool {
+	return cap(bytes) > 64<<10 && cap(bytes) > 2*len(bytes)
 }
 
 // reset drops the free buffers.

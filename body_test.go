@@ -3,6 +3,7 @@ package notifications
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,6 +58,26 @@ func TestBodyPoolSizesNewBuffersFromTheLastBody(t *testing.T) {
 		assert.Equal(t, first.bytes, b.bytes)
 	}
 	assert.LessOrEqual(t, allocs, 3.0, "the buffer and its bodyBuffer, allocated once each (and the slice of held)")
+}
+
+// A buffer made for larger bodies than those that came since is not kept:
+// sized from a body of one large event, a batch of small ones would
+// otherwise have the pool hold a buffer five times its body for good.
+func TestBodyPoolKeepsNoOversizedBuffer(t *testing.T) {
+	var bb bodyPool
+	large := testEvents("large", 1)
+	large[0].Target.URL = strings.Repeat("u", 100<<10)
+	b, err := bb.encode(large, appendEnvelope)
+	require.NoError(t, err)
+	bb.release(b)
+
+	small, err := bb.encode(testEvents("small", 1000), appendEnvelope)
+	require.NoError(t, err)
+	require.Greater(t, cap(small.bytes), 2*len(small.bytes), "sized from the large event's body")
+	bb.release(small)
+	for _, kept := range bb.free {
+		assert.LessOrEqual(t, cap(kept.bytes), max(2*len(kept.bytes), 64<<10), "the pool keeps buffers of about their bodies' size")
+	}
 }
 
 func TestHTTPDelivererEncodesOnceForEveryAttempt(t *testing.T) {
