@@ -28,19 +28,21 @@ type ReadBuffer struct {
 }
 
 // chunk returns room for n bytes and a slab for the items of a chunk of n
-// bytes: b's memory, its bytes made again larger when a read needs more,
-// up to readChunk; for a record larger than that, memory of its own, not
-// kept (one large record must not pin its size for the log's life). A read
-// stops where the records kept in memory begin, which may be a few records
-// on: the bytes are not made at readChunk for those, since a reader that
-// lends each read's buffer to what it decoded from it (the notifications
-// spool does) holds every such buffer until its batch is done.
+// bytes: b's memory, its bytes made again, at least twice larger, when a
+// read needs more, up to readChunk; for a record larger than that, memory
+// of its own, not kept (one large record must not pin its size for the
+// log's life). A read stops where the records kept in memory begin, which
+// may be a few records on: the bytes are not made at readChunk for those,
+// since a reader that lends each read's buffer to what it decoded from it
+// (the notifications spool does) holds every such buffer until its batch
+// is done.
 func (b *ReadBuffer) chunk(n int) ([]byte, [][]byte) {
 	if n > readChunk {
 		return newChunk(n)
 	}
 	if len(b.data) < n {
-		b.data = make([]byte, n)
+		b.data = make([]byte, min(max(n, 2*len(b.data)), readChunk))
+		clear(b.slab) // its items lie in the bytes let go
 	}
 	if b.slab == nil {
 		b.slab = newSlab(readChunk) // a chunk's worth, whatever the chunk: small reads may hold many small items
