@@ -172,12 +172,15 @@ func (bb *bodyPool) releaseLocked(b *bodyBuffer) {
 	}
 }
 
-// oversized reports whether a buffer is over twice the size of the body it
-// held last, and large: made for larger bodies (a batch of large events, or
-// sized from one) than those that came since, it is left to the collector
-// rather than kept, so that the pool holds about what its bodies need.
+// oversized reports whether a buffer is larger than an envelope of several
+// blocks may be (maxEnvelopeBytes), grown so by a lone block of large
+// events, and over twice the size of the body it held last: it is left to
+// the collector rather than kept, so that the pool holds at most about
+// maxFreeBodies envelopes however large a block once was. A buffer within
+// the limit is kept whatever the body it held last: batches of every size
+// take turns, and a full one would make it again.
 func oversized(bytes []byte) bool {
-	return cap(bytes) > 64<<10 && cap(bytes) > 2*len(bytes)
+	return cap(bytes) > maxEnvelopeBytes && cap(bytes) > 2*len(bytes)
 }
 
 // reset drops the free buffers.

@@ -58,24 +58,34 @@ func TestBodyPoolSizesNewBuffersFromTheLastBody(t *testing.T) {
 		"made once, at the last body's bytes an event and an eighth more")
 }
 
-// A buffer made for larger bodies than those that came since is not kept:
-// sized from a body of one large event, a batch of small ones would
-// otherwise have the pool hold a buffer five times its body for good.
-func TestBodyPoolKeepsNoOversizedBuffer(t *testing.T) {
+// A buffer grown past the envelope limit by a lone block of large events
+// is not kept once smaller bodies follow: the pool holds at most about
+// three envelopes, however large a block once was. One within the limit is
+// kept, whatever the body it held last.
+func TestBodyPoolKeepsNoBufferPastTheEnvelopeLimit(t *testing.T) {
 	var bb bodyPool
 	large := testEvents("large", 1)
-	large[0].Target.URL = strings.Repeat("u", 100<<10)
+	large[0].Target.URL = strings.Repeat("u", 2*maxEnvelopeBytes)
 	b, err := bb.encode(large, appendEnvelope)
 	require.NoError(t, err)
+	require.Greater(t, cap(b.bytes), maxEnvelopeBytes)
 	bb.release(b)
+	require.Len(t, bb.free, 1, "kept while nothing smaller came")
 
-	small, err := bb.encode(testEvents("small", 1000), appendEnvelope)
+	small, err := bb.encode(testEvents("small", 10), appendEnvelope)
 	require.NoError(t, err)
-	require.Greater(t, cap(small.bytes), 2*len(small.bytes), "sized from the large event's body")
+	require.Same(t, b, small, "the free buffer serves the next body")
 	bb.release(small)
-	for _, kept := range bb.free {
-		assert.LessOrEqual(t, cap(kept.bytes), max(2*len(kept.bytes), 64<<10), "the pool keeps buffers of about their bodies' size")
-	}
+	assert.Empty(t, bb.free, "grown past the envelope limit, and holding a small body: let go")
+
+	full, err := bb.encode(testEvents("full", 1000), appendEnvelope)
+	require.NoError(t, err)
+	bb.release(full)
+	few, err := bb.encode(testEvents("few", 10), appendEnvelope)
+	require.NoError(t, err)
+	require.Same(t, full, few)
+	bb.release(few)
+	assert.Len(t, bb.free, 1, "within the limit: kept for the next full batch")
 }
 
 func TestHTTPDelivererEncodesOnceForEveryAttempt(t *testing.T) {
