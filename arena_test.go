@@ -264,7 +264,7 @@ func TestBatchRunsOnlyForASplicer(t *testing.T) {
 func TestFlattenJSONAllocatesOnlyWhatItKeeps(t *testing.T) {
 	plain := []queuedBlock{{events: testEvents("p", 1)}, {events: testEvents("q", 1)}}
 	var json, runs [][]byte
-	allocs := testing.AllocsPerRun(10, func() {
+	allocs := allocsPerRun(10, func() {
 		json, runs = flattenJSONInto(nil, nil, plain, DefaultMaxBatch, true)
 	})
 	assert.Nil(t, json)
@@ -279,7 +279,7 @@ func TestFlattenJSONAllocatesOnlyWhatItKeeps(t *testing.T) {
 		withJSON = append(withJSON, queuedBlock{events: events, json: &blockJSON{objects: eventJSON}})
 	}
 	jsonMem, runsMem := make([][]byte, 0, 8), make([][]byte, 0, 8)
-	allocs = testing.AllocsPerRun(10, func() {
+	allocs = allocsPerRun(10, func() {
 		json, runs = flattenJSONInto(jsonMem, runsMem, withJSON, DefaultMaxBatch, true)
 	})
 	assert.Len(t, json, 3)

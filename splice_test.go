@@ -88,7 +88,7 @@ func TestSplicedReaderAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	r := &splicedReader{}
 	buf := make([]byte, 32<<10)
-	allocs := testing.AllocsPerRun(20, func() {
+	allocs := allocsPerRun(20, func() {
 		*r = splicedReader{json: eventJSON}
 		for {
 			if _, err := r.Read(buf); err == io.EOF {

@@ -192,7 +192,7 @@ func TestSpoolPushAllocations(t *testing.T) {
 	defer s.close()
 	block := queuedBlock{events: testEvents("a", 1), written: stampNow()}
 	require.NoError(t, s.push(block)) // the first one makes the buffer
-	allocs := testing.AllocsPerRun(200, func() {
+	allocs := allocsPerRun(200, func() {
 		if err := s.push(block); err != nil {
 			t.Error(err)
 		}

@@ -88,7 +88,7 @@ func TestMemoryStoreReusesPoppedChunk(t *testing.T) {
 		}
 	}
 	cycles()
-	assert.Zero(t, testing.AllocsPerRun(3, cycles), "a store that keeps up allocates no chunk")
+	assert.Zero(t, allocsPerRun(3, cycles), "a store that keeps up allocates no chunk")
 	assert.Zero(t, m.len())
 }
 
@@ -136,7 +136,7 @@ func TestMemoryStoreReusesCopies(t *testing.T) {
 				}
 			}
 			cycles()
-			assert.Zero(t, testing.AllocsPerRun(3, cycles), "copies and chunks are reused")
+			assert.Zero(t, allocsPerRun(3, cycles), "copies and chunks are reused")
 		})
 	}
 }

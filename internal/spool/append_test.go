@@ -308,7 +308,7 @@ func TestReadIntoAllocatesNothingAgain(t *testing.T) {
 				}
 			}
 			read()
-			assert.Zero(t, testing.AllocsPerRun(20, read))
+			assert.Zero(t, allocsPerRun(20, read))
 		})
 	}
 }
@@ -338,4 +338,16 @@ func TestAppendersLeaveTheCommitToReaders(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Greater(t, l.committed.Load(), uint64(2), "an appender committed once half the ring waited")
+}
+
+// allocsPerRun is testing.AllocsPerRun at its fewest over three tries. It
+// counts the whole process's allocations, so the log's own syncer (arming
+// its timer) or a goroutine of an earlier test can add to one try; the
+// code measured allocates in every try.
+func allocsPerRun(runs int, f func()) float64 {
+	fewest := testing.AllocsPerRun(runs, f)
+	for range 2 {
+		fewest = min(fewest, testing.AllocsPerRun(runs, f))
+	}
+	return fewest
 }
