@@ -84,10 +84,8 @@ const guessedEventBytes = 512
 // body and copy it four times over (a fresh endpoint, a buffer the pool
 // had no room to keep).
 func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]byte, error)) (*bodyBuffer, error) {
-	b := bb.take()
-	bb.mu.Lock()
-	perEvent := cmp.Or(bb.perEvent, guessedEventBytes)
-	bb.mu.Unlock()
+	b, perEvent := bb.take()
+	perEvent = cmp.Or(perEvent, guessedEventBytes)
 	if want := int(min(int64(len(events))*int64(perEvent)*9/8, maxEnvelopeBytes)); cap(b.bytes) < want {
 		b.bytes = make([]byte, 0, want)
 	}
@@ -109,14 +107,15 @@ func (bb *bodyPool) encode(events []Event, appendBody func([]byte, []Event) ([]b
 // its readers read the pieces, whose slice it copies (not the bytes), so
 // that the caller may reuse that slice once the batch is released.
 func (bb *bodyPool) splice(eventJSON [][]byte) *bodyBuffer {
-	b := bb.take()
+	b, _ := bb.take()
 	b.jsonMem = append(b.jsonMem[:0], eventJSON...)
 	b.json = b.jsonMem
 	return b
 }
 
-// take returns a recycled or new buffer, held once (by its batch).
-func (bb *bodyPool) take() *bodyBuffer {
+// take returns a recycled or new buffer, held once (by its batch), and the
+// bytes an event took in the last body encoded (0: none yet).
+func (bb *bodyPool) take() (*bodyBuffer, int) {
 	bb.mu.Lock()
 	defer bb.mu.Unlock()
 	var b *bodyBuffer
@@ -126,7 +125,7 @@ func (bb *bodyPool) take() *bodyBuffer {
 		b = &bodyBuffer{}
 	}
 	b.json, b.refs = nil, 1
-	return b
+	return b, bb.perEvent
 }
 
 // attach makes b the body of req, with a GetBody for redirects.

@@ -95,17 +95,15 @@ func NewDelivererEndpoint(name, target string, d Deliverer, config EndpointConfi
 
 // validateEndpoint checks what OpenEndpoint needs of an HTTP endpoint.
 func validateEndpoint(name, endpointURL string, config EndpointConfig) error {
-	if err := checkURL(endpointURL); err != nil {
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
-	}
-	if err := checkTransport(config); err != nil {
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
-	}
-	if err := checkHeaders(config.Headers); err != nil {
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
-	}
-	if err := checkTLSVersions(endpointURL, config.Transport); err != nil {
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+	for _, err := range []error{ // the first that fails is reported
+		checkURL(endpointURL),
+		checkTransport(config),
+		checkHeaders(config.Headers),
+		checkTLSVersions(endpointURL, config.Transport),
+	} {
+		if err != nil {
+			return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, name, err)
+		}
 	}
 	if config.BlockPrivateNetworks {
 		// An IP address the guard refuses will never be dialled; a name
