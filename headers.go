@@ -49,20 +49,24 @@ func checkHeader(name string, values []string) error {
 // keep-alive, an Upgrade, a Transfer-Encoding other than chunked. Over
 // HTTPS, where HTTP/2 is negotiated, every request would fail with them.
 func checkConnectionHeader(name string, values []string) error {
-	one := func(allowed ...string) bool {
-		return len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(values[0], a) }))
+	// one reports whether values is at most one value, empty or among
+	// allowed: compared as net/http does, Connection's without regard to
+	// case, the others exactly.
+	one := func(equal func(a, b string) bool, allowed ...string) bool {
+		return len(values) == 0 || len(values) == 1 && (values[0] == "" || slices.ContainsFunc(allowed, func(a string) bool { return equal(values[0], a) }))
 	}
+	exactly := func(a, b string) bool { return a == b }
 	switch http.CanonicalHeaderKey(name) {
 	case "Connection":
-		if !one("close", "keep-alive") {
+		if !one(strings.EqualFold, "close", "keep-alive") {
 			return errors.New(`header "Connection" may only be close or keep-alive: HTTP/2 refuses other values`)
 		}
 	case "Upgrade":
-		if !one("chunked") { // what net/http lets through
+		if !one(exactly, "chunked") { // what net/http lets through
 			return errors.New(`header "Upgrade" cannot be sent: HTTP/2 refuses it`)
 		}
 	case "Transfer-Encoding":
-		if !one("chunked") {
+		if !one(exactly, "chunked") {
 			return errors.New(`header "Transfer-Encoding" may only be chunked: HTTP/2 refuses other values`)
 		}
 	}

@@ -32,6 +32,9 @@ func TestOpenEndpointRefusesHeadersNetHTTPCannotSend(t *testing.T) {
 		{"Upgrade", http.Header{"Upgrade": {"secret/1"}}, `header "Upgrade" cannot be sent`},
 		{"Transfer-Encoding other than chunked", http.Header{"Transfer-Encoding": {"secret"}}, `header "Transfer-Encoding" may only be chunked`},
 		{"lower-case connection", http.Header{"connection": {"secret"}}, `header "Connection" may only be close or keep-alive`},
+		// net/http compares these exactly: "Chunked" fails every HTTP/2 request.
+		{"Transfer-Encoding Chunked", http.Header{"Transfer-Encoding": {"Chunked"}}, `header "Transfer-Encoding" may only be chunked`},
+		{"Upgrade Chunked", http.Header{"Upgrade": {"Chunked"}}, `header "Upgrade" cannot be sent`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
