@@ -45,6 +45,15 @@ type eventQueue struct {
 	lookahead    bool          // take and encode the next batch while one is out
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
+	// jsonAlone: a block written with its events' JSON is kept as that JSON
+	// alone, as a spool keeps it, when nothing but a failure needs the
+	// events' values: the deliverer splices the JSON, no OnFinished wants
+	// the events delivered, no MaxEventAge reads their timestamps. The
+	// events, the writer's memory, are then not held while the block
+	// waits (a Broadcaster's endpoints hold its shared JSON, not the
+	// events as well); a batch given up decodes them (appendEvents).
+	jsonAlone bool
+
 	// Owned by the goroutine, and by the look-ahead goroutine it starts
 	// and waits for (see deliverAhead), which makes the next batch: seq,
 	// fit and spare are only touched by whichever of the two makes batches
@@ -110,6 +119,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		q.wire, q.measured = h.encoding, true
 	}
 	q.lookahead = q.encoder != nil || store.durable()
+	q.jsonAlone = q.splicer != nil && !store.durable() && out.onFinished == nil && q.maxAge == 0
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
@@ -130,9 +140,9 @@ func (q *eventQueue) Write(events ...Event) error {
 }
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
-// EncodedSink): the queue keeps them with the events, and a deliverer that
-// is a JSONEncoder sends them without encoding the events again. A spool
-// stores them as they are. eventJSON not of the events' length is ignored.
+// EncodedSink): the queue keeps them with the events, or instead of them
+// (see jsonAlone), and a deliverer that is a JSONEncoder sends them
+// without encoding the events again. A spool stores them as they are. eventJSON not of the events' length is ignored.
 func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
@@ -167,6 +177,9 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 		js = q.keptJSON.copyOf(keptJSON)
 	}
 	blk := queuedBlock{events: kept, written: at, json: js}
+	if q.jsonAlone && js != nil && len(js.objects) == len(kept) {
+		blk.events = nil // see jsonAlone
+	}
 	var err error
 	if len(kept) > 0 {
 		err = q.storeBlock(blk)
@@ -196,7 +209,7 @@ func (q *eventQueue) write(events []Event, js *blockJSON, at stamp) error {
 func (q *eventQueue) storeBlock(blk queuedBlock) error {
 	// Counted before the push: once stored, the block may be delivered
 	// before the push returns.
-	if err := q.receive(len(blk.events)); err != nil {
+	if err := q.receive(blk.count()); err != nil {
 		return err
 	}
 	return q.push(blk)
@@ -223,10 +236,10 @@ func (q *eventQueue) receive(n int) error {
 // that fails.
 func (q *eventQueue) push(blk queuedBlock) error {
 	if err := q.store.push(blk); err != nil {
-		q.metrics.unreceived(len(blk.events))
+		q.metrics.unreceived(blk.count())
 		return fmt.Errorf("notifications: endpoint %q: %w", q.name, err)
 	}
-	q.metrics.stored(len(blk.events))
+	q.metrics.stored(blk.count())
 	return nil
 }
 

@@ -197,7 +197,7 @@ func (m *memoryStore) push(b queuedBlock) error {
 		k++
 	}
 	m.chunks[k-1] = append(m.chunks[k-1], b)
-	m.events += len(b.events)
+	m.events += b.count()
 	return nil
 }
 
@@ -216,22 +216,22 @@ func (m *memoryStore) peek(skip, maxEvents int) ([]queuedBlock, error) {
 		return nil, nil
 	}
 	chunk := m.chunks[c]
-	end, n := i+1, len(chunk[i].events)
-	for end < len(chunk) && n+len(chunk[end].events) <= maxEvents {
-		n += len(chunk[end].events)
+	end, n := i+1, chunk[i].count()
+	for end < len(chunk) && n+chunk[end].count() <= maxEvents {
+		n += chunk[end].count()
 		end++
 	}
-	if end < len(chunk) || c == len(m.chunks)-1 || n+len(m.chunks[c+1][0].events) > maxEvents {
+	if end < len(chunk) || c == len(m.chunks)-1 || n+m.chunks[c+1][0].count() > maxEvents {
 		return chunk[i:end:end], nil
 	}
 	count := end - i // the blocks, counted before they are copied
 counting:
 	for d := c + 1; d < len(m.chunks); d++ {
 		for _, b := range m.chunks[d] {
-			if n+len(b.events) > maxEvents {
+			if n+b.count() > maxEvents {
 				break counting
 			}
-			n += len(b.events)
+			n += b.count()
 			count++
 		}
 	}
@@ -281,8 +281,8 @@ func (m *memoryStore) pop(n int) error {
 		}
 		chunk := m.chunks[0]
 		k := min(n, len(chunk)-m.head)
-		for _, b := range chunk[m.head : m.head+k] {
-			m.events -= len(b.events)
+		for i := range chunk[m.head : m.head+k] {
+			m.events -= chunk[m.head+i].count()
 		}
 		clear(chunk[m.head : m.head+k]) // the events are no longer held
 		m.head += k
