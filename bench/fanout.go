@@ -32,6 +32,6 @@ func runFanout(ctl receiverCtl, o options, out io.Writer) error {
 	fmt.Fprintln(out, "| endpoints | sender CPU/event | × one endpoint |")
 	fmt.Fprintln(out, "|---:|---:|---:|")
 	fmt.Fprintf(out, "| 1 | %v | 1.0 |\n", roundDur(c1))
-	fmt.Fprintf(out, "| %d | %v | **%.1f** |\n", o.fanout, roundDur(c8), float64(c8)/float64(c1))
+	fmt.Fprintf(out, "| %d | %v | **%.2f** |\n", o.fanout, roundDur(c8), float64(c8)/float64(c1))
 	return nil
 }
