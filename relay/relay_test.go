@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,31 +267,6 @@ func TestRunStopsIngressThenFlushes(t *testing.T) {
 	assert.True(t, closedLine, "the log says how each endpoint ended")
 }
 
-func TestOperations(t *testing.T) {
-	a := newSink(t)
-	r, _ := newRelay(t, Config{}, openEndpoint(t, "a", a.URL, notifications.EndpointConfig{}))
-	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "metrics here") })
-	ops := httptest.NewServer(r.Operations(metrics))
-	defer ops.Close()
-	get := func(path string) (int, string) {
-		resp, err := http.Get(ops.URL + path)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	code, body := get(MetricsPath)
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "metrics here", body)
-	code, body = get(HealthPath)
-	assert.Equal(t, http.StatusOK, code)
-	assert.JSONEq(t, `{"state":"running","endpoints":[{"name":"a","state":"idle","pending":0,"delivered":0,"failures":0,"errors":0,"dropped":0}]}`, body)
-	require.NoError(t, r.Close())
-	code, body = get(HealthPath)
-	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Contains(t, body, `"stopping"`)
-}
-
 func TestNewRefusesNoEndpoint(t *testing.T) {
 	_, err := New(Config{})
 	assert.Error(t, err)
@@ -333,113 +307,12 @@ func TestNewRefusesCredentialsNoRequestMatches(t *testing.T) {
 	require.NoError(t, r.Close())
 }
 
-func TestPartialSetForgetsOldest(t *testing.T) {
-	s := newPartialSet(3, 2)
-	for i := range 10 {
-		s.mark(events(fmt.Sprint("p", i), 1), i%2)
-	}
-	held := func(id string, target int) bool {
-		return len(s.unheld([]notifications.Event{{ID: id}}, target)) == 0
-	}
-	assert.Equal(t, 3, s.len())
-	assert.True(t, held("p9-0", 1))
-	assert.False(t, held("p9-0", 0))
-	assert.False(t, held("p0-0", 0), "the oldest are forgotten")
-	s.forget(events("p9", 1))
-	assert.False(t, held("p9-0", 1))
-}
-
-// unheld leaves out, in order, the events a target holds.
-func TestPartialSetUnheld(t *testing.T) {
-	s := newPartialSet(10, 2)
-	sent := events("u", 4)
-	assert.Equal(t, eventIDs(sent), eventIDs(s.unheld(sent, 0)), "nothing held")
-	s.mark([]notifications.Event{sent[1], sent[3]}, 0)
-	assert.Equal(t, []string{"u-0", "u-2"}, eventIDs(s.unheld(sent, 0)))
-	assert.Equal(t, eventIDs(sent), eventIDs(s.unheld(sent, 1)), "another target")
-	s.mark(sent, 1)
-	assert.Empty(t, s.unheld(sent, 1))
-}
-
 // httptestServer serves h on loopback until the test ends and returns its
 // URL.
 func httptestServer(t *testing.T, h http.HandlerFunc) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// An endpoint at MaxPending refuses the block: the registry is answered 503
-// and, when it sends the events again once there is room, each endpoint gets
-// each event once. The endpoint gives nothing up (the registry sends the
-// events again): nothing in Dropped nor in its DeadLetter.
-func TestRelayFullEndpointAnswers503(t *testing.T) {
-	gate := make(chan struct{})
-	full, roomy := newSink(t), newSink(t)
-	held := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		<-gate
-		full.Config.Handler.ServeHTTP(w, r)
-	})
-	dead := &deadLetters{}
-	fullEndpoint := openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1, DeadLetter: dead})
-	r, url := newRelay(t, Config{}, fullEndpoint, openEndpoint(t, "roomy", roomy.URL, notifications.EndpointConfig{}))
-	require.Equal(t, http.StatusOK, post(t, url, "", events("one", 1)))
-	sent := events("two", 1)
-	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "", sent), "the full endpoint cannot hold it")
-	close(gate)
-	require.Eventually(t, func() bool { return post(t, url, "", sent) == http.StatusOK }, 10*time.Second, 10*time.Millisecond,
-		"the registry's retry is taken once there is room")
-	require.NoError(t, r.Close())
-	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(full.received()))
-	assert.Equal(t, []string{"one-0", "two-0"}, eventIDs(roomy.received()), "the endpoint that took it first is not given it again")
-	var m notifications.EndpointMetrics
-	fullEndpoint.ReadMetrics(&m)
-	assert.Zero(t, m.Dropped, "nothing given up")
-	assert.Zero(t, dead.count.Load(), "nothing in the dead letter sink")
-}
-
-// deadLetters counts the events a DeadLetter sink is given.
-type deadLetters struct{ count atomic.Int64 }
-
-func (d *deadLetters) Write(events ...notifications.Event) error {
-	d.count.Add(int64(len(events)))
-	return nil
-}
-
-func (d *deadLetters) Close() error { return nil }
-
-// Events an endpoint ignores do not count against its MaxPending: a full
-// endpoint that ignores pulls does not hold them back from the others.
-func TestRelayFullEndpointIgnoringTheEvents(t *testing.T) {
-	gate := make(chan struct{})
-	held := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { <-gate })
-	t.Cleanup(func() { close(gate) }) // before the server's Close, which waits for its handlers
-	other := newSink(t)
-	_, url := newRelay(t, Config{},
-		openEndpoint(t, "full", held, notifications.EndpointConfig{MaxPending: 1, CloseTimeout: 100 * time.Millisecond, Ignore: notifications.IgnoreConfig{Actions: []string{notifications.EventActionPull}}}),
-		openEndpoint(t, "other", other.URL, notifications.EndpointConfig{}))
-	require.Equal(t, http.StatusOK, post(t, url, "", events("push", 1)), "full holds it, its webhook held")
-	pulls := events("pull", 2)
-	for i := range pulls {
-		pulls[i].Action = notifications.EventActionPull
-	}
-	assert.Equal(t, http.StatusOK, post(t, url, "", pulls), "full ignores them: only the other endpoint holds them")
-	require.Eventually(t, func() bool { return len(other.received()) == 3 }, 10*time.Second, time.Millisecond)
-}
-
-// A block larger than an endpoint's MaxPending, which it could never hold,
-// is answered 413 (a regnotify sender then sends smaller batches), and no
-// endpoint gets it.
-func TestRelayBlockLargerThanMaxPending(t *testing.T) {
-	small, other := newSink(t), newSink(t)
-	r, url := newRelay(t, Config{},
-		openEndpoint(t, "other", other.URL, notifications.EndpointConfig{}),
-		openEndpoint(t, "small", small.URL, notifications.EndpointConfig{MaxPending: 2}))
-	assert.Equal(t, http.StatusRequestEntityTooLarge, post(t, url, "", events("big", 3)))
-	assert.Equal(t, http.StatusOK, post(t, url, "", events("fits", 2)))
-	require.NoError(t, r.Close())
-	assert.Equal(t, []string{"fits-0", "fits-1"}, eventIDs(small.received()))
-	assert.Equal(t, []string{"fits-0", "fits-1"}, eventIDs(other.received()), "nothing of the refused block reached the other endpoint")
 }
 
 // Ignore.MediaTypes (distribution's ignoredmediatypes) keep events of those
@@ -459,48 +332,6 @@ func TestRelayIgnoredMediaTypes(t *testing.T) {
 	require.NoError(t, r.Close())
 	assert.Equal(t, []string{"mt-1"}, eventIDs(a.received()))
 	assert.Equal(t, []string{"mt-0", "mt-1"}, eventIDs(b.received()))
-}
-
-// Status says idle with nothing pending; delivering with events pending
-// and no attempt refused or failed since the last accepted one; failing with
-// events pending and the last attempt not accepted (what /healthz reports),
-// or, in the status log lines, failures grown since the last line.
-func TestStatusStates(t *testing.T) {
-	var answer atomic.Int32 // the receiver's status; 0: hold the request until release, then 200
-	var holding atomic.Bool
-	release := make(chan struct{})
-	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		code := int(answer.Load())
-		if code == 0 {
-			holding.Store(true)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			code = http.StatusOK
-		}
-		w.WriteHeader(code)
-	})
-	e := openEndpoint(t, "st", srv, notifications.EndpointConfig{Threshold: 1, Backoff: 5 * time.Millisecond, CloseTimeout: time.Millisecond})
-	defer e.Close()
-	assert.Equal(t, "idle", status(e, nil).State)
-
-	require.NoError(t, e.Write(events("held", 1)...))
-	require.Eventually(t, holding.Load, 10*time.Second, time.Millisecond, "the request is out")
-	assert.Equal(t, "delivering", status(e, nil).State, "pending, nothing failed")
-	answer.Store(http.StatusInternalServerError)
-	close(release)
-	require.Eventually(t, func() bool { return status(e, nil).State == "idle" }, 10*time.Second, time.Millisecond, "the held event delivered")
-
-	require.NoError(t, e.Write(events("down", 1)...))
-	var s EndpointStatus
-	require.Eventually(t, func() bool { s = status(e, nil); return s.Failures > 0 }, 10*time.Second, time.Millisecond)
-	assert.Equal(t, "failing", s.State, "the last attempt failed: /healthz says so")
-	assert.Equal(t, 1, s.Pending)
-	assert.Equal(t, "failing", status(e, &EndpointStatus{}).State, "and failures grew since the last status line")
-
-	answer.Store(http.StatusOK)
-	require.Eventually(t, func() bool { return status(e, nil).State == "idle" }, 10*time.Second, time.Millisecond, "recovered")
 }
 
 // An event without an ID cannot be told apart from another: the relay's
