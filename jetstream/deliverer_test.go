@@ -12,13 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// closedSignal returns a channel closed when conn is closed.
-func closedSignal(conn *nats.Conn) <-chan struct{} {
-	ch := make(chan struct{})
-	conn.SetClosedHandler(func(*nats.Conn) { close(ch) })
-	return ch
-}
-
 // TestDeliverWithoutAck publishes to a subject a plain subscriber answers
 // for nothing: the attempt ends on the timeout, or as soon as ctx is done.
 func TestDeliverWithoutAck(t *testing.T) {

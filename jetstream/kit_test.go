@@ -196,3 +196,17 @@ func (rc *receiver) received() []notifications.Event {
 	defer rc.mu.Unlock()
 	return append([]notifications.Event(nil), rc.events...)
 }
+
+// closedSignal returns a channel closed when conn is closed.
+func closedSignal(conn *nats.Conn) <-chan struct{} {
+	ch := make(chan struct{})
+	conn.SetClosedHandler(func(*nats.Conn) { close(ch) })
+	return ch
+}
+
+// metrics returns e's metrics.
+func metrics(e *notifications.Endpoint) notifications.EndpointMetrics {
+	var m notifications.EndpointMetrics
+	e.ReadMetrics(&m)
+	return m
+}

@@ -85,10 +85,3 @@ func TestServerRestartMidStream(t *testing.T) {
 		})
 	}
 }
-
-// metrics returns e's metrics.
-func metrics(e *notifications.Endpoint) notifications.EndpointMetrics {
-	var m notifications.EndpointMetrics
-	e.ReadMetrics(&m)
-	return m
-}
