@@ -72,8 +72,21 @@ func (o *outcomes) delivered(n int, events []Event, attempts int, written stamp)
 // givenUp counts and logs events that will never be delivered, hands them
 // to the dead letter sink and reports them.
 func (o *outcomes) givenUp(events []Event, attempts int, reason error) {
-	o.metrics.dropped(len(events))
-	o.dropLog.add(len(events), reason)
+	o.givenUpCounted(len(events), events, attempts, reason)
+}
+
+// readsEvents reports whether anything reads the events given up: the dead
+// letter sink or OnFinished. When nothing does, givenUpCounted needs only
+// their count.
+func (o *outcomes) readsEvents() bool {
+	return o.deadLetter != nil || o.onFinished != nil
+}
+
+// givenUpCounted is givenUp for n events, which events holds when
+// readsEvents says something reads them (it may be nil otherwise).
+func (o *outcomes) givenUpCounted(n int, events []Event, attempts int, reason error) {
+	o.metrics.dropped(n)
+	o.dropLog.add(n, reason)
 	if o.deadLetter != nil {
 		if err := o.deadLetter.Write(append([]Event(nil), events...)...); err != nil {
 			o.log.WithError(err).WithField("events", len(events)).Error("notifications: dead letter sink refused events")

@@ -46,12 +46,15 @@ type eventQueue struct {
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// jsonAlone: a block written with its events' JSON is kept as that JSON
-	// alone, as a spool keeps it, when nothing but a failure needs the
-	// events' values: the deliverer splices the JSON, no OnFinished wants
-	// the events delivered, no MaxEventAge reads their timestamps. The
-	// events, the writer's memory, are then not held while the block
-	// waits (a Broadcaster's endpoints hold its shared JSON, not the
-	// events as well); a batch given up decodes them (appendEvents).
+	// alone, as a spool keeps it, by an in-memory store (a spool stores
+	// what it stores) when nothing reads the events' values: the deliverer
+	// splices the JSON (it does not sign, nor write CloudEvents), and there
+	// is no OnFinished, no DeadLetter sink and no MaxEventAge. The events,
+	// the writer's memory, are then not held while the block waits (a
+	// Broadcaster's endpoints hold its shared JSON, not the events as
+	// well). They are decoded (appendEvents) only where a batch must be
+	// cut by event (one a receiver refused, or paced for a slow one) or
+	// joins blocks written without their JSON, encoded from the events.
 	jsonAlone bool
 
 	// Owned by the goroutine, and by the look-ahead goroutine it starts
@@ -119,7 +122,7 @@ func newEventQueue(name string, d Deliverer, store eventStore, config EndpointCo
 		q.wire, q.measured = h.encoding, true
 	}
 	q.lookahead = q.encoder != nil || store.durable()
-	q.jsonAlone = q.splicer != nil && !store.durable() && out.onFinished == nil && q.maxAge == 0
+	q.jsonAlone = q.splicer != nil && !store.durable() && !out.readsEvents() && q.maxAge == 0
 	q.failLog = failureLog{log: config.Logger, interval: failureLogInterval, metrics: metrics}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.cond = sync.NewCond(&q.mu)
@@ -142,7 +145,8 @@ func (q *eventQueue) Write(events ...Event) error {
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
 // EncodedSink): the queue keeps them with the events, or instead of them
 // (see jsonAlone), and a deliverer that is a JSONEncoder sends them
-// without encoding the events again. A spool stores them as they are. eventJSON not of the events' length is ignored.
+// without encoding the events again. A spool stores them as they are.
+// eventJSON not of the events' length is ignored.
 func (q *eventQueue) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if len(eventJSON) != len(events) {
 		eventJSON = nil
@@ -288,14 +292,15 @@ func (q *eventQueue) Close() error {
 	left := q.store.len()
 	durable := q.store.durable()
 	var dropped []Event
+	droppedN := 0
 	if left > 0 && !durable {
-		dropped = q.takeAll()
-		q.metrics.finished(len(dropped))
+		dropped, droppedN = q.takeAll(q.out.readsEvents())
+		q.metrics.finished(droppedN)
 	}
 	errs = append(errs, q.store.close())
 	q.mu.Unlock()
-	if len(dropped) > 0 {
-		q.out.givenUp(dropped, 0, ErrCloseTimeout)
+	if droppedN > 0 {
+		q.out.givenUpCounted(droppedN, dropped, 0, ErrCloseTimeout)
 	}
 	q.out.close()
 	if !durable {
@@ -315,17 +320,25 @@ func (q *eventQueue) stop() {
 	q.mu.Unlock()
 }
 
-// takeAll removes and returns everything in the store. It is called under
-// the mutex, for a store that will not keep it.
-func (q *eventQueue) takeAll() []Event {
+// takeAll removes everything in the store and returns how many events it
+// held, and the events themselves when read says something reads them (a
+// block held as its JSON alone is then decoded; else nil). It is called
+// under the mutex, for a store that will not keep it.
+func (q *eventQueue) takeAll(read bool) ([]Event, int) {
 	var all []Event
+	n := 0
 	for q.store.len() > 0 {
 		blocks, err := q.store.peek(0, q.store.len())
 		if err != nil || len(blocks) == 0 {
 			break
 		}
-		all = append(all, flatten(blocks)...)
+		for i := range blocks {
+			n += blocks[i].count()
+		}
+		if read {
+			all = append(all, flatten(blocks)...)
+		}
 		_ = q.store.pop(len(blocks))
 	}
-	return all
+	return all, n
 }

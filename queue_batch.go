@@ -209,15 +209,19 @@ func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 		q.popFinished(b)
 		return false
 	}
-	left := make([][]Event, len(unfinished)) // read while b's blocks are the store's
-	for i, p := range unfinished {
-		left[i] = p.eventList()
+	// Read while b's blocks are the store's, and only when something reads
+	// them: a part held as its JSON alone would be decoded for nobody.
+	left := make([][]Event, len(unfinished))
+	if q.out.readsEvents() {
+		for i, p := range unfinished {
+			left[i] = p.eventList()
+		}
 	}
 	q.pop(len(b.stored), b.n)
 	if len(unfinished) > 0 {
 		for i, p := range unfinished {
-			q.abandoned += len(left[i])
-			q.out.givenUp(left[i], p.attempts, ErrCloseTimeout)
+			q.abandoned += p.count()
+			q.out.givenUpCounted(p.count(), left[i], p.attempts, ErrCloseTimeout)
 		}
 		return false
 	}

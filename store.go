@@ -7,8 +7,9 @@ import (
 
 // queuedBlock is one written block with the time it was written.
 type queuedBlock struct {
-	// events are the block's events; nil for a block of JSON read back
-	// from a spool (a Broadcaster's), which carries only its events' JSON
+	// events are the block's events; nil for a block held as its events'
+	// JSON alone (read back from a spool, or kept so by an in-memory
+	// endpoint that reads no event's values: see eventQueue.jsonAlone),
 	// until something needs their values: appendEvents decodes them.
 	events  []Event
 	written stamp
