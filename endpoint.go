@@ -153,6 +153,16 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 	config.SigningSecrets = append([]string(nil), config.SigningSecrets...)
 	config.Logger = config.Logger.WithField("endpoint", name)
 	d := newDeliverer(config)
+	_, webhook := d.(*httpDeliverer)
+	e := &Endpoint{EndpointConfig: config, name: name, url: url, shownURL: redactURL(url, webhook), metrics: newEndpointMetrics()}
+	out := &outcomes{
+		endpoint:   name,
+		metrics:    e.metrics,
+		dropLog:    newRateLimitedLog(config.Logger, time.Second),
+		deadLetter: config.DeadLetter,
+		onFinished: config.OnFinished,
+		log:        config.Logger,
+	}
 	var store eventStore = &memoryStore{}
 	if config.SpoolDir != "" {
 		spool, err := openSpool(config.SpoolDir, name, config.SpoolSync, config.Logger)
@@ -164,19 +174,8 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 		// memory when nothing but the queue sees them: no OnFinished nor
 		// DeadLetter to keep them, and our own deliverer, which keeps
 		// nothing of a batch once it is released.
-		_, own := d.(*httpDeliverer)
-		spool.lend = own && config.OnFinished == nil && config.DeadLetter == nil
+		spool.lend = webhook && !out.readsEvents()
 		store = spool
-	}
-	_, webhook := d.(*httpDeliverer)
-	e := &Endpoint{EndpointConfig: config, name: name, url: url, shownURL: redactURL(url, webhook), metrics: newEndpointMetrics()}
-	out := &outcomes{
-		endpoint:   name,
-		metrics:    e.metrics,
-		dropLog:    newRateLimitedLog(config.Logger, time.Second),
-		deadLetter: config.DeadLetter,
-		onFinished: config.OnFinished,
-		log:        config.Logger,
 	}
 	e.Sink = newEventQueue(name, d, store, config, e.metrics, out)
 	register(e)
@@ -186,10 +185,12 @@ func newEndpoint(name, url string, config EndpointConfig, newDeliverer func(Endp
 var _ EncodedSink = (*Endpoint)(nil)
 
 // WriteEncoded is Write for events whose JSON objects are eventJSON (see
-// EncodedSink): the endpoint keeps those bytes, stores them as they are in
-// its spool, and sends them without encoding the events again. An
-// endpoint whose Sink was replaced by one that is not an EncodedSink
-// writes the events alone.
+// EncodedSink): the endpoint keeps those bytes (in memory, instead of the
+// events when it splices them into envelopes and nothing reads the
+// events' values: no OnFinished, DeadLetter, MaxEventAge or signing),
+// stores them as they are in its spool, and sends them without encoding
+// the events again. An endpoint whose Sink was replaced by one that is not
+// an EncodedSink writes the events alone.
 func (e *Endpoint) WriteEncoded(events []Event, eventJSON [][]byte) error {
 	if s, ok := e.Sink.(EncodedSink); ok {
 		return s.WriteEncoded(events, eventJSON)

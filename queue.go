@@ -46,8 +46,8 @@ type eventQueue struct {
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// jsonAlone: a block written with its events' JSON is kept as that JSON
-	// alone, as a spool keeps it, by an in-memory store (a spool stores
-	// what it stores) when nothing reads the events' values: the deliverer
+	// alone, as a spool keeps it, by an in-memory store when nothing reads
+	// the events' values: the deliverer
 	// splices the JSON (it does not sign, nor write CloudEvents), and there
 	// is no OnFinished, no DeadLetter sink and no MaxEventAge. The events,
 	// the writer's memory, are then not held while the block waits (a

@@ -174,7 +174,11 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 				work = append(q.split(p, r), work...)
 				continue
 			}
-			q.out.givenUp(p.eventList(), p.attempts, r.err)
+			var events []Event // decoded only for whoever reads them
+			if q.out.readsEvents() {
+				events = p.eventList()
+			}
+			q.out.givenUpCounted(p.count(), events, p.attempts, r.err)
 			finish(p)
 		case expired:
 			kept, old := q.expired(p.eventList())

@@ -75,11 +75,13 @@ func (b *queuedBlock) count() int {
 var decodedEvents atomic.Int64
 
 // appendEvents appends the events of b to dst, decoding them from their
-// JSON when b carries only that: the one place where events stored as
-// JSON in a spool are decoded (those stored in binary are decoded as the
-// spool reads them, spool_codec.go). The spool checked the JSON's shape when it read
-// the record; an event whose JSON passes that check but does not decode
-// (which EncodeEvents never writes) is appended as far as it decoded.
+// JSON when b carries only that: the one place where events held as their
+// JSON alone are decoded, read back from a spool or kept so in memory (see
+// eventQueue.jsonAlone; events a spool stored in binary are decoded as it
+// reads them, spool_codec.go). The spool checked the JSON's shape when it
+// read the record, and JSON kept in memory is EncodeEvents' as
+// WriteEncoded requires; an event whose JSON does not decode (which
+// EncodeEvents never writes) is appended as far as it decoded.
 func appendEvents(dst []Event, b queuedBlock) []Event {
 	if b.events != nil {
 		return append(dst, b.events...)

@@ -31,7 +31,7 @@ func runFanout(ctl receiverCtl, o options, out io.Writer) error {
 	fmt.Fprintf(out, "\nFan-out: sender CPU per event written, %d events, receiver latency 0, medians of %d:\n\n", n, o.rounds)
 	fmt.Fprintln(out, "| endpoints | sender CPU/event | × one endpoint |")
 	fmt.Fprintln(out, "|---:|---:|---:|")
-	fmt.Fprintf(out, "| 1 | %v | 1.0 |\n", roundDur(c1))
-	fmt.Fprintf(out, "| %d | %v | **%.2f** |\n", o.fanout, roundDur(c8), float64(c8)/float64(c1))
+	fmt.Fprintf(out, "| 1 | %v | 1.00 |\n", c1.Round(10*time.Nanosecond))
+	fmt.Fprintf(out, "| %d | %v | **%.2f** |\n", o.fanout, c8.Round(10*time.Nanosecond), float64(c8)/float64(c1))
 	return nil
 }
