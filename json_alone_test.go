@@ -9,6 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// endpointPair opens two endpoints of config to url and a Broadcaster of
+// them, and writes events to it one per Write.
+func endpointPair(t *testing.T, url string, config EndpointConfig, events []Event) (b *Broadcaster, e1, e2 *Endpoint) {
+	t.Helper()
+	e1, err := OpenEndpoint("one", url, config)
+	require.NoError(t, err)
+	e2, err = OpenEndpoint("two", url, config)
+	require.NoError(t, err)
+	b = NewBroadcaster(e1, e2)
+	for i := range events {
+		require.NoError(t, b.Write(events[i]))
+	}
+	return b, e1, e2
+}
+
 // heldBlocks opens a Broadcaster of two endpoints of config to a receiver
 // that answers nothing until release is called, writes events one per
 // Write, and returns what the first endpoint's memory store holds then.
@@ -21,17 +36,10 @@ func heldBlocks(t *testing.T, config EndpointConfig, events []Event) (blocks []q
 	config.Timeout = time.Minute // no attempt times out, however slow the machine, to be sent again
 	hold := make(chan struct{})
 	rc = newReceiver(t, func(int, http.ResponseWriter) int { <-hold; return http.StatusOK })
-	e1, err := OpenEndpoint("one", rc.URL, config)
-	require.NoError(t, err)
-	e2, err := OpenEndpoint("two", rc.URL, config)
-	require.NoError(t, err)
-	b = NewBroadcaster(e1, e2)
-	for i := range events {
-		require.NoError(t, b.Write(events[i]))
-	}
+	b, e1, _ := endpointPair(t, rc.URL, config, events)
 	q := e1.Sink.(*eventQueue)
 	eventually(t, func() bool { return q.store.len() == len(events) }, "the events are stored")
-	blocks, err = q.store.peek(0, len(events))
+	blocks, err := q.store.peek(0, len(events))
 	require.NoError(t, err)
 	return blocks, func() { close(hold) }, b, rc
 }
@@ -82,16 +90,11 @@ func TestDeadLetterGetsTheEventsWritten(t *testing.T) {
 	config := fastConfig()
 	config.Threshold = 1
 	config.DeadLetter = dead
-	e1, err := OpenEndpoint("one", rc.URL, config)
-	require.NoError(t, err)
-	e2, err := OpenEndpoint("two", rc.URL, config)
-	require.NoError(t, err)
-	b := NewBroadcaster(e1, e2)
 	events := bridgeEvents(4)
 	for i := range events {
 		events[i].Timestamp = time.Date(2026, 12, 2, 17, 0, i, 0, time.FixedZone("CET", 3600))
-		require.NoError(t, b.Write(events[i]))
 	}
+	b, _, _ := endpointPair(t, rc.URL, config, events)
 	eventually(t, func() bool { return len(dead.events()) == 2*len(events) }, "every event is given up by both endpoints")
 	checkClose(t, b)
 
@@ -115,15 +118,8 @@ func TestEventsHeldAsJSONAloneAreCountedWhenGivenUp(t *testing.T) {
 		rc := newReceiver(t, func(int, http.ResponseWriter) int { return http.StatusBadRequest })
 		config := fastConfig()
 		config.Threshold = 1
-		e1, err := OpenEndpoint("one", rc.URL, config)
-		require.NoError(t, err)
-		e2, err := OpenEndpoint("two", rc.URL, config)
-		require.NoError(t, err)
-		b := NewBroadcaster(e1, e2)
 		events := bridgeEvents(4)
-		for i := range events {
-			require.NoError(t, b.Write(events[i]))
-		}
+		b, e1, e2 := endpointPair(t, rc.URL, config, events)
 		for _, e := range []*Endpoint{e1, e2} {
 			eventually(t, func() bool { return e.Pending() == 0 }, "every event is given up")
 		}
