@@ -46,14 +46,13 @@ type eventQueue struct {
 	measured     bool          // deliverer is an *httpDeliverer: its bodies have a known size
 
 	// jsonAlone: a block written with its events' JSON is kept as that JSON
-	// alone, as a spool keeps it, by an in-memory store when nothing reads
-	// the events' values: the deliverer
-	// splices the JSON (it does not sign, nor write CloudEvents), and there
-	// is no OnFinished, no DeadLetter sink and no MaxEventAge. The events,
-	// the writer's memory, are then not held while the block waits (a
-	// Broadcaster's endpoints hold its shared JSON, not the events as
-	// well). They are decoded (appendEvents) only where a batch must be
-	// cut by event (one a receiver refused, or paced for a slow one) or
+	// alone, as a spool keeps it, by an in-memory store when nothing reads the
+	// events' values: the deliverer splices the JSON (it does not sign, nor
+	// write CloudEvents), and there is no OnFinished, no DeadLetter sink and
+	// no MaxEventAge. The events, the writer's memory, are then not held while
+	// the block waits (a Broadcaster's endpoints hold its shared JSON, not the
+	// events as well). They are decoded (appendEvents) only where a batch must
+	// be cut by event (one a receiver refused, or paced for a slow one) or
 	// joins blocks written without their JSON, encoded from the events.
 	jsonAlone bool
 
@@ -326,19 +325,16 @@ func (q *eventQueue) stop() {
 // under the mutex, for a store that will not keep it.
 func (q *eventQueue) takeAll(read bool) ([]Event, int) {
 	var all []Event
-	n := 0
+	held := q.store.len()
 	for q.store.len() > 0 {
 		blocks, err := q.store.peek(0, q.store.len())
 		if err != nil || len(blocks) == 0 {
 			break
-		}
-		for i := range blocks {
-			n += blocks[i].count()
 		}
 		if read {
 			all = append(all, flatten(blocks)...)
 		}
 		_ = q.store.pop(len(blocks))
 	}
-	return all, n
+	return all, held - q.store.len()
 }

@@ -209,13 +209,9 @@ func (q *eventQueue) commit(b *batch, unfinished []*part) bool {
 		q.popFinished(b)
 		return false
 	}
-	// Read while b's blocks are the store's, and only when something reads
-	// them: a part held as its JSON alone would be decoded for nobody.
-	left := make([][]Event, len(unfinished))
-	if q.out.readsEvents() {
-		for i, p := range unfinished {
-			left[i] = p.eventList()
-		}
+	left := make([][]Event, len(unfinished)) // read while b's blocks are the store's
+	for i, p := range unfinished {
+		left[i] = q.reported(p)
 	}
 	q.pop(len(b.stored), b.n)
 	if len(unfinished) > 0 {

@@ -193,11 +193,11 @@ func (f *envelopeFit) cut(blocks []queuedBlock) []queuedBlock {
 	return blocks
 }
 
-// fitEnvelope returns the leading blocks whose events take at most limit
-// bytes of body in encoding, at least one block. A block held as its
-// JSON alone (read back from a spool, or see eventQueue.jsonAlone) is
-// measured by its JSON when encoding splices it; otherwise its events are decoded, in blocks, once. It runs
-// outside the mutex.
+// fitEnvelope returns the leading blocks whose events take at most limit bytes
+// of body in encoding, at least one block. A block held as its JSON alone
+// (read back from a spool, or see eventQueue.jsonAlone) is measured by its
+// JSON when encoding splices it; otherwise its events are decoded, in blocks,
+// once. It runs outside the mutex.
 func fitEnvelope(blocks []queuedBlock, encoding bodyEncoding, limit int) []queuedBlock {
 	if len(blocks) == 1 {
 		return blocks

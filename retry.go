@@ -57,6 +57,16 @@ func (p *part) eventList() []Event {
 	return p.events
 }
 
+// reported returns the events of p for the outcomes to report, or nil when
+// nothing reads them (see outcomes.readsEvents): a part held as its JSON
+// alone is not decoded for nobody.
+func (q *eventQueue) reported(p *part) []Event {
+	if !q.out.readsEvents() {
+		return nil
+	}
+	return p.eventList()
+}
+
 // count returns how many events p holds.
 func (p *part) count() int {
 	if p.lazy != nil {
@@ -174,11 +184,7 @@ func (q *eventQueue) deliver(ctx context.Context, b *batch) []*part {
 				work = append(q.split(p, r), work...)
 				continue
 			}
-			var events []Event // decoded only for whoever reads them
-			if q.out.readsEvents() {
-				events = p.eventList()
-			}
-			q.out.givenUpCounted(p.count(), events, p.attempts, r.err)
+			q.out.givenUpCounted(p.count(), q.reported(p), p.attempts, r.err)
 			finish(p)
 		case expired:
 			kept, old := q.expired(p.eventList())
